@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * The `mailgate` command line: the composition root for one-shot commands.
+ * Each command lives in its own file under ./commands and registers itself on the program;
+ * this file only wires them and maps uncaught failures to exit code 1.
+ */
+import { Command } from 'commander';
+import { registerSendCommand } from './commands/send.js';
+import { registerEmulatorCommand } from './commands/emulator.js';
+import { registerDoctorCommand } from './commands/doctor.js';
+import { registerSetupScriptCommand } from './commands/setup-script.js';
+import { registerServeCommands } from './commands/serve.js';
+import { VERSION } from '../version.js';
+
+const program = new Command();
+program
+  .name('mailgate')
+  .description('Send application email through Microsoft 365 with OAuth2 (SMTP XOAUTH2), and explain every failure.')
+  .version(VERSION)
+  .showHelpAfterError();
+
+registerSendCommand(program);
+registerDoctorCommand(program);
+registerSetupScriptCommand(program);
+registerEmulatorCommand(program);
+registerServeCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`mailgate: ${message}\n`);
+  process.exit(1);
+});
