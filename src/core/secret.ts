@@ -1,0 +1,68 @@
+/**
+ * Secret: a string that cannot leak by accident.
+ *
+ * Why: the client secret, certificate private keys, SMTP passwords and access tokens travel
+ * through settings objects, errors and log calls. Wrapping them means `String(x)`,
+ * `JSON.stringify(x)`, `console.log(x)` and pino all print `[redacted]`; only an explicit
+ * `reveal()` at the point of use (the token request, the AUTH command) yields the value.
+ *
+ * Imports: nothing outside src/core (node:util only for the inspect symbol).
+ */
+import { inspect } from 'node:util';
+
+const REDACTED = '[redacted]';
+
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  /** The plain value. Call only where the value must go on the wire. */
+  reveal(): string {
+    return this.#value;
+  }
+
+  get length(): number {
+    return this.#value.length;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}
+
+export function isSecret(v: unknown): v is Secret {
+  return v instanceof Secret;
+}
+
+/**
+ * Replace every occurrence of the given secret values in a text with `[redacted]`.
+ * A last line of defence for texts that come from elsewhere (library error messages,
+ * server replies) before they are shown or stored.
+ */
+export function scrubText(text: string, secrets: Iterable<string | Secret | undefined>): string {
+  let out = text;
+  for (const s of secrets) {
+    const v = s instanceof Secret ? s.reveal() : s;
+    if (!v || v.length < 6) continue;
+    out = out.split(v).join(REDACTED);
+    // Also the base64 form (an XOAUTH2 string or Basic header may carry it encoded).
+    const b64 = Buffer.from(v).toString('base64').replace(/=+$/, '');
+    if (b64.length >= 8) out = out.split(b64).join(REDACTED);
+  }
+  // Anything that looks like a JWT (three base64url parts, the first starting eyJ).
+  out = out.replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED);
+  // AUTH XOAUTH2 / AUTH PLAIN initial responses.
+  out = out.replace(/(AUTH\s+(?:XOAUTH2|PLAIN|LOGIN)\s+)[A-Za-z0-9+/=]{8,}/gi, `$1${REDACTED}`);
+  return out;
+}
