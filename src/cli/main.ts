@@ -4,7 +4,8 @@
  * Each command lives in its own file under ./commands and registers itself on the program;
  * this file only wires them and maps uncaught failures to exit code 1.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { EXIT } from './exit-codes.js';
 import { registerSendCommand } from './commands/send.js';
 import { registerEmulatorCommand } from './commands/emulator.js';
 import { registerDoctorCommand } from './commands/doctor.js';
@@ -17,7 +18,8 @@ program
   .name('mailgate')
   .description('Send application email through Microsoft 365 with OAuth2 (SMTP XOAUTH2), and explain every failure.')
   .version(VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 registerSendCommand(program);
 registerDoctorCommand(program);
@@ -26,7 +28,12 @@ registerEmulatorCommand(program);
 registerServeCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Help and version are not failures; every other parse error means unusable arguments.
+    const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
+    process.exit(benign ? EXIT.OK : EXIT.INVALID);
+  }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`mailgate: ${message}\n`);
-  process.exit(1);
+  process.exit(EXIT.FAILED);
 });

@@ -1,0 +1,140 @@
+/**
+ * createMailer: the composition of settings, token provider and SMTP pool into a Mailer.
+ *
+ * This is the one place that knows both the core (settings, message rules, errors) and the
+ * adapters (MSAL token source, nodemailer sessions). The CLI, the service and the doctor get a
+ * Mailer from here and never touch nodemailer or MSAL themselves.
+ */
+import { MailgateError } from './core/errors.js';
+import { validateMessage } from './core/message.js';
+import type { Clock, Mailer, OutboundMessage, SendOptions, SendResult, TokenProvider } from './core/ports.js';
+import type { EmailSettings } from './core/settings.js';
+import { loadClientCertificate, type ClientCertificate } from './auth/client-certificate.js';
+import { requestEntraToken } from './auth/entra-token-source.js';
+import { CachingTokenProvider } from './auth/token-provider.js';
+import { composeMessage } from './transport/compose-message.js';
+import { SmtpPool, type Authenticator } from './transport/smtp-pool.js';
+import type { Logger } from './log/logger.js';
+
+/** Exchange Online accepts at most 3 concurrent SMTP connections per mailbox. */
+export const EXCHANGE_MAX_CONNECTIONS = 3;
+
+export interface MailerDeps {
+  /** An extra trusted CA (PEM) for the token endpoint and the SMTP server (tests, the emulator). */
+  ca?: string | Buffer;
+  logger?: Logger;
+  clock?: Clock;
+  /** Use this token provider instead of building one from the settings (shared across mailers). */
+  tokenProvider?: TokenProvider;
+  /** Connections per mailbox, capped at 3. Default 3. */
+  maxConnections?: number;
+  /** Close idle connections after this long (ms). Default 30 000. */
+  idleTimeoutMs?: number;
+  /** XOAUTH2 as one line (Exchange, default) or in two steps (servers with short command lines). */
+  xoauth2Mode?: 'initial-response' | 'two-step';
+  /** Token retry tuning (tests shorten it). */
+  tokenRetry?: { maxAttempts?: number; baseDelayMs?: number; retryBudgetMs?: number };
+  /** Bind outgoing SMTP connections to this local address. */
+  localAddress?: string;
+}
+
+export interface MailgateMailer extends Mailer {
+  readonly tokenProvider?: TokenProvider;
+  /** Connection statistics of the pool. */
+  readonly stats: { peakConnections: number; connectionsOpened: number; openConnections: number };
+}
+
+/** Build the token provider for modern-auth settings (one per credential). */
+export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDeps, 'ca' | 'clock' | 'tokenRetry' | 'logger'> = {}): CachingTokenProvider {
+  if (!settings.clientId || !settings.tenantId) {
+    throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: 'Modern authentication needs the client ID and the tenant ID' });
+  }
+  let certificate: ClientCertificate | undefined;
+  if (settings.clientCertificatePem || settings.clientCertificatePath) {
+    certificate = loadClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem });
+  }
+  const { clientId, tenantId } = settings;
+  return new CachingTokenProvider({
+    fetchToken: () =>
+      requestEntraToken({
+        authorityHost: settings.authorityHost,
+        tenantId,
+        clientId,
+        scope: settings.scope,
+        clientSecret: certificate ? undefined : settings.clientSecret,
+        certificate,
+        ca: deps.ca,
+      }),
+    refreshMarginMs: settings.tokenRefreshMarginSeconds * 1000,
+    clock: deps.clock,
+    ...deps.tokenRetry,
+    onRequest: (o) => deps.logger?.debug({ event: 'token_request', ok: o.ok, code: o.code, attempt: o.attempt, tenantId, clientId }, 'token request'),
+  });
+}
+
+export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): MailgateMailer {
+  const tokenProvider = settings.useModernAuth ? deps.tokenProvider ?? createTokenProvider(settings, deps) : undefined;
+  const marginMs = Math.min(settings.tokenRefreshMarginSeconds * 1000, 120_000);
+
+  const authenticator: Authenticator = tokenProvider
+    ? {
+        retryOnRefusal: true,
+        async credentials(fresh) {
+          const t = await tokenProvider.getToken({ forceRefresh: fresh });
+          return { creds: { kind: 'xoauth2', user: settings.authorizedFrom, token: t.token }, expiresAt: t.expiresAt };
+        },
+        refused: () => tokenProvider.invalidate(),
+      }
+    : {
+        retryOnRefusal: false,
+        async credentials() {
+          if (!settings.smtpUsername || !settings.smtpPassword) {
+            throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: 'Basic authentication needs the SMTP username and password' });
+          }
+          return { creds: { kind: 'password', user: settings.smtpUsername, password: settings.smtpPassword } };
+        },
+        refused: () => undefined,
+      };
+
+  const pool = new SmtpPool(
+    {
+      host: settings.smtpHost,
+      port: settings.smtpPort,
+      secure: settings.smtpPort === 465,
+      ca: deps.ca,
+      connectionTimeoutMs: settings.connectionTimeoutMs,
+      greetingTimeoutMs: settings.greetingTimeoutMs,
+      socketTimeoutMs: settings.socketTimeoutMs,
+      xoauth2Mode: deps.xoauth2Mode,
+      localAddress: deps.localAddress,
+      maxConnections: Math.max(1, Math.min(deps.maxConnections ?? EXCHANGE_MAX_CONNECTIONS, EXCHANGE_MAX_CONNECTIONS)),
+      retireMarginMs: marginMs,
+      idleTimeoutMs: deps.idleTimeoutMs ?? 30_000,
+      clock: deps.clock,
+    },
+    authenticator,
+  );
+
+  return {
+    tokenProvider,
+    get stats() {
+      return { peakConnections: pool.peakConnections, connectionsOpened: pool.connectionsOpened, openConnections: pool.openConnections };
+    },
+    async send(input: OutboundMessage, _options?: SendOptions): Promise<SendResult> {
+      const message = validateMessage(input);
+      const composed = await composeMessage(message, settings.authorizedFrom);
+      const started = Date.now();
+      try {
+        const r = await pool.send(composed.envelope, composed.raw);
+        deps.logger?.debug({ event: 'sent', messageId: composed.messageId, ms: Date.now() - started }, 'message accepted');
+        return { messageId: composed.messageId, response: r.response, accepted: r.accepted, rejected: r.rejected };
+      } catch (err) {
+        const e = err instanceof MailgateError ? err : new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((err as Error)?.message ?? err), cause: err });
+        e.context.messageId = composed.messageId;
+        e.context.authorizedFrom = settings.authorizedFrom;
+        throw e;
+      }
+    },
+    close: () => pool.close(),
+  };
+}

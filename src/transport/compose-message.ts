@@ -1,0 +1,48 @@
+/**
+ * Build the RFC 5322 message (MIME) from a validated OutboundMessage, with nodemailer's
+ * MailComposer, and the SMTP envelope that goes with it.
+ *
+ * The Message-ID is fixed here (given, or made from a random UUID and the sender's domain), so
+ * a retry of the same stored message carries the same Message-ID and a duplicate can be
+ * recognised downstream.
+ */
+import { randomUUID } from 'node:crypto';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { OutboundMessage } from '../core/ports.js';
+import { splitAddress } from '../core/message.js';
+
+export interface ComposedMessage {
+  raw: Buffer;
+  messageId: string;
+  envelope: { from: string; to: string[] };
+}
+
+export function newMessageId(fromAddress: string): string {
+  const domain = splitAddress(fromAddress).address.split('@')[1] ?? 'mailgate.local';
+  return `<${randomUUID()}@${domain}>`;
+}
+
+export async function composeMessage(msg: OutboundMessage, defaultFrom: string): Promise<ComposedMessage> {
+  const from = msg.from ?? defaultFrom;
+  const messageId = msg.messageId ?? newMessageId(from);
+  const composer = new MailComposer({
+    from,
+    to: msg.to,
+    cc: msg.cc,
+    bcc: msg.bcc,
+    replyTo: msg.replyTo,
+    subject: msg.subject,
+    text: msg.text,
+    html: msg.html,
+    headers: msg.headers,
+    messageId,
+    attachments: (msg.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  const node = composer.compile();
+  node.keepBcc = false;
+  const raw = await node.build();
+  const rcpt = [...msg.to, ...(msg.cc ?? []), ...(msg.bcc ?? [])].map((a) => splitAddress(a).address);
+  return { raw, messageId, envelope: { from: splitAddress(from).address, to: [...new Set(rcpt)] } };
+}
