@@ -9,6 +9,7 @@
  */
 import { MailgateError, parseSmtpReply, type ErrorCode, type Phase } from '../core/errors.js';
 import { scrubText } from '../core/secret.js';
+import { classifyForRetry } from '../core/retry-policy.js';
 
 export interface NodemailerErrorLike {
   message?: string;
@@ -49,8 +50,13 @@ export function smtpErrorToMailgate(err: unknown, ctx: SmtpErrorContext): Mailga
   const sys = `${e.originalCode ?? ''} ${e.errno ?? ''} ${message}`;
   const context = { host: ctx.host, port: ctx.port, user: ctx.user, nodemailerCode: e.code, command: e.command };
   const reply = e.response ? parseSmtpReply(scrubText(e.response, ctx.secrets ?? []), e.command) : undefined;
-  const make = (code: ErrorCode, phase: Phase, retryable: boolean, text: string) =>
-    new MailgateError({ code, phase, retryable, message: text, smtp: reply, context, cause: err });
+  // `retryable` is decided by the retry table (core/retry-policy.ts), the one place for it;
+  // the value given here is only the fallback when no table row matches.
+  const make = (code: ErrorCode, phase: Phase, fallbackRetryable: boolean, text: string) => {
+    const init = { code, phase, message: text, smtp: reply, context, cause: err };
+    const decision = classifyForRetry(new MailgateError({ ...init, retryable: fallbackRetryable }));
+    return new MailgateError({ ...init, retryable: decision.rule === 'unknown' ? fallbackRetryable : decision.retryable });
+  };
 
   if (reply) {
     const phase = phaseOfCommand(e.command, 'send');
