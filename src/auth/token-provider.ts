@@ -48,7 +48,8 @@ export class CachingTokenProvider implements TokenProvider {
       maxAttempts: 4,
       baseDelayMs: 500,
       retryBudgetMs: 30_000,
-      ...options,
+      // Options given as `undefined` keep the default.
+      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TokenProviderOptions),
     };
   }
 

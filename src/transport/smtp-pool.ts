@@ -79,7 +79,7 @@ export class SmtpPool {
     const now = this.#clock.now();
     while (this.#idle.length) {
       const s = this.#idle.pop()!;
-      const expiring = s.tokenExpiresAt !== undefined && s.tokenExpiresAt - now <= this.o.retireMarginMs;
+      const expiring = s.tokenExpiresAt !== undefined && s.tokenExpiresAt - now <= this.#retireMargin(s);
       if (!s.closed && !expiring) return s;
       this.#discard(s);
     }
@@ -100,6 +100,7 @@ export class SmtpPool {
         await s.connect();
         await s.authenticate(creds);
         s.tokenExpiresAt = expiresAt;
+        s.authenticatedAt = this.#clock.now();
         return s;
       } catch (err) {
         this.#discard(s);
@@ -111,6 +112,12 @@ export class SmtpPool {
         throw err;
       }
     }
+  }
+
+  /** The retire margin, capped at half the token's lifetime (as the token cache does) so short-lived tokens still allow reuse. */
+  #retireMargin(s: SmtpSession): number {
+    const lifetime = (s.tokenExpiresAt ?? 0) - s.authenticatedAt;
+    return Math.min(this.o.retireMarginMs, Math.max(0, lifetime / 2));
   }
 
   #discard(s: SmtpSession): void {

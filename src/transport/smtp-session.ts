@@ -50,9 +50,13 @@ export class SmtpSession {
   readonly conn: SMTPConnection;
   /** When the token used to authenticate this session expires (epoch ms). */
   tokenExpiresAt?: number;
+  /** When the session authenticated (epoch ms). */
+  authenticatedAt = 0;
   messagesSent = 0;
   lastUsedAt = Date.now();
-  closed = false;
+  /** False once anything went wrong, or the socket ended: the pool never reuses it. */
+  usable = true;
+  #tornDown = false;
   #connected = false;
   #secrets: string[] = [];
 
@@ -67,6 +71,8 @@ export class SmtpSession {
       connectionTimeout: o.connectionTimeoutMs,
       greetingTimeout: o.greetingTimeoutMs,
       socketTimeout: o.socketTimeoutMs,
+      // After QUIT, wait at most 1 s for the server to close before destroying the socket.
+      socketCloseTimeout: 1000,
       logger: false,
       debug: false,
       tls: {
@@ -77,10 +83,10 @@ export class SmtpSession {
       customAuth: { XOAUTH2: (ctx: SMTPConnectionCustomAuthContext) => this.#runXOAuth2(ctx) },
     });
     this.conn.on('error', () => {
-      this.closed = true;
+      this.usable = false;
     });
     this.conn.on('end', () => {
-      this.closed = true;
+      this.usable = false;
     });
   }
 
@@ -88,18 +94,40 @@ export class SmtpSession {
     return { host: this.o.host, port: this.o.port, connected: this.#connected, secrets: this.#secrets };
   }
 
-  connect(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.conn.connect((err) => {
+  /**
+   * Run one nodemailer operation as a promise. nodemailer reports some failures (a refused
+   * connection, a socket closed mid-command) only as an 'error' or 'end' event and never calls
+   * the operation's callback, so the promise also settles on those events: no operation can
+   * hang forever and let the process exit as if nothing happened.
+   */
+  #operation<T>(start: (done: (err: unknown, value?: T) => void) => void, user?: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = (err: unknown, value?: T) => {
+        if (settled) return;
+        settled = true;
+        this.conn.off('error', onError);
+        this.conn.off('end', onEnd);
         if (err) {
-          this.closed = true;
-          reject(smtpErrorToMailgate(err, this.#ctx()));
-          return;
-        }
-        this.#connected = true;
-        resolve();
-      });
+          this.usable = false;
+          reject(smtpErrorToMailgate(err, { ...this.#ctx(), user }));
+        } else resolve(value as T);
+      };
+      const onError = (err: unknown) => finish(err ?? new Error('SMTP connection error'));
+      const onEnd = () => finish(Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION' }));
+      this.conn.once('error', onError);
+      this.conn.once('end', onEnd);
+      try {
+        start(finish);
+      } catch (e) {
+        finish(e);
+      }
     });
+  }
+
+  async connect(): Promise<void> {
+    await this.#operation<void>((done) => this.conn.connect((err) => done(err)));
+    this.#connected = true;
   }
 
   /** Authenticate; refuses to send any credential unless the connection is encrypted. */
@@ -117,23 +145,27 @@ export class SmtpSession {
     }
     const secret = creds.kind === 'xoauth2' ? creds.token : creds.password.reveal();
     this.#secrets = [secret];
+    // nodemailer only keeps an explicit XOAUTH2 method when an `oauth2` object is present;
+    // without one it silently falls back to the first advertised mechanism (LOGIN on
+    // Exchange) and would send the token as a password. The custom XOAUTH2 handler above runs
+    // instead of the stub, so the stub is never called.
     const auth =
       creds.kind === 'xoauth2'
-        ? { method: 'XOAUTH2', user: creds.user, pass: creds.token }
-        : { user: creds.user, pass: creds.password.reveal() };
-    return new Promise((resolve, reject) => {
+        ? { method: 'XOAUTH2', user: creds.user, pass: creds.token, oauth2: XOAUTH2_HANDLED_BY_CUSTOM_AUTH }
+        : { method: this.#passwordMechanism(), user: creds.user, pass: creds.password.reveal() };
+    return this.#operation<void>((done) => {
       this.conn.login(auth, (err) => {
-        if (err) {
-          reject(smtpErrorToMailgate({ ...err, message: err.message, code: err.code, response: err.response, responseCode: err.responseCode, command: err.command ?? 'AUTH' }, { ...this.#ctx(), user: creds.user }));
-          return;
-        }
-        if (!this.conn.authenticated) {
-          reject(new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: 'The server did not confirm the authentication' }));
-          return;
-        }
-        resolve();
+        if (err) done({ message: err.message, code: err.code, response: err.response, responseCode: err.responseCode, command: err.command ?? 'AUTH', originalCode: (err as { originalCode?: string }).originalCode });
+        else if (!this.conn.authenticated) done(new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: 'The server did not confirm the authentication' }));
+        else done(null);
       });
-    });
+    }, creds.user);
+  }
+
+  /** PLAIN when the server offers it, else LOGIN: never XOAUTH2 with a password. */
+  #passwordMechanism(): 'PLAIN' | 'LOGIN' {
+    const offered = (this.conn as unknown as { _supportedAuth?: string[] })._supportedAuth ?? [];
+    return offered.includes('PLAIN') ? 'PLAIN' : 'LOGIN';
   }
 
   async #runXOAuth2(ctx: SMTPConnectionCustomAuthContext): Promise<void> {
@@ -156,15 +188,12 @@ export class SmtpSession {
     if (!this.conn.authenticated) {
       return Promise.reject(new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: 'Refusing to send on a connection that is not authenticated' }));
     }
-    return new Promise((resolve, reject) => {
+    return this.#operation<SessionSendResult>((done) => {
       this.conn.send(envelope, raw, (err, info) => {
         this.lastUsedAt = Date.now();
-        if (err) {
-          reject(smtpErrorToMailgate(err, this.#ctx()));
-          return;
-        }
+        if (err) return done(err);
         this.messagesSent++;
-        resolve({
+        done(null, {
           response: info?.response ?? '',
           accepted: (info?.accepted ?? []).map(String),
           rejected: (info?.rejected ?? []).map(String),
@@ -173,17 +202,30 @@ export class SmtpSession {
     });
   }
 
+  /** True once close() ran or the connection failed. */
+  get closed(): boolean {
+    return this.#tornDown || !this.usable;
+  }
+
+  /** Tear the connection down (QUIT when it is healthy, else destroy the socket). Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#tornDown) return;
+    this.#tornDown = true;
+    const healthy = this.usable && this.#connected;
+    this.usable = false;
     try {
-      if (this.#connected) this.conn.quit();
+      if (healthy) this.conn.quit();
       else this.conn.close();
     } catch {
       this.conn.close();
     }
   }
 }
+
+const XOAUTH2_HANDLED_BY_CUSTOM_AUTH = {
+  getToken: (_renew: boolean, cb: (err: Error) => void) => cb(new Error('XOAUTH2 is handled by the custom handler')),
+  buildXOAuth2Token: () => '',
+} as unknown as NonNullable<Parameters<SMTPConnection['login']>[0]>['oauth2'];
 
 function authError(response: string): Error & { response: string; responseCode?: number } {
   const reply = parseSmtpReply(response);

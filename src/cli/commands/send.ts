@@ -26,7 +26,7 @@ interface SendFlags {
 }
 
 /** The context that fills a diagnosis' commands: the settings' IDs and, when a token exists, its oid. */
-export async function diagnosisContext(settings: EmailSettings, mailer?: MailgateMailer): Promise<DiagnosisContext> {
+export async function diagnosisContext(settings: EmailSettings, mailer?: MailgateMailer, err?: MailgateError): Promise<DiagnosisContext> {
   const ctx: DiagnosisContext = {
     clientId: settings.clientId,
     tenantId: settings.tenantId,
@@ -35,10 +35,14 @@ export async function diagnosisContext(settings: EmailSettings, mailer?: Mailgat
     smtpPort: settings.smtpPort,
     authorityHost: settings.authorityHost,
   };
-  if (mailer?.tokenProvider) {
+  // Only when a token was issued (the failure came later): then it is cached and no request is sent.
+  if (mailer?.tokenProvider && (!err || err.phase === 'auth' || err.phase === 'send')) {
     try {
       const t = await mailer.tokenProvider.getToken();
-      ctx.servicePrincipalObjectId = decodeTokenClaims(t.token)?.oid;
+      const claims = decodeTokenClaims(t.token);
+      ctx.servicePrincipalObjectId = claims?.oid;
+      // The roles tell "no consent" (no SMTP.SendAsApp) from an Exchange-side 535.
+      if (claims) ctx.tokenRoles = Array.isArray(claims.roles) ? claims.roles : [];
     } catch {
       /* no token: the commands carry a placeholder for the oid */
     }
@@ -72,7 +76,7 @@ async function runSend(flags: SendFlags): Promise<number> {
     return EXIT.OK;
   } catch (e) {
     const err = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((e as Error)?.message ?? e), cause: e });
-    const d = err.problems ? undefined : diagnose(err, settings ? await diagnosisContext(settings, mailer) : undefined);
+    const d = err.problems ? undefined : diagnose(err, settings ? await diagnosisContext(settings, mailer, err) : undefined);
     if (flags.json) out({ ok: false, error: errorToJson(err, d) });
     else process.stderr.write(renderError(err, d));
     return exitCodeFor(err);
@@ -92,6 +96,8 @@ export function registerSendCommand(program: Command): void {
     .option('--json', 'print exactly one JSON object on stdout')
     .addHelpText('after', '\nExit codes: 0 accepted, 1 delivery failed, 2 invalid settings or arguments.')
     .action(async (flags: SendFlags) => {
+      // Should anything ever leave the event loop empty before a result, exit as a failure, never 0.
+      process.exitCode = EXIT.FAILED;
       process.exitCode = await runSend(flags);
     });
 }
