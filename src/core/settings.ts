@@ -112,7 +112,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
   field({ key: 'clientCertificatePath', label: 'Client certificate', kind: 'string', mode: 'modern', schema: nonEmpty,
     description: 'Path to a PEM file holding the certificate and its private key, used instead of a client secret.' }),
   field({ key: 'clientCertificatePem', label: 'Client certificate (PEM)', kind: 'secret', mode: 'modern', advanced: true,
-    schema: nonEmpty.refine((s) => s.includes('-----BEGIN'), 'must be PEM text holding the certificate and its private key'),
+    schema: z.string().min(1).refine((s) => s.includes('-----BEGIN'), 'must be PEM text holding the certificate and its private key'),
     description: 'The certificate and private key as PEM text (stored encrypted), instead of a file path.' }),
   field({ key: 'smtpUsername', label: 'SMTP Username', kind: 'string', mode: 'basic', schema: nonEmpty,
     description: 'The mailbox username for Basic authentication (only when modern authentication is off).' }),
