@@ -23,6 +23,7 @@ export const PLACEHOLDER_KEYS = [
   'smtpPort',
   'authorityHost',
   'authorityHostName',
+  'authorityPort',
   'scope',
 ] as const;
 export type PlaceholderKey = (typeof PLACEHOLDER_KEYS)[number];
@@ -41,6 +42,7 @@ export const PLACEHOLDERS: Readonly<Record<PlaceholderKey, string>> = {
   smtpPort: '<SMTP port, e.g. 587>',
   authorityHost: '<authority host, e.g. https://login.microsoftonline.com>',
   authorityHostName: '<authority host name, e.g. login.microsoftonline.com>',
+  authorityPort: '<authority port, usually 443>',
   scope: '<token scope, e.g. https://outlook.office365.com/.default>',
 };
 
@@ -79,7 +81,8 @@ export function acceptValue(key: PlaceholderKey, value: Raw): string | undefined
       // A single-label name is accepted only when short (localhost, relay01): a long opaque
       // word is more likely a credential in the wrong field than a host.
       return HOST.test(s) && (/[.:]/.test(s) || s.length <= 15) ? s : undefined;
-    case 'smtpPort': {
+    case 'smtpPort':
+    case 'authorityPort': {
       const n = Number(s);
       return /^\d{1,5}$/.test(s) && n >= 1 && n <= 65535 ? String(n) : undefined;
     }
@@ -127,6 +130,10 @@ export function resolveValues(...sources: ValueSource[]): FillValues {
   if (!out.authorityHostName && out.authorityHost) {
     const host = ORIGIN.exec(out.authorityHost)?.[2];
     if (host) out.authorityHostName = host;
+  }
+  if (!out.authorityPort && out.authorityHost) {
+    const m = ORIGIN.exec(out.authorityHost);
+    if (m) out.authorityPort = m[3] ?? (m[1]!.toLowerCase() === 'http' ? '80' : '443');
   }
   return out;
 }

@@ -32,7 +32,7 @@ export interface TransportMatcher {
 const TEST_NET = 'Test-NetConnection -ComputerName {smtpHost} -Port {smtpPort}';
 const NC = 'nc -vz -w 10 {smtpHost} {smtpPort}';
 const OPENSSL = 'openssl s_client -starttls smtp -connect {smtpHost}:{smtpPort} -servername {smtpHost} -brief';
-const TEST_AUTHORITY = 'Test-NetConnection -ComputerName {authorityHostName} -Port 443';
+const TEST_AUTHORITY = 'Test-NetConnection -ComputerName {authorityHostName} -Port {authorityPort}';
 const CURL_AUTHORITY = "curl -sS -o /dev/null -w '%{http_code}\\n' {authorityHost}/{tenantId}/v2.0/.well-known/openid-configuration";
 const DNS = ['nslookup {smtpHost}', 'Resolve-DnsName {smtpHost}'];
 const NODE_EXTRA_CA = 'If your organisation inspects TLS with its own certificate authority, give Mailgate that CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem (never turn certificate checks off).';
@@ -263,7 +263,7 @@ export const TRANSPORT_MATCHERS: readonly TransportMatcher[] = [
       summary: 'The certificate presented for {authorityHostName} is not trusted: something is intercepting TLS to Microsoft Entra ID.',
       causes: ['A TLS-inspecting proxy re-signs traffic with your organisation\'s own certificate authority.'],
       fixes: [NODE_EXTRA_CA, 'Or exempt {authorityHostName} from TLS inspection.'],
-      commands: ['openssl s_client -connect {authorityHostName}:443 -servername {authorityHostName} -brief'],
+      commands: ['openssl s_client -connect {authorityHostName}:{authorityPort} -servername {authorityHostName} -brief'],
       docs: [DOCS.M365_ENDPOINTS],
     },
   },
@@ -273,7 +273,7 @@ export const TRANSPORT_MATCHERS: readonly TransportMatcher[] = [
       id: 'token-unavailable-network',
       summary: 'Mailgate could not reach the token endpoint at {authorityHost}.',
       causes: [
-        'Outbound HTTPS (port 443) to {authorityHostName} is blocked by a firewall, or must go through a proxy.',
+        'Outbound HTTPS (port {authorityPort}) to {authorityHostName} is blocked by a firewall, or must go through a proxy.',
         'DNS cannot resolve {authorityHostName}.',
         'Authority host is wrong for the tenant\'s cloud (set Cloud rather than the host).',
       ],
