@@ -1,0 +1,173 @@
+/**
+ * Builders for tenant states: `demoState()` (a tenant where every step is done right, used when
+ * the emulator starts without `--state`) and `buildTenantState(options)`, which makes the same
+ * tenant with one or more administrator steps missed or done wrong, for tests.
+ *
+ * Why it exists: every consumer of the emulator (its own tests, the product's end-to-end
+ * tests, `mailgate dev`) needs correct and deliberately broken tenants; writing GUID-laden
+ * JSON by hand in each test is error-prone.
+ *
+ * Imports: ./state.ts, ./ids.ts, node:crypto.
+ */
+import { randomBytes } from 'node:crypto';
+import { newGuid } from './ids.js';
+import { parseState, type EmulatorState, type EmulatorStateInput } from './state.js';
+
+/** A certificate credential to put on the app (e.g. from `createClientCertificate()`). */
+export interface CertificateCredentialInput {
+  certPem: string;
+  thumbprintSha256: string;
+  /** ISO date; defaults to one year from now. */
+  expires?: string;
+}
+
+/** Each option defaults to the correct set-up; set one to reproduce a missed step. */
+export interface TenantStateOptions {
+  tenantId?: string;
+  /** The tenant's domain (default `contoso.onmicrosoft.com`). */
+  domain?: string;
+  /** Extra verified domains. */
+  extraDomains?: string[];
+  appId?: string;
+  applicationObjectId?: string;
+  servicePrincipalObjectId?: string;
+  displayName?: string;
+  /** The sending mailbox (default `noreply@<domain>`). */
+  mailbox?: string;
+  /** The client secret's value; `null` = the app has no secret. Default: random. */
+  clientSecret?: string | null;
+  secretId?: string;
+  /** Secret expiry (ISO); a past date reproduces AADSTS7000222. Default: one year from now. */
+  secretExpires?: string;
+  certificates?: CertificateCredentialInput[];
+  /** Admin-consented application permissions. Default `['SMTP.SendAsApp']`; `[]` = consent never granted. */
+  consentedRoles?: string[];
+  /** `false` reproduces a disabled app (AADSTS7000112). */
+  appEnabled?: boolean;
+  /**
+   * How `New-ServicePrincipal` was run: `'correct'` (Enterprise Application object id, default),
+   * `'missing'` (never run), `'applicationObjectId'` (the App Registration's object id: the classic mistake).
+   */
+  exchangeServicePrincipal?: 'correct' | 'missing' | 'applicationObjectId';
+  /** `false` = `Add-MailboxPermission ... FullAccess` never run. Default true. */
+  fullAccess?: boolean;
+  /** Who may send as the mailbox (SendAs). Default none. */
+  sendAs?: string[];
+  /** Org-wide `SmtpClientAuthenticationDisabled` (default false). */
+  tenantSmtpAuthDisabled?: boolean;
+  /** Mailbox `SmtpClientAuthenticationDisabled` (default null = follow the tenant). */
+  mailboxSmtpAuthDisabled?: boolean | null;
+  /** A basic-auth password for the mailbox (default null = basic auth disabled). */
+  basicAuthPassword?: string | null;
+  /** More mailboxes in the same tenant (addresses must use one of its domains). */
+  extraMailboxes?: NonNullable<EmulatorStateInput['tenants'][number]['mailboxes']>;
+}
+
+/** A built tenant: the state and the values a client needs (the same fields as the ready line's `demo`). */
+export interface BuiltTenant {
+  state: EmulatorState;
+  tenantId: string;
+  domain: string;
+  clientId: string;
+  /** The secret's value, or null when the app has none. */
+  clientSecret: string | null;
+  secretId: string;
+  /** The mailbox the app may send from (the `user=` of XOAUTH2 and the From address). */
+  authorizedFrom: string;
+  servicePrincipalObjectId: string;
+  applicationObjectId: string;
+}
+
+const YEAR_MS = 365 * 24 * 3600_000;
+
+/** A client secret shaped like Entra's (40 characters, with a `~` as the fourth). */
+function newClientSecret(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-';
+  const body = Array.from(randomBytes(37), (b) => alphabet[b % alphabet.length]).join('');
+  return `${body.slice(0, 3)}8Q~${body.slice(3, 37)}`;
+}
+
+/**
+ * Builds a one-tenant state, correct unless an option says otherwise.
+ *
+ * @example
+ * const broken = buildTenantState({ exchangeServicePrincipal: 'applicationObjectId' });
+ * const emulator = await startEmulator(broken.state);
+ * // XOAUTH2 as broken.authorizedFrom now gets "535 5.7.3 Authentication unsuccessful [...]"
+ */
+export function buildTenantState(options: TenantStateOptions = {}): BuiltTenant {
+  const tenantId = options.tenantId ?? newGuid();
+  const domain = options.domain ?? 'contoso.onmicrosoft.com';
+  const clientId = options.appId ?? newGuid();
+  const applicationObjectId = options.applicationObjectId ?? newGuid();
+  const servicePrincipalObjectId = options.servicePrincipalObjectId ?? newGuid();
+  const mailbox = options.mailbox ?? `noreply@${domain}`;
+  const clientSecret = options.clientSecret === undefined ? newClientSecret() : options.clientSecret;
+  const secretId = options.secretId ?? newGuid();
+  const secretExpires = options.secretExpires ?? new Date(Date.now() + YEAR_MS).toISOString();
+  const spMode = options.exchangeServicePrincipal ?? 'correct';
+
+  const input: EmulatorStateInput = {
+    tenants: [{
+      id: tenantId,
+      domains: [domain, ...(options.extraDomains ?? [])],
+      smtpAuthDisabled: options.tenantSmtpAuthDisabled ?? false,
+      apps: [{
+        appId: clientId,
+        applicationObjectId,
+        servicePrincipalObjectId,
+        displayName: options.displayName ?? 'Mailgate',
+        enabled: options.appEnabled ?? true,
+        secrets: clientSecret === null ? [] : [{ id: secretId, value: clientSecret, expires: secretExpires }],
+        certificates: (options.certificates ?? []).map((c) => ({
+          thumbprintSha256: c.thumbprintSha256,
+          pem: c.certPem,
+          expires: c.expires ?? new Date(Date.now() + YEAR_MS).toISOString(),
+        })),
+        consentedRoles: options.consentedRoles ?? ['SMTP.SendAsApp'],
+      }],
+      exchangeServicePrincipals: spMode === 'missing' ? [] : [{
+        appId: clientId,
+        objectId: spMode === 'applicationObjectId' ? applicationObjectId : servicePrincipalObjectId,
+      }],
+      mailboxes: [
+        {
+          address: mailbox,
+          smtpAuthDisabled: options.mailboxSmtpAuthDisabled ?? null,
+          fullAccess: options.fullAccess === false ? [] : [servicePrincipalObjectId],
+          sendAs: options.sendAs ?? [],
+          basicAuthPassword: options.basicAuthPassword ?? null,
+        },
+        ...(options.extraMailboxes ?? []),
+      ],
+    }],
+  };
+  const parsed = parseState(input);
+  if (!parsed.ok) throw new Error(`buildTenantState made an invalid state: ${parsed.problems.join('; ')}`);
+  return {
+    state: parsed.state, tenantId, domain, clientId, clientSecret, secretId,
+    authorizedFrom: mailbox, servicePrincipalObjectId, applicationObjectId,
+  };
+}
+
+/** The tenant the emulator uses without `--state`: everything set up correctly, a random secret per call. */
+export function demoState(): BuiltTenant {
+  return buildTenantState();
+}
+
+/**
+ * Combines several built tenants (each with its own domain) into one state, so one emulator
+ * can serve a correct tenant and broken ones side by side.
+ *
+ * @example
+ * const good = buildTenantState({ domain: 'good.onmicrosoft.com' });
+ * const noConsent = buildTenantState({ domain: 'noconsent.onmicrosoft.com', consentedRoles: [] });
+ * const emulator = await startEmulator(mergeStates(good, noConsent));
+ */
+export function mergeStates(...tenants: Array<BuiltTenant | EmulatorState>): EmulatorState {
+  const states = tenants.map((t) => ('state' in t ? t.state : t));
+  const merged = { tenants: states.flatMap((s) => s.tenants) };
+  const parsed = parseState(merged);
+  if (!parsed.ok) throw new Error(`mergeStates made an invalid state: ${parsed.problems.join('; ')}`);
+  return parsed.state;
+}
