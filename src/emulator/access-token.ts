@@ -100,7 +100,7 @@ export function issueAccessToken(input: IssueTokenInput, key: SigningKey): { tok
     iat: nowSeconds - 300,
     nbf: nowSeconds - 300,
     exp: nowSeconds + input.lifetimeSeconds,
-    aio: `k2BgYGi${random(66)}`,
+    aio: `k2BgYGi${random(150)}`,
     app_displayname: app.displayName ?? app.appId,
     appid: app.appId,
     appidacr: input.appidacr,

@@ -178,6 +178,14 @@ export class SmtpSession {
       r = await ctx.sendCommand(ir);
     } else {
       r = await ctx.sendCommand(`AUTH XOAUTH2 ${ir}`);
+      // A server with a short command line (Dovecot 2.3 submission: about 1 KB) refuses the
+      // one-line form of a Microsoft-sized token without reading it; the two-step form of the
+      // same SASL exchange fits. Retry once that way on the same connection.
+      if (isLineTooLong(r)) {
+        r = await ctx.sendCommand('AUTH XOAUTH2');
+        if (r.status !== 334) throw authError(r.response);
+        r = await ctx.sendCommand(ir);
+      }
     }
     if (r.status === 334) r = await ctx.sendCommand(''); // error challenge: collect the final reply
     if (r.status !== 235) throw authError(r.response);
@@ -226,6 +234,11 @@ const XOAUTH2_HANDLED_BY_CUSTOM_AUTH = {
   getToken: (_renew: boolean, cb: (err: Error) => void) => cb(new Error('XOAUTH2 is handled by the custom handler')),
   buildXOAuth2Token: () => '',
 } as unknown as NonNullable<Parameters<SMTPConnection['login']>[0]>['oauth2'];
+
+/** `500 5.5.2 Line too long` and its kin: the command was not read, let alone checked. */
+function isLineTooLong(r: { status: number; code?: string; response: string }): boolean {
+  return (r.status === 500 || r.status === 501) && (r.code === '5.5.2' || /line too long|too long/i.test(r.response));
+}
 
 function authError(response: string): Error & { response: string; responseCode?: number } {
   const reply = parseSmtpReply(response);
