@@ -1,9 +1,70 @@
-/** Placeholder for the `mailgate setup-script` command; replaced by its issue's implementation. */
+/**
+ * `mailgate setup-script [--format powershell] [--no-token]`: print the complete Exchange Online
+ * set-up for the current settings (MAILGATE_* environment variables) as a ready-to-run,
+ * commented PowerShell script on stdout.
+ *
+ * The service principal's object id is taken from a token when one can be obtained (one token
+ * request; --no-token skips it), otherwise the script carries a clearly marked placeholder and
+ * a note on stderr says why. The token is never printed.
+ * Exit codes: 0 script printed, 2 invalid settings or arguments.
+ */
 import type { Command } from 'commander';
+import { MailgateError, isMailgateError } from '../../core/errors.js';
+import { loadSettingsFromEnv } from '../../config/load-settings.js';
+import { buildSetupScript, findServicePrincipalObjectId } from '../../doctor/index.js';
+import { renderError } from '../error-output.js';
+import { EXIT } from '../exit-codes.js';
+
+interface SetupScriptFlags {
+  format: string;
+  token: boolean;
+}
+
+export const SETUP_SCRIPT_FORMATS = ['powershell'] as const;
+
+async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
+  try {
+    if (!(SETUP_SCRIPT_FORMATS as readonly string[]).includes(flags.format)) {
+      throw new MailgateError({
+        code: 'ARGUMENT_INVALID',
+        phase: 'arguments',
+        message: `Unknown --format ${JSON.stringify(flags.format.slice(0, 40))}: only powershell is supported`,
+        problems: [{ key: 'format', message: `format: must be one of ${SETUP_SCRIPT_FORMATS.join(', ')}` }],
+      });
+    }
+    const { settings } = loadSettingsFromEnv();
+    let objectId: string | undefined;
+    let reason: string | undefined;
+    if (!settings.useModernAuth) {
+      reason = 'modern authentication is off';
+      process.stderr.write('note: "Use modern SMTP Authentication" is off; the script sets up OAuth2, which Mailgate uses once you turn it on.\n');
+    } else if (flags.token) {
+      const found = await findServicePrincipalObjectId(settings);
+      if (found.ok) objectId = found.objectId;
+      else {
+        reason = found.reason;
+        process.stderr.write(`note: ${found.reason}; the script has a placeholder for the service principal's Object ID (run \`mailgate doctor\` for the cause).\n`);
+      }
+    } else {
+      reason = 'no token was requested (--no-token)';
+    }
+    process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason }));
+    return EXIT.OK;
+  } catch (e) {
+    const err = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'arguments', message: 'setup-script failed unexpectedly', cause: e });
+    process.stderr.write(renderError(err));
+    return err.phase === 'arguments' || err.phase === 'settings' ? EXIT.INVALID : EXIT.FAILED;
+  }
+}
 
 export function registerSetupScriptCommand(program: Command): void {
-  program.command('setup-script').description('(not built yet)').action(() => {
-    process.stderr.write('mailgate setup-script: not built yet\n');
-    process.exit(2);
-  });
+  program
+    .command('setup-script')
+    .description('Print the Exchange Online set-up for the current settings as a ready-to-run, commented PowerShell script (New-ServicePrincipal with the right Object ID, mailbox permission, SMTP AUTH, verification; RBAC for Applications as the alternative).')
+    .option('--format <format>', 'script format (powershell)', 'powershell')
+    .option('--no-token', 'do not request a token to find the service principal\'s Object ID (the script then has a placeholder)')
+    .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script > mailgate-setup.ps1')
+    .action(async (flags: SetupScriptFlags) => {
+      process.exitCode = await runSetupScript(flags);
+    });
 }

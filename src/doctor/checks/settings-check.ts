@@ -1,0 +1,127 @@
+/**
+ * Check `settings`: every setting is valid (all problems listed at once), plus the warnings an
+ * administrator should see before anything goes on the network (a client secret that looks
+ * like a Secret ID, Basic authentication, a scope for the wrong resource, a certificate that
+ * expires soon).
+ *
+ * Why it exists: a wrong setting makes every later check meaningless, so it fails first and the
+ * runner skips the rest. The decision (`decideSettings`) is pure; the only I/O, reading the
+ * client certificate file, is in `observeCertificate`.
+ *
+ * Imports: src/core (settings, clouds, errors), src/auth/client-certificate (certificate loading).
+ */
+import { loadClientCertificate } from '../../auth/client-certificate.js';
+import { CLOUDS } from '../../core/clouds.js';
+import { isMailgateError, type Problem } from '../../core/errors.js';
+import { FIELD_BY_KEY, publicSettings, type EmailSettings, type SettingsResult } from '../../core/settings.js';
+import { joinFix } from '../fix-commands.js';
+import type { CheckResult } from '../types.js';
+
+const DAY_MS = 24 * 3600_000;
+
+/** What reading the client certificate found (undefined when none is configured). */
+export type CertificateObservation =
+  | { ok: true; notAfter: Date; thumbprintSha256: string }
+  | { ok: false; problems: Problem[] };
+
+/** Reads and checks the configured client certificate (file or PEM setting). */
+export function observeCertificate(settings: EmailSettings): CertificateObservation | undefined {
+  if (!settings.useModernAuth || (!settings.clientCertificatePath && !settings.clientCertificatePem)) return undefined;
+  try {
+    const c = loadClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem });
+    return { ok: true, notAfter: c.notAfter, thumbprintSha256: c.thumbprintSha256 };
+  } catch (e) {
+    const problems = isMailgateError(e) && e.problems?.length ? e.problems : [{ key: 'clientCertificatePath', message: 'Client certificate: cannot be read' }];
+    return { ok: false, problems };
+  }
+}
+
+function warning(key: keyof typeof FIELD_BY_KEY, text: string): Problem {
+  const f = FIELD_BY_KEY[key];
+  return { key: f.key, env: f.env, label: f.label, message: `${f.label} (${f.key}, ${f.env}) ${text}` };
+}
+
+const GRAPH_RESOURCES = new Set(
+  [...Object.values(CLOUDS).map((c) => c.graphHost), '00000003-0000-0000-c000-000000000000'].map((s) => s.toLowerCase()),
+);
+
+/** The resource a `<resource>/.default` scope names, without a trailing slash, lower case. */
+export function scopeResource(scope: string): string {
+  return scope.replace(/\/\.default$/i, '').replace(/\/+$/, '').toLowerCase();
+}
+
+/** Warnings the doctor adds to parseSettings' own (pure). */
+export function extraSettingsWarnings(settings: EmailSettings, certificate: CertificateObservation | undefined, now: number): Problem[] {
+  const out: Problem[] = [];
+  if (settings.useModernAuth) {
+    const resource = scopeResource(settings.scope);
+    const expected = scopeResource(CLOUDS[settings.cloud].smtpScope);
+    if (GRAPH_RESOURCES.has(resource)) {
+      out.push(warning('scope', `is a Microsoft Graph scope (${settings.scope}); SMTP needs an Exchange Online token: ${CLOUDS[settings.cloud].smtpScope}.`));
+    } else if (resource !== expected) {
+      out.push(warning('scope', `is ${settings.scope}, not the ${CLOUDS[settings.cloud].label} cloud's SMTP scope ${CLOUDS[settings.cloud].smtpScope}.`));
+    }
+  }
+  if (certificate?.ok) {
+    const days = Math.floor((certificate.notAfter.getTime() - now) / DAY_MS);
+    if (days < 0) out.push(warning('clientCertificatePath', `has expired (${certificate.notAfter.toISOString()}); Entra ID will refuse it. Upload a new certificate to the app registration.`));
+    else if (days < 30) out.push(warning('clientCertificatePath', `expires in ${days} day(s) (${certificate.notAfter.toISOString()}); upload a new certificate to the app registration in time.`));
+  }
+  return out;
+}
+
+/** Facts shown in `details`: the settings in use (no secret values, only whether each is set). */
+export function settingsDetails(settings: EmailSettings, certificate: CertificateObservation | undefined): Record<string, unknown> {
+  const d: Record<string, unknown> = {
+    authentication: settings.useModernAuth ? 'modern (OAuth2 client credentials, SMTP XOAUTH2)' : 'basic (username and password)',
+    ...publicSettings(settings),
+  };
+  if (settings.useModernAuth) d.credential = settings.clientCertificatePath || settings.clientCertificatePem ? 'certificate' : 'client secret';
+  if (certificate?.ok) {
+    d.certificateThumbprintSha256 = certificate.thumbprintSha256;
+    d.certificateNotAfter = certificate.notAfter.toISOString();
+  }
+  if (!CLOUDS[settings.cloud].confirmed) {
+    d.note = `The ${CLOUDS[settings.cloud].label} SMTP host and scope are Mailgate's defaults from Microsoft's endpoint lists and community use, not confirmed by Microsoft documentation; compare them with your tenant.`;
+  }
+  return d;
+}
+
+const problemJson = (p: Problem) => ({ key: p.key, ...(p.env ? { env: p.env } : {}), message: p.message });
+
+/**
+ * The decision. `parsed` is parseSettings' result; `certificate` what observeCertificate found.
+ * Fails when any setting is invalid (listing every problem), warns when there are warnings.
+ */
+export function decideSettings(parsed: SettingsResult, certificate: CertificateObservation | undefined, now: number): CheckResult {
+  const problems = parsed.ok ? [] : [...parsed.problems];
+  if (certificate && !certificate.ok) problems.push(...certificate.problems);
+  const warnings = [...parsed.warnings, ...(parsed.ok ? extraSettingsWarnings(parsed.settings, certificate, now) : [])];
+
+  if (problems.length) {
+    return {
+      id: 'settings',
+      status: 'fail',
+      summary: `${problems.length} setting${problems.length === 1 ? ' is' : 's are'} missing or invalid: ${problems.map((p) => p.label ?? p.key).join(', ')}.`,
+      fix: joinFix([...problems.map((p) => p.message), 'Fix these settings (the environment variable is named in each line), then run `mailgate doctor` again.']),
+      details: { problems: problems.map(problemJson), ...(warnings.length ? { warnings: warnings.map(problemJson) } : {}) },
+    };
+  }
+  const settings = (parsed as { settings: EmailSettings }).settings;
+  const details = settingsDetails(settings, certificate);
+  if (warnings.length) {
+    return {
+      id: 'settings',
+      status: 'warn',
+      summary: `Settings are valid, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: ${warnings.map((w) => w.label ?? w.key).join(', ')}.`,
+      fix: joinFix(warnings.map((w) => w.message)),
+      details: { ...details, warnings: warnings.map(problemJson) },
+    };
+  }
+  return {
+    id: 'settings',
+    status: 'pass',
+    summary: `Settings are valid (${settings.useModernAuth ? 'OAuth2' : 'Basic authentication'}, ${CLOUDS[settings.cloud].label} cloud, ${settings.smtpHost}:${settings.smtpPort}, mailbox ${settings.authorizedFrom}).`,
+    details,
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * runDoctor: walks the chain an administrator would check by hand — settings, DNS, TCP,
+ * STARTTLS, token, token claims, SMTP AUTH, a test message — and returns one report with a
+ * fix (and commands with the administrator's own IDs) for every failed step.
+ *
+ * Why it exists: this is the orchestration only. Each check lives in ./checks with its I/O
+ * (`observe…`) separated from its decision (`decide…`); this module decides the order, which
+ * later checks are skipped because an earlier one makes them meaningless, carries what one check
+ * learned (the token's oid and roles) into the next, and makes sure no secret or token can
+ * appear anywhere in the report. The CLI, the HTTP API and the admin page all call it.
+ *
+ * Imports: src/core (settings, errors, message, secret), src/auth/jwt-claims, ./checks/*.
+ */
+import { MailgateError } from '../core/errors.js';
+import { validateMessage } from '../core/message.js';
+import { Secret, scrubText } from '../core/secret.js';
+import { SETTINGS_FIELDS, parseSettings, type EmailSettings, type RawSettings } from '../core/settings.js';
+import { decodeTokenClaims } from '../auth/jwt-claims.js';
+import type { SessionOptions } from '../transport/smtp-session.js';
+import type { DiagnosisContext } from '../core/diagnosis/types.js';
+import { doctorContext } from './fix-commands.js';
+import { decideSettings, observeCertificate } from './checks/settings-check.js';
+import { decideDns, observeDns, systemLookup } from './checks/dns-check.js';
+import { decideTcp, observeTcp } from './checks/tcp-check.js';
+import { decideStarttls, observeStarttls } from './checks/starttls-check.js';
+import { decideToken, observeToken } from './checks/token-check.js';
+import { decideTokenClaims, settleRolesWarning, type ClaimsDecision } from './checks/token-claims-check.js';
+import { decideSmtpAuth, observeSmtpAuth, type SmtpAuthObservation } from './checks/smtp-auth-check.js';
+import { decideSend, observeSend } from './checks/send-check.js';
+import { CHECK_IDS, type CheckId, type CheckResult, type DoctorOptions, type DoctorReport } from './types.js';
+
+/** Default cap of each network step (ms) when the caller gives no timeoutMs. */
+export const DEFAULT_STEP_TIMEOUT_MS = 5_000;
+/** Default cap of the token request (ms): Entra can be slower than a TCP connect. */
+export const DEFAULT_TOKEN_TIMEOUT_MS = 10_000;
+
+function skip(id: CheckId, reason: string): CheckResult {
+  return { id, status: 'skip', summary: `Skipped: ${reason}` };
+}
+
+/** Checks the caller's options; throws MailgateError ARGUMENT_INVALID listing every problem. */
+export function validateDoctorOptions(options: DoctorOptions): void {
+  const problems: { key: string; message: string }[] = [];
+  if (options.to !== undefined || options.from !== undefined) {
+    try {
+      validateMessage({ to: options.to === undefined ? ['doctor@example.com'] : [options.to], from: options.from, subject: 'x', text: 'x' });
+    } catch (e) {
+      if (e instanceof MailgateError && e.problems) problems.push(...e.problems.map((p) => ({ key: p.key.replace(/\[\d+\]$/, ''), message: p.message })));
+      else throw e;
+    }
+  }
+  const t = options.timeoutMs;
+  if (t !== undefined && !(Number.isInteger(t) && t >= 50 && t <= 300_000)) {
+    problems.push({ key: 'timeoutMs', message: 'timeout: must be a whole number of milliseconds between 50 and 300000' });
+  }
+  if (problems.length) {
+    throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: `Invalid doctor options: ${problems.map((p) => p.message).join('; ')}`, problems });
+  }
+}
+
+/** Every secret value the input may hold (parsed or not), for the final scrub. */
+function secretsOf(input: RawSettings): string[] {
+  const out: string[] = [];
+  for (const f of SETTINGS_FIELDS) {
+    if (f.kind !== 'secret') continue;
+    const v = input[f.key];
+    if (v instanceof Secret) out.push(v.reveal());
+    else if (typeof v === 'string' && v.trim()) out.push(v, v.trim());
+  }
+  return out;
+}
+
+function scrubDeep(v: unknown, secrets: string[], depth = 0): unknown {
+  if (typeof v === 'string') return scrubText(v, secrets);
+  if (v instanceof Secret) return '[redacted]';
+  if (depth > 8 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => scrubDeep(x, secrets, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = scrubDeep(x, secrets, depth + 1);
+  return out;
+}
+
+/** The last line of defence: no secret, token or XOAUTH2 string in any text of the report. */
+export function scrubReport(report: DoctorReport, secrets: string[]): DoctorReport {
+  return scrubDeep(report, secrets.filter((s) => s.length >= 6)) as DoctorReport;
+}
+
+/** The time limits and SMTP session options of one run. */
+interface Plan {
+  stepMs: number;
+  tokenMs: number;
+  session: SessionOptions;
+}
+
+function plan(settings: EmailSettings, options: DoctorOptions): Plan {
+  const stepMs = options.timeoutMs ?? Math.min(settings.connectionTimeoutMs, DEFAULT_STEP_TIMEOUT_MS);
+  const greetingMs = options.timeoutMs ?? Math.min(settings.greetingTimeoutMs, DEFAULT_STEP_TIMEOUT_MS);
+  return {
+    stepMs,
+    tokenMs: options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS,
+    session: {
+      host: settings.smtpHost,
+      port: settings.smtpPort,
+      secure: settings.smtpPort === 465,
+      ca: options.ca,
+      connectionTimeoutMs: stepMs,
+      greetingTimeoutMs: greetingMs,
+      socketTimeoutMs: Math.min(settings.socketTimeoutMs, Math.max(3 * stepMs, 15_000)),
+      clientName: options.clientName,
+    },
+  };
+}
+
+/** What one run carries from check to check. */
+interface Run {
+  settings: EmailSettings;
+  options: DoctorOptions;
+  plan: Plan;
+  checks: CheckResult[];
+  secrets: string[];
+  /** The From of the test message. */
+  from: string;
+  ctx: DiagnosisContext;
+  smtpReachable: boolean;
+  authorityResolved: boolean;
+  token?: Secret;
+  claims?: ClaimsDecision;
+}
+
+/** dns, tcp, starttls. */
+async function checkConnection(run: Run): Promise<void> {
+  const { settings, checks, plan: p, ctx } = run;
+  const lookups = await observeDns(settings, run.options.lookup ?? systemLookup, p.stepMs);
+  checks.push(decideDns(lookups, ctx));
+  run.authorityResolved = !lookups.some((l) => l.role === 'authority' && l.error);
+  if (lookups.some((l) => l.role === 'smtp' && l.error)) {
+    checks.push(skip('tcp', `SMTP Client Server ${settings.smtpHost} does not resolve (see dns).`));
+    checks.push(skip('starttls', 'no connection to the SMTP server (see dns).'));
+    return;
+  }
+  const tcp = decideTcp(await observeTcp(settings.smtpHost, settings.smtpPort, p.stepMs), ctx);
+  checks.push(tcp);
+  if (tcp.status === 'fail') {
+    checks.push(skip('starttls', `no TCP connection to ${settings.smtpHost}:${settings.smtpPort} (see tcp).`));
+    return;
+  }
+  const starttls = decideStarttls(await observeStarttls(p.session), ctx, settings.useModernAuth ? 'xoauth2' : 'password');
+  checks.push(starttls);
+  run.smtpReachable = starttls.status === 'pass' || starttls.status === 'warn';
+}
+
+/** token, token-claims; afterwards the context carries the token's oid and roles. */
+async function checkToken(run: Run): Promise<void> {
+  const { settings, checks } = run;
+  if (!settings.useModernAuth) {
+    checks.push(skip('token', 'modern authentication is off (Basic authentication uses no token).'));
+    checks.push(skip('token-claims', 'modern authentication is off (Basic authentication uses no token).'));
+    return;
+  }
+  if (!run.authorityResolved) {
+    checks.push(skip('token', `the authority host ${settings.authorityHost} does not resolve (see dns).`));
+    checks.push(skip('token-claims', 'no token (see dns).'));
+    return;
+  }
+  const t = await observeToken(settings, { ca: run.options.ca, timeoutMs: run.plan.tokenMs });
+  checks.push(decideToken(t, settings, run.ctx));
+  if (!t.ok) {
+    checks.push(skip('token-claims', 'no token was issued (see token).'));
+    return;
+  }
+  run.token = t.token;
+  run.secrets.push(t.token.reveal());
+  run.claims = decideTokenClaims(decodeTokenClaims(t.token.reveal()), settings, run.ctx);
+  checks.push(run.claims.check);
+  run.ctx = doctorContext(settings, { from: run.from, oid: run.claims.oid, roles: run.claims.roles });
+}
+
+/** Why smtp-auth cannot mean anything, or undefined when it can run. */
+function smtpAuthBlocker(run: Run): string | undefined {
+  if (!run.smtpReachable) return 'no secure connection to the SMTP server (see the checks above).';
+  if (run.settings.useModernAuth && !run.token) return 'no access token (see token).';
+  if (run.settings.useModernAuth && run.claims?.check.status === 'fail') return 'the token cannot work for SMTP (see token-claims).';
+  return undefined;
+}
+
+/** smtp-auth, then send on the same session; the session is always closed. */
+async function checkSignInAndSend(run: Run): Promise<void> {
+  const { settings, checks, claims } = run;
+  const blocker = smtpAuthBlocker(run);
+  let auth: SmtpAuthObservation | undefined;
+  try {
+    if (blocker) checks.push(skip('smtp-auth', blocker));
+    else {
+      const creds = settings.useModernAuth
+        ? { kind: 'xoauth2' as const, user: settings.authorizedFrom, token: run.token!.reveal() }
+        : { kind: 'password' as const, user: settings.smtpUsername!, password: settings.smtpPassword! };
+      auth = await observeSmtpAuth(run.plan.session, creds);
+      checks.push(decideSmtpAuth(auth, run.ctx, claims ? { good: claims.good, roles: claims.roles } : undefined));
+      if (claims) checks[checks.indexOf(claims.check)] = settleRolesWarning(claims.check, auth.ok);
+    }
+    const to = run.options.to;
+    if (to === undefined) checks.push(skip('send', 'no recipient given (--to) for a test message.'));
+    else if (!auth?.ok) checks.push(skip('send', 'not signed in (see smtp-auth).'));
+    else {
+      const sent = await observeSend(auth.session, { to, from: run.from, defaultFrom: settings.authorizedFrom, smtpHost: settings.smtpHost });
+      checks.push(decideSend(sent, run.ctx));
+    }
+  } finally {
+    if (auth?.ok) auth.session.close();
+  }
+}
+
+/** The report: missing checks skipped, in the fixed order, scrubbed of every secret. */
+function finish(checks: CheckResult[], secrets: string[]): DoctorReport {
+  const seen = new Set(checks.map((c) => c.id));
+  for (const id of CHECK_IDS) if (!seen.has(id)) checks.push(skip(id, 'an earlier check failed.'));
+  checks.sort((a, b) => CHECK_IDS.indexOf(a.id) - CHECK_IDS.indexOf(b.id));
+  return scrubReport({ ok: !checks.some((c) => c.status === 'fail'), checks }, secrets);
+}
+
+/**
+ * Runs every check in order and returns the report. Invalid settings are reported by the
+ * `settings` check (the rest is skipped); invalid options throw ARGUMENT_INVALID.
+ *
+ * @param input typed EmailSettings or raw values (strings from the environment, JSON from a store)
+ * @example
+ * const report = await runDoctor(settingsFromEnv(process.env).raw, { to: 'me@contoso.com' });
+ * if (!report.ok) for (const c of report.checks) if (c.status === 'fail') console.log(c.id, c.fix, c.commands);
+ */
+export async function runDoctor(input: RawSettings | EmailSettings, options: DoctorOptions = {}): Promise<DoctorReport> {
+  validateDoctorOptions(options);
+  // EmailSettings parse like raw values (Secret values are unwrapped by parseSettings), so one
+  // path serves both and the settings check always sees parseSettings' warnings.
+  const raw = input as RawSettings;
+  const secrets = secretsOf(raw);
+  const checks: CheckResult[] = [];
+
+  const parsed = parseSettings(raw);
+  const certificate = parsed.ok ? observeCertificate(parsed.settings) : undefined;
+  const settingsCheck = decideSettings(parsed, certificate, Date.now());
+  checks.push(settingsCheck);
+  if (settingsCheck.status === 'fail' || !parsed.ok) {
+    for (const id of CHECK_IDS.slice(1)) checks.push(skip(id, 'the settings are invalid; fix them first.'));
+    return finish(checks, secrets);
+  }
+
+  const settings = parsed.settings;
+  const from = options.from ?? settings.authorizedFrom;
+  const run: Run = {
+    settings, options, plan: plan(settings, options), checks, secrets, from,
+    ctx: doctorContext(settings, { from }),
+    smtpReachable: false,
+    authorityResolved: false,
+  };
+  await checkConnection(run);
+  await checkToken(run);
+  await checkSignInAndSend(run);
+  return finish(checks, secrets);
+}

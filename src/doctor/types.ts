@@ -1,0 +1,62 @@
+/**
+ * The doctor's report: the JSON shape that `mailgate doctor --json`, the HTTP API and the admin
+ * page all show, and the options of `runDoctor`.
+ *
+ * Why it exists: the report is a public contract (issue 4: `{"ok":false,"checks":[{"id",
+ * "status","summary","fix","commands","details"}]}`); keeping it in one dependency-free file lets
+ * every consumer import the type without the checks and their network code.
+ *
+ * Imports: nothing.
+ */
+
+/** The checks, in the order they run. Stable ids: never rename one. */
+export const CHECK_IDS = ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send'] as const;
+export type CheckId = (typeof CHECK_IDS)[number];
+
+/**
+ * - `pass`: the step is set up right.
+ * - `fail`: the step is broken; `fix` (and usually `commands`) say how to repair it.
+ * - `warn`: works, or cannot be decided, but deserves attention (an expiring secret, Basic auth).
+ * - `skip`: not run, because an earlier check failed or the step does not apply.
+ */
+export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
+
+export interface CheckResult {
+  id: CheckId;
+  status: CheckStatus;
+  /** One sentence: what was found. */
+  summary: string;
+  /** What to do, in plain words (several steps are separated by line breaks). Only for fail and warn. */
+  fix?: string;
+  /** Ready-to-run commands with the administrator's own values filled in. */
+  commands?: string[];
+  /** Facts found on the way (hosts, TLS version, token claims such as oid); never a secret or token. */
+  details?: Record<string, unknown>;
+}
+
+export interface DoctorReport {
+  /** True when no check failed (warnings allowed). */
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+export interface DoctorOptions {
+  /** Send a test message to this address (enables the `send` check). */
+  to?: string;
+  /**
+   * The From address of the test message (library only; the CLI always sends as the
+   * Authorized from Address). A different From exercises Send As permissions.
+   */
+  from?: string;
+  /** An extra trusted CA (PEM) for the token endpoint and the SMTP server, e.g. the emulator's. */
+  ca?: string | Buffer;
+  /**
+   * Time limit of each network step (DNS lookup, TCP connect, SMTP greeting, TLS handshake,
+   * token request), in ms. Default: the matching setting, capped at 5 000 ms.
+   */
+  timeoutMs?: number;
+  /** Client name sent with EHLO (default: nodemailer's, the machine's host name). */
+  clientName?: string;
+  /** Replaces the DNS lookup (tests). Resolves to the addresses of a host name. */
+  lookup?: (host: string) => Promise<string[]>;
+}
