@@ -1,11 +1,95 @@
-/** Placeholder for `mailgate serve`, `mailgate dev`, `mailgate apikey` and `mailgate admin`; replaced by the service issue. */
+/**
+ * `mailgate serve`, `mailgate dev`, `mailgate apikey create|list|revoke` and
+ * `mailgate admin set-password`: the service's command line.
+ *
+ * Output contract:
+ * - serve: warnings on stderr; on stdout one line `mailgate: listening on <url>` once ready,
+ *   preceded by `Admin password (generated; shown once): <pw>` on the very first start.
+ *   Logs (pino JSON) go to stderr. Exit 0 after SIGTERM/SIGINT, 1 when start-up fails (the
+ *   message names the variable or path to fix).
+ * - dev: the banner of ../../service/dev.ts (URLs, admin password, API key, a curl example).
+ *
+ * The emulator is imported lazily, only by `dev`.
+ */
 import type { Command } from 'commander';
+import { createLogger } from '../../log/logger.js';
+import { startService } from '../../service/service.js';
+import { registerAdminCommands } from './admin-password.js';
+import { registerApiKeyCommands } from './apikey.js';
+
+function fail(command: string, error: unknown): never {
+  process.stderr.write(`mailgate ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+
+/** Stop cleanly on SIGTERM/SIGINT; a second signal exits at once. */
+export function onShutdownSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`mailgate: ${signal} received, shutting down\n`);
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => fail('serve', error),
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the HTTP API, the delivery worker and the store (settings from MAILGATE_* variables and the stored Email Settings)')
+    .option('--data-dir <dir>', 'data directory (default MAILGATE_DATA_DIR or ./data)')
+    .option('--host <host>', 'HTTP address (default MAILGATE_HTTP_HOST or 127.0.0.1)')
+    .option('--port <port>', 'HTTP port (default MAILGATE_HTTP_PORT or 8025)')
+    .action(async (opts: { dataDir?: string; host?: string; port?: string }) => {
+      const logger = createLogger();
+      let svc;
+      try {
+        svc = await startService({
+          logger,
+          config: { dataDir: opts.dataDir, httpHost: opts.host, httpPort: opts.port === undefined ? undefined : Number(opts.port) },
+        });
+      } catch (error) {
+        fail('serve', error);
+      }
+      for (const w of svc.warnings()) process.stderr.write(`mailgate: warning: ${w}\n`);
+      if (svc.adminPassword.generated) {
+        process.stdout.write(`Admin password (generated; shown once; change it with mailgate admin set-password): ${svc.adminPassword.generated}\n`);
+      }
+      process.stdout.write(`mailgate: listening on ${svc.url}\n`);
+      onShutdownSignal(() => svc.stop());
+    });
+}
+
+function registerDev(program: Command): void {
+  program
+    .command('dev')
+    .description('Run the service against the built-in Microsoft 365 emulator (demo tenant, no Microsoft 365 needed)')
+    .option('--temp', 'use a temporary data directory (removed on exit) instead of ./data/dev')
+    .option('--data-dir <dir>', 'data directory (default ./data/dev)')
+    .option('--port <port>', 'HTTP port (default 8025)')
+    .option('--host <host>', 'HTTP address (default 127.0.0.1)')
+    .action(async (opts: { temp?: boolean; dataDir?: string; port?: string; host?: string }) => {
+      const { startDev, devBanner } = await import('../../service/dev.js');
+      let dev;
+      try {
+        dev = await startDev({ temp: opts.temp, dataDir: opts.dataDir, host: opts.host, port: opts.port === undefined ? undefined : Number(opts.port), logger: createLogger() });
+      } catch (error) {
+        fail('dev', error);
+      }
+      for (const w of dev.service.warnings()) process.stderr.write(`mailgate: warning: ${w}\n`);
+      process.stdout.write(devBanner(dev, false));
+      onShutdownSignal(() => dev.stop());
+    });
+}
 
 export function registerServeCommands(program: Command): void {
-  for (const name of ['serve', 'dev']) {
-    program.command(name).description('(not built yet)').action(() => {
-      process.stderr.write(`mailgate ${name}: not built yet\n`);
-      process.exit(2);
-    });
-  }
+  registerServe(program);
+  registerDev(program);
+  registerApiKeyCommands(program);
+  registerAdminCommands(program);
 }

@@ -1,0 +1,95 @@
+/**
+ * The service's own settings (not the Email Settings): where data lives, where HTTP listens,
+ * the delivery limits, read from environment variables with every problem reported at once.
+ *
+ * Why apart from the Email Settings schema (core/settings.ts): these are process settings of
+ * `mailgate serve` (data dir, port, lease), not something an administrator edits on the
+ * settings page; they are never stored. Same rules though: one table, defaults in it, all
+ * problems listed with the variable name before anything starts.
+ *
+ * Imports: src/core errors (Problem type).
+ */
+import type { Problem } from '../core/errors.js';
+
+export interface ServiceConfig {
+  dataDir: string;
+  httpHost: string;
+  httpPort: number;
+  /** Messages per minute per mailbox. */
+  ratePerMinute: number;
+  /** Messages in flight (SMTP connections) per mailbox, 1..3. */
+  maxConnections: number;
+  leaseSeconds: number;
+  /** Messages not delivered within this age are failed with EXPIRED. */
+  maxAgeSeconds: number;
+  maxBodyBytes: number;
+  metricsToken?: string;
+  /** Extra trusted CA (PEM file) for the token endpoint and the SMTP server. */
+  caFile?: string;
+  pollIntervalMs: number;
+  shutdownGraceSeconds: number;
+  /** How often stored settings changed by another process are picked up. */
+  settingsRefreshMs: number;
+  /** Run the delivery worker in this process ('off': API-only node, e.g. when workers run elsewhere). */
+  worker: 'on' | 'off';
+}
+
+interface Var {
+  key: keyof ServiceConfig;
+  env: string;
+  kind: 'string' | 'int' | 'number' | 'onoff';
+  default?: string | number;
+  min?: number;
+  max?: number;
+  hint?: string;
+}
+
+export const SERVICE_VARS: readonly Var[] = [
+  { key: 'dataDir', env: 'MAILGATE_DATA_DIR', kind: 'string', default: './data' },
+  { key: 'httpHost', env: 'MAILGATE_HTTP_HOST', kind: 'string', default: '127.0.0.1' },
+  { key: 'httpPort', env: 'MAILGATE_HTTP_PORT', kind: 'int', default: 8025, min: 0, max: 65535 },
+  { key: 'ratePerMinute', env: 'MAILGATE_RATE_PER_MINUTE', kind: 'number', default: 30, min: 0.001, max: 1e9 },
+  { key: 'maxConnections', env: 'MAILGATE_MAX_CONNECTIONS', kind: 'int', default: 3, min: 1, max: 3, hint: 'Exchange Online allows 3 concurrent connections per mailbox and answers 432 4.3.2 beyond that' },
+  { key: 'leaseSeconds', env: 'MAILGATE_LEASE_SECONDS', kind: 'number', default: 60, min: 0.05, max: 86_400 },
+  { key: 'maxAgeSeconds', env: 'MAILGATE_MAX_AGE_SECONDS', kind: 'number', default: 86_400, min: 1, max: 30 * 86_400 },
+  { key: 'maxBodyBytes', env: 'MAILGATE_MAX_BODY_BYTES', kind: 'int', default: 36 * 1024 * 1024, min: 1024, max: 200 * 1024 * 1024 },
+  { key: 'metricsToken', env: 'MAILGATE_METRICS_TOKEN', kind: 'string' },
+  { key: 'caFile', env: 'MAILGATE_CA_FILE', kind: 'string' },
+  { key: 'pollIntervalMs', env: 'MAILGATE_POLL_INTERVAL_MS', kind: 'int', default: 1000, min: 10, max: 600_000 },
+  { key: 'shutdownGraceSeconds', env: 'MAILGATE_SHUTDOWN_GRACE_SECONDS', kind: 'number', default: 10, min: 0, max: 3600 },
+  { key: 'settingsRefreshMs', env: 'MAILGATE_SETTINGS_REFRESH_MS', kind: 'int', default: 5000, min: 100, max: 3_600_000 },
+  { key: 'worker', env: 'MAILGATE_WORKER', kind: 'onoff', default: 'on' },
+];
+
+export type ConfigResult = { ok: true; config: ServiceConfig } | { ok: false; problems: Problem[] };
+
+/** Read the service settings from `env` (plus explicit overrides, which win). */
+export function parseServiceConfig(env: Record<string, string | undefined>, overrides: Partial<ServiceConfig> = {}): ConfigResult {
+  const problems: Problem[] = [];
+  const out: Record<string, unknown> = {};
+  for (const v of SERVICE_VARS) {
+    const given = overrides[v.key];
+    const raw = given !== undefined ? String(given) : env[v.env];
+    if (raw === undefined || raw.trim() === '') {
+      if (v.default !== undefined) out[v.key] = v.default;
+      continue;
+    }
+    if (v.kind === 'string') {
+      out[v.key] = raw.trim();
+      continue;
+    }
+    if (v.kind === 'onoff') {
+      const t = raw.trim().toLowerCase();
+      if (['on', 'true', '1', 'yes'].includes(t)) out[v.key] = 'on';
+      else if (['off', 'false', '0', 'no'].includes(t)) out[v.key] = 'off';
+      else problems.push({ key: v.key, env: v.env, message: `${v.env} must be on or off, got "${raw.slice(0, 40)}"` });
+      continue;
+    }
+    const n = Number(raw.trim());
+    const bad = (why: string) => problems.push({ key: v.key, env: v.env, message: `${v.env} ${why}${v.hint ? ` (${v.hint})` : ''}` });
+    if (!Number.isFinite(n) || (v.kind === 'int' && !Number.isInteger(n))) bad(`must be ${v.kind === 'int' ? 'a whole number' : 'a number'}, got "${raw.slice(0, 40)}"`);
+    else if ((v.min !== undefined && n < v.min) || (v.max !== undefined && n > v.max)) bad(`must be between ${v.min} and ${v.max}, got ${n}`);
+    else out[v.key] = n;
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, config: out as unknown as ServiceConfig };
+}

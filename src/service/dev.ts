@@ -1,0 +1,144 @@
+/**
+ * `startDev(options)`: `mailgate serve` plus the built-in Microsoft 365 emulator's demo tenant,
+ * pre-configured, so a newcomer sees a message go through end to end with no tenant.
+ *
+ * What it does: starts the emulator in-process (random ports, a fresh demo tenant and secret
+ * on every start), starts the service on `./data/dev` (or a temp dir), stores the emulator's
+ * values as the Email Settings (so the admin page can show and edit them), trusts the
+ * emulator's CA explicitly through the mailer's `ca` option (not NODE_EXTRA_CA_CERTS), sets a
+ * fresh admin password and a fresh admin-scope API key named `dev`, and returns everything
+ * the CLI prints. Email Settings variables from the environment are ignored here: dev always
+ * talks to the emulator.
+ *
+ * Imports: ../emulator (only here and in tests), ./service, ./api-keys, ./admin-password.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SETTINGS_FIELDS } from '../core/settings.js';
+import { startEmulator, type Emulator, type LimitsOption } from '../emulator/index.js';
+import type { Logger } from '../log/logger.js';
+import { generatePassword, setAdminPassword } from './admin-password.js';
+import { createApiKey, revokeApiKey } from './api-keys.js';
+import { startService, type RunningService, type StartServiceOptions } from './service.js';
+
+export interface DevOptions {
+  /** Use a temporary data dir (removed on stop) instead of ./data/dev. */
+  temp?: boolean;
+  dataDir?: string;
+  host?: string;
+  port?: number;
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** Emulator limits (default: Exchange's). */
+  emulatorLimits?: LimitsOption;
+  admin?: StartServiceOptions['admin'];
+  runDiagnostics?: StartServiceOptions['runDiagnostics'];
+}
+
+export interface RunningDev {
+  service: RunningService;
+  emulator: Emulator;
+  dataDir: string;
+  /** Admin-scope API key named `dev` (new on every start). */
+  apiKey: string;
+  /** The admin password (new on every start unless MAILGATE_ADMIN_PASSWORD is set). */
+  adminPassword: string;
+  adminPasswordFromEnv: boolean;
+  stop(): Promise<void>;
+}
+
+export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
+  const baseEnv = o.env ?? process.env;
+  const emailVars = new Set(SETTINGS_FIELDS.map((f) => f.env));
+  const env = Object.fromEntries(Object.entries(baseEnv).filter(([k]) => !emailVars.has(k)));
+  const dataDir = o.temp ? mkdtempSync(join(tmpdir(), 'mailgate-dev-')) : resolve(o.dataDir ?? './data/dev');
+  const emulator = await startEmulator(undefined, { limits: o.emulatorLimits });
+  let service: RunningService | undefined;
+  try {
+    service = await startService({
+      env,
+      config: { dataDir, httpHost: o.host ?? env.MAILGATE_HTTP_HOST ?? '127.0.0.1', httpPort: o.port ?? (env.MAILGATE_HTTP_PORT ? Number(env.MAILGATE_HTTP_PORT) : 8025) },
+      ca: emulator.caPem,
+      logger: o.logger,
+      admin: o.admin,
+      runDiagnostics: o.runDiagnostics,
+    });
+    const demo = emulator.demo!;
+    const saved = await service.settings.update({
+      useModernAuth: true,
+      cloud: 'global',
+      smtpHost: emulator.smtp.host,
+      smtpPort: emulator.smtp.port,
+      authorityHost: emulator.authorityHost,
+      tenantId: demo.tenantId,
+      clientId: demo.clientId,
+      clientSecret: demo.clientSecret,
+      authorizedFrom: demo.authorizedFrom,
+      // Values of an earlier configuration that would not fit the emulator.
+      scope: null,
+      clientCertificatePath: null,
+      clientCertificatePem: null,
+      smtpUsername: null,
+      smtpPassword: null,
+    }, 'mailgate dev');
+    if (!saved.ok) throw new Error(`mailgate dev could not store the emulator settings: ${saved.problems.map((p) => p.message).join('; ')}`);
+
+    const now = { now: Date.now(), actor: 'mailgate dev' };
+    let adminPassword = env.MAILGATE_ADMIN_PASSWORD ?? '';
+    const adminPasswordFromEnv = !!adminPassword;
+    if (!adminPasswordFromEnv) {
+      adminPassword = generatePassword();
+      await setAdminPassword(service.store, adminPassword, now);
+    }
+    await revokeApiKey(service.store, 'dev', now);
+    const { key } = await createApiKey(service.store, 'dev', 'admin', now);
+
+    const svc = service;
+    return {
+      service: svc,
+      emulator,
+      dataDir,
+      apiKey: key,
+      adminPassword,
+      adminPasswordFromEnv,
+      async stop() {
+        await svc.stop();
+        await emulator.stop();
+        if (o.temp) rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await service?.stop().catch(() => undefined);
+    await emulator.stop().catch(() => undefined);
+    if (o.temp) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The text `mailgate dev` prints once everything runs. */
+export function devBanner(d: RunningDev, adminMounted: boolean): string {
+  const url = d.service.url;
+  const lines = [
+    'Mailgate dev is running against the built-in Microsoft 365 emulator (no tenant needed).',
+    '',
+    `  API:             ${url}/api/v1/messages`,
+    ...(adminMounted ? [`  Admin page:      ${url}/admin`] : []),
+    `  Health, metrics: ${url}/healthz  ${url}/readyz  ${url}/metrics`,
+    `  Emulator:        SMTP ${d.emulator.smtp.host}:${d.emulator.smtp.port}, Entra ID ${d.emulator.authorityHost}, admin ${d.emulator.admin}`,
+    `  Sending as:      ${d.emulator.demo?.authorizedFrom ?? ''}`,
+    `  Data dir:        ${d.dataDir}`,
+    `  Admin password:  ${d.adminPasswordFromEnv ? '(from MAILGATE_ADMIN_PASSWORD)' : d.adminPassword}`,
+    `  API key (admin): ${d.apiKey}`,
+    '',
+    'Send a message:',
+    `  curl -sS -X POST ${url}/api/v1/messages \\`,
+    `    -H 'Authorization: Bearer ${d.apiKey}' -H 'Content-Type: application/json' \\`,
+    `    -d '{"to":"someone@example.com","subject":"Hello from Mailgate","text":"It works."}'`,
+    'Then look at it (use the id from the answer):',
+    `  curl -sS -H 'Authorization: Bearer ${d.apiKey}' ${url}/api/v1/messages/<id>`,
+    '',
+    'Press Ctrl-C to stop.',
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,49 @@
+/**
+ * `createApp(deps)`: the Hono app of the service (API, health, metrics), a pure function of
+ * its dependencies. Only the composition root (../service.ts) binds a socket; tests call
+ * `app.request()`.
+ *
+ * The admin page (a later issue) is mounted under /admin through `options.admin`, a factory
+ * that receives the same deps (store, settings service, outbox, sendTest, runDiagnostics,
+ * adminPassword). Hono builds its router on the first request, so mounting happens here,
+ * before the app is returned.
+ *
+ * Request bodies are limited by `deps.maxBodyBytes` before they are read whole (Content-Length
+ * checked up front; chunked bodies counted while streaming) → 413 problem.
+ *
+ * Imports: hono, ./routes/*, ./problem, ./auth, ./deps.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from './auth.js';
+import type { AppDeps } from './deps.js';
+import { errorHandler, problemResponse } from './problem.js';
+import { messageRoutes } from './routes/messages.js';
+import { opsRoutes } from './routes/ops.js';
+import { settingsRoutes } from './routes/settings.js';
+
+export type { AppDeps, SendTestResult, RunDiagnostics } from './deps.js';
+
+export interface AppOptions {
+  /** Builds the admin page's app, mounted under /admin. */
+  admin?: (deps: AppDeps) => Hono<any>; // any: the admin app has its own Env (sessions)
+}
+
+export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const limit = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    onError: () => problemResponse(413, 'too-large', 'Request body too large', { detail: `The body is larger than ${deps.maxBodyBytes} bytes (MAILGATE_MAX_BODY_BYTES).` }),
+  });
+  app.use('/api/*', limit);
+  app.route('/api/v1/messages', messageRoutes(deps));
+  app.route('/api/v1/settings/email', settingsRoutes(deps));
+  app.route('/', opsRoutes(deps));
+  if (options.admin) {
+    app.use('/admin/*', limit);
+    app.route('/admin', options.admin(deps));
+  }
+  app.notFound(() => problemResponse(404, 'not-found', 'Not found', { detail: 'No such route.' }));
+  app.onError(errorHandler(deps.logger));
+  return app;
+}

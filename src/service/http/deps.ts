@@ -1,0 +1,46 @@
+/**
+ * What the HTTP app depends on: everything is passed in, nothing is imported as a singleton,
+ * so `createApp(deps)` is tested in-process with `app.request()` and the admin page (mounted
+ * under /admin) gets the same dependencies: the store, the settings service, the outbox, a
+ * send-test function and the doctor.
+ *
+ * Imports: types only.
+ */
+import type { Diagnosis } from '../../core/diagnosis/types.js';
+import type { Logger } from '../../log/logger.js';
+import type { AdminPassword } from '../admin-password.js';
+import type { ServiceMetrics } from '../metrics.js';
+import type { Outbox } from '../outbox.js';
+import type { SettingsService } from '../settings-store.js';
+import type { Store } from '../store/store.js';
+import type { WorkerActivity } from '../worker/worker.js';
+
+/** The outcome of "Send test email". */
+export type SendTestResult =
+  | { ok: true; response: string; messageId: string }
+  | { ok: false; error: { code: string; phase: string; message: string; reply?: string; diagnosis?: Diagnosis; problems?: { key: string; message: string }[] } };
+
+/** Runs the doctor; resolves to the same JSON as `mailgate doctor --json`. */
+export type RunDiagnostics = (input: { to?: string }) => Promise<unknown>;
+
+export interface AppDeps {
+  store: Store;
+  settings: SettingsService;
+  outbox: Outbox;
+  metrics: ServiceMetrics;
+  /** Token requests made by the service's mailers so far. */
+  tokenRequests: () => number;
+  /** Send a test message now through a fresh mailer built from the current settings. */
+  sendTest: (to: string) => Promise<SendTestResult>;
+  /** The doctor; when absent, POST /api/v1/diagnostics answers 501. */
+  runDiagnostics?: RunDiagnostics;
+  /** For the admin page's login. */
+  adminPassword?: AdminPassword;
+  worker?: { activity(): WorkerActivity };
+  now: () => number;
+  logger: Logger;
+  /** Largest accepted request body (bytes). */
+  maxBodyBytes: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+}

@@ -1,0 +1,75 @@
+/**
+ * Message routes: submit (202, idempotent), get one with its attempts, list with keyset
+ * paging, and the admin retry of a failed message.
+ *
+ * Imports: hono, ../../message-request, ../views, ../problem, ../auth, ../deps.
+ */
+import { Hono } from 'hono';
+import { parseMessageRequest } from '../../message-request.js';
+import { MESSAGE_STATUSES, type MessageStatus } from '../../store/store.js';
+import { requireScope, type AppEnv } from '../auth.js';
+import type { AppDeps } from '../deps.js';
+import { readJsonBody } from '../json-body.js';
+import { notFound, problemResponse, validationProblem } from '../problem.js';
+import { messageDetailView, messageView } from '../views.js';
+
+const LIST_PARAMS = new Set(['status', 'limit', 'cursor']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function messageRoutes(d: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const send = requireScope(d.store, 'send');
+  const admin = requireScope(d.store, 'admin');
+
+  app.post('/', send, async (c) => {
+    const body = await readJsonBody(c);
+    if (!body.ok) return body.response;
+    const parsed = parseMessageRequest(body.value);
+    if (!parsed.ok) return validationProblem(parsed.problems);
+    const r = await d.outbox.submit(parsed.request);
+    if (r.outcome === 'conflict') {
+      return problemResponse(409, 'idempotency-conflict', 'Idempotency key reused with a different request', {
+        detail: 'A message with this idempotencyKey was accepted with different content; use a new key for a new message.',
+        id: r.message.id,
+      });
+    }
+    if (r.outcome === 'created') d.metrics.accepted();
+    const status = r.outcome === 'created' ? 202 : 200;
+    return c.json({ id: r.message.id, status: r.message.status, messageId: r.message.messageIdHeader }, status);
+  });
+
+  app.get('/', send, async (c) => {
+    const q = c.req.query();
+    const problems: { key: string; message: string }[] = [];
+    for (const k of Object.keys(q)) if (!LIST_PARAMS.has(k)) problems.push({ key: k, message: `${k}: unknown query parameter (use status, limit, cursor)` });
+    if (q.status !== undefined && !(MESSAGE_STATUSES as readonly string[]).includes(q.status)) {
+      problems.push({ key: 'status', message: `status: must be one of ${MESSAGE_STATUSES.join(', ')}` });
+    }
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) problems.push({ key: 'limit', message: 'limit: must be a whole number from 1 to 200' });
+    if (q.cursor !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(q.cursor)) problems.push({ key: 'cursor', message: 'cursor: use the nextCursor of a previous page' });
+    if (problems.length) return validationProblem(problems);
+    const page = await d.store.list({ status: q.status as MessageStatus | undefined, limit, cursor: q.cursor });
+    return c.json({ items: page.items.map(messageView), nextCursor: page.nextCursor ?? null });
+  });
+
+  app.get('/:id', send, async (c) => {
+    const id = c.req.param('id');
+    const m = UUID.test(id) ? await d.store.get(id.toLowerCase()) : undefined;
+    if (!m) return notFound(`No message with id ${id.slice(0, 64)}.`);
+    return c.json(messageDetailView(m));
+  });
+
+  app.post('/:id/retry', admin, async (c) => {
+    const id = c.req.param('id');
+    const r = UUID.test(id) ? await d.outbox.retry(id.toLowerCase()) : { outcome: 'not-found' as const };
+    if (r.outcome === 'not-found') return notFound(`No message with id ${id.slice(0, 64)}.`);
+    if (r.outcome === 'not-failed') {
+      return problemResponse(409, 'not-failed', 'Only failed messages can be retried', { detail: `The message is ${r.message.status}.`, messageStatus: r.message.status });
+    }
+    await d.store.appendAudit({ at: d.now(), actor: `api-key:${c.get('apiKey').name}`, action: 'message.retry', detail: { id: r.message.id } });
+    return c.json({ id: r.message.id, status: r.message.status }, 202);
+  });
+
+  return app;
+}

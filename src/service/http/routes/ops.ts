@@ -1,0 +1,69 @@
+/**
+ * Operational routes: liveness, readiness, Prometheus metrics and the doctor.
+ *
+ * - GET /healthz: the process answers.
+ * - GET /readyz: the store accepts a write and the Email Settings are valid; otherwise 503
+ *   listing what is wrong (setting keys and messages, never values).
+ * - GET /metrics: open, or behind `Authorization: Bearer <MAILGATE_METRICS_TOKEN>`.
+ * - POST /api/v1/diagnostics (admin): the doctor's report; 501 until a doctor is provided.
+ *
+ * Imports: hono, node:crypto, ../auth, ../problem, ../deps.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { bearerToken, requireScope, type AppEnv } from '../auth.js';
+import type { AppDeps } from '../deps.js';
+import { readJsonBody } from '../json-body.js';
+import { problemResponse, validationProblem } from '../problem.js';
+
+const diagnosticsSchema = z.strictObject({ to: z.string().min(3).max(320).optional() });
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export function opsRoutes(d: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const errors: { key: string; message: string }[] = [];
+    try {
+      await d.store.ping(d.now());
+    } catch (error) {
+      errors.push({ key: 'store', message: `store: not writable (${(error as Error).message})` });
+    }
+    const view = d.settings.view();
+    if (!view.valid) for (const p of view.problems) errors.push({ key: `settings.${p.key}`, message: p.message });
+    if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors });
+    return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' } });
+  });
+
+  app.get('/metrics', async (c) => {
+    if (d.metricsToken) {
+      const token = bearerToken(c.req.header('authorization'));
+      if (!token || !sameSecret(token, d.metricsToken)) {
+        return problemResponse(401, 'unauthorized', 'Authentication required', { detail: 'Send "Authorization: Bearer <MAILGATE_METRICS_TOKEN>".' }, { 'www-authenticate': 'Bearer realm="mailgate-metrics"' });
+      }
+    }
+    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests() });
+    return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
+
+  app.post('/api/v1/diagnostics', requireScope(d.store, 'admin'), async (c) => {
+    const body = await readJsonBody(c);
+    if (!body.ok) return body.response;
+    const parsed = diagnosticsSchema.safeParse(body.value ?? {});
+    if (!parsed.success) return validationProblem(parsed.error.issues.map((i) => ({ key: i.path.join('.') || 'body', message: `${i.path.join('.') || 'body'}: ${i.message}` })));
+    if (!d.runDiagnostics) {
+      return problemResponse(501, 'not-implemented', 'Diagnostics are not available', { detail: 'This build of Mailgate has no doctor wired into the service; run `mailgate doctor` instead.' });
+    }
+    return c.json(await d.runDiagnostics({ to: parsed.data.to }) as Record<string, unknown>);
+  });
+
+  return app;
+}

@@ -1,0 +1,134 @@
+/**
+ * Parsing a message submission (the body of `POST /api/v1/messages`) into what the outbox
+ * stores, listing every problem at once.
+ *
+ * Why here and not in the HTTP layer: the admin page and any later entry point submit the
+ * same shape; the rules (unknown fields refused, CR/LF injection refused, recipient and size
+ * limits checked up front) must be identical. Shape checks are a strict zod schema; the
+ * semantic checks are the core's `validateMessage`, run even when the shape has problems so
+ * that all problems are reported together.
+ *
+ * Imports: zod, src/core, ./payload.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { isMailgateError, type Problem } from '../core/errors.js';
+import { validateMessage, MAX_RECIPIENTS } from '../core/message.js';
+import type { OutboundMessage } from '../core/ports.js';
+import type { StoredPayload } from './payload.js';
+
+const addressList = z.union([z.string(), z.array(z.string()).max(MAX_RECIPIENTS + 1)]);
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
+
+export const messageRequestSchema = z.strictObject({
+  to: addressList,
+  cc: addressList.optional(),
+  bcc: addressList.optional(),
+  replyTo: z.string().optional(),
+  subject: z.string().max(998, 'must be at most 998 characters'),
+  text: z.string().optional(),
+  html: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  attachments: z
+    .array(
+      z.strictObject({
+        filename: z.string().min(1).max(255),
+        contentType: z.string().min(1).max(255),
+        content: z.string().regex(BASE64, 'must be base64'),
+      }),
+    )
+    .max(100)
+    .optional(),
+  idempotencyKey: z.string().min(1).max(255).refine((s) => !/[\r\n]/.test(s), 'must not contain line breaks').optional(),
+});
+
+export type MessageRequest = z.infer<typeof messageRequestSchema>;
+
+export interface ParsedMessageRequest {
+  payload: StoredPayload;
+  idempotencyKey?: string;
+  /** SHA-256 of the canonical request without idempotencyKey (only computed with a key). */
+  requestHash?: string;
+  recipientCount: number;
+}
+
+export type ParseResult = { ok: true; request: ParsedMessageRequest } | { ok: false; problems: Problem[] };
+
+function pathKey(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
+function zodProblems(error: z.ZodError): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) {
+        const key = pathKey([...issue.path, k]);
+        out.push({ key, message: `${key}: unknown field` });
+      }
+      continue;
+    }
+    const key = pathKey(issue.path) || 'body';
+    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    out.push({ key, message: `${key}: ${message}` });
+  }
+  return out;
+}
+
+const asList = (v: unknown): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v as string]);
+
+/** Best-effort OutboundMessage from a body whose shape may be wrong (for semantic checks). */
+function candidate(body: Record<string, unknown>): OutboundMessage {
+  const attachments = Array.isArray(body.attachments)
+    ? body.attachments.map((a: Record<string, unknown>) => ({ filename: String(a?.filename ?? ''), contentType: String(a?.contentType ?? ''), content: Buffer.from(typeof a?.content === 'string' ? a.content : '', 'base64') }))
+    : undefined;
+  return {
+    to: asList(body.to) as string[],
+    cc: asList(body.cc),
+    bcc: asList(body.bcc),
+    replyTo: body.replyTo as string | undefined,
+    subject: body.subject as string,
+    text: body.text as string | undefined,
+    html: body.html as string | undefined,
+    headers: body.headers && typeof body.headers === 'object' ? (body.headers as Record<string, string>) : undefined,
+    attachments,
+  };
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+/** Parse and validate a submission body (already JSON-decoded). */
+export function parseMessageRequest(body: unknown): ParseResult {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, problems: [{ key: 'body', message: 'body: must be a JSON object' }] };
+  const shape = messageRequestSchema.safeParse(body);
+  const problems: Problem[] = shape.success ? [] : zodProblems(shape.error);
+  let message: OutboundMessage | undefined;
+  try {
+    message = validateMessage(candidate(body as Record<string, unknown>));
+  } catch (error) {
+    if (!isMailgateError(error) || !error.problems) throw error;
+    const seen = new Set(problems.map((p) => p.key.replace(/\[\d+\]$/, '')));
+    for (const p of error.problems) if (!seen.has(p.key.replace(/\[\d+\]$/, ''))) problems.push(p);
+  }
+  if (problems.length || !shape.success || !message) return { ok: false, problems };
+  const r = shape.data;
+  const payload: StoredPayload = {
+    to: message.to,
+    ...(message.cc ? { cc: message.cc } : {}),
+    ...(message.bcc ? { bcc: message.bcc } : {}),
+    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+    subject: r.subject,
+    ...(r.text !== undefined ? { text: r.text } : {}),
+    ...(r.html !== undefined ? { html: r.html } : {}),
+    ...(r.headers ? { headers: r.headers } : {}),
+    ...(r.attachments ? { attachments: r.attachments.map((a) => ({ ...a, content: a.content.replace(/\s+/g, '') })) } : {}),
+  };
+  const { idempotencyKey, ...rest } = r;
+  const requestHash = idempotencyKey === undefined ? undefined : createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
+  const recipientCount = message.to.length + (message.cc?.length ?? 0) + (message.bcc?.length ?? 0);
+  return { ok: true, request: { payload, idempotencyKey, requestHash, recipientCount } };
+}

@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics in the text exposition format, without a metrics library.
+ *
+ * Why hand-written: a handful of counters, one histogram and gauges read from the store at
+ * scrape time. Labels are fixed, low-cardinality values only (status, attempt outcome, error
+ * code): never an address, a subject or any message content.
+ *
+ * Imports: ./store types, ./worker types.
+ */
+import type { AttemptOutcome, MessageStatus } from './store/store.js';
+import type { WorkerMetrics } from './worker/attempt.js';
+
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+const CODE = /^[A-Z][A-Z0-9_]{0,40}$/;
+
+export interface ScrapeInput {
+  counts: Record<MessageStatus, number>;
+  tokenRequests: number;
+}
+
+export class ServiceMetrics implements WorkerMetrics {
+  #accepted = 0;
+  #sent = 0;
+  #failed = 0;
+  readonly #attempts = new Map<string, number>();
+  readonly #latencyBuckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
+  #latencyCount = 0;
+  #latencySum = 0;
+
+  accepted(): void {
+    this.#accepted++;
+  }
+
+  attempt(outcome: AttemptOutcome, code: string | undefined): void {
+    const c = code && CODE.test(code) ? code : outcome === 'sent' ? 'OK' : 'OTHER';
+    const key = `${outcome}\u0000${c}`;
+    this.#attempts.set(key, (this.#attempts.get(key) ?? 0) + 1);
+    if (outcome === 'failed' || outcome === 'expired') this.#failed++;
+  }
+
+  sent(latencyMs: number): void {
+    this.#sent++;
+    const s = Math.max(0, latencyMs) / 1000;
+    this.#latencyCount++;
+    this.#latencySum += s;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (s <= LATENCY_BUCKETS[i]) this.#latencyBuckets[i]++;
+  }
+
+  render(input: ScrapeInput): string {
+    const out: string[] = [];
+    const metric = (name: string, type: string, help: string, lines: string[]) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
+    };
+    metric('mailgate_messages', 'gauge', 'Messages in the outbox by status.',
+      Object.entries(input.counts).map(([s, n]) => `mailgate_messages{status="${s}"} ${n}`));
+    metric('mailgate_messages_accepted_total', 'counter', 'Messages accepted by the API since start.', [`mailgate_messages_accepted_total ${this.#accepted}`]);
+    metric('mailgate_messages_sent_total', 'counter', 'Messages delivered since start.', [`mailgate_messages_sent_total ${this.#sent}`]);
+    metric('mailgate_messages_failed_total', 'counter', 'Messages failed (permanent error or expired) since start.', [`mailgate_messages_failed_total ${this.#failed}`]);
+    metric('mailgate_delivery_attempts_total', 'counter', 'Delivery attempts by outcome and error code.',
+      [...this.#attempts.entries()].map(([k, n]) => {
+        const [outcome, code] = k.split('\u0000');
+        return `mailgate_delivery_attempts_total{outcome="${outcome}",code="${code}"} ${n}`;
+      }));
+    metric('mailgate_token_requests_total', 'counter', 'Requests to the Microsoft Entra token endpoint since start.', [`mailgate_token_requests_total ${input.tokenRequests}`]);
+    const hist = LATENCY_BUCKETS.map((b, i) => `mailgate_delivery_latency_seconds_bucket{le="${b}"} ${this.#latencyBuckets[i]}`);
+    hist.push(`mailgate_delivery_latency_seconds_bucket{le="+Inf"} ${this.#latencyCount}`);
+    hist.push(`mailgate_delivery_latency_seconds_sum ${this.#latencySum}`, `mailgate_delivery_latency_seconds_count ${this.#latencyCount}`);
+    metric('mailgate_delivery_latency_seconds', 'histogram', 'Time from acceptance to delivery.', hist);
+    return `${out.join('\n')}\n`;
+  }
+}

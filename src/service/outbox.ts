@@ -1,0 +1,68 @@
+/**
+ * The outbox's application service: accepting a parsed submission into the store (stable
+ * Message-ID, expiry, idempotency) and the admin retry of a failed message.
+ *
+ * Why: the HTTP route, the admin page and tests all submit the same way; the Message-ID is
+ * generated here, once, at enqueue, so every attempt (and a duplicate after a crash) carries
+ * the same one. Its domain is the Authorized from Address's domain when known, else
+ * `mailgate`.
+ *
+ * Imports: node:crypto, ./store, ./message-request, ./payload.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EmailSettings } from '../core/settings.js';
+import type { ParsedMessageRequest } from './message-request.js';
+import { encodePayload } from './payload.js';
+import type { EnqueueResult, OutboxStore, RequeueResult } from './store/store.js';
+
+export interface OutboxDeps {
+  store: OutboxStore;
+  now: () => number;
+  /** Current valid settings (for the mailbox and the Message-ID domain), if any. */
+  settings: () => EmailSettings | undefined;
+  /** Messages older than this are failed with EXPIRED instead of sent. */
+  maxAgeMs: number;
+  /** Called after a message was committed (wakes the worker). */
+  onEnqueued?: () => void;
+}
+
+export interface Outbox {
+  submit(request: ParsedMessageRequest): Promise<EnqueueResult>;
+  retry(id: string): Promise<RequeueResult>;
+}
+
+export function messageIdFor(id: string, authorizedFrom: string | undefined): string {
+  const domain = authorizedFrom?.split('@')[1]?.replace(/[^A-Za-z0-9.-]/g, '');
+  return `<${id}@${domain || 'mailgate'}>`;
+}
+
+export function createOutbox(d: OutboxDeps): Outbox {
+  return {
+    async submit(r) {
+      const id = randomUUID();
+      const now = d.now();
+      const from = d.settings()?.authorizedFrom;
+      const result = await d.store.enqueue({
+        id,
+        messageIdHeader: messageIdFor(id, from),
+        mailbox: from ?? '',
+        payload: encodePayload(r.payload),
+        toSummary: r.payload.to.join(', ').slice(0, 500),
+        subject: r.payload.subject.slice(0, 500),
+        recipientCount: r.recipientCount,
+        idempotencyKey: r.idempotencyKey,
+        requestHash: r.requestHash,
+        createdAt: now,
+        expiresAt: now + d.maxAgeMs,
+      });
+      if (result.outcome === 'created') d.onEnqueued?.();
+      return result;
+    },
+    async retry(id) {
+      const now = d.now();
+      const r = await d.store.requeue(id, now, now + d.maxAgeMs);
+      if (r.outcome === 'requeued') d.onEnqueued?.();
+      return r;
+    },
+  };
+}

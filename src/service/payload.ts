@@ -1,0 +1,60 @@
+/**
+ * The stored form of a message: what the API accepted, as JSON, and back to an OutboundMessage.
+ *
+ * Why: the outbox keeps the request exactly as validated (attachments stay base64, so no
+ * re-encoding on the way in), and the worker turns it back into the core's OutboundMessage.
+ * Values read back from the store are validated again by the core before they reach SMTP
+ * (principle 5), so a tampered or corrupt row fails as ARGUMENT_INVALID instead of being sent.
+ *
+ * Imports: src/core only.
+ */
+import { MailgateError } from '../core/errors.js';
+import { validateMessage } from '../core/message.js';
+import type { OutboundMessage } from '../core/ports.js';
+
+export interface StoredAttachment {
+  filename: string;
+  contentType: string;
+  /** base64 */
+  content: string;
+}
+
+/** The message as stored: the API body's message fields, lists normalised to arrays. */
+export interface StoredPayload {
+  to: string[];
+  cc?: string[];
+  bcc?: string[];
+  replyTo?: string;
+  subject: string;
+  text?: string;
+  html?: string;
+  headers?: Record<string, string>;
+  attachments?: StoredAttachment[];
+}
+
+export function encodePayload(p: StoredPayload): string {
+  return JSON.stringify(p);
+}
+
+/** Decode a stored payload into a validated OutboundMessage carrying its stable Message-ID. */
+export function decodePayload(json: string, messageIdHeader: string): OutboundMessage {
+  let p: StoredPayload;
+  try {
+    p = JSON.parse(json) as StoredPayload;
+  } catch (cause) {
+    throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: 'The stored message is not valid JSON (the outbox row is damaged).', cause });
+  }
+  const message: OutboundMessage = {
+    to: p.to,
+    cc: p.cc,
+    bcc: p.bcc,
+    replyTo: p.replyTo,
+    subject: p.subject,
+    text: p.text,
+    html: p.html,
+    headers: p.headers,
+    attachments: p.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),
+    messageId: messageIdHeader,
+  };
+  return validateMessage(message);
+}

@@ -1,0 +1,218 @@
+/**
+ * `startService(options)`: the composition root of `mailgate serve` (and `mailgate dev`).
+ * The only place that knows every concrete piece: the SQLite store, the master key, the
+ * settings service, the one process-wide mailer (createMailer), the delivery worker, the Hono
+ * app and the HTTP socket.
+ *
+ * Start-up order: service settings (all problems at once) → data dir and store (a corrupt or
+ * unwritable dir stops here, naming the path) → master key → stored settings → admin password
+ * → worker → HTTP. Shutdown (`stop()`): stop accepting HTTP, let in-flight requests finish, stop
+ * the worker (buffered messages released, in-flight sends given `shutdownGraceSeconds`), close
+ * the mailers, flush and close the store.
+ *
+ * Everything is injectable for tests (env, scheduler, mailer factory, retry policy, logger).
+ *
+ * Imports: everything in src/service, src/mailer.ts, src/core, @hono/node-server.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { diagnose } from '../core/diagnosis/index.js';
+import type { Problem } from '../core/errors.js';
+import { classifyForRetry } from '../core/retry-policy.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js';
+import { resolveAdminPassword, type AdminPassword } from './admin-password.js';
+import { parseServiceConfig, type ServiceConfig } from './config.js';
+import { createApp, type AppDeps, type AppOptions, type RunDiagnostics } from './http/app.js';
+import type { AppEnv } from './http/auth.js';
+import { ServiceMetrics } from './metrics.js';
+import { createOutbox } from './outbox.js';
+import { loadMasterKey } from './secret-box.js';
+import { createSendTest } from './send-test.js';
+import { SettingsService } from './settings-store.js';
+import { openSqliteStore, type SqliteStore } from './sqlite/sqlite-store.js';
+import { MailerSource, type MailerFactory } from './worker/mailer-source.js';
+import { systemScheduler, type Scheduler } from './worker/scheduler.js';
+import { DeliveryWorker, type RetryClassification, type WorkerOptions } from './worker/worker.js';
+
+/** Start-up failed for a reason the operator must fix (bad variable, data dir, master key). */
+export class ServiceStartError extends Error {
+  override readonly name = 'ServiceStartError';
+  constructor(message: string, readonly problems: Problem[] = [], options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Builds a mailer for the service; the default is `createMailer` from src/mailer.ts. */
+export type ServiceMailerFactory = (settings: Parameters<typeof createMailer>[0], deps: MailerDeps) => MailgateMailer;
+
+export interface StartServiceOptions {
+  /** Environment (service variables, Email Settings overrides, master key, admin password). Default process.env. */
+  env?: Record<string, string | undefined>;
+  /** Service settings that win over the environment (tests, `mailgate dev`). */
+  config?: Partial<ServiceConfig>;
+  logger?: Logger;
+  /** Extra trusted CA for the token endpoint and SMTP (wins over MAILGATE_CA_FILE). */
+  ca?: string | Buffer;
+  createMailer?: ServiceMailerFactory;
+  /** Extra options for every mailer (tests shorten token retries, idle timeouts). */
+  mailerDeps?: Partial<MailerDeps>;
+  /** The doctor, for POST /api/v1/diagnostics (501 without it). */
+  runDiagnostics?: RunDiagnostics;
+  /** The admin page's app factory, mounted under /admin. */
+  admin?: AppOptions['admin'];
+  /** Bind the HTTP socket (default true); false for in-process tests using `app.request()`. */
+  listen?: boolean;
+  /** Run the delivery worker (default true; MAILGATE_WORKER=off also disables it). */
+  worker?: boolean;
+  /** Worker tuning beyond the variables (tests: backoff, prefetch). */
+  workerOptions?: Partial<WorkerOptions>;
+  /** Retry policy override (tests shorten the policy's minimum delays). */
+  classify?: (error: unknown) => RetryClassification;
+  scheduler?: Scheduler;
+}
+
+export interface RunningService {
+  /** `http://host:port` (empty when not listening). */
+  url: string;
+  app: Hono<AppEnv>;
+  deps: AppDeps;
+  config: ServiceConfig;
+  store: SqliteStore;
+  settings: SettingsService;
+  worker?: DeliveryWorker;
+  adminPassword: AdminPassword;
+  /** Warnings for the operator now (master key file in use, settings incomplete). */
+  warnings(): string[];
+  stop(): Promise<void>;
+}
+
+function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (set MAILGATE_HTTP_PORT)' : error.message}`, [], { cause: error }));
+    });
+  });
+}
+
+function loadCa(o: StartServiceOptions, config: ServiceConfig): string | Buffer | undefined {
+  if (o.ca !== undefined) return o.ca;
+  if (!config.caFile) return undefined;
+  try {
+    return readFileSync(config.caFile);
+  } catch (error) {
+    throw new ServiceStartError(`MAILGATE_CA_FILE ${config.caFile} cannot be read: ${(error as Error).message}`, [], { cause: error });
+  }
+}
+
+export async function startService(o: StartServiceOptions = {}): Promise<RunningService> {
+  const env = o.env ?? process.env;
+  const logger = o.logger ?? createLogger();
+  const scheduler = o.scheduler ?? systemScheduler;
+  const now = () => scheduler.now();
+  const parsed = parseServiceConfig(env, o.config);
+  if (!parsed.ok) throw new ServiceStartError(`Invalid service settings:\n  ${parsed.problems.map((p) => p.message).join('\n  ')}`, parsed.problems);
+  const config = parsed.config;
+  const ca = loadCa(o, config);
+
+  const store = openSqliteStore(config.dataDir); // throws DataDirError naming the path
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const masterKey = loadMasterKey(env.MAILGATE_MASTER_KEY, config.dataDir);
+    const settings = await SettingsService.open({ store, masterKey: masterKey.key, env, now });
+    const adminPassword = await resolveAdminPassword(store, env.MAILGATE_ADMIN_PASSWORD, { now: now() });
+    const warnings = () => {
+      const v = settings.view();
+      const out = [...masterKey.warnings, ...v.warnings.map((w) => w.message)];
+      if (!v.valid) out.push(`The Email Settings are incomplete, so nothing is delivered yet (messages are queued): ${v.problems.map((p) => p.message).join('; ')}`);
+      return out;
+    };
+
+    const metrics = new ServiceMetrics();
+    const build = o.createMailer ?? createMailer;
+    const mailerDeps: MailerDeps = { ca, logger, maxConnections: config.maxConnections, ...o.mailerDeps };
+    const factory: MailerFactory = (s, reuse) => build(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider });
+    const mailers = new MailerSource(() => settings.snapshot(), factory);
+    closers.push(() => mailers.close());
+    let testTokenRequests = 0;
+
+    const worker = o.worker === false || config.worker === 'off' ? undefined : new DeliveryWorker(
+      {
+        owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        leaseMs: Math.round(config.leaseSeconds * 1000),
+        maxInFlight: config.maxConnections,
+        ratePerMinute: config.ratePerMinute,
+        pollIntervalMs: config.pollIntervalMs,
+        ...o.workerOptions,
+      },
+      { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics },
+    );
+    const outbox = createOutbox({ store, now, settings: () => settings.settings(), maxAgeMs: config.maxAgeSeconds * 1000, onEnqueued: () => worker?.wake() });
+    const deps: AppDeps = {
+      store,
+      settings,
+      outbox,
+      metrics,
+      tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
+      sendTest: createSendTest({ settings, factory, diagnose, now, onTokenRequests: (n) => (testTokenRequests += n) }),
+      runDiagnostics: o.runDiagnostics,
+      adminPassword,
+      worker,
+      now,
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+      metricsToken: config.metricsToken,
+    };
+    const app = createApp(deps, { admin: o.admin });
+
+    const refresh = setInterval(() => {
+      settings.refresh().catch((error: unknown) => logger.error({ err: error }, 'could not reload the stored settings'));
+    }, config.settingsRefreshMs);
+    refresh.unref();
+    closers.push(async () => clearInterval(refresh));
+    settings.onChange((v) => {
+      logger.info({ version: v.version, valid: v.valid }, 'Email Settings changed');
+      worker?.wake();
+    });
+
+    let server: Server | undefined;
+    let url = '';
+    if (o.listen !== false) {
+      server = await listen(app, config.httpHost, config.httpPort);
+      const addr = server.address() as AddressInfo;
+      url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    }
+    worker?.start();
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        if (server) {
+          const s = server;
+          await new Promise<void>((r) => {
+            s.close(() => r());
+            s.closeIdleConnections();
+            // Requests still open after the grace period are cut.
+            setTimeout(() => s.closeAllConnections(), config.shutdownGraceSeconds * 1000).unref();
+          });
+        }
+        await worker?.stop(config.shutdownGraceSeconds * 1000);
+        await closeAll();
+      })();
+      return stopping;
+    };
+    return { url, app, deps, config, store, settings, worker, adminPassword, warnings, stop };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

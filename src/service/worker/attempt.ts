@@ -1,0 +1,153 @@
+/**
+ * One delivery attempt of one claimed message, and how its outcome is recorded.
+ *
+ * Why apart from the loop (worker.ts): this is the state machine of a message
+ * (sending → sent | retrying | failed) and the only place that decides between retry and
+ * failure, computes the backoff and stores the diagnosis. Every text that came from outside
+ * (server replies, error messages, diagnoses) is scrubbed of the current secrets before it is
+ * stored or logged.
+ *
+ * Imports: src/core, ../store, ../payload, sibling worker modules.
+ */
+import { isMailgateError } from '../../core/errors.js';
+import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
+import { scrubText } from '../../core/secret.js';
+import type { EmailSettings } from '../../core/settings.js';
+import type { Logger } from '../../log/logger.js';
+import { decodePayload } from '../payload.js';
+import type { AttemptInput, AttemptOutcome, ClaimedMessage, OutboxStore } from '../store/store.js';
+import { retryDelayMs, type BackoffOptions } from './backoff.js';
+import type { MailerLease } from './mailer-source.js';
+import type { RecipientBudget } from './recipient-budget.js';
+import type { Scheduler } from './scheduler.js';
+
+/** What the retry policy says about an error (core/retry-policy.ts `classifyForRetry`). */
+export interface RetryClassification {
+  retryable: boolean;
+  reason: string;
+  minDelayMs?: number;
+}
+
+export interface WorkerMetrics {
+  attempt(outcome: AttemptOutcome, code: string | undefined): void;
+  sent(latencyMs: number): void;
+}
+
+export interface AttemptDeps {
+  store: OutboxStore;
+  scheduler: Scheduler;
+  logger: Logger;
+  classify: (error: unknown) => RetryClassification;
+  diagnose?: (error: unknown, ctx: DiagnosisContext) => Diagnosis;
+  metrics?: WorkerMetrics;
+  secrets: () => string[];
+  random: () => number;
+  backoff: BackoffOptions;
+  budget: RecipientBudget;
+  budgetDeferMs: number;
+}
+
+function scrubDeep<T>(value: T, secrets: string[]): T {
+  if (typeof value === 'string') return scrubText(value, secrets) as T;
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, secrets)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubDeep(v, secrets)])) as T;
+  }
+  return value;
+}
+
+export function diagnosisContext(s: EmailSettings): DiagnosisContext {
+  return { clientId: s.clientId, tenantId: s.tenantId, authorizedFrom: s.authorizedFrom, smtpHost: s.smtpHost, smtpPort: s.smtpPort, authorityHost: s.authorityHost };
+}
+
+/** Fail a message that outlived its maximum age, without sending it. */
+export async function expireMessage(d: AttemptDeps, m: ClaimedMessage, now: number): Promise<void> {
+  const attempt: AttemptInput = { at: now, outcome: 'expired', code: 'EXPIRED', reply: 'Not delivered within the maximum age (MAILGATE_MAX_AGE_SECONDS); no further attempts.' };
+  await d.store.markFailed(m.lease, attempt, 'EXPIRED');
+  d.metrics?.attempt('expired', 'EXPIRED');
+  d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, code: 'EXPIRED' }, 'message expired before it could be delivered');
+}
+
+/** Hooks of one delivery for the loop: give back the rate token, free the connection slot. */
+export interface DeliveryHooks {
+  /** The message was deferred without being sent: its rate-limit token is not used. */
+  untake(): void;
+  /** The SMTP part is over (sent, failed or skipped); the connection slot is free again. */
+  sendSettled(): void;
+}
+
+/**
+ * Send one claimed message and record the outcome. The connection slot is freed as soon as the
+ * server answered (`hooks.sendSettled`), before the result is committed, so the next message
+ * goes out while the bookkeeping shares a commit with others.
+ */
+export async function deliverMessage(d: AttemptDeps, m: ClaimedMessage, lease: MailerLease, hooks: DeliveryHooks): Promise<void> {
+  let settled = false;
+  const settle = () => {
+    if (!settled) {
+      settled = true;
+      hooks.sendSettled();
+    }
+  };
+  try {
+    await sendAndRecord(d, m, lease, hooks, settle);
+  } finally {
+    settle();
+  }
+}
+
+async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLease, hooks: DeliveryHooks, settle: () => void): Promise<void> {
+  const mailbox = lease.settings.authorizedFrom;
+  const started = d.scheduler.now();
+  if (!(await d.budget.allows(mailbox, m.recipientCount, started))) {
+    hooks.untake();
+    settle();
+    await d.store.release(m.lease, started + d.budgetDeferMs);
+    d.logger.warn({ messageId: m.id, code: 'RECIPIENT_BUDGET' }, 'the 10,000 recipients per 24 h budget of the mailbox is used up; message deferred');
+    return;
+  }
+  try {
+    const message = decodePayload(m.payload, m.messageIdHeader);
+    const result = await lease.mailer.send(message);
+    settle();
+    const at = d.scheduler.now();
+    d.budget.record(mailbox, m.recipientCount);
+    const response = scrubText(result.response, d.secrets());
+    const recorded = await d.store.markSent(m.lease, { at, response, mailbox });
+    d.metrics?.attempt('sent', undefined);
+    d.metrics?.sent(at - m.createdAt);
+    if (recorded) d.logger.debug({ messageId: m.id, attempt: m.lease.attempt }, 'message sent');
+    else d.logger.warn({ messageId: m.id, attempt: m.lease.attempt }, 'message sent but its lease was lost; another worker may send it again (same Message-ID)');
+  } catch (error) {
+    settle();
+    await recordFailure(d, m, error, lease.settings);
+  }
+}
+
+async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, settings: EmailSettings): Promise<void> {
+  const at = d.scheduler.now();
+  const secrets = d.secrets();
+  const code = isMailgateError(error) ? error.code : 'INTERNAL';
+  const rawReply = isMailgateError(error) ? error.reply ?? error.message : error instanceof Error ? error.message : String(error);
+  const reply = scrubText(rawReply, secrets);
+  let diagnosis: Diagnosis | undefined;
+  try {
+    diagnosis = d.diagnose ? scrubDeep(d.diagnose(error, diagnosisContext(settings)), secrets) : undefined;
+  } catch (e) {
+    d.logger.error({ messageId: m.id, err: e }, 'diagnosis failed');
+  }
+  const policy = code === 'ARGUMENT_INVALID' ? { retryable: false, reason: 'invalid message' } : d.classify(error);
+  const log = { messageId: m.id, attempt: m.lease.attempt, code, reply, diagnosisId: diagnosis?.id };
+  if (policy.retryable) {
+    const delay = retryDelayMs(m.lease.attempt, d.backoff, d.random(), policy.minDelayMs);
+    // Never schedule past the expiry: the message is then claimed once more and expires.
+    const next = Math.min(at + delay, m.expiresAt);
+    await d.store.markRetrying(m.lease, { at, outcome: 'retry', reply, code, diagnosis }, next);
+    d.metrics?.attempt('retry', code);
+    d.logger.warn({ ...log, retryInMs: next - at, reason: policy.reason }, 'transient failure; will retry');
+  } else {
+    await d.store.markFailed(m.lease, { at, outcome: 'failed', reply, code, diagnosis });
+    d.metrics?.attempt('failed', code);
+    d.logger.error({ ...log, reason: policy.reason }, 'permanent failure; message failed');
+  }
+}

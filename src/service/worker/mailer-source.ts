@@ -1,0 +1,128 @@
+/**
+ * MailerSource: the one Mailer of the process, rebuilt when the Email Settings change.
+ *
+ * Why: the token economy (one token per credential per token lifetime, however many messages
+ * and connections) and Exchange's 3-connection limit both require a single pooled mailer per
+ * process. Stored settings must also take effect without a restart. So the worker asks this
+ * source for the mailer on every send; when the settings version changed, a new mailer is
+ * built and the old one is closed once its in-flight sends finish. When the credential itself
+ * (tenant, client, secret or certificate, authority, scope) is unchanged, the new mailer reuses
+ * the old token provider, so a change of, say, the SMTP timeout costs no new token.
+ *
+ * Imports: core ports/settings types only; the factory (createMailer) is injected.
+ */
+import { createHash } from 'node:crypto';
+import type { Mailer, TokenProvider } from '../../core/ports.js';
+import type { EmailSettings } from '../../core/settings.js';
+
+/** What the worker needs from a mailer factory (createMailer satisfies it). */
+export type MailerFactory = (settings: EmailSettings, reuse: { tokenProvider?: TokenProvider }) => Mailer & { readonly tokenProvider?: TokenProvider };
+
+export interface SettingsSnapshot {
+  version: number;
+  /** Undefined when the settings are missing or invalid (nothing can be sent). */
+  settings?: EmailSettings;
+}
+
+export interface MailerLease {
+  mailer: Mailer;
+  settings: EmailSettings;
+  /** Give the mailer back after the send. */
+  release(): void;
+}
+
+interface Built {
+  version: number;
+  settings: EmailSettings;
+  mailer: Mailer & { readonly tokenProvider?: TokenProvider };
+  credential: string;
+  users: number;
+  retired: boolean;
+}
+
+function credentialFingerprint(s: EmailSettings): string {
+  const parts = [s.useModernAuth, s.cloud, s.tenantId, s.clientId, s.authorityHost, s.scope, s.clientCertificatePath,
+    s.clientSecret?.reveal(), s.clientCertificatePem?.reveal(), s.smtpUsername, s.smtpPassword?.reveal()];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export class MailerSource {
+  readonly #settings: () => SettingsSnapshot;
+  readonly #factory: MailerFactory;
+  #current: Built | undefined;
+  readonly #retiring = new Set<Built>();
+  readonly #providers = new Set<TokenProvider>();
+  #closed = false;
+
+  constructor(settings: () => SettingsSnapshot, factory: MailerFactory) {
+    this.#settings = settings;
+    this.#factory = factory;
+  }
+
+  /** The current mailer, or undefined when the settings do not allow sending. */
+  acquire(): MailerLease | undefined {
+    if (this.#closed) return undefined;
+    const snap = this.#settings();
+    if (!snap.settings) return undefined;
+    if (!this.#current || this.#current.version !== snap.version) this.#rebuild(snap.version, snap.settings);
+    const b = this.#current!;
+    b.users++;
+    let released = false;
+    return {
+      mailer: b.mailer,
+      settings: b.settings,
+      release: () => {
+        if (released) return;
+        released = true;
+        b.users--;
+        if (b.retired && b.users === 0) this.#closeBuilt(b);
+      },
+    };
+  }
+
+  #rebuild(version: number, settings: EmailSettings): void {
+    const old = this.#current;
+    const credential = credentialFingerprint(settings);
+    const reuse = old && old.credential === credential ? old.mailer.tokenProvider : undefined;
+    const mailer = this.#factory(settings, { tokenProvider: reuse });
+    if (mailer.tokenProvider) this.#providers.add(mailer.tokenProvider);
+    this.#current = { version, settings, mailer, credential, users: 0, retired: false };
+    if (old) {
+      old.retired = true;
+      if (old.users === 0) this.#closeBuilt(old);
+      else this.#retiring.add(old);
+    }
+  }
+
+  #closeBuilt(b: Built): void {
+    this.#retiring.delete(b);
+    void b.mailer.close().catch(() => undefined);
+  }
+
+  /** Whether the settings currently allow sending. */
+  ready(): boolean {
+    return !this.#closed && this.#settings().settings !== undefined;
+  }
+
+  /** Token requests made by every mailer this source built (for metrics and tests). */
+  tokenRequests(): number {
+    let n = 0;
+    for (const p of this.#providers) n += p.requestCount;
+    return n;
+  }
+
+  /** The values that must never be stored or shown (for scrubbing replies). */
+  secrets(): string[] {
+    const s = this.#current?.settings;
+    if (!s) return [];
+    return [s.clientSecret?.reveal(), s.smtpPassword?.reveal(), s.clientCertificatePem?.reveal()].filter((v): v is string => !!v);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const all = [...this.#retiring, ...(this.#current ? [this.#current] : [])];
+    this.#current = undefined;
+    this.#retiring.clear();
+    await Promise.all(all.map((b) => b.mailer.close().catch(() => undefined)));
+  }
+}

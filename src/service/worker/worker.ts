@@ -1,0 +1,317 @@
+/**
+ * The delivery worker: claims due messages with a lease, sends them through the process's one
+ * Mailer within Exchange Online's limits, and records every attempt.
+ *
+ * Why one module: the loop's rules interlock and must be read together:
+ * - at most `maxInFlight` (≤ 3) messages in flight per mailbox (Exchange: 3 concurrent
+ *   connections per mailbox, else `432 4.3.2`);
+ * - a per-mailbox token bucket (default 30/min) and the 10,000 recipients / 24 h budget;
+ * - transient failures → `retrying` with exponential backoff + jitter (never earlier than the
+ *   policy's minDelayMs / Retry-After); permanent ones (5xx, refused credentials) → `failed` at
+ *   once with the diagnosis stored, never retried (m365.md §10: retrying 5xx gets the mailbox
+ *   throttled); past the maximum age → `failed` with EXPIRED;
+ * - leases renewed while a message is held, so a slow send is not taken over; a crashed
+ *   worker's leases expire and another worker (or this one after restart) takes the messages.
+ *
+ * Throughput: the worker keeps a small buffer of claimed messages (an in-memory cursor, as in
+ * perf-calibration.md) so a finished send is followed at once by the next one, and claims share
+ * group commits with enqueues. `wake()` (called after an enqueue) avoids waiting for the poll.
+ *
+ * Policy is injected: `classify` (core retry policy) and `diagnose` (core diagnosis), so the
+ * worker holds no table of its own and tests can script them. Time comes from a Scheduler.
+ *
+ * Imports: src/core, ../store, sibling worker modules.
+ */
+import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
+import type { Logger } from '../../log/logger.js';
+import type { ClaimedMessage, OutboxStore } from '../store/store.js';
+import { deliverMessage, expireMessage, type AttemptDeps, type RetryClassification, type WorkerMetrics } from './attempt.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import type { MailerLease } from './mailer-source.js';
+import { MailboxRateLimiter } from './rate-limiter.js';
+import { DEFAULT_RECIPIENT_BUDGET, RecipientBudget, type RecipientBudgetOptions } from './recipient-budget.js';
+import type { Scheduler } from './scheduler.js';
+
+export type { RetryClassification } from './attempt.js';
+
+export interface WorkerOptions {
+  /** Unique per worker process: the lease owner. */
+  owner: string;
+  leaseMs: number;
+  /** Messages in flight per mailbox (1..3). */
+  maxInFlight: number;
+  ratePerMinute: number;
+  rateBurst?: number;
+  /** Most messages held (buffered + in flight) at once. Default 32. */
+  prefetch?: number;
+  /** How often to look for due messages when not woken. Default 1000 ms. */
+  pollIntervalMs?: number;
+  backoff?: BackoffOptions;
+  budget?: RecipientBudgetOptions;
+  /** How long a message that would exceed the recipient budget waits. Default 5 min. */
+  budgetDeferMs?: number;
+}
+
+export type { WorkerMetrics } from './attempt.js';
+
+export interface WorkerDeps {
+  store: OutboxStore;
+  mailers: { acquire(): MailerLease | undefined; ready(): boolean; secrets(): string[] };
+  scheduler: Scheduler;
+  logger: Logger;
+  classify: (error: unknown) => RetryClassification;
+  diagnose?: (error: unknown, ctx: DiagnosisContext) => Diagnosis;
+  metrics?: WorkerMetrics;
+  random?: () => number;
+}
+
+export interface WorkerActivity {
+  buffered: number;
+  inFlight: number;
+  claiming: boolean;
+}
+
+export class DeliveryWorker {
+  readonly #o: Required<Omit<WorkerOptions, 'rateBurst'>> & { rateBurst?: number };
+  readonly #d: WorkerDeps;
+  readonly #limiter: MailboxRateLimiter;
+  readonly #budget: RecipientBudget;
+  #buffer: ClaimedMessage[] = [];
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #perMailbox = new Map<string, number>();
+  /** In flight, SMTP part over, result not committed yet. */
+  readonly #recording = new Set<string>();
+  #claiming = false;
+  /** The last claim found less than it asked for: wait for a wake or the poll. */
+  #drained = false;
+  #running = false;
+  #cancelPoll?: () => void;
+  #cancelRate?: () => void;
+  #cancelRenew?: () => void;
+  #wakeScheduled = false;
+  #claimDone: Promise<void> = Promise.resolve();
+  /** Incremented by every wake, so a claim that started before it does not mark the queue drained. */
+  #wakes = 0;
+
+  constructor(options: WorkerOptions, deps: WorkerDeps) {
+    if (!(options.maxInFlight >= 1 && options.maxInFlight <= 3)) throw new Error('maxInFlight must be between 1 and 3 (Exchange Online allows 3 connections per mailbox)');
+    this.#o = {
+      ...options,
+      prefetch: options.prefetch ?? 32,
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      budget: options.budget ?? DEFAULT_RECIPIENT_BUDGET,
+      budgetDeferMs: options.budgetDeferMs ?? 300_000,
+    };
+    this.#d = deps;
+    this.#limiter = new MailboxRateLimiter({ ratePerMinute: options.ratePerMinute, burst: options.rateBurst });
+    this.#budget = new RecipientBudget(deps.store, this.#o.budget);
+  }
+
+  get owner(): string {
+    return this.#o.owner;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#schedulePoll();
+    this.#scheduleRenew();
+    this.#pump();
+  }
+
+  /** Look for due messages now (after an enqueue); coalesced to one pump per event-loop turn. */
+  wake(): void {
+    this.#drained = false;
+    this.#wakes++;
+    this.#pumpSoon();
+  }
+
+  #pumpSoon(): void {
+    if (this.#wakeScheduled || !this.#running) return;
+    this.#wakeScheduled = true;
+    queueMicrotask(() => {
+      this.#wakeScheduled = false;
+      this.#pump();
+    });
+  }
+
+  activity(): WorkerActivity {
+    return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming };
+  }
+
+  isIdle(): boolean {
+    return this.#buffer.length === 0 && this.#inFlight.size === 0 && !this.#claiming;
+  }
+
+  /**
+   * Stop claiming, give buffered messages back, and wait up to `graceMs` for sends in flight.
+   * Sends still running after that keep their lease, which expires; they are retried then.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#running = false;
+    this.#cancelPoll?.();
+    this.#cancelRate?.();
+    await this.#claimDone;
+    const now = this.#d.scheduler.now();
+    const buffered = this.#buffer.splice(0);
+    await Promise.all(buffered.map((m) => this.#d.store.release(m.lease, now).catch(() => false)));
+    if (this.#inFlight.size) {
+      let cancel: (() => void) | undefined;
+      const timeout = new Promise<void>((r) => {
+        cancel = this.#d.scheduler.setTimer(r, graceMs);
+      });
+      await Promise.race([Promise.allSettled([...this.#inFlight.values()]), timeout]);
+      cancel?.();
+    }
+    this.#cancelRenew?.();
+  }
+
+  #schedulePoll(): void {
+    this.#cancelPoll = this.#d.scheduler.setTimer(() => {
+      this.#drained = false;
+      this.#pump();
+      if (this.#running) this.#schedulePoll();
+    }, this.#o.pollIntervalMs);
+  }
+
+  #scheduleRenew(): void {
+    this.#cancelRenew = this.#d.scheduler.setTimer(() => {
+      void this.#renewLeases();
+      if (this.#running || this.#inFlight.size) this.#scheduleRenew();
+    }, Math.max(10, Math.floor(this.#o.leaseMs / 3)));
+  }
+
+  async #renewLeases(): Promise<void> {
+    // Messages whose send is over only wait for their result to be committed: no renewal.
+    const held = [...this.#buffer.map((m) => m.id), ...[...this.#inFlight.keys()].filter((id) => !this.#recording.has(id))];
+    if (!held.length) return;
+    const until = this.#d.scheduler.now() + this.#o.leaseMs;
+    try {
+      const kept = new Set(await this.#d.store.renewLeases(this.#o.owner, held, until));
+      this.#buffer = this.#buffer.filter((m) => {
+        if (kept.has(m.id)) m.leaseExpiresAt = until;
+        return kept.has(m.id);
+      });
+      for (const id of held) if (!kept.has(id) && this.#inFlight.has(id) && !this.#recording.has(id)) this.#d.logger.warn({ messageId: id }, 'lease lost while sending; the message may be delivered twice (same Message-ID)');
+    } catch (error) {
+      this.#d.logger.error({ err: error }, 'could not renew leases');
+    }
+  }
+
+  /** How many messages to hold: enough to keep the connections busy for half a lease. */
+  #wanted(): number {
+    const perHalfLease = Math.ceil((this.#o.ratePerMinute * this.#o.leaseMs) / 120_000);
+    return Math.min(this.#o.prefetch, Math.max(this.#o.maxInFlight, perHalfLease));
+  }
+
+  #pump(): void {
+    if (!this.#running) return;
+    while (this.#buffer.length) {
+      const now = this.#d.scheduler.now();
+      const head = this.#buffer[0];
+      if (head.leaseExpiresAt <= now) {
+        this.#buffer.shift(); // lease lost while buffered: another worker may have it
+        continue;
+      }
+      if (head.expiresAt <= now) {
+        this.#buffer.shift();
+        this.#track(head, expireMessage(this.#attemptDeps(), head, now));
+        continue;
+      }
+      const lease = this.#d.mailers.acquire();
+      if (!lease) {
+        // The settings became unusable: give the buffered messages back.
+        for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
+        break;
+      }
+      const mailbox = lease.settings.authorizedFrom.toLowerCase();
+      const bucket = this.#limiter.bucket(mailbox);
+      if ((this.#perMailbox.get(mailbox) ?? 0) >= this.#o.maxInFlight) {
+        lease.release();
+        break;
+      }
+      if (!bucket.tryTake(now)) {
+        lease.release();
+        this.#scheduleRateWake(bucket.msUntilNext(now));
+        break;
+      }
+      this.#buffer.shift();
+      this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 0) + 1);
+      const done = deliverMessage(this.#attemptDeps(), head, lease, {
+        untake: () => bucket.giveBack(),
+        sendSettled: () => {
+          this.#recording.add(head.id);
+          lease.release();
+          this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 1) - 1);
+          this.#pumpSoon();
+        },
+      });
+      this.#track(head, done);
+    }
+    const held = this.#buffer.length + this.#inFlight.size;
+    const wanted = this.#wanted();
+    if (!this.#claiming && !this.#drained && this.#buffer.length <= this.#o.maxInFlight && held < wanted) {
+      this.#claimDone = this.#claim(wanted - held);
+    }
+  }
+
+  #attemptDepsCache?: AttemptDeps;
+
+  #attemptDeps(): AttemptDeps {
+    return (this.#attemptDepsCache ??= {
+      store: this.#d.store,
+      scheduler: this.#d.scheduler,
+      logger: this.#d.logger,
+      classify: this.#d.classify,
+      diagnose: this.#d.diagnose,
+      metrics: this.#d.metrics,
+      secrets: () => this.#d.mailers.secrets(),
+      random: this.#d.random ?? Math.random,
+      backoff: this.#o.backoff,
+      budget: this.#budget,
+      budgetDeferMs: this.#o.budgetDeferMs,
+    });
+  }
+
+  #scheduleRateWake(ms: number): void {
+    this.#cancelRate?.();
+    this.#cancelRate = this.#d.scheduler.setTimer(() => this.#pump(), Math.max(1, ms));
+  }
+
+  #track(m: ClaimedMessage, p: Promise<void>): void {
+    const tracked = p
+      .catch((error: unknown) => this.#d.logger.error({ messageId: m.id, err: error }, 'delivery bookkeeping failed; the lease will expire and the message will be retried'))
+      .finally(() => {
+        this.#inFlight.delete(m.id);
+        this.#recording.delete(m.id);
+        this.#pump();
+      });
+    this.#inFlight.set(m.id, tracked);
+  }
+
+  async #claim(limit: number): Promise<void> {
+    if (!this.#d.mailers.ready()) {
+      this.#drained = true;
+      return;
+    }
+    this.#claiming = true;
+    const wakes = this.#wakes;
+    try {
+      const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs });
+      const local = new Set([...this.#inFlight.keys(), ...this.#buffer.map((m) => m.id)]);
+      for (const m of claimed) {
+        if (local.has(m.id)) continue; // our own expired lease re-claimed while still sending
+        if (m.reclaimed) this.#d.logger.info({ messageId: m.id, attempt: m.lease.attempt }, 'took over a message whose lease expired');
+        this.#buffer.push(m);
+      }
+      if (claimed.length < limit && wakes === this.#wakes) this.#drained = true;
+    } catch (error) {
+      this.#drained = true;
+      this.#d.logger.error({ err: error }, 'claiming messages failed; retrying at the next poll');
+    } finally {
+      this.#claiming = false;
+    }
+    this.#pump();
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * The Store contract suite: what every store implementation (SQLite today, PostgreSQL later)
+ * must do, run unchanged against each. It uses only the `Store` interface and a factory that
+ * gives a fresh, empty store; times are explicit numbers, never the wall clock.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { NewMessage, Store } from '../../src/service/store/store.js';
+
+export interface StoreHandle {
+  store: Store;
+  /** Closes the store and removes its data. */
+  cleanup(): Promise<void>;
+  /** Opens a second, independent connection to the same data (another process or machine). */
+  reopen?(): Promise<Store>;
+}
+
+export type StoreFactory = () => Promise<StoreHandle>;
+
+const T0 = 1_700_000_000_000;
+const DAY = 86_400_000;
+
+export function newMessage(over: Partial<NewMessage> = {}): NewMessage {
+  const id = randomUUID();
+  return {
+    id,
+    messageIdHeader: `<${id}@example.com>`,
+    mailbox: 'sender@example.com',
+    payload: JSON.stringify({ to: ['a@example.com'], subject: 's', text: 't' }),
+    toSummary: 'a@example.com',
+    subject: 's',
+    recipientCount: 1,
+    createdAt: T0,
+    expiresAt: T0 + DAY,
+    ...over,
+  };
+}
+
+async function withStore(factory: StoreFactory, fn: (h: StoreHandle) => Promise<void>): Promise<void> {
+  const h = await factory();
+  try {
+    await fn(h);
+  } finally {
+    await h.cleanup();
+  }
+}
+
+export function runStoreContract(name: string, factory: StoreFactory): void {
+  describe(`Store contract: ${name}`, () => {
+    it('enqueues a message as queued and due at once', async () => {
+      await withStore(factory, async ({ store }) => {
+        const m = newMessage();
+        const r = await store.enqueue(m);
+        assert.equal(r.outcome, 'created');
+        const got = await store.get(m.id);
+        assert.ok(got);
+        assert.equal(got.status, 'queued');
+        assert.equal(got.messageIdHeader, m.messageIdHeader);
+        assert.equal(got.nextAttemptAt, T0);
+        assert.equal(got.attemptCount, 0);
+        assert.deepEqual(got.attempts, []);
+        assert.equal(await store.get(randomUUID()), undefined);
+      });
+    });
+
+    it('idempotency: same key + same hash is a duplicate, a different hash a conflict', async () => {
+      await withStore(factory, async ({ store }) => {
+        const a = newMessage({ idempotencyKey: 'k1', requestHash: 'h1' });
+        assert.equal((await store.enqueue(a)).outcome, 'created');
+        const dup = await store.enqueue(newMessage({ idempotencyKey: 'k1', requestHash: 'h1' }));
+        assert.equal(dup.outcome, 'duplicate');
+        assert.equal(dup.message.id, a.id);
+        const conflict = await store.enqueue(newMessage({ idempotencyKey: 'k1', requestHash: 'h2' }));
+        assert.equal(conflict.outcome, 'conflict');
+        assert.equal(conflict.message.id, a.id);
+        // Concurrent enqueues with one key create exactly one message.
+        const results = await Promise.all([1, 2, 3].map(() => store.enqueue(newMessage({ idempotencyKey: 'k2', requestHash: 'h' }))));
+        assert.equal(results.filter((r) => r.outcome === 'created').length, 1);
+        assert.equal(new Set(results.map((r) => r.message.id)).size, 1);
+      });
+    });
+
+    it('claim takes due messages oldest first, sets the lease and counts the attempt', async () => {
+      await withStore(factory, async ({ store }) => {
+        const a = newMessage({ createdAt: T0 });
+        const b = newMessage({ createdAt: T0 + 10 });
+        const later = newMessage({ createdAt: T0 + 5000 });
+        for (const m of [b, a, later]) await store.enqueue(m);
+        const claimed = await store.claim({ owner: 'w1', limit: 10, now: T0 + 100, leaseMs: 1000 });
+        assert.deepEqual(claimed.map((c) => c.id), [a.id, b.id]);
+        assert.equal(claimed[0].lease.attempt, 1);
+        assert.equal(claimed[0].lease.owner, 'w1');
+        assert.equal(claimed[0].payload, a.payload);
+        assert.equal(claimed[0].reclaimed, false);
+        const rec = await store.get(a.id);
+        assert.equal(rec?.status, 'sending');
+        assert.equal(rec?.leaseOwner, 'w1');
+        assert.equal(rec?.leaseExpiresAt, T0 + 1100);
+        // Nothing else is due for another worker.
+        assert.deepEqual(await store.claim({ owner: 'w2', limit: 10, now: T0 + 200, leaseMs: 1000 }), []);
+      });
+    });
+
+    it('respects the claim limit', async () => {
+      await withStore(factory, async ({ store }) => {
+        for (let i = 0; i < 5; i++) await store.enqueue(newMessage({ createdAt: T0 + i }));
+        const c = await store.claim({ owner: 'w', limit: 3, now: T0 + 10, leaseMs: 1000 });
+        assert.equal(c.length, 3);
+        const d = await store.claim({ owner: 'w', limit: 3, now: T0 + 10, leaseMs: 1000 });
+        assert.equal(d.length, 2);
+      });
+    });
+
+    it('concurrent claims never hand one message to two workers', async () => {
+      await withStore(factory, async (h) => {
+        for (let i = 0; i < 50; i++) await h.store.enqueue(newMessage({ createdAt: T0 + i }));
+        const other = h.reopen ? await h.reopen() : h.store;
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 ? other : h.store).claim({ owner: `w${i}`, limit: 7, now: T0 + 100, leaseMs: 1000 })),
+        );
+        const ids = claims.flat().map((c) => c.id);
+        assert.equal(ids.length, 50);
+        assert.equal(new Set(ids).size, 50);
+        if (other !== h.store) await other.close();
+      });
+    });
+
+    it('markSent needs the current lease; a stale owner changes nothing', async () => {
+      await withStore(factory, async ({ store }) => {
+        const m = newMessage();
+        await store.enqueue(m);
+        const [c] = await store.claim({ owner: 'w1', limit: 1, now: T0, leaseMs: 1000 });
+        assert.equal(await store.markSent({ ...c.lease, owner: 'other' }, { at: T0 + 1, response: '250 ok', mailbox: 'x@example.com' }), false);
+        assert.equal(await store.markSent({ ...c.lease, attempt: 2 }, { at: T0 + 1, response: '250 ok', mailbox: 'x@example.com' }), false);
+        assert.equal(await store.markSent(c.lease, { at: T0 + 5, response: '250 2.0.0 OK', mailbox: 'x@example.com' }), true);
+        const got = await store.get(m.id);
+        assert.equal(got?.status, 'sent');
+        assert.equal(got?.response, '250 2.0.0 OK');
+        assert.equal(got?.sentAt, T0 + 5);
+        assert.equal(got?.leaseOwner, undefined);
+        assert.deepEqual(got?.attempts, [{ attempt: 1, at: T0 + 5, outcome: 'sent', reply: '250 2.0.0 OK' }]);
+        // A second completion of the same lease is refused.
+        assert.equal(await store.markSent(c.lease, { at: T0 + 6, response: '250', mailbox: 'x@example.com' }), false);
+      });
+    });
+
+    it('an expired lease is reclaimed with an interrupted attempt; the old owner can no longer complete', async () => {
+      await withStore(factory, async ({ store }) => {
+        const m = newMessage();
+        await store.enqueue(m);
+        const [c1] = await store.claim({ owner: 'w1', limit: 1, now: T0, leaseMs: 1000 });
+        assert.deepEqual(await store.claim({ owner: 'w2', limit: 1, now: T0 + 999, leaseMs: 1000 }), []);
+        const [c2] = await store.claim({ owner: 'w2', limit: 1, now: T0 + 1000, leaseMs: 1000 });
+        assert.equal(c2.id, m.id);
+        assert.equal(c2.reclaimed, true);
+        assert.equal(c2.lease.attempt, 2);
+        assert.equal(c2.messageIdHeader, m.messageIdHeader);
+        assert.equal(await store.markSent(c1.lease, { at: T0 + 1001, response: '250', mailbox: 'm' }), false);
+        assert.equal(await store.markSent(c2.lease, { at: T0 + 1002, response: '250 b', mailbox: 'm' }), true);
+        const got = await store.get(m.id);
+        assert.deepEqual(got?.attempts.map((a) => [a.attempt, a.outcome, a.code]), [[1, 'interrupted', 'LEASE_EXPIRED'], [2, 'sent', undefined]]);
+      });
+    });
+
+    it('renewLeases extends only leases still held', async () => {
+      await withStore(factory, async ({ store }) => {
+        const a = newMessage();
+        const b = newMessage({ createdAt: T0 + 1 });
+        await store.enqueue(a);
+        await store.enqueue(b);
+        await store.claim({ owner: 'w1', limit: 2, now: T0 + 1, leaseMs: 1000 });
+        assert.deepEqual(await store.renewLeases('w1', [a.id], T0 + 5000), [a.id]);
+        // b's lease expires and another worker takes it.
+        const taken = await store.claim({ owner: 'w2', limit: 5, now: T0 + 2000, leaseMs: 1000 });
+        assert.deepEqual(taken.map((c) => c.id), [b.id]);
+        assert.deepEqual(await store.renewLeases('w1', [a.id, b.id], T0 + 9000), [a.id]);
+        assert.equal((await store.get(a.id))?.leaseExpiresAt, T0 + 9000);
+      });
+    });
+
+    it('markRetrying records the attempt and makes the message due later', async () => {
+      await withStore(factory, async ({ store }) => {
+        const m = newMessage();
+        await store.enqueue(m);
+        const [c] = await store.claim({ owner: 'w', limit: 1, now: T0, leaseMs: 1000 });
+        const diagnosis = { id: 'smtp-432', summary: 'too many connections', causes: ['c'], fixes: ['f'] };
+        assert.equal(await store.markRetrying(c.lease, { at: T0 + 1, outcome: 'retry', reply: '432 4.3.2 limit', code: 'SMTP_TRANSIENT', diagnosis }, T0 + 5000), true);
+        const got = await store.get(m.id);
+        assert.equal(got?.status, 'retrying');
+        assert.equal(got?.nextAttemptAt, T0 + 5000);
+        assert.equal(got?.lastCode, 'SMTP_TRANSIENT');
+        assert.deepEqual(got?.attempts[0], { attempt: 1, at: T0 + 1, outcome: 'retry', reply: '432 4.3.2 limit', code: 'SMTP_TRANSIENT', diagnosis });
+        assert.deepEqual(await store.claim({ owner: 'w', limit: 1, now: T0 + 4999, leaseMs: 1000 }), []);
+        const [again] = await store.claim({ owner: 'w', limit: 1, now: T0 + 5000, leaseMs: 1000 });
+        assert.equal(again.lease.attempt, 2);
+      });
+    });
+
+    it('markFailed is final; requeue brings a failed message back', async () => {
+      await withStore(factory, async ({ store }) => {
+        const m = newMessage();
+        await store.enqueue(m);
+        const [c] = await store.claim({ owner: 'w', limit: 1, now: T0, leaseMs: 1000 });
+        assert.equal(await store.markFailed(c.lease, { at: T0 + 1, outcome: 'failed', reply: '550 5.7.60 SendAsDenied', code: 'SMTP_REJECTED' }), true);
+        assert.equal((await store.get(m.id))?.status, 'failed');
+        assert.deepEqual(await store.claim({ owner: 'w', limit: 1, now: T0 + DAY, leaseMs: 1000 }), []);
+        assert.equal((await store.requeue(randomUUID(), T0, T0)).outcome, 'not-found');
+        const r = await store.requeue(m.id, T0 + 10, T0 + 2 * DAY);
+        assert.equal(r.outcome, 'requeued');
+        const got = await store.get(m.id);
+        assert.equal(got?.status, 'queued');
+        assert.equal(got?.expiresAt, T0 + 2 * DAY);
+        assert.equal((await store.requeue(m.id, T0 + 10, T0)).outcome, 'not-failed');
+        const [c2] = await store.claim({ owner: 'w', limit: 1, now: T0 + 10, leaseMs: 1000 });
+        assert.equal(c2.lease.attempt, 2);
+      });
+    });
+
+    it('markFailed can set a message code different from the attempt code (EXPIRED)', async () => {
+      await withStore(factory, async ({ store }) => {
+        const m = newMessage();
+        await store.enqueue(m);
+        const [c] = await store.claim({ owner: 'w', limit: 1, now: T0, leaseMs: 1000 });
+        await store.markFailed(c.lease, { at: T0, outcome: 'expired', code: 'EXPIRED' }, 'EXPIRED');
+        const got = await store.get(m.id);
+        assert.equal(got?.lastCode, 'EXPIRED');
+        assert.equal(got?.attempts[0].outcome, 'expired');
+      });
+    });
+
+    it('release gives a message back without counting an attempt', async () => {
+      await withStore(factory, async ({ store }) => {
+        const m = newMessage();
+        await store.enqueue(m);
+        const [c] = await store.claim({ owner: 'w', limit: 1, now: T0, leaseMs: 1000 });
+        assert.equal(await store.release(c.lease, T0 + 50), true);
+        const got = await store.get(m.id);
+        assert.equal(got?.status, 'queued');
+        assert.equal(got?.attemptCount, 0);
+        assert.equal(got?.nextAttemptAt, T0 + 50);
+        assert.deepEqual(got?.attempts, []);
+        assert.equal(await store.release(c.lease, T0), false);
+      });
+    });
+
+    it('lists newest first with keyset paging and a status filter', async () => {
+      await withStore(factory, async ({ store }) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          const m = newMessage({ createdAt: T0 + i });
+          ids.push(m.id);
+          await store.enqueue(m);
+        }
+        const [c] = await store.claim({ owner: 'w', limit: 1, now: T0 + 100, leaseMs: 1000 });
+        await store.markFailed(c.lease, { at: T0 + 101, outcome: 'failed', code: 'SMTP_REJECTED' });
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.list({ limit: 3, cursor });
+          assert.ok(page.items.length <= 3);
+          seen.push(...page.items.map((m) => m.id));
+          cursor = page.nextCursor;
+        } while (cursor);
+        assert.deepEqual(seen, [...ids].reverse());
+        const failed = await store.list({ status: 'failed', limit: 10 });
+        assert.deepEqual(failed.items.map((m) => m.id), [ids[0]]);
+        assert.equal(failed.nextCursor, undefined);
+        const counts = await store.countByStatus();
+        assert.deepEqual(counts, { queued: 6, sending: 0, sent: 0, retrying: 0, failed: 1 });
+      });
+    });
+
+    it('sums recipients sent per mailbox in a window and builds a histogram', async () => {
+      await withStore(factory, async ({ store }) => {
+        for (let i = 0; i < 3; i++) await store.enqueue(newMessage({ recipientCount: 10 + i, createdAt: T0 + i }));
+        const cs = await store.claim({ owner: 'w', limit: 3, now: T0 + 10, leaseMs: 1000 });
+        await store.markSent(cs[0].lease, { at: T0 + 100, response: '250', mailbox: 'a@example.com' });
+        await store.markSent(cs[1].lease, { at: T0 + 3_600_100, response: '250', mailbox: 'a@example.com' });
+        await store.markFailed(cs[2].lease, { at: T0 + 3_600_200, outcome: 'failed', code: 'SMTP_REJECTED' });
+        assert.equal(await store.recipientsSentSince('a@example.com', T0), 21);
+        assert.equal(await store.recipientsSentSince('a@example.com', T0 + 1000), 11);
+        assert.equal(await store.recipientsSentSince('b@example.com', T0), 0);
+        const h = await store.deliveryHistogram(T0, 3_600_000);
+        assert.deepEqual(h, [{ start: T0, sent: 1, failed: 0 }, { start: T0 + 3_600_000, sent: 1, failed: 1 }]);
+      });
+    });
+
+    it('stores settings with a version and an audit entry in one step', async () => {
+      await withStore(factory, async ({ store }) => {
+        assert.equal(await store.settingsVersion(), 0);
+        assert.deepEqual(await store.getSettings(), {});
+        const v1 = await store.saveSettings({ clientId: 'abc', smtpPort: '587' }, { at: T0, actor: 'admin', action: 'settings.update', detail: { keys: ['clientId', 'smtpPort'] } });
+        assert.equal(v1, 1);
+        const v2 = await store.saveSettings({ smtpPort: null, tenantId: 't' }, { at: T0 + 1, actor: 'cli', action: 'settings.update', detail: { keys: ['smtpPort', 'tenantId'] } });
+        assert.equal(v2, 2);
+        assert.deepEqual(await store.getSettings(), { clientId: 'abc', tenantId: 't' });
+        assert.equal(await store.settingsVersion(), 2);
+        const audit = await store.listAudit(10);
+        assert.deepEqual(audit.map((a) => [a.actor, a.detail]), [['cli', { keys: ['smtpPort', 'tenantId'] }], ['admin', { keys: ['clientId', 'smtpPort'] }]]);
+        await store.appendAudit({ at: T0 + 2, actor: 'cli', action: 'apikey.create', detail: { name: 'x' } });
+        assert.equal((await store.listAudit(1))[0].action, 'apikey.create');
+      });
+    });
+
+    it('keeps metadata, with set-if-absent', async () => {
+      await withStore(factory, async ({ store }) => {
+        assert.equal(await store.getMeta('x'), undefined);
+        await store.setMeta('x', '1');
+        await store.setMeta('x', '2');
+        assert.equal(await store.getMeta('x'), '2');
+        assert.equal(await store.setMetaIfAbsent('y', 'first'), 'first');
+        assert.equal(await store.setMetaIfAbsent('y', 'second'), 'first');
+      });
+    });
+
+    it('manages API keys by hash, with unique active names and revocation', async () => {
+      await withStore(factory, async ({ store }) => {
+        assert.equal(await store.createApiKey({ name: 'app', scope: 'send', hash: 'h1', prefix: 'mg_ab', createdAt: T0 }), true);
+        assert.equal(await store.createApiKey({ name: 'app', scope: 'admin', hash: 'h2', prefix: 'mg_cd', createdAt: T0 }), false);
+        assert.deepEqual(await store.findApiKey('h1'), { name: 'app', scope: 'send', prefix: 'mg_ab', createdAt: T0 });
+        assert.equal(await store.findApiKey('h2'), undefined);
+        assert.equal(await store.revokeApiKey('app', T0 + 1), true);
+        assert.equal(await store.revokeApiKey('app', T0 + 2), false);
+        assert.equal(await store.findApiKey('h1'), undefined);
+        assert.equal(await store.createApiKey({ name: 'app', scope: 'admin', hash: 'h3', prefix: 'mg_ef', createdAt: T0 + 3 }), true);
+        const keys = await store.listApiKeys();
+        assert.deepEqual(keys.map((k) => [k.name, k.scope, k.revokedAt]), [['app', 'send', T0 + 1], ['app', 'admin', undefined]]);
+      });
+    });
+
+    it('ping writes; close is idempotent', async () => {
+      const h = await factory();
+      await h.store.ping(T0);
+      await h.store.close();
+      await h.store.close();
+      await h.cleanup();
+    });
+  });
+}

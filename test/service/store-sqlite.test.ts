@@ -1,0 +1,109 @@
+/**
+ * Runs the Store contract against SQLite (a fresh database in a temp dir per test), plus the
+ * SQLite-specific start-up checks: corrupt files and unusable data dirs are reported, never
+ * recreated; migrations apply once; group commit batches writes.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import { DataDirError, DATABASE_FILE } from '../../src/service/sqlite/open.js';
+import { loadMigrations } from '../../src/service/sqlite/migrate.js';
+import { runStoreContract, newMessage } from './store-contract.js';
+import { tempDir } from './helpers.js';
+
+runStoreContract('sqlite', async () => {
+  const t = tempDir();
+  const store = openSqliteStore(t.dir);
+  return {
+    store,
+    reopen: async () => openSqliteStore(t.dir),
+    cleanup: async () => {
+      await store.close();
+      t.remove();
+    },
+  };
+});
+
+describe('SQLite store specifics', () => {
+  it('finds numbered migrations and applies them once across reopenings', async () => {
+    assert.ok(loadMigrations().length >= 1);
+    const t = tempDir();
+    try {
+      const a = openSqliteStore(t.dir);
+      const b = openSqliteStore(t.dir);
+      const rows = a.database.prepare('SELECT version FROM schema_migrations').all();
+      assert.equal(rows.length, loadMigrations().length);
+      assert.equal(a.database.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(a.database.pragma('synchronous', { simple: true }), 2); // FULL
+      await a.close();
+      await b.close();
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('reports a corrupt database file naming its path and leaves it untouched', () => {
+    const t = tempDir();
+    try {
+      const file = join(t.dir, DATABASE_FILE);
+      writeFileSync(file, 'this is not a database at all, just text that is long enough '.repeat(20));
+      const before = readFileSync(file);
+      assert.throws(() => openSqliteStore(t.dir), (e: unknown) => e instanceof DataDirError && e.message.includes(file));
+      assert.deepEqual(readFileSync(file), before);
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('reports a data dir that is a file, or that cannot be created', () => {
+    const t = tempDir();
+    try {
+      const file = join(t.dir, 'plain-file');
+      writeFileSync(file, 'x');
+      assert.throws(() => openSqliteStore(file), (e: unknown) => e instanceof DataDirError && e.message.includes(file) && /not a directory/.test(e.message));
+      const below = join(file, 'sub');
+      assert.throws(() => openSqliteStore(below), (e: unknown) => e instanceof DataDirError && e.message.includes(below));
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('reports a data dir it cannot write (non-root only)', { skip: process.getuid?.() === 0 ? 'root can write anywhere' : false }, () => {
+    const t = tempDir();
+    try {
+      chmodSync(t.dir, 0o500);
+      assert.throws(() => openSqliteStore(t.dir), (e: unknown) => e instanceof DataDirError && /not writable/.test(e.message));
+    } finally {
+      chmodSync(t.dir, 0o700);
+      t.remove();
+    }
+  });
+
+  it('creates a missing data dir on first start', async () => {
+    const t = tempDir();
+    try {
+      const dir = join(t.dir, 'a', 'b');
+      const s = openSqliteStore(dir);
+      assert.ok(existsSync(join(dir, DATABASE_FILE)));
+      await s.close();
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('commits concurrent writes in one group', async () => {
+    const t = tempDir();
+    const s = openSqliteStore(t.dir);
+    try {
+      const before = s.writeStats.batches;
+      await Promise.all(Array.from({ length: 100 }, () => s.enqueue(newMessage())));
+      assert.equal(s.writeStats.batches - before, 1);
+      assert.equal((await s.countByStatus()).queued, 100);
+    } finally {
+      await s.close();
+      t.remove();
+    }
+  });
+});

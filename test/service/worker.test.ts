@@ -1,0 +1,365 @@
+/**
+ * The delivery worker on a real SQLite store, with a fake clock and a scripted fake Mailer:
+ * sending, in-flight cap, rate limit, backoff with jitter, permanent failures with diagnosis,
+ * expired leases reclaimed, lease renewal, maximum age, recipient budget, settings changes.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { MailgateError } from '../../src/core/errors.js';
+import type { Mailer, TokenProvider } from '../../src/core/ports.js';
+import { parseSettings, type EmailSettings } from '../../src/core/settings.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { openSqliteStore, type SqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import type { NewMessage } from '../../src/service/store/store.js';
+import { MailerSource, type SettingsSnapshot } from '../../src/service/worker/mailer-source.js';
+import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../../src/service/worker/worker.js';
+import { retryDelayMs } from '../../src/service/worker/backoff.js';
+import { TokenBucket } from '../../src/service/worker/rate-limiter.js';
+import { FakeClock, FakeMailer, settle, tempDir, waitFor } from './helpers.js';
+import { newMessage } from './store-contract.js';
+
+const SETTINGS_RAW = {
+  clientId: '11111111-2222-3333-4444-555555555555',
+  tenantId: '66666666-7777-8888-9999-000000000000',
+  clientSecret: 'a-very-secret-value~123',
+  authorizedFrom: 'sender@contoso.com',
+};
+
+function settings(over: Record<string, unknown> = {}): EmailSettings {
+  const r = parseSettings({ ...SETTINGS_RAW, ...over });
+  assert.ok(r.ok);
+  return r.settings;
+}
+
+const transient = (minDelayMs?: number) =>
+  new MailgateError({ code: 'SMTP_TRANSIENT', phase: 'send', message: '432', retryable: true, smtp: { code: 432, enhanced: '4.3.2', raw: '432 4.3.2 Concurrent connections limit exceeded' }, context: { minDelayMs } });
+const permanent = () =>
+  new MailgateError({ code: 'SMTP_REJECTED', phase: 'send', message: '550', smtp: { code: 550, enhanced: '5.7.60', raw: '550 5.7.60 SMTP; Client does not have permissions to send as this sender' } });
+
+const classify = (e: unknown): RetryClassification => {
+  if (e instanceof MailgateError && e.retryable) return { retryable: true, reason: 'transient', minDelayMs: e.context.minDelayMs as number | undefined };
+  return { retryable: false, reason: 'permanent' };
+};
+
+interface Harness {
+  store: SqliteStore;
+  clock: FakeClock;
+  mailer: FakeMailer;
+  worker: DeliveryWorker;
+  source: MailerSource;
+  snapshot: SettingsSnapshot;
+  built: { settings: EmailSettings; reused: boolean }[];
+  enqueue(over?: Partial<NewMessage>): Promise<string>;
+  idle(): Promise<void>;
+  /** Advance the fake clock in steps of the poll interval, letting the worker run after each. */
+  tick(ms: number): Promise<void>;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function harness(opts: Partial<WorkerOptions> = {}, random = () => 0): Promise<Harness> {
+  const t = tempDir();
+  const store = openSqliteStore(t.dir);
+  const clock = new FakeClock();
+  const mailer = new FakeMailer();
+  const snapshot: SettingsSnapshot = { version: 1, settings: settings() };
+  const built: Harness['built'] = [];
+  const source = new MailerSource(() => snapshot, (s, reuse) => {
+    built.push({ settings: s, reused: !!reuse.tokenProvider });
+    const tp: TokenProvider = reuse.tokenProvider ?? { requestCount: 1, getToken: async () => ({ token: 't', expiresAt: 0 }), invalidate: () => undefined };
+    return Object.assign(Object.create(mailer) as Mailer, { tokenProvider: tp, send: mailer.send.bind(mailer), close: mailer.close.bind(mailer) });
+  });
+  const worker = new DeliveryWorker(
+    { owner: 'w1', leaseMs: 30_000, maxInFlight: 3, ratePerMinute: 600_000, pollIntervalMs: 1000, backoff: { baseMs: 1000, maxMs: 60_000 }, ...opts },
+    { store, mailers: source, scheduler: clock, logger: silentLogger(), classify, random,
+      diagnose: (e) => ({ id: e instanceof MailgateError ? `diag-${e.code}` : 'unknown', summary: 's', causes: [], fixes: ['fix it'] }) },
+  );
+  const h: Harness = {
+    store, clock, mailer, worker, source, snapshot, built,
+    async enqueue(over = {}) {
+      const m = newMessage({ createdAt: clock.now(), expiresAt: clock.now() + 3_600_000, ...over });
+      await store.enqueue(m);
+      worker.wake();
+      return m.id;
+    },
+    async idle() {
+      await settle();
+      await waitFor(() => worker.isIdle(), 5000, 'worker idle');
+      await settle();
+    },
+    async tick(ms) {
+      for (let left = ms; left > 0; left -= 1000) {
+        clock.advance(Math.min(1000, left));
+        await h.idle();
+      }
+    },
+  };
+  cleanups.push(async () => {
+    await worker.stop(0);
+    await source.close();
+    await store.close();
+    t.remove();
+  });
+  return h;
+}
+
+describe('delivery worker', () => {
+  it('sends queued messages with their stable Message-ID and records the attempt', async () => {
+    const h = await harness();
+    h.worker.start();
+    const id = await h.enqueue();
+    await h.idle();
+    const m = await h.store.get(id);
+    assert.equal(m?.status, 'sent');
+    assert.equal(m?.response, '250 2.0.0 OK');
+    assert.equal(h.mailer.calls.length, 1);
+    assert.equal(h.mailer.calls[0].messageId, m?.messageIdHeader);
+    assert.deepEqual(m?.attempts.map((a) => a.outcome), ['sent']);
+  });
+
+  it('never has more than maxInFlight messages in flight', async () => {
+    const h = await harness({ maxInFlight: 2 });
+    h.mailer.hold();
+    h.worker.start();
+    for (let i = 0; i < 8; i++) await h.enqueue();
+    await waitFor(() => h.mailer.inFlight === 2, 5000, 'two sends in flight');
+    await settle();
+    assert.equal(h.mailer.inFlight, 2);
+    h.mailer.releaseAll();
+    // Keep releasing until everything is through.
+    await waitFor(async () => {
+      h.mailer.releaseAll();
+      return (await h.store.countByStatus()).sent === 8;
+    }, 5000, 'all sent');
+    assert.equal(h.mailer.peakInFlight, 2);
+  });
+
+  it('refuses more than 3 in flight (Exchange allows 3 connections per mailbox)', () => {
+    assert.throws(() => new DeliveryWorker({ owner: 'x', leaseMs: 1000, maxInFlight: 4, ratePerMinute: 30 }, {} as never), /between 1 and 3/);
+  });
+
+  it('honours the per-mailbox rate limit (token bucket)', async () => {
+    const h = await harness({ ratePerMinute: 60, rateBurst: 2 });
+    h.worker.start();
+    for (let i = 0; i < 5; i++) await h.enqueue();
+    await waitFor(() => h.mailer.calls.length === 2);
+    await settle(10);
+    assert.equal(h.mailer.calls.length, 2, 'burst of 2');
+    h.clock.advance(1000);
+    await settle(10);
+    assert.equal(h.mailer.calls.length, 3, 'one more after a second');
+    h.clock.advance(2000);
+    await settle(10);
+    assert.equal(h.mailer.calls.length, 5);
+  });
+
+  it('retries transient failures with exponential backoff and jitter, then sends', async () => {
+    const h = await harness({}, () => 0.5);
+    h.mailer.behaviour = (m, call) => {
+      if (call <= 2) throw transient();
+      return { messageId: m.messageId!, response: '250 2.0.0 OK', accepted: m.to, rejected: [] };
+    };
+    h.worker.start();
+    const t0 = h.clock.now();
+    const id = await h.enqueue();
+    await h.idle();
+    let m = await h.store.get(id);
+    assert.equal(m?.status, 'retrying');
+    // attempt 1: base 1000 → jitter 0.5 → 750 ms
+    assert.equal(m?.nextAttemptAt, t0 + retryDelayMs(1, { baseMs: 1000, maxMs: 60_000 }, 0.5));
+    assert.equal(m?.nextAttemptAt, t0 + 750);
+    h.clock.advance(749);
+    await h.idle();
+    assert.equal(h.mailer.calls.length, 1, 'not before the delay');
+    await h.tick(1000); // poll fires, attempt 2 fails: 2000 * 0.75 = 1500
+    m = await h.store.get(id);
+    assert.equal(m?.status, 'retrying');
+    assert.equal(m?.nextAttemptAt! - m?.attempts[1].at!, 1500);
+    await h.tick(3000);
+    m = await h.store.get(id);
+    assert.equal(m?.status, 'sent');
+    assert.deepEqual(m?.attempts.map((a) => [a.attempt, a.outcome, a.code]), [[1, 'retry', 'SMTP_TRANSIENT'], [2, 'retry', 'SMTP_TRANSIENT'], [3, 'sent', undefined]]);
+    assert.equal(m?.attempts[0].reply, '432 4.3.2 Concurrent connections limit exceeded');
+    assert.equal(m?.attempts[0].diagnosis?.id, 'diag-SMTP_TRANSIENT');
+  });
+
+  it('waits at least the minimum delay the policy asks for (Retry-After)', async () => {
+    const h = await harness();
+    h.mailer.behaviour = () => {
+      throw transient(90_000);
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await h.idle();
+    const m = await h.store.get(id);
+    assert.equal(m?.nextAttemptAt! - m?.attempts[0].at!, 90_000);
+  });
+
+  it('fails permanent errors at once with the diagnosis stored, never retrying', async () => {
+    const h = await harness();
+    h.mailer.behaviour = () => {
+      throw permanent();
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await h.idle();
+    await h.tick(10_000);
+    const m = await h.store.get(id);
+    assert.equal(m?.status, 'failed');
+    assert.equal(m?.lastCode, 'SMTP_REJECTED');
+    assert.equal(h.mailer.calls.length, 1);
+    assert.deepEqual(m?.attempts[0].diagnosis, { id: 'diag-SMTP_REJECTED', summary: 's', causes: [], fixes: ['fix it'] });
+  });
+
+  it('expires messages past their maximum age without sending them', async () => {
+    const h = await harness();
+    const id = await h.enqueue({ expiresAt: h.clock.now() - 1 });
+    h.worker.start();
+    await h.idle();
+    const m = await h.store.get(id);
+    assert.equal(m?.status, 'failed');
+    assert.equal(m?.lastCode, 'EXPIRED');
+    assert.equal(h.mailer.calls.length, 0);
+  });
+
+  it('a message that keeps failing transiently ends as EXPIRED at its maximum age', async () => {
+    const h = await harness();
+    h.mailer.behaviour = () => {
+      throw transient();
+    };
+    h.worker.start();
+    const id = await h.enqueue({ expiresAt: h.clock.now() + 10_000 });
+    await h.tick(20_000);
+    const m = await h.store.get(id);
+    assert.equal(m?.status, 'failed');
+    assert.equal(m?.lastCode, 'EXPIRED');
+    assert.ok(m!.attempts.length >= 3);
+    assert.equal(m?.attempts.at(-1)?.outcome, 'expired');
+  });
+
+  it('takes over messages whose lease expired (a crashed worker) and sends them with the same Message-ID', async () => {
+    const h = await harness({ leaseMs: 5000 });
+    const id = await h.enqueue();
+    // A worker that crashed mid-send: claimed, never completed.
+    const [dead] = await h.store.claim({ owner: 'dead-worker', limit: 1, now: h.clock.now(), leaseMs: 5000 });
+    h.worker.start();
+    await h.idle();
+    assert.equal(h.mailer.calls.length, 0, 'lease still valid');
+    await h.tick(5000);
+    const m = await h.store.get(id);
+    assert.equal(m?.status, 'sent');
+    assert.equal(h.mailer.calls[0].messageId, dead.messageIdHeader);
+    assert.deepEqual(m?.attempts.map((a) => [a.outcome, a.code]), [['interrupted', 'LEASE_EXPIRED'], ['sent', undefined]]);
+    assert.equal(await h.store.markSent(dead.lease, { at: h.clock.now(), response: '250', mailbox: 'x' }), false);
+  });
+
+  it('renews leases of a slow send so no other worker takes the message over', async () => {
+    const h = await harness({ leaseMs: 3000 });
+    h.mailer.hold();
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(() => h.mailer.inFlight === 1);
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(1000);
+      await settle(10);
+    }
+    assert.deepEqual(await h.store.claim({ owner: 'other', limit: 5, now: h.clock.now(), leaseMs: 3000 }), []);
+    h.mailer.releaseAll();
+    await h.idle();
+    assert.equal((await h.store.get(id))?.status, 'sent');
+  });
+
+  it('defers messages that would exceed the recipient budget', async () => {
+    const h = await harness({ budget: { limit: 5, windowMs: 86_400_000, refreshMs: 60_000 }, budgetDeferMs: 60_000 });
+    h.worker.start();
+    const a = await h.enqueue({ recipientCount: 3 });
+    await h.idle();
+    const b = await h.enqueue({ recipientCount: 3 });
+    await h.idle();
+    assert.equal((await h.store.get(a))?.status, 'sent');
+    const mb = await h.store.get(b);
+    assert.equal(mb?.status, 'queued');
+    assert.equal(mb?.attemptCount, 0);
+    assert.equal(mb?.nextAttemptAt, h.clock.now() + 60_000);
+    assert.equal(h.mailer.calls.length, 1);
+  });
+
+  it('does not claim while the settings are unusable, and resumes when they become valid', async () => {
+    const h = await harness();
+    h.snapshot.settings = undefined;
+    h.worker.start();
+    const id = await h.enqueue();
+    await h.idle();
+    assert.equal((await h.store.get(id))?.status, 'queued');
+    h.snapshot.settings = settings();
+    h.snapshot.version = 2;
+    await h.tick(1000);
+    assert.equal((await h.store.get(id))?.status, 'sent');
+  });
+
+  it('rebuilds the mailer when settings change, reusing the token provider when the credential is the same', async () => {
+    const h = await harness();
+    h.worker.start();
+    await h.enqueue();
+    await h.idle();
+    h.snapshot.settings = settings({ socketTimeoutMs: 5000 });
+    h.snapshot.version = 2;
+    await h.enqueue();
+    await h.idle();
+    h.snapshot.settings = settings({ clientSecret: 'another-secret-value' });
+    h.snapshot.version = 3;
+    await h.enqueue();
+    await h.idle();
+    assert.deepEqual(h.built.map((b) => b.reused), [false, true, false]);
+    assert.equal(h.source.tokenRequests(), 2);
+  });
+
+  it('stop() gives buffered messages back without counting an attempt', async () => {
+    const h = await harness({ maxInFlight: 1 });
+    h.mailer.hold();
+    h.worker.start();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await h.enqueue());
+    await waitFor(() => h.mailer.inFlight === 1 && h.worker.activity().buffered > 0);
+    const stopping = h.worker.stop(60_000);
+    await settle(10);
+    h.mailer.releaseAll();
+    await stopping;
+    const statuses = await Promise.all(ids.map(async (id) => (await h.store.get(id))?.status));
+    assert.equal(statuses.filter((s) => s === 'sent').length, 1);
+    assert.equal(statuses.filter((s) => s === 'queued').length, 3);
+  });
+});
+
+describe('token bucket', () => {
+  it('allows a burst, then the rate', () => {
+    const b = new TokenBucket({ ratePerMinute: 30, burst: 2 });
+    assert.equal(b.tryTake(0), true);
+    assert.equal(b.tryTake(0), true);
+    assert.equal(b.tryTake(0), false);
+    assert.equal(b.msUntilNext(0), 2000);
+    assert.equal(b.tryTake(1999), false);
+    assert.equal(b.tryTake(2000), true);
+  });
+
+  it('defaults the burst to a sixth of the rate', () => {
+    const b = new TokenBucket({ ratePerMinute: 30 });
+    let n = 0;
+    while (b.tryTake(0)) n++;
+    assert.equal(n, 5);
+  });
+});
+
+describe('backoff', () => {
+  it('doubles from the base, caps, and spreads over 50–100 %', () => {
+    const o = { baseMs: 1000, maxMs: 8000 };
+    assert.equal(retryDelayMs(1, o, 0), 500);
+    assert.equal(retryDelayMs(1, o, 0.999999), 1000);
+    assert.equal(retryDelayMs(3, o, 0), 2000);
+    assert.equal(retryDelayMs(10, o, 0), 4000);
+    assert.equal(retryDelayMs(10, o, 0, 30_000), 30_000);
+  });
+});
