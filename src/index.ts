@@ -28,3 +28,4 @@ export { Secret } from './core/secret.js';
 export { buildXOAuth2 } from './core/xoauth2.js';
 export { decodeTokenClaims, type TokenClaims } from './auth/jwt-claims.js';
 export type { Mailer, OutboundMessage, SendResult, TokenProvider, AccessToken, Attachment } from './core/ports.js';
+export { runDoctor, buildSetupScript, renderReport, CHECK_IDS, type DoctorReport, type DoctorOptions, type CheckResult } from './doctor/index.js';

@@ -27,6 +27,7 @@ import { classifyForRetry } from '../core/retry-policy.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js';
 import { resolveAdminPassword, type AdminPassword } from './admin-password.js';
+import { runDoctor } from '../doctor/run-doctor.js';
 import { parseServiceConfig, type ServiceConfig } from './config.js';
 import { createApp, type AppDeps, type AppOptions, type RunDiagnostics } from './http/app.js';
 import type { AppEnv } from './http/auth.js';
@@ -164,7 +165,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       metrics,
       tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
       sendTest: createSendTest({ settings, factory, diagnose, now, onTokenRequests: (n) => (testTokenRequests += n) }),
-      runDiagnostics: o.runDiagnostics,
+      // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
+      runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { to: input.to, ca })),
       adminPassword,
       worker,
       now,

@@ -85,6 +85,15 @@ export class SettingsService {
     return this.#loaded.settings;
   }
 
+  /**
+   * The effective raw values (stored, then environment overrides), valid or not: what the
+   * doctor checks, so it can report every settings problem too. Holds decrypted secrets:
+   * never serialise it.
+   */
+  effectiveRaw(): RawSettings {
+    return { ...this.#loaded.stored, ...this.#env.raw };
+  }
+
   /** For the worker's MailerSource. */
   snapshot(): SettingsSnapshot {
     return { version: this.#loaded.version, settings: this.#loaded.settings };

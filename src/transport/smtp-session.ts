@@ -164,8 +164,16 @@ export class SmtpSession {
 
   /** PLAIN when the server offers it, else LOGIN: never XOAUTH2 with a password. */
   #passwordMechanism(): 'PLAIN' | 'LOGIN' {
-    const offered = (this.conn as unknown as { _supportedAuth?: string[] })._supportedAuth ?? [];
-    return offered.includes('PLAIN') ? 'PLAIN' : 'LOGIN';
+    return this.offeredAuthMechanisms().includes('PLAIN') ? 'PLAIN' : 'LOGIN';
+  }
+
+  /**
+   * The AUTH mechanisms the server offered in its last EHLO (after STARTTLS). nodemailer keeps
+   * them in an untyped field; this is the one place that reads it.
+   */
+  offeredAuthMechanisms(): string[] {
+    const m = (this.conn as unknown as { _supportedAuth?: unknown })._supportedAuth;
+    return Array.isArray(m) ? m.filter((x): x is string => typeof x === 'string') : [];
   }
 
   async #runXOAuth2(ctx: SMTPConnectionCustomAuthContext): Promise<void> {

@@ -84,6 +84,21 @@ describe('end to end against the emulator', () => {
     });
   });
 
+  it('POST /api/v1/diagnostics runs the doctor on the settings in effect: the missing service principal and its fix', async () => {
+    await withPair({ tenant: { exchangeServicePrincipal: 'missing' } }, async (p) => {
+      const r = await p.api('POST', '/api/v1/diagnostics', {});
+      assert.equal(r.status, 200);
+      assert.equal(r.json.ok, false);
+      const ids = r.json.checks.map((c: { id: string }) => c.id);
+      assert.deepEqual(ids.slice(0, 7), ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-claims', 'smtp-auth']);
+      const auth = r.json.checks.find((c: { id: string }) => c.id === 'smtp-auth');
+      assert.equal(auth.status, 'fail');
+      const tenant = p.tenant;
+      assert.ok(auth.commands.some((c: string) => c.includes(`New-ServicePrincipal -AppId ${tenant.clientId} -ObjectId ${tenant.servicePrincipalObjectId}`)), JSON.stringify(auth.commands));
+      assert.equal(JSON.stringify(r.json).includes(tenant.clientSecret!), false);
+    });
+  });
+
   it('a refused client secret (AADSTS7000215) fails at once with its diagnosis', async () => {
     await withPair({}, async (p) => {
       const r = await p.api('PUT', '/api/v1/settings/email', { clientSecret: 'wrong~secret-value-1234567890' });

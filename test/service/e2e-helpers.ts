@@ -19,6 +19,7 @@ export interface Tenant {
   clientId: string;
   clientSecret: string;
   authorizedFrom: string;
+  servicePrincipalObjectId: string;
 }
 
 export interface Pair {
@@ -50,7 +51,7 @@ export async function startPair(o: { tenant?: TenantStateOptions; limits?: Limit
   if (o.tenant) {
     const built = buildTenantState(o.tenant);
     emulator = await startEmulator(built.state, { limits: o.limits ?? { messagesPerMinute: Infinity } });
-    tenant = { tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret!, authorizedFrom: built.authorizedFrom };
+    tenant = { tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret!, authorizedFrom: built.authorizedFrom, servicePrincipalObjectId: built.servicePrincipalObjectId };
   } else {
     emulator = await startEmulator(undefined, { limits: o.limits ?? { messagesPerMinute: Infinity } });
     tenant = emulator.demo!;

@@ -56,9 +56,8 @@ export function tlsFactsOf(session: SmtpSession): { tls: TlsFacts; authMechanism
       facts.certificateValidTo = cert.valid_to ? new Date(cert.valid_to).toISOString() : undefined;
     }
   }
-  const mechanisms = (session.conn as unknown as { _supportedAuth?: unknown })._supportedAuth;
-  const authMechanisms = Array.isArray(mechanisms) ? mechanisms.filter((m): m is string => typeof m === 'string') : undefined;
-  return { tls: facts, authMechanisms };
+  const offered = session.offeredAuthMechanisms();
+  return { tls: facts, authMechanisms: offered.length ? offered : undefined };
 }
 
 /** Connects (greeting, EHLO, STARTTLS, TLS handshake, EHLO), records what it saw, and quits. Never throws. */
