@@ -99,6 +99,28 @@ describe('end to end against the emulator', () => {
     });
   });
 
+  it('a configuration failure pauses delivery: one message fails, the rest wait, and go out once the settings change', async () => {
+    await withPair({ tenant: { fullAccess: false } }, async (p) => {
+      const first = await p.submit(1);
+      await p.waitForStatus([first[0].id], 'failed');
+      const rest = await p.submit(4);
+      await new Promise((r) => setTimeout(r, 500));
+      for (const m of rest) assert.equal((await p.api('GET', `/api/v1/messages/${m.id}`)).json.status, 'queued', 'held, not burned');
+      const ready = await p.api('GET', '/readyz');
+      assert.equal(ready.status, 503);
+      assert.match(JSON.stringify(ready.json.errors), /delivery paused .*AUTH_FAILED/);
+      const tokensWhilePaused = p.emulator.stats().tokenRequests;
+      // The administrator grants FullAccess in Exchange and saves the settings: delivery resumes.
+      const state = p.emulator.getState();
+      state.tenants[0].mailboxes[0].fullAccess = [p.tenant.servicePrincipalObjectId];
+      p.emulator.setState(state);
+      assert.equal((await p.api('PUT', '/api/v1/settings/email', { connectionTimeoutMs: 14000 })).status, 200);
+      await p.waitForStatus(rest.map((m) => m.id), 'sent');
+      assert.equal((await p.api('GET', '/readyz')).status, 200);
+      assert.ok(p.emulator.stats().tokenRequests - tokensWhilePaused <= 2, 'one new token for the new settings');
+    });
+  });
+
   it('a refused client secret (AADSTS7000215) fails at once with its diagnosis', async () => {
     await withPair({}, async (p) => {
       const r = await p.api('PUT', '/api/v1/settings/email', { clientSecret: 'wrong~secret-value-1234567890' });

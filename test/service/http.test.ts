@@ -291,10 +291,12 @@ describe('HTTP API', () => {
     assert.equal(r.status, 422);
   });
 
-  it('diagnostics answer 501 until a doctor is wired', async () => {
+  it('diagnostics run the doctor on the settings in effect (never echoing the secret)', async () => {
     const r = await call('POST', '/api/v1/diagnostics', { key: ctx.admin, body: {} });
-    assert.equal(r.status, 501);
-    assert.match(r.type, /problem\+json/);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.checks[0].id, 'settings');
+    assert.ok(r.json.checks.every((c: { status: string }) => ['pass', 'fail', 'warn', 'skip'].includes(c.status)));
+    assert.ok(!r.text.includes(SECRET));
   });
 
   it('metrics are Prometheus text without addresses', async () => {

@@ -74,6 +74,10 @@ export interface DeliveryHooks {
   untake(): void;
   /** The SMTP part is over (sent, failed or skipped); the connection slot is free again. */
   sendSettled(): void;
+  /** The attempt failed permanently with this error code (the loop may pause delivery). */
+  failedPermanently?(code: string, diagnosisSummary: string | undefined): void;
+  /** The message was accepted by the server. */
+  delivered?(): void;
 }
 
 /**
@@ -113,6 +117,7 @@ async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLea
     const at = d.scheduler.now();
     d.budget.record(mailbox, m.recipientCount);
     const response = scrubText(result.response, d.secrets());
+    hooks.delivered?.();
     const recorded = await d.store.markSent(m.lease, { at, response, mailbox });
     d.metrics?.attempt('sent', undefined);
     d.metrics?.sent(at - m.createdAt);
@@ -120,11 +125,11 @@ async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLea
     else d.logger.warn({ messageId: m.id, attempt: m.lease.attempt }, 'message sent but its lease was lost; another worker may send it again (same Message-ID)');
   } catch (error) {
     settle();
-    await recordFailure(d, m, error, lease.settings);
+    await recordFailure(d, m, error, lease.settings, hooks);
   }
 }
 
-async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, settings: EmailSettings): Promise<void> {
+async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, settings: EmailSettings, hooks?: DeliveryHooks): Promise<void> {
   const at = d.scheduler.now();
   const secrets = d.secrets();
   const code = isMailgateError(error) ? error.code : 'INTERNAL';
@@ -146,6 +151,7 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
     d.metrics?.attempt('retry', code);
     d.logger.warn({ ...log, retryInMs: next - at, reason: policy.reason }, 'transient failure; will retry');
   } else {
+    hooks?.failedPermanently?.(code, diagnosis?.summary);
     await d.store.markFailed(m.lease, { at, outcome: 'failed', reply, code, diagnosis });
     d.metrics?.attempt('failed', code);
     d.logger.error({ ...log, reason: policy.reason }, 'permanent failure; message failed');

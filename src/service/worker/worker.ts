@@ -69,7 +69,21 @@ export interface WorkerActivity {
   buffered: number;
   inFlight: number;
   claiming: boolean;
+  /** Delivery paused after a configuration failure (see `CONFIGURATION_FAILURES`). */
+  paused?: { code: string; summary?: string; until: number };
 }
+
+/**
+ * Failures that say the configuration is wrong (credentials, Exchange-side set-up, TLS), not
+ * the message. The failing message fails as usual, but every other queued message would fail
+ * the same way — and each try costs token requests and refused logins that Entra and Exchange
+ * count against the app (AADSTS50196 loop detection, continuous-error throttling). So delivery
+ * pauses: the rest of the queue stays queued, untouched, until the Email Settings change or
+ * the pause ends; then one message probes. Pauses double from 1 to 15 minutes.
+ */
+export const CONFIGURATION_FAILURES = new Set(['TOKEN_REJECTED', 'AUTH_FAILED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
+const PAUSE_MIN_MS = 60_000;
+const PAUSE_MAX_MS = 15 * 60_000;
 
 export class DeliveryWorker {
   readonly #o: Required<Omit<WorkerOptions, 'rateBurst'>> & { rateBurst?: number };
@@ -92,6 +106,9 @@ export class DeliveryWorker {
   #claimDone: Promise<void> = Promise.resolve();
   /** Incremented by every wake, so a claim that started before it does not mark the queue drained. */
   #wakes = 0;
+  /** The delivery pause after a configuration failure, tied to the settings that failed. */
+  #pause?: { code: string; summary?: string; until: number; settings: unknown; lengthMs: number };
+  #cancelPause?: () => void;
 
   constructor(options: WorkerOptions, deps: WorkerDeps) {
     if (!(options.maxInFlight >= 1 && options.maxInFlight <= 3)) throw new Error('maxInFlight must be between 1 and 3 (Exchange Online allows 3 connections per mailbox)');
@@ -137,7 +154,8 @@ export class DeliveryWorker {
   }
 
   activity(): WorkerActivity {
-    return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming };
+    const p = this.#pause;
+    return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming, ...(p ? { paused: { code: p.code, summary: p.summary, until: p.until } } : {}) };
   }
 
   isIdle(): boolean {
@@ -152,6 +170,7 @@ export class DeliveryWorker {
     this.#running = false;
     this.#cancelPoll?.();
     this.#cancelRate?.();
+    this.#cancelPause?.();
     await this.#claimDone;
     const now = this.#d.scheduler.now();
     const buffered = this.#buffer.splice(0);
@@ -225,6 +244,15 @@ export class DeliveryWorker {
         for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
         break;
       }
+      if (this.#pause) {
+        if (this.#pause.settings !== lease.settings) this.#endPause('the Email Settings changed');
+        else if (now < this.#pause.until || this.#inFlight.size) {
+          // Paused, or the probe after a pause is still out: hold the queue.
+          lease.release();
+          for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
+          break;
+        }
+      }
       const mailbox = lease.settings.authorizedFrom.toLowerCase();
       const bucket = this.#limiter.bucket(mailbox);
       if ((this.#perMailbox.get(mailbox) ?? 0) >= this.#o.maxInFlight) {
@@ -246,6 +274,12 @@ export class DeliveryWorker {
           this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 1) - 1);
           this.#pumpSoon();
         },
+        failedPermanently: (code, summary) => {
+          if (CONFIGURATION_FAILURES.has(code)) this.#startPause(code, summary, lease.settings);
+        },
+        delivered: () => {
+          if (this.#pause && this.#pause.settings === lease.settings) this.#endPause('a message was delivered');
+        },
       });
       this.#track(head, done);
     }
@@ -254,6 +288,23 @@ export class DeliveryWorker {
     if (!this.#claiming && !this.#drained && this.#buffer.length <= this.#o.maxInFlight && held < wanted) {
       this.#claimDone = this.#claim(wanted - held);
     }
+  }
+
+  #startPause(code: string, summary: string | undefined, settings: unknown): void {
+    const now = this.#d.scheduler.now();
+    const lengthMs = this.#pause && this.#pause.settings === settings ? Math.min(this.#pause.lengthMs * 2, PAUSE_MAX_MS) : PAUSE_MIN_MS;
+    this.#pause = { code, summary, until: now + lengthMs, settings, lengthMs };
+    this.#cancelPause?.();
+    this.#cancelPause = this.#d.scheduler.setTimer(() => this.#pump(), lengthMs);
+    this.#d.logger.error({ code, pauseMs: lengthMs }, `delivery paused: the configuration was refused (${code}); queued messages wait until the Email Settings change or the pause ends`);
+  }
+
+  #endPause(reason: string): void {
+    if (!this.#pause) return;
+    this.#d.logger.info({ code: this.#pause.code }, `delivery resumed: ${reason}`);
+    this.#pause = undefined;
+    this.#cancelPause?.();
+    this.#cancelPause = undefined;
   }
 
   #attemptDepsCache?: AttemptDeps;
@@ -290,8 +341,22 @@ export class DeliveryWorker {
     this.#inFlight.set(m.id, tracked);
   }
 
+  /** Whether delivery is paused for the settings in effect now (ends the pause when they changed). */
+  #pausedNow(): boolean {
+    if (!this.#pause) return false;
+    const lease = this.#d.mailers.acquire();
+    const current = lease?.settings;
+    lease?.release();
+    if (current !== undefined && current !== this.#pause.settings) {
+      this.#endPause('the Email Settings changed');
+      return false;
+    }
+    return this.#d.scheduler.now() < this.#pause.until || this.#inFlight.size > 0;
+  }
+
   async #claim(limit: number): Promise<void> {
-    if (!this.#d.mailers.ready()) {
+    if (!this.#d.mailers.ready() || this.#pausedNow()) {
+      // Nothing is claimed while paused: the queue stays untouched (status queued).
       this.#drained = true;
       return;
     }

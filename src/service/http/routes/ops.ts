@@ -39,6 +39,10 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     }
     const view = d.settings.view();
     if (!view.valid) for (const p of view.problems) errors.push({ key: `settings.${p.key}`, message: p.message });
+    const paused = d.worker?.activity().paused;
+    if (paused) {
+      errors.push({ key: 'delivery', message: `delivery paused until ${new Date(paused.until).toISOString()} after ${paused.code}: ${paused.summary ?? 'the configuration was refused'} (run the diagnostics)` });
+    }
     if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors });
     return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' } });
   });
