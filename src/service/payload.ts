@@ -20,15 +20,7 @@ export interface StoredAttachment {
 }
 
 /** The message as stored: the API body's message fields, lists normalised to arrays. */
-export interface StoredPayload {
-  to: string[];
-  cc?: string[];
-  bcc?: string[];
-  replyTo?: string;
-  subject: string;
-  text?: string;
-  html?: string;
-  headers?: Record<string, string>;
+export interface StoredPayload extends Omit<OutboundMessage, 'from' | 'messageId' | 'attachments'> {
   attachments?: StoredAttachment[];
 }
 
