@@ -24,6 +24,8 @@ export interface OutboxDeps {
   maxAgeMs: number;
   /** Called after a message was committed (wakes the worker). */
   onEnqueued?: () => void;
+  /** A failed message was queued again by an administrator (who has presumably fixed the cause). */
+  onRetried?: () => void;
 }
 
 export interface Outbox {
@@ -61,7 +63,7 @@ export function createOutbox(d: OutboxDeps): Outbox {
     async retry(id) {
       const now = d.now();
       const r = await d.store.requeue(id, now, now + d.maxAgeMs);
-      if (r.outcome === 'requeued') d.onEnqueued?.();
+      if (r.outcome === 'requeued') (d.onRetried ?? d.onEnqueued)?.();
       return r;
     },
   };

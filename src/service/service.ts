@@ -28,6 +28,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js';
 import { resolveAdminPassword, type AdminPassword } from './admin-password.js';
 import { runDoctor } from '../doctor/run-doctor.js';
+import { createAdminApp } from '../admin/index.js';
 import { parseServiceConfig, type ServiceConfig } from './config.js';
 import { createApp, type AppDeps, type AppOptions, type RunDiagnostics } from './http/app.js';
 import type { AppEnv } from './http/auth.js';
@@ -157,7 +158,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       },
       { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics },
     );
-    const outbox = createOutbox({ store, now, settings: () => settings.settings(), maxAgeMs: config.maxAgeSeconds * 1000, onEnqueued: () => worker?.wake() });
+    const outbox = createOutbox({ store, now, settings: () => settings.settings(), maxAgeMs: config.maxAgeSeconds * 1000, onEnqueued: () => worker?.wake(), onRetried: () => worker?.resume() });
     const deps: AppDeps = {
       store,
       settings,
@@ -174,7 +175,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       maxBodyBytes: config.maxBodyBytes,
       metricsToken: config.metricsToken,
     };
-    const app = createApp(deps, { admin: o.admin });
+    const app = createApp(deps, { admin: o.admin ?? createAdminApp });
 
     const refresh = setInterval(() => {
       settings.refresh().catch((error: unknown) => logger.error({ err: error }, 'could not reload the stored settings'));

@@ -101,12 +101,14 @@ export class SettingsService {
 
   /** The secret values in effect (for scrubbing texts before they are stored or shown). */
   secrets(): string[] {
-    const s = this.#loaded.settings;
+    // From the effective raw values, so the secrets are known even while the settings are invalid.
+    const raw = this.effectiveRaw();
     const out: string[] = [];
     for (const f of SETTINGS_FIELDS) {
       if (f.kind !== 'secret') continue;
-      const v = s ? (s as unknown as Record<string, { reveal(): string } | undefined>)[f.key]?.reveal() : undefined;
-      if (v) out.push(v);
+      const v = raw[f.key];
+      const text = typeof v === 'string' ? v : v && typeof (v as { reveal?: unknown }).reveal === 'function' ? (v as { reveal(): string }).reveal() : undefined;
+      if (text) out.push(text);
     }
     return out;
   }

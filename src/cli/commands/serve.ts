@@ -60,7 +60,7 @@ function registerServe(program: Command): void {
       if (svc.adminPassword.generated) {
         process.stdout.write(`Admin password (generated; shown once; change it with mailgate admin set-password): ${svc.adminPassword.generated}\n`);
       }
-      process.stdout.write(`mailgate: listening on ${svc.url}\n`);
+      process.stdout.write(`mailgate: listening on ${svc.url} (admin page: ${svc.url}/admin)\n`);
       onShutdownSignal(() => svc.stop());
     });
 }
@@ -82,7 +82,7 @@ function registerDev(program: Command): void {
         fail('dev', error);
       }
       for (const w of dev.service.warnings()) process.stderr.write(`mailgate: warning: ${w}\n`);
-      process.stdout.write(devBanner(dev, false));
+      process.stdout.write(devBanner(dev, true));
       onShutdownSignal(() => dev.stop());
     });
 }

@@ -36,7 +36,7 @@ export interface AppDeps {
   runDiagnostics?: RunDiagnostics;
   /** For the admin page's login. */
   adminPassword?: AdminPassword;
-  worker?: { activity(): WorkerActivity };
+  worker?: { activity(): WorkerActivity; resume?(): void };
   now: () => number;
   logger: Logger;
   /** Largest accepted request body (bytes). */

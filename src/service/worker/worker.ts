@@ -153,6 +153,15 @@ export class DeliveryWorker {
     });
   }
 
+  /**
+   * End a delivery pause now (an administrator fixed the cause and retried a message): the next
+   * message probes the configuration at once instead of waiting for the pause to end.
+   */
+  resume(): void {
+    this.#endPause('resumed by an administrator');
+    this.wake();
+  }
+
   activity(): WorkerActivity {
     const p = this.#pause;
     return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming, ...(p ? { paused: { code: p.code, summary: p.summary, until: p.until } } : {}) };

@@ -1,0 +1,142 @@
+/**
+ * Who may use the admin page: the guard that runs before every page (session, CSRF on every
+ * POST, sign-in required), the login page with per-address rate limiting, and logout.
+ *
+ * Rules:
+ * - Every POST must carry the session's CSRF token in `_csrf`, or it is refused with 403 —
+ *   the login form too (its token belongs to a short-lived anonymous session).
+ * - Every page except the login page needs a signed-in session; a GET is redirected to the
+ *   login page (and back after signing in), anything else is redirected too.
+ * - Signing in replaces the session (new id, new CSRF token); the cookie is HttpOnly,
+ *   SameSite=Strict, limited to the admin path, and Secure over TLS.
+ * - After 5 wrong passwords from one address within 15 minutes, that address is refused until
+ *   the window has passed, with a message saying how long (429 + Retry-After); the password
+ *   is not even checked then.
+ *
+ * Imports: hono, ./context, ./session, ./layout, ./html, ./form-controls, ./form-body.
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { Admin, AdminContext, AdminEnv } from './context.js';
+import { errorSummary, textControl } from './form-controls.js';
+import { html } from './html.js';
+import { csrfField, redirect, renderPage } from './layout.js';
+import { clearSessionCookie, csrfMatches, readSessionCookie, writeSessionCookie } from './session.js';
+import { lastString, type FormBody } from './form-body.js';
+
+const PUBLIC_PATHS = new Set(['/login']);
+
+/** A path inside the admin app to return to after signing in, or the default. */
+export function safeNext(a: Admin, next: string | undefined): string {
+  if (next && next.startsWith(`${a.base}/`) && !next.startsWith('//') && /^[A-Za-z0-9/_.?=&%-]{1,300}$/.test(next) && !next.includes('/login')) return next;
+  return a.url('/settings');
+}
+
+function csrfRefused(a: Admin, c: AdminContext): Response {
+  const body = html`<p>This form was not accepted: it was not sent from a current page of this site, or the page expired (for example after a restart of Mailgate or after signing out).</p>
+<p><a href="${a.url('/settings')}">Open the page again</a> and repeat what you did.</p>`;
+  return renderPage(a, c, { title: 'Form expired', body, status: 403 });
+}
+
+/** Loads the session, checks the CSRF token of every POST, and requires sign-in. */
+export function guard(a: Admin): MiddlewareHandler<AdminEnv> {
+  return async (c, next) => {
+    const session = a.sessions.get(readSessionCookie(c));
+    c.set('session', session);
+    if (c.req.method === 'POST') {
+      const type = c.req.header('content-type') ?? '';
+      const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type) ? ((await c.req.parseBody({ all: true })) as FormBody) : {};
+      if (!csrfMatches(session, lastString(form, '_csrf'))) return csrfRefused(a, c);
+    }
+    const path = c.req.path.slice(a.base.length) || '/';
+    if (!PUBLIC_PATHS.has(path) && !session?.authenticated) {
+      const target = c.req.method === 'GET' ? `?next=${encodeURIComponent(c.req.path + (new URL(c.req.url).search || ''))}` : '';
+      return redirect(c, a.url(`/login${target}`));
+    }
+    await next();
+  };
+}
+
+interface LoginState {
+  next: string;
+  error?: string;
+  status?: number;
+  headers?: Record<string, string>;
+  info?: string;
+}
+
+function loginPage(a: Admin, c: AdminContext, s: LoginState): Response {
+  let session = c.get('session');
+  if (!session) {
+    session = a.sessions.create(false);
+    c.set('session', session);
+  }
+  writeSessionCookie(c, session, a.base);
+  const configured = !!a.deps.adminPassword;
+  const body = html`<div class="login-box">
+${s.error ? errorSummary([{ fieldId: 'password', message: s.error }], 'Not signed in') : ''}
+${s.info ? html`<p class="flash flash-info" role="status">${s.info}</p>` : ''}
+${configured ? '' : html`<p class="notice">No admin password is configured. Set one on the server with <code>mailgate admin set-password</code> or the environment variable <code>MAILGATE_ADMIN_PASSWORD</code>.</p>`}
+<form method="post" action="${a.url('/login')}" class="panel" novalidate>
+  ${csrfField(session)}
+  <input type="hidden" name="next" value="${s.next}">
+  ${textControl({ id: 'password', name: 'password', label: 'Admin password', type: 'password', autocomplete: 'current-password', required: true, maxlength: 1024, error: s.error })}
+  <div class="actions"><button type="submit" class="button"${configured ? '' : html` disabled`}>Sign in</button></div>
+</form>
+<p class="muted">The password was printed when Mailgate first started; change it with <code>mailgate admin set-password</code>.</p>
+</div>`;
+  return renderPage(a, c, { title: 'Sign in to Mailgate', body, status: s.status, headers: s.headers });
+}
+
+const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
+
+export function authRoutes(a: Admin): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
+
+  app.get('/login', (c) => {
+    const next = safeNext(a, c.req.query('next'));
+    if (c.get('session')?.authenticated) return redirect(c, next);
+    return loginPage(a, c, { next, info: c.req.query('signed-out') !== undefined ? 'You are signed out.' : undefined });
+  });
+
+  app.post('/login', async (c) => {
+    const form = (await c.req.parseBody({ all: true })) as FormBody;
+    const next = safeNext(a, lastString(form, 'next'));
+    const password = lastString(form, 'password') ?? '';
+    const address = a.clientAddress(c);
+    const now = a.deps.now();
+    const limit = a.limiter.check(address, now);
+    if (!limit.allowed) {
+      const wait = minutes(limit.retryAfterMs);
+      a.deps.logger.warn({ address }, 'admin page: sign-in refused (too many failed attempts)');
+      return loginPage(a, c, {
+        next,
+        status: 429,
+        headers: { 'retry-after': String(Math.ceil(limit.retryAfterMs / 1000)) },
+        error: `Too many wrong passwords from your address (${address}). Sign-in is paused for ${wait} minute${wait > 1 ? 's' : ''}; try again after that.`,
+      });
+    }
+    const ok = !!a.deps.adminPassword && password.length > 0 && password.length <= 1024 && (await a.deps.adminPassword.verify(password));
+    if (!ok) {
+      const left = a.limiter.fail(address, now);
+      a.deps.logger.warn({ address }, 'admin page: wrong admin password');
+      const more = left > 0
+        ? ` ${left} more attempt${left > 1 ? 's' : ''} before sign-in from your address is paused for ${minutes(a.limiter.windowMs)} minutes.`
+        : ` Sign-in from your address is now paused for ${minutes(a.limiter.windowMs)} minutes.`;
+      return loginPage(a, c, { next, status: 401, error: `The password is not correct.${more}` });
+    }
+    a.limiter.succeed(address);
+    const session = a.sessions.signIn(c.get('session'));
+    await a.deps.store.appendAudit({ at: now, actor: 'admin', action: 'admin.login', detail: { address } });
+    c.set('session', session);
+    writeSessionCookie(c, session, a.base);
+    return redirect(c, next);
+  });
+
+  app.post('/logout', (c) => {
+    a.sessions.destroy(c.get('session')?.id);
+    clearSessionCookie(c, a.base);
+    return redirect(c, a.url('/login?signed-out'));
+  });
+
+  return app;
+}
