@@ -13,6 +13,7 @@
  *
  * Imports: src/core (settings, errors), ./store, ./secret-box.
  */
+import { CLOUDS, CLOUD_IDS, type CloudId } from '../core/clouds.js';
 import type { Problem } from '../core/errors.js';
 import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../core/settings.js';
 import type { ConfigStore } from './store/store.js';
@@ -154,6 +155,38 @@ export class SettingsService {
   }
 
   /**
+   * A change of where credentials are sent must come with the credentials themselves. Otherwise
+   * a stolen admin session or admin API key could point the authority host or the SMTP host at
+   * a server of its own and collect the stored secret, or a token that sends as the mailbox.
+   */
+  #redirectProblems(patch: Record<string, unknown>, next: RawSettings): Problem[] {
+    const before = destinations({ ...this.#loaded.stored, ...this.#env.raw });
+    const after = destinations({ ...next, ...this.#env.raw });
+    const moved = DESTINATION_KEYS.filter((k) => before[k] !== after[k]);
+    if (!moved.length) return [];
+    const out: Problem[] = [];
+    const effective = this.effectiveRaw();
+    // The credentials that will be sent under the new settings.
+    const used: readonly SettingKey[] = after.useModernAuth === 'true' ? ['clientSecret', 'clientCertificatePem'] : ['smtpPassword'];
+    for (const k of used) {
+      const f = FIELD_BY_KEY[k];
+      const present = effective[k] !== undefined && effective[k] !== '';
+      const retyped = typeof patch[k] === 'string' && patch[k] !== '';
+      if (!present || retyped) continue;
+      const where = moved.map((m) => FIELD_BY_KEY[m].label).join(', ');
+      out.push({
+        key: k,
+        env: f.env,
+        label: f.label,
+        message: this.#env.keys.includes(k)
+          ? `${f.label} (${k}) comes from ${f.env}: change ${where} in the environment too, not here (a stored change must not redirect a credential it cannot see)`
+          : `${f.label} (${k}): type it again to change ${where} — a change of where credentials are sent must come with the credentials`,
+      });
+    }
+    return out;
+  }
+
+  /**
    * Validate and save a change. Rules: unknown keys are refused; a secret that is omitted or
    * empty keeps the stored one, `null` clears it; any other key set to `null` or "" is cleared
    * (its default applies); a key set by an environment variable cannot be changed here.
@@ -193,6 +226,7 @@ export class SettingsService {
       changes[k] = after === undefined ? null : secret ? encryptValue(this.#key, after, `settings.${k}`) : after;
       changedKeys.push(k);
     }
+    problems.push(...this.#redirectProblems(patch, next));
     const parsed = parseSettings({ ...next, ...this.#env.raw });
     if (!parsed.ok) {
       const seen = new Set(problems.map((p) => p.key));
@@ -206,6 +240,26 @@ export class SettingsService {
     }
     return { ok: true, view: this.#loaded.view, changedKeys };
   }
+}
+
+/**
+ * Settings that decide where a credential goes: the token endpoint (client secret, certificate
+ * assertion), the SMTP server (access token, SMTP password), and the mode that picks which.
+ */
+const DESTINATION_KEYS = ['authorityHost', 'smtpHost', 'smtpPort', 'useModernAuth', 'scope'] as const;
+
+/** Where credentials go under these raw settings, defaults (per cloud) applied; compared as text. */
+function destinations(raw: RawSettings): Record<(typeof DESTINATION_KEYS)[number], string> {
+  const cloudRaw = String(raw.cloud ?? '').trim();
+  const cloud = (CLOUD_IDS as readonly string[]).includes(cloudRaw) ? (cloudRaw as CloudId) : 'global';
+  const text = (v: unknown, d: string | number | boolean) => (v === undefined || v === null || String(v).trim() === '' ? String(d) : String(v).trim().toLowerCase());
+  return {
+    authorityHost: text(raw.authorityHost, CLOUDS[cloud].authorityHost).replace(/\/+$/, ''),
+    smtpHost: text(raw.smtpHost, CLOUDS[cloud].smtpHost),
+    smtpPort: text(raw.smtpPort, 587),
+    useModernAuth: ['false', '0', 'no', 'off'].includes(text(raw.useModernAuth, true)) ? 'false' : 'true',
+    scope: text(raw.scope, CLOUDS[cloud].smtpScope),
+  };
 }
 
 /** Public values from raw (unvalidated) settings: non-secret values as given, secrets as `<key>Set`. */

@@ -278,13 +278,23 @@ describe('admin: Email Settings', () => {
     await client.post('/admin/settings', { ...VALID, smtpHost: 'smtp.office365.com', cloud: 'global' });
     assert.equal(ctx.svc.settings.view().sources.smtpHost, 'default');
     assert.equal(ctx.svc.settings.view().sources.cloud, 'default');
-    await client.post('/admin/settings', { ...VALID, smtpHost: 'smtp.example.net' });
+    await client.post('/admin/settings', { ...VALID, smtpHost: 'smtp.example.net', clientSecret: SECRET });
     assert.equal(ctx.svc.settings.view().sources.smtpHost, 'stored');
-    await client.post('/admin/settings', { ...VALID, smtpHost: '' });
+    await client.post('/admin/settings', { ...VALID, smtpHost: '', clientSecret: SECRET });
     assert.equal(ctx.svc.settings.view().sources.smtpHost, 'default');
-    await client.post('/admin/settings', { ...VALID, cloud: 'gcc-high' });
+    await client.post('/admin/settings', { ...VALID, cloud: 'gcc-high', clientSecret: SECRET });
     assert.equal(ctx.svc.settings.settings()?.smtpHost, 'smtp.office365.us');
-    await client.post('/admin/settings', { ...VALID, cloud: 'global' });
+    await client.post('/admin/settings', { ...VALID, cloud: 'global', clientSecret: SECRET });
+  });
+
+  it('moving the SMTP host or the authority host needs the secret typed again (a stolen session cannot redirect it)', async () => {
+    const r = await client.post('/admin/settings', { ...VALID, smtpHost: 'mx.attacker.example' });
+    assert.equal(r.status, 422);
+    assert.match(r.text, /type it again to change SMTP Client Server/);
+    const r2 = await client.post('/admin/settings', { ...VALID, authorityHost: 'https://login.attacker.example' });
+    assert.equal(r2.status, 422);
+    assert.notEqual(ctx.svc.settings.settings()?.smtpHost, 'mx.attacker.example');
+    assert.ok(!r.text.includes(SECRET) && !r2.text.includes(SECRET));
   });
 
   it('"clear" deletes a stored secret (here: a certificate replaces it)', async () => {

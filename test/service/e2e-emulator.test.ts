@@ -146,8 +146,13 @@ describe('end to end against the emulator', () => {
       const test = await p.api('POST', '/api/v1/settings/email/test', { to: 'admin@example.com' });
       assert.equal(test.json.ok, true, test.text);
       assert.match(test.json.response, /^250 /);
+      // Moving where credentials go without typing the secret again is refused.
+      const refused = await p.api('PUT', '/api/v1/settings/email', { smtpPort: 1 });
+      assert.equal(refused.status, 422);
+      assert.deepEqual(refused.json.errors.map((e: { key: string }) => e.key), ['clientSecret']);
+      assert.match(refused.json.errors[0].message, /type it again/);
       // Point the service at a port where nothing listens: new messages retry with a diagnosis.
-      await p.api('PUT', '/api/v1/settings/email', { smtpPort: 1, connectionTimeoutMs: 500 });
+      assert.equal((await p.api('PUT', '/api/v1/settings/email', { smtpPort: 1, connectionTimeoutMs: 500, clientSecret: p.tenant.clientSecret })).status, 200);
       const [b] = await p.submit(1);
       await waitFor(async () => (await p.svc.store.get(b.id))?.attempts.length, 10_000, 'a failed attempt');
       const mb = await p.svc.store.get(b.id);
@@ -156,7 +161,7 @@ describe('end to end against the emulator', () => {
       assert.equal(bad.json.ok, false);
       assert.equal(bad.json.error.code, 'CONNECT_FAILED');
       assert.ok(bad.json.error.diagnosis.summary);
-      await p.api('PUT', '/api/v1/settings/email', { smtpPort: p.emulator.smtp.port });
+      await p.api('PUT', '/api/v1/settings/email', { smtpPort: p.emulator.smtp.port, clientSecret: p.tenant.clientSecret });
       await p.waitForStatus([b.id], 'sent');
     });
   });
