@@ -21,6 +21,7 @@ import type { ClientCertificate } from './client-certificate.js';
 import { httpsRequest, type HttpsResponse } from './https-request.js';
 import { tokenErrorFromNetwork, tokenErrorFromResponse, type TokenRequestContext } from './token-errors.js';
 import { MailgateError } from '../core/errors.js';
+import { scrubText } from '../core/secret.js';
 
 export interface EntraCredentialConfig {
   authorityHost: string;
@@ -73,7 +74,7 @@ export async function requestEntraToken(cfg: EntraCredentialConfig): Promise<Acc
     tenantId: cfg.tenantId,
     clientId: cfg.clientId,
     tokenEndpoint: endpoint,
-    secrets: [cfg.clientSecret?.reveal() ?? ''].filter(Boolean),
+    secrets: [cfg.clientSecret?.reveal(), cfg.certificate?.privateKeyPem].filter((v): v is string => !!v),
   };
   const network = new RecordingNetworkClient(cfg.ca, cfg.timeoutMs ?? 30000);
   const config: Configuration = {
@@ -113,7 +114,7 @@ export async function requestEntraToken(cfg: EntraCredentialConfig): Promise<Acc
     throw new MailgateError({
       code: 'TOKEN_REJECTED',
       phase: 'token',
-      message: `Token request failed before reaching Entra ID: ${(err as Error)?.message ?? String(err)}`.replace(cfg.clientSecret?.reveal() ?? '\u0000', '[redacted]'),
+      message: scrubText(`Token request failed before reaching Entra ID: ${(err as Error)?.message ?? String(err)}`, ctx.secrets),
       context: { tenantId: cfg.tenantId, clientId: cfg.clientId, tokenEndpoint: endpoint },
       cause: err,
     });

@@ -22,13 +22,38 @@ const REDACT_PATHS = [
   'key', '*.key', 'masterKey', '*.masterKey', 'apiKey', '*.apiKey',
 ];
 
-function scrubDeep(v: unknown, depth = 0): unknown {
-  if (typeof v === 'string') return scrubText(v, []);
+/**
+ * Where the secret values in effect come from (the service's settings, the CLI's environment).
+ * Every logger removes them from every string it writes, whatever the field: a library error
+ * message that quotes a secret cannot reach the log.
+ */
+const secretSources = new Set<() => Iterable<string>>();
+
+/** Register a source of secret values to scrub from every log line; returns its removal. */
+export function addLogSecretSource(source: () => Iterable<string>): () => void {
+  secretSources.add(source);
+  return () => void secretSources.delete(source);
+}
+
+function secretsInEffect(): string[] {
+  const out: string[] = [];
+  for (const source of secretSources) {
+    try {
+      for (const v of source()) if (v) out.push(v);
+    } catch {
+      /* a failing source must not stop logging */
+    }
+  }
+  return out;
+}
+
+function scrubDeep(v: unknown, secrets: string[], depth = 0): unknown {
+  if (typeof v === 'string') return scrubText(v, secrets);
   if (depth > 6 || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => scrubDeep(x, depth + 1));
-  if (v instanceof Error) return { type: v.name, message: scrubText(v.message, []), code: (v as { code?: unknown }).code };
+  if (Array.isArray(v)) return v.map((x) => scrubDeep(x, secrets, depth + 1));
+  if (v instanceof Error) return { type: v.name, message: scrubText(v.message, secrets), code: (v as { code?: unknown }).code };
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = scrubDeep(x, depth + 1);
+  for (const [k, x] of Object.entries(v)) out[k] = scrubDeep(x, secrets, depth + 1);
   return out;
 }
 
@@ -47,11 +72,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: {
-        log: (obj) => scrubDeep(obj) as Record<string, unknown>,
+        log: (obj) => scrubDeep(obj, secretsInEffect()) as Record<string, unknown>,
       },
       hooks: {
         logMethod(args, method) {
-          const scrubbed = args.map((a) => (typeof a === 'string' ? scrubText(a, []) : a));
+          const secrets = secretsInEffect();
+          const scrubbed = args.map((a) => (typeof a === 'string' ? scrubText(a, secrets) : a));
           return method.apply(this, scrubbed as Parameters<typeof method>);
         },
       },

@@ -12,7 +12,7 @@ import type { Diagnosis, DiagnosisContext } from '../core/diagnosis/types.js';
 import { scrubText } from '../core/secret.js';
 import type { SendTestResult } from './http/deps.js';
 import type { SettingsService } from './settings-store.js';
-import { diagnosisContext } from './worker/attempt.js';
+import { diagnosisContext, scrubDeep } from './worker/attempt.js';
 import type { MailerFactory } from './worker/mailer-source.js';
 
 export interface SendTestDeps {
@@ -22,10 +22,6 @@ export interface SendTestDeps {
   now: () => number;
   /** Called with each fresh mailer's token requests once it is closed (metrics). */
   onTokenRequests?: (n: number) => void;
-}
-
-function scrubDeep<T>(v: T, secrets: string[]): T {
-  return JSON.parse(scrubText(JSON.stringify(v), secrets)) as T;
 }
 
 export function createSendTest(d: SendTestDeps): (to: string) => Promise<SendTestResult> {
@@ -39,8 +35,9 @@ export function createSendTest(d: SendTestDeps): (to: string) => Promise<SendTes
       };
     }
     const secrets = d.settings.secrets();
-    const mailer = d.factory(settings, {});
+    let mailer: ReturnType<MailerFactory> | undefined;
     try {
+      mailer = d.factory(settings, {});
       const r = await mailer.send({
         to: [to],
         subject: 'Mailgate test message',
@@ -62,8 +59,8 @@ export function createSendTest(d: SendTestDeps): (to: string) => Promise<SendTes
         }, secrets),
       };
     } finally {
-      await mailer.close().catch(() => undefined);
-      d.onTokenRequests?.(mailer.tokenProvider?.requestCount ?? 0);
+      await mailer?.close().catch(() => undefined);
+      d.onTokenRequests?.(mailer?.tokenProvider?.requestCount ?? 0);
     }
   };
 }

@@ -24,9 +24,10 @@ import type { Hono } from 'hono';
 import { diagnose } from '../core/diagnosis/index.js';
 import type { Problem } from '../core/errors.js';
 import { classifyForRetry } from '../core/retry-policy.js';
-import { createLogger, type Logger } from '../log/logger.js';
+import { addLogSecretSource, createLogger, type Logger } from '../log/logger.js';
 import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js';
 import { resolveAdminPassword, type AdminPassword } from './admin-password.js';
+import { scrubText } from '../core/secret.js';
 import { runDoctor } from '../doctor/run-doctor.js';
 import { createAdminApp } from '../admin/index.js';
 import { parseServiceConfig, type ServiceConfig } from './config.js';
@@ -131,6 +132,9 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
   try {
     const masterKey = loadMasterKey(env.MAILGATE_MASTER_KEY, config.dataDir);
     const settings = await SettingsService.open({ store, masterKey: masterKey.key, env, now });
+    // Every log line is scrubbed of the secrets in effect, whatever field carries them.
+    const removeSecretSource = addLogSecretSource(() => settings.secrets());
+    closers.push(async () => removeSecretSource());
     const adminPassword = await resolveAdminPassword(store, env.MAILGATE_ADMIN_PASSWORD, { now: now() });
     const warnings = () => {
       const v = settings.view();
@@ -143,7 +147,9 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     const build = o.createMailer ?? createMailer;
     const mailerDeps: MailerDeps = { ca, logger, maxConnections: config.maxConnections, ...o.mailerDeps };
     const factory: MailerFactory = (s, reuse) => build(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider });
-    const mailers = new MailerSource(() => settings.snapshot(), factory);
+    const mailers = new MailerSource(() => settings.snapshot(), factory, (error) =>
+      logger.error({ err: error, code: (error as { code?: string })?.code }, 'the Email Settings cannot be used to send (nothing is delivered until they change)'),
+    );
     closers.push(() => mailers.close());
     let testTokenRequests = 0;
 
@@ -170,6 +176,10 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { to: input.to, ca })),
       adminPassword,
       worker,
+      deliveryProblem: () => {
+        const e = mailers.buildError();
+        return e === undefined ? undefined : scrubText(e instanceof Error ? e.message : String(e), settings.secrets());
+      },
       now,
       logger,
       maxBodyBytes: config.maxBodyBytes,

@@ -14,7 +14,9 @@
  * Imports: src/core (settings, errors), ./store, ./secret-box.
  */
 import { CLOUDS, CLOUD_IDS, type CloudId } from '../core/clouds.js';
-import type { Problem } from '../core/errors.js';
+import { isMailgateError, type Problem } from '../core/errors.js';
+import { Secret } from '../core/secret.js';
+import { loadClientCertificate } from '../auth/client-certificate.js';
 import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../core/settings.js';
 import type { ConfigStore } from './store/store.js';
 import { decryptValue, encryptValue, isEncrypted, keyCheck, keyMatches, MasterKeyError } from './secret-box.js';
@@ -227,6 +229,7 @@ export class SettingsService {
       changedKeys.push(k);
     }
     problems.push(...this.#redirectProblems(patch, next));
+    problems.push(...certificateProblems({ ...next, ...this.#env.raw }, changedKeys));
     const parsed = parseSettings({ ...next, ...this.#env.raw });
     if (!parsed.ok) {
       const seen = new Set(problems.map((p) => p.key));
@@ -260,6 +263,23 @@ function destinations(raw: RawSettings): Record<(typeof DESTINATION_KEYS)[number
     useModernAuth: ['false', '0', 'no', 'off'].includes(text(raw.useModernAuth, true)) ? 'false' : 'true',
     scope: text(raw.scope, CLOUDS[cloud].smtpScope),
   };
+}
+
+/**
+ * A changed client certificate must be readable and hold a key that matches the certificate:
+ * checked when it is saved, so a bad file is refused at once instead of stopping delivery later.
+ */
+function certificateProblems(raw: RawSettings, changedKeys: SettingKey[]): Problem[] {
+  if (!changedKeys.some((k) => k === 'clientCertificatePath' || k === 'clientCertificatePem')) return [];
+  const path = typeof raw.clientCertificatePath === 'string' && raw.clientCertificatePath.trim() ? raw.clientCertificatePath.trim() : undefined;
+  const pem = typeof raw.clientCertificatePem === 'string' && raw.clientCertificatePem ? new Secret(raw.clientCertificatePem) : undefined;
+  if (!path && !pem) return [];
+  try {
+    loadClientCertificate({ path, pem });
+    return [];
+  } catch (error) {
+    return isMailgateError(error) && error.problems ? error.problems : [{ key: 'clientCertificatePath', message: 'Client certificate: cannot be used' }];
+  }
 }
 
 /** Public values from raw (unvalidated) settings: non-secret values as given, secrets as `<key>Set`. */

@@ -25,12 +25,18 @@ export function newMessageId(fromAddress: string): string {
 export async function composeMessage(msg: OutboundMessage, defaultFrom: string): Promise<ComposedMessage> {
   const from = msg.from ?? defaultFrom;
   const messageId = msg.messageId ?? newMessageId(from);
+  // Addresses go to MailComposer already split, so a display name can never be re-parsed
+  // into more addresses than the envelope has.
+  const parts = (list: string[] | undefined) => list?.map((a) => {
+    const { name, address } = splitAddress(a);
+    return { name: name ?? '', address };
+  });
   const composer = new MailComposer({
-    from,
-    to: msg.to,
-    cc: msg.cc,
-    bcc: msg.bcc,
-    replyTo: msg.replyTo,
+    from: parts([from])![0],
+    to: parts(msg.to),
+    cc: parts(msg.cc),
+    bcc: parts(msg.bcc),
+    replyTo: msg.replyTo === undefined ? undefined : parts([msg.replyTo])![0],
     subject: msg.subject,
     text: msg.text,
     html: msg.html,

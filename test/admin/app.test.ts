@@ -6,6 +6,10 @@
  * API keys. Above all: no page ever contains the stored client secret or SMTP password.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClientCertificate } from '../../src/emulator/index.js';
 import { after, before, describe, it } from 'node:test';
 import { createAdminApp } from '../../src/admin/index.js';
 import { MailgateError } from '../../src/core/errors.js';
@@ -298,7 +302,13 @@ describe('admin: Email Settings', () => {
   });
 
   it('"clear" deletes a stored secret (here: a certificate replaces it)', async () => {
-    const r = await client.post('/admin/settings', { ...VALID, clientCertificatePath: '/etc/mailgate/client.pem', clientSecretClear: 'on' });
+    const bad = await client.post('/admin/settings', { ...VALID, clientCertificatePath: '/etc/mailgate/missing.pem', clientSecretClear: 'on' });
+    assert.equal(bad.status, 422, 'an unreadable certificate file is refused when saved');
+    assert.match(bad.text, /cannot read \/etc\/mailgate\/missing\.pem/);
+    const cert = await createClientCertificate();
+    const certPath = join(mkdtempSync(join(tmpdir(), 'mailgate-admin-cert-')), 'client.pem');
+    writeFileSync(certPath, `${cert.certPem}\n${cert.privateKeyPem}`);
+    const r = await client.post('/admin/settings', { ...VALID, clientCertificatePath: certPath, clientSecretClear: 'on' });
     assert.equal(r.status, 303);
     assert.deepEqual(ctx.svc.settings.secrets(), []);
     const page = await client.get('/admin/settings');

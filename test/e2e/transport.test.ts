@@ -178,3 +178,18 @@ test('no STARTTLS: no token and no password is ever sent, no message is sent', a
     assert.doesNotMatch(wire, /dXNlcj1|eyJ/);
   }
 });
+
+test('a display name holding commas and addresses never becomes extra recipients in the header', async () => {
+  const t = use(buildTenantState());
+  const mailer = createMailer(settingsFor(t), { ca: emu.caPem });
+  try {
+    const r = await mailer.send({ to: ['a@x.example, b@y.example <c@example.com>'], subject: 'names', text: 'x' });
+    assert.deepEqual(r.accepted, ['c@example.com']);
+    const stored = emu.messages().find((m) => m.messageId === r.messageId)!;
+    const raw = emu.rawMessage(stored.id)!.toString('utf8');
+    const to = /^To: (.*)$/m.exec(raw)![1];
+    assert.match(to, /^"a@x\.example, b@y\.example" <c@example\.com>$/);
+  } finally {
+    await mailer.close();
+  }
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/log/logger.js';
+import { addLogSecretSource, createLogger } from '../../src/log/logger.js';
 import { Secret } from '../../src/core/secret.js';
 
 function capture() {
@@ -31,4 +31,17 @@ test('the logger redacts secrets by field, by type and by shape, at debug level'
     assert.equal(all.includes(s), false, `leaked ${s.slice(0, 12)}`);
   }
   assert.match(all, /\[redacted\]/);
+});
+
+test('registered secret values are scrubbed from any field and message, e.g. a library error quoting them', () => {
+  const { lines, stream } = capture();
+  const log = createLogger({ level: 'debug', destination: stream });
+  const remove = addLogSecretSource(() => ['plain-looking-password-42']);
+  try {
+    log.error({ err: new Error('login failed for pw plain-looking-password-42'), detail: { note: 'x plain-looking-password-42' } }, 'failed with plain-looking-password-42');
+  } finally {
+    remove();
+  }
+  assert.equal(lines.join('').includes('plain-looking-password-42'), false);
+  assert.match(lines.join(''), /\[redacted\]/);
 });

@@ -121,6 +121,28 @@ describe('end to end against the emulator', () => {
     });
   });
 
+  it('an unreadable client certificate never crashes the service: messages wait, readyz says why, the API refuses to save it', async () => {
+    await withPair({ env: { MAILGATE_CLIENT_CERTIFICATE_PATH: '/nonexistent/client.pem' } }, async (p) => {
+      const [a] = await p.submit(1);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await p.api('GET', `/api/v1/messages/${a.id}`)).json.status, 'queued');
+      const ready = await p.api('GET', '/readyz');
+      assert.equal(ready.status, 503);
+      assert.match(JSON.stringify(ready.json.errors), /delivery stopped: the Email Settings cannot be used/);
+      assert.doesNotMatch(JSON.stringify(ready.json), /nonexistent/, 'no detail on the unauthenticated endpoint');
+      const test = await p.api('POST', '/api/v1/settings/email/test', { to: 'admin@example.com' });
+      assert.equal(test.status, 200);
+      assert.equal(test.json.ok, false);
+      assert.equal(test.json.error.code, 'SETTINGS_INVALID');
+      assert.equal((await p.api('GET', '/healthz')).status, 200, 'still alive');
+    });
+    await withPair({}, async (p) => {
+      const r = await p.api('PUT', '/api/v1/settings/email', { clientCertificatePem: '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n' });
+      assert.equal(r.status, 422);
+      assert.match(JSON.stringify(r.json.errors), /Client certificate/);
+    });
+  });
+
   it('a refused client secret (AADSTS7000215) fails at once with its diagnosis', async () => {
     await withPair({}, async (p) => {
       const r = await p.api('PUT', '/api/v1/settings/email', { clientSecret: 'wrong~secret-value-1234567890' });

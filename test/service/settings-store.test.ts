@@ -4,6 +4,9 @@
  * sources, validation before saving, audit without values, refresh across processes; plus the
  * admin password and API key helpers.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createClientCertificate } from '../../src/emulator/index.js';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -116,7 +119,12 @@ describe('settings service', () => {
   it('keeps a stored secret when the field is empty, clears it with null', async () => {
     await withStore(async (store) => {
       const svc = await SettingsService.open({ store, masterKey: KEY, env: {} });
-      await svc.update({ ...VALID, clientCertificatePath: '/etc/cert.pem' }, 'admin');
+      const cert = await createClientCertificate();
+      const certPath = join(mkdtempSync(join(tmpdir(), 'mailgate-cert-')), 'client.pem');
+      writeFileSync(certPath, `${cert.certPem}\n${cert.privateKeyPem}`);
+      const bad = await svc.update({ ...VALID, clientCertificatePath: '/nonexistent/cert.pem' }, 'admin');
+      assert.ok(!bad.ok && bad.problems.some((p) => p.key === 'clientCertificatePath'), 'an unreadable certificate is refused when saved');
+      assert.ok((await svc.update({ ...VALID, clientCertificatePath: certPath }, 'admin')).ok);
       let r = await svc.update({ clientSecret: '' }, 'admin');
       assert.ok(r.ok && r.changedKeys.length === 0);
       assert.equal(svc.settings()?.clientSecret?.reveal(), SECRET);

@@ -272,6 +272,35 @@ describe('delivery worker', () => {
     assert.equal((await h.store.get(id))?.status, 'sent');
   });
 
+  it('adopts its own lease when a stall let it expire mid-send: recorded as sent, never sent twice', async () => {
+    const h = await harness({ leaseMs: 3000 });
+    h.mailer.hold();
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(() => h.mailer.inFlight === 1);
+    // Renewals fail for a while (a busy disk), so the lease runs out and the next poll reclaims it.
+    const renew = h.store.renewLeases.bind(h.store);
+    h.store.renewLeases = async () => {
+      throw new Error('database is locked');
+    };
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(1000);
+      await settle(10);
+    }
+    h.store.renewLeases = renew;
+    h.clock.advance(1000);
+    await settle(20);
+    assert.equal((await h.store.get(id))?.attempts.at(-1)?.outcome, 'interrupted', 'the lease was taken back');
+    h.mailer.releaseAll();
+    await h.idle();
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(4000);
+      await settle(10);
+    }
+    assert.equal((await h.store.get(id))?.status, 'sent');
+    assert.equal(h.mailer.calls.length, 1, 'sent once');
+  });
+
   it('defers messages that would exceed the recipient budget', async () => {
     const h = await harness({ budget: { limit: 5, windowMs: 86_400_000, refreshMs: 60_000 }, budgetDeferMs: 60_000 });
     h.worker.start();

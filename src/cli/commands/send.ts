@@ -12,7 +12,7 @@ import type { DiagnosisContext } from '../../core/diagnosis/types.js';
 import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { createMailer, type MailgateMailer } from '../../mailer.js';
 import { decodeTokenClaims } from '../../auth/jwt-claims.js';
-import { createLogger } from '../../log/logger.js';
+import { addLogSecretSource, createLogger } from '../../log/logger.js';
 import type { EmailSettings } from '../../core/settings.js';
 import { errorToJson, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
@@ -62,6 +62,8 @@ async function runSend(flags: SendFlags): Promise<number> {
   try {
     const loaded = loadSettingsFromEnv();
     settings = loaded.settings;
+    const s = settings;
+    addLogSecretSource(() => [s.clientSecret?.reveal(), s.clientCertificatePem?.reveal(), s.smtpPassword?.reveal()].filter((v): v is string => !!v));
     for (const w of loaded.warnings) process.stderr.write(`warning: ${w.message}\n`);
     const message = validateMessage({
       to: flags.to,

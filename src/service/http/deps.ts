@@ -37,6 +37,8 @@ export interface AppDeps {
   /** For the admin page's login. */
   adminPassword?: AdminPassword;
   worker?: { activity(): WorkerActivity; resume?(): void };
+  /** Why valid settings still cannot send (e.g. an unreadable certificate file), if so. */
+  deliveryProblem?: () => string | undefined;
   now: () => number;
   logger: Logger;
   /** Largest accepted request body (bytes). */

@@ -17,7 +17,7 @@
  *
  * Imports: node:fs, better-sqlite3, ./migrate.
  */
-import { accessSync, constants, mkdirSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { migrate } from './migrate.js';
@@ -80,6 +80,14 @@ export function openDatabase(dir: string): Database {
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
     migrate(db);
+    // Message bodies (reset codes, MFA codes) and hashes live here: owner-only, whatever the umask.
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        chmodSync(f, 0o600);
+      } catch {
+        /* the -wal/-shm files may not exist yet */
+      }
+    }
     return db;
   } catch (error) {
     try {

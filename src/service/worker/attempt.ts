@@ -47,7 +47,8 @@ export interface AttemptDeps {
   budgetDeferMs: number;
 }
 
-function scrubDeep<T>(value: T, secrets: string[]): T {
+/** Scrub every string inside a value (before it is stored or returned). */
+export function scrubDeep<T>(value: T, secrets: string[]): T {
   if (typeof value === 'string') return scrubText(value, secrets) as T;
   if (Array.isArray(value)) return value.map((v) => scrubDeep(v, secrets)) as T;
   if (value && typeof value === 'object') {
@@ -75,7 +76,8 @@ export interface DeliveryHooks {
   /** The SMTP part is over (sent, failed or skipped); the connection slot is free again. */
   sendSettled(): void;
   /** The attempt failed permanently with this error code (the loop may pause delivery). */
-  failedPermanently?(code: string, diagnosisSummary: string | undefined): void;
+  /** `reply` is the server's basic and enhanced code, e.g. `550 5.7.708`, when there was a reply. */
+  failedPermanently?(code: string, diagnosisSummary: string | undefined, reply?: string): void;
   /** The message was accepted by the server. */
   delivered?(): void;
 }
@@ -151,7 +153,8 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
     d.metrics?.attempt('retry', code);
     d.logger.warn({ ...log, retryInMs: next - at, reason: policy.reason }, 'transient failure; will retry');
   } else {
-    hooks?.failedPermanently?.(code, diagnosis?.summary);
+    const smtp = isMailgateError(error) ? error.smtp : undefined;
+    hooks?.failedPermanently?.(code, diagnosis?.summary, smtp ? `${smtp.code} ${smtp.enhanced ?? ''}`.trim() : undefined);
     await d.store.markFailed(m.lease, { at, outcome: 'failed', reply, code, diagnosis });
     d.metrics?.attempt('failed', code);
     d.logger.error({ ...log, reason: policy.reason }, 'permanent failure; message failed');

@@ -53,10 +53,20 @@ export class MailerSource {
   readonly #retiring = new Set<Built>();
   readonly #providers = new Set<TokenProvider>();
   #closed = false;
+  /** The settings version whose mailer could not be built (e.g. an unreadable certificate), and why. */
+  #broken?: { version: number; error: unknown };
+  readonly #onBuildError?: (error: unknown) => void;
 
-  constructor(settings: () => SettingsSnapshot, factory: MailerFactory) {
+  constructor(settings: () => SettingsSnapshot, factory: MailerFactory, onBuildError?: (error: unknown) => void) {
     this.#settings = settings;
     this.#factory = factory;
+    this.#onBuildError = onBuildError;
+  }
+
+  /** Why the current settings cannot send although they are valid (e.g. the certificate file is unreadable). */
+  buildError(): unknown {
+    const snap = this.#settings();
+    return this.#broken && this.#broken.version === snap.version ? this.#broken.error : undefined;
   }
 
   /** The current mailer, or undefined when the settings do not allow sending. */
@@ -64,7 +74,18 @@ export class MailerSource {
     if (this.#closed) return undefined;
     const snap = this.#settings();
     if (!snap.settings) return undefined;
-    if (!this.#current || this.#current.version !== snap.version) this.#rebuild(snap.version, snap.settings);
+    if (this.#broken?.version === snap.version) return undefined;
+    if (!this.#current || this.#current.version !== snap.version) {
+      try {
+        this.#rebuild(snap.version, snap.settings);
+      } catch (error) {
+        // Never let a bad credential file crash the process: these settings cannot send until
+        // they change (the error is reported once, and by /readyz).
+        this.#broken = { version: snap.version, error };
+        this.#onBuildError?.(error);
+        return undefined;
+      }
+    }
     const b = this.#current!;
     b.users++;
     let released = false;
@@ -101,7 +122,7 @@ export class MailerSource {
 
   /** Whether the settings currently allow sending. */
   ready(): boolean {
-    return !this.#closed && this.#settings().settings !== undefined;
+    return !this.#closed && this.#settings().settings !== undefined && this.buildError() === undefined;
   }
 
   /** Token requests made by every mailer this source built (for metrics and tests). */

@@ -82,6 +82,13 @@ export interface WorkerActivity {
  * the pause ends; then one message probes. Pauses double from 1 to 15 minutes.
  */
 export const CONFIGURATION_FAILURES = new Set(['TOKEN_REJECTED', 'AUTH_FAILED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
+/**
+ * Permanent replies about the sending mailbox or tenant rather than the message (m365.md §4):
+ * restricted sender (5.1.8), tenant over threshold / IP not accepted / unregistered domains
+ * (5.7.705, 5.7.708, 5.7.750), continuous-error throttling (5.2.251–5.2.255), Basic auth retired
+ * (5.7.30), sending mailbox full (5.2.2). Every queued message would get the same answer.
+ */
+export const MAILBOX_WIDE_REPLIES = new Set(['550 5.1.8', '550 5.7.705', '550 5.7.708', '550 5.7.750', '550 5.2.251', '550 5.2.252', '550 5.2.253', '550 5.2.254', '550 5.2.255', '550 5.7.30', '554 5.2.2']);
 const PAUSE_MIN_MS = 60_000;
 const PAUSE_MAX_MS = 15 * 60_000;
 
@@ -92,6 +99,8 @@ export class DeliveryWorker {
   readonly #budget: RecipientBudget;
   #buffer: ClaimedMessage[] = [];
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** The messages being delivered, by id (their lease can be adopted by a later claim). */
+  readonly #sending = new Map<string, ClaimedMessage>();
   readonly #perMailbox = new Map<string, number>();
   /** In flight, SMTP part over, result not committed yet. */
   readonly #recording = new Set<string>();
@@ -283,8 +292,10 @@ export class DeliveryWorker {
           this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 1) - 1);
           this.#pumpSoon();
         },
-        failedPermanently: (code, summary) => {
-          if (CONFIGURATION_FAILURES.has(code)) this.#startPause(code, summary, lease.settings);
+        failedPermanently: (code, summary, reply) => {
+          // (554 5.2.252 SendAsDenied concerns one From address, not the mailbox: not in the set.)
+          const mailboxWide = code === 'SMTP_REJECTED' && reply !== undefined && MAILBOX_WIDE_REPLIES.has(reply);
+          if (CONFIGURATION_FAILURES.has(code) || mailboxWide) this.#startPause(code, summary, lease.settings);
         },
         delivered: () => {
           if (this.#pause && this.#pause.settings === lease.settings) this.#endPause('a message was delivered');
@@ -301,7 +312,11 @@ export class DeliveryWorker {
 
   #startPause(code: string, summary: string | undefined, settings: unknown): void {
     const now = this.#d.scheduler.now();
-    const lengthMs = this.#pause && this.#pause.settings === settings ? Math.min(this.#pause.lengthMs * 2, PAUSE_MAX_MS) : PAUSE_MIN_MS;
+    const same = this.#pause !== undefined && this.#pause.settings === settings;
+    // Other messages in flight when the refusal came fail the same way: one incident, one pause.
+    if (same && now < this.#pause!.until) return;
+    // A failed probe after the pause doubles it.
+    const lengthMs = same ? Math.min(this.#pause!.lengthMs * 2, PAUSE_MAX_MS) : PAUSE_MIN_MS;
     this.#pause = { code, summary, until: now + lengthMs, settings, lengthMs };
     this.#cancelPause?.();
     this.#cancelPause = this.#d.scheduler.setTimer(() => this.#pump(), lengthMs);
@@ -340,9 +355,11 @@ export class DeliveryWorker {
   }
 
   #track(m: ClaimedMessage, p: Promise<void>): void {
+    this.#sending.set(m.id, m);
     const tracked = p
       .catch((error: unknown) => this.#d.logger.error({ messageId: m.id, err: error }, 'delivery bookkeeping failed; the lease will expire and the message will be retried'))
       .finally(() => {
+        this.#sending.delete(m.id);
         this.#inFlight.delete(m.id);
         this.#recording.delete(m.id);
         this.#pump();
@@ -373,9 +390,17 @@ export class DeliveryWorker {
     const wakes = this.#wakes;
     try {
       const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs });
-      const local = new Set([...this.#inFlight.keys(), ...this.#buffer.map((m) => m.id)]);
+      const local = new Map<string, ClaimedMessage>([...this.#sending, ...this.#buffer.map((m) => [m.id, m] as const)]);
       for (const m of claimed) {
-        if (local.has(m.id)) continue; // our own expired lease re-claimed while still sending
+        const mine = local.get(m.id);
+        if (mine) {
+          // Our own lease expired (a stalled event loop, a failed renewal) and the claim took the
+          // message back while we still hold it: adopt the new lease, so the send in flight
+          // records its outcome under it instead of losing it and sending the message again.
+          mine.lease = m.lease;
+          mine.leaseExpiresAt = m.leaseExpiresAt;
+          continue;
+        }
         if (m.reclaimed) this.#d.logger.info({ messageId: m.id, attempt: m.lease.attempt }, 'took over a message whose lease expired');
         this.#buffer.push(m);
       }

@@ -39,9 +39,12 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     }
     const view = d.settings.view();
     if (!view.valid) for (const p of view.problems) errors.push({ key: `settings.${p.key}`, message: p.message });
+    // /readyz is unauthenticated: it names the problem, not the details (which can name the
+    // mailbox, tenant or file paths); the admin page and the diagnostics show those.
+    if (d.deliveryProblem?.()) errors.push({ key: 'delivery', message: 'delivery stopped: the Email Settings cannot be used to send (see the admin page or run the diagnostics)' });
     const paused = d.worker?.activity().paused;
     if (paused) {
-      errors.push({ key: 'delivery', message: `delivery paused until ${new Date(paused.until).toISOString()} after ${paused.code}: ${paused.summary ?? 'the configuration was refused'} (run the diagnostics)` });
+      errors.push({ key: 'delivery', message: `delivery paused until ${new Date(paused.until).toISOString()} after ${paused.code} (see the admin page or run the diagnostics)` });
     }
     if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors });
     return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' } });
