@@ -5,41 +5,14 @@
  * one JSON object with --json, the human form, and that no secret or token is ever printed on
  * stdout or stderr, in either form, for passing and failing runs.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEmulator, buildTenantState, type Emulator, type BuiltTenant, type TenantStateOptions } from '../../src/emulator/index.js';
+import { useEmulatedTenants } from '../helpers/emulated-tenant.js';
 import { runCli, singleJson, type CliResult } from '../helpers/cli.js';
 import { CHECK_IDS } from '../../src/doctor/types.js';
 
-let emu: Emulator;
-
-before(async () => {
-  emu = await startEmulator(buildTenantState().state);
-});
-after(async () => {
-  await emu.stop();
-});
-
-function tenant(options: TenantStateOptions = {}): BuiltTenant {
-  const t = buildTenantState(options);
-  emu.setState(t.state);
-  emu.clearFaults();
-  return t;
-}
-
-function envFor(t: BuiltTenant, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    NODE_EXTRA_CA_CERTS: emu.caFile,
-    MAILGATE_CLIENT_ID: t.clientId,
-    MAILGATE_TENANT_ID: t.tenantId,
-    MAILGATE_CLIENT_SECRET: t.clientSecret ?? '',
-    MAILGATE_AUTHORIZED_FROM: t.authorizedFrom,
-    MAILGATE_SMTP_HOST: emu.smtp.host,
-    MAILGATE_SMTP_PORT: String(emu.smtp.port),
-    MAILGATE_AUTHORITY_HOST: emu.authorityHost,
-    ...extra,
-  };
-}
+const fixture = useEmulatedTenants();
+const { tenant, envFor } = fixture;
 
 /** Neither output of the process contains the secret, a token or an XOAUTH2 string. */
 function assertNoSecrets(r: CliResult, secrets: string[]): void {

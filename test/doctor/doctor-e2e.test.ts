@@ -5,46 +5,21 @@
  * that the fix names the right command with the right IDs: the token's oid (the Enterprise
  * Application object id), never the App Registration's object id.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startEmulator, buildTenantState, createClientCertificate, type Emulator, type BuiltTenant, type TenantStateOptions } from '../../src/emulator/index.js';
+import { buildTenantState, createClientCertificate, type BuiltTenant } from '../../src/emulator/index.js';
 import { runDoctor } from '../../src/doctor/run-doctor.js';
 import type { CheckId, CheckResult, DoctorOptions, DoctorReport } from '../../src/doctor/types.js';
+import { useEmulatedTenants } from '../helpers/emulated-tenant.js';
 
-let emu: Emulator;
-
-before(async () => {
-  emu = await startEmulator(buildTenantState().state);
-});
-after(async () => {
-  await emu.stop();
-});
-
-function tenant(options: TenantStateOptions = {}): BuiltTenant {
-  const t = buildTenantState(options);
-  emu.setState(t.state);
-  emu.clearFaults();
-  return t;
-}
-
-function rawFor(t: BuiltTenant, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    clientId: t.clientId,
-    tenantId: t.tenantId,
-    clientSecret: t.clientSecret ?? '',
-    authorizedFrom: t.authorizedFrom,
-    smtpHost: emu.smtp.host,
-    smtpPort: String(emu.smtp.port),
-    authorityHost: emu.authorityHost,
-    ...extra,
-  };
-}
+const fixture = useEmulatedTenants();
+const { tenant, rawFor } = fixture;
 
 /** Runs the doctor and checks the invariants every report must hold. */
 async function doctor(t: BuiltTenant, extra: Record<string, string> = {}, options: DoctorOptions = {}): Promise<DoctorReport> {
   const raw = rawFor(t, extra);
-  const report = await runDoctor(raw, { ca: emu.caPem, ...options });
+  const report = await runDoctor(raw, { ca: fixture.emu.caPem, ...options });
   assert.deepEqual(report.checks.map((c) => c.id), ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send']);
   assert.equal(report.ok, !report.checks.some((c) => c.status === 'fail'));
   const text = JSON.stringify(report);
@@ -89,7 +64,7 @@ test('a correct tenant: every check passes, including a test message', async () 
   assert.equal(claims.details!.tid, t.tenantId);
   assert.deepEqual(claims.details!.roles, ['SMTP.SendAsApp']);
   assert.equal(check(report, 'starttls').details!.protocol === 'TLSv1.2' || check(report, 'starttls').details!.protocol === 'TLSv1.3', true);
-  const sent = emu.messages().find((m) => m.messageId === check(report, 'send').details!.messageId);
+  const sent = fixture.emu.messages().find((m) => m.messageId === check(report, 'send').details!.messageId);
   assert.ok(sent, 'the emulator stored the test message');
   assert.equal(sent.subject, 'Mailgate doctor test message');
 });
@@ -299,8 +274,8 @@ test('Basic authentication that still works: token checks skipped, smtp-auth war
   const password = 'Summer-2026-long-password!';
   const t = tenant({ basicAuthPassword: password });
   const report = await runDoctor(
-    { useModernAuth: 'false', authorizedFrom: t.authorizedFrom, smtpUsername: t.authorizedFrom, smtpPassword: password, smtpHost: emu.smtp.host, smtpPort: String(emu.smtp.port) },
-    { ca: emu.caPem },
+    { useModernAuth: 'false', authorizedFrom: t.authorizedFrom, smtpUsername: t.authorizedFrom, smtpPassword: password, smtpHost: fixture.emu.smtp.host, smtpPort: String(fixture.emu.smtp.port) },
+    { ca: fixture.emu.caPem },
   );
   assert.deepEqual(statuses(report), { settings: 'warn', dns: 'pass', tcp: 'pass', starttls: 'pass', token: 'skip', 'token-claims': 'skip', 'smtp-auth': 'warn', send: 'skip' });
   assert.match(check(report, 'smtp-auth').summary, /December 2026/);
@@ -312,8 +287,8 @@ test('Basic authentication turned off by the tenant: smtp-auth fails with the sw
   const t = tenant();
   const password = 'Summer-2026-long-password!';
   const report = await runDoctor(
-    { useModernAuth: 'false', authorizedFrom: t.authorizedFrom, smtpUsername: t.authorizedFrom, smtpPassword: password, smtpHost: emu.smtp.host, smtpPort: String(emu.smtp.port) },
-    { ca: emu.caPem },
+    { useModernAuth: 'false', authorizedFrom: t.authorizedFrom, smtpUsername: t.authorizedFrom, smtpPassword: password, smtpHost: fixture.emu.smtp.host, smtpPort: String(fixture.emu.smtp.port) },
+    { ca: fixture.emu.caPem },
   );
   const auth = check(report, 'smtp-auth');
   assert.equal(auth.status, 'fail');

@@ -3,44 +3,14 @@
  * over real sockets and real TLS (the emulator's CA trusted through NODE_EXTRA_CA_CERTS),
  * for the success path and every failure an administrator meets.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startEmulator, buildTenantState, type Emulator, type BuiltTenant, type TenantStateOptions } from '../../src/emulator/index.js';
+import { useEmulatedTenants } from '../helpers/emulated-tenant.js';
 import { runCli, singleJson } from '../helpers/cli.js';
 
-let emu: Emulator;
-
-before(async () => {
-  emu = await startEmulator(undefined, { tokenLifetimeSeconds: 3599 });
-});
-after(async () => {
-  await emu.stop();
-});
-
-function envFor(t: BuiltTenant, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    NODE_EXTRA_CA_CERTS: emu.caFile,
-    MAILGATE_CLIENT_ID: t.clientId,
-    MAILGATE_TENANT_ID: t.tenantId,
-    MAILGATE_CLIENT_SECRET: t.clientSecret ?? '',
-    MAILGATE_AUTHORIZED_FROM: t.authorizedFrom,
-    MAILGATE_SMTP_HOST: emu.smtp.host,
-    MAILGATE_SMTP_PORT: String(emu.smtp.port),
-    MAILGATE_AUTHORITY_HOST: emu.authorityHost,
-    MAILGATE_CONNECTION_TIMEOUT_MS: '3000',
-    MAILGATE_GREETING_TIMEOUT_MS: '1500',
-    ...extra,
-  };
-}
-
-function tenant(options: TenantStateOptions = {}): BuiltTenant {
-  const t = buildTenantState(options);
-  emu.setState(t.state);
-  emu.clearFaults();
-  emu.resetStats();
-  return t;
-}
+const fixture = useEmulatedTenants({ tokenLifetimeSeconds: 3599 });
+const { tenant, envFor } = fixture;
 
 const SEND = ['send', '--to', 'someone@example.com', '--subject', 'Password reset', '--text', 'Your code is 123456', '--json'];
 
@@ -60,10 +30,10 @@ test('a correct tenant: the message is accepted (exit 0, one JSON object, stored
   assert.equal(out.ok, true);
   assert.match(out.response, /^250 2\.0\.0 OK/);
   assert.match(out.messageId, /^<[^@]+@contoso\.onmicrosoft\.com>$/);
-  const stored = emu.messages().find((m) => m.messageId === out.messageId);
+  const stored = fixture.emu.messages().find((m) => m.messageId === out.messageId);
   assert.ok(stored, 'the emulator stored the message');
   assert.equal(stored.subject, 'Password reset');
-  assert.equal(emu.stats().tokenRequests, 1);
+  assert.equal(fixture.emu.stats().tokenRequests, 1);
 });
 
 test('human output names the server reply', async () => {
@@ -133,8 +103,8 @@ test('service principal registered with the App Registration object id: the fix 
   assert.ok(nsp.includes(`-ObjectId ${t.servicePrincipalObjectId}`));
   assert.equal(JSON.stringify(error).includes(t.applicationObjectId), false, 'never the application object id');
   // The token was refused, dropped and a new one tried once: two tokens, two AUTH attempts.
-  assert.equal(emu.stats().tokenRequests, 2);
-  assert.equal(emu.stats().authFailures, 2);
+  assert.equal(fixture.emu.stats().tokenRequests, 2);
+  assert.equal(fixture.emu.stats().authFailures, 2);
 });
 
 test('service principal missing and no FullAccess: Exchange-side diagnosis with both commands', async () => {
@@ -152,7 +122,7 @@ test('SMTP AUTH disabled for the tenant and for the mailbox: 535 5.7.139 variant
   let { error } = await failing(envFor(t));
   assert.match(error.reply, /SmtpClientAuthentication is disabled for the Tenant/);
   assert.equal(error.diagnosis.id, 'smtp-535-5.7.139-tenant');
-  assert.equal(emu.stats().tokenRequests, 1, 'a 5.7.139 is not a token problem: no second token');
+  assert.equal(fixture.emu.stats().tokenRequests, 1, 'a 5.7.139 is not a token problem: no second token');
   t = tenant({ mailboxSmtpAuthDisabled: true });
   ({ error } = await failing(envFor(t)));
   assert.equal(error.diagnosis.id, 'smtp-535-5.7.139-mailbox');
@@ -161,10 +131,10 @@ test('SMTP AUTH disabled for the tenant and for the mailbox: 535 5.7.139 variant
 
 test('token endpoint 503 with Retry-After: retried, then delivered', async () => {
   const t = tenant();
-  emu.setFaults({ tokenError: { status: 503, retryAfterSeconds: 1, count: 1 } });
+  fixture.emu.setFaults({ tokenError: { status: 503, retryAfterSeconds: 1, count: 1 } });
   const r = await runCli(SEND, envFor(t));
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.equal(emu.stats().tokenRequests, 2);
+  assert.equal(fixture.emu.stats().tokenRequests, 2);
 });
 
 test('nothing listening on the port: CONNECT_FAILED, retryable, connection diagnosis', async () => {
@@ -204,7 +174,7 @@ test('untrusted server certificate: TLS_FAILED, no credential sent', async () =>
   // The token endpoint is reached first over HTTPS with the same untrusted CA.
   assert.ok(['TOKEN_UNAVAILABLE', 'TLS_FAILED'].includes(error.code), error.code);
   assert.equal(error.retryable, false);
-  assert.equal(emu.stats().authSuccesses + emu.stats().authFailures, 0);
+  assert.equal(fixture.emu.stats().authSuccesses + fixture.emu.stats().authFailures, 0);
 });
 
 test('invalid settings: exit 2 with every problem, key and environment variable', async () => {
@@ -226,8 +196,8 @@ test('header injection in the subject: exit 2, the field named, nothing sent', a
   const out = singleJson(r.stdout);
   assert.equal(out.error.code, 'ARGUMENT_INVALID');
   assert.equal(out.error.problems[0].key, 'subject');
-  assert.equal(emu.stats().tokenRequests, 0, 'refused before any network call');
-  assert.equal(emu.messages().filter((m) => m.subject?.includes('victim')).length, 0);
+  assert.equal(fixture.emu.stats().tokenRequests, 0, 'refused before any network call');
+  assert.equal(fixture.emu.messages().filter((m) => m.subject?.includes('victim')).length, 0);
 });
 
 test('a malformed recipient and unknown options exit 2', async () => {
