@@ -364,6 +364,19 @@ describe('delivery worker', () => {
 });
 
 describe('token bucket', () => {
+  it('never lets more than the rate through in any 60-second window, even starting with a full bucket', () => {
+    const b = new TokenBucket({ ratePerMinute: 600 });
+    const sent: number[] = [];
+    for (let t = 0; t <= 180_000; t += 10) if (b.tryTake(t)) sent.push(t);
+    for (let i = 0; i < sent.length; i++) {
+      const inWindow = sent.filter((x) => x > sent[i] - 60_000 && x <= sent[i]).length;
+      assert.ok(inWindow <= 600, `${inWindow} sends in the 60 s before ${sent[i]} ms`);
+    }
+    assert.ok(sent.filter((x) => x < 60_000).length >= 590, 'and still close to the full rate');
+    assert.equal(b.tryTake(180_000), false);
+    assert.ok(b.msUntilNext(180_000) > 0);
+  });
+
   it('allows a burst, then the rate', () => {
     const b = new TokenBucket({ ratePerMinute: 30, burst: 2 });
     assert.equal(b.tryTake(0), true);
