@@ -114,17 +114,19 @@ export class SqliteOutbox implements OutboxStore {
     this.#queue = queue;
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
-      insert: p(`INSERT INTO messages (id, message_id_header, mailbox, status, payload, to_summary, subject, recipient_count,
+      insert: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count,
         idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at)
-        VALUES (@id, @messageIdHeader, @mailbox, 'queued', @payload, @toSummary, @subject, @recipientCount,
+        VALUES (@id, @messageIdHeader, @mailbox, 'queued', @toSummary, @subject, @recipientCount,
         @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt)`),
+      insertPayload: p(`INSERT INTO message_payloads (seq, payload) VALUES (?, ?)`),
+      payloadOf: p(`SELECT payload FROM message_payloads WHERE seq = ?`),
       byKey: p(`SELECT ${RECORD_COLUMNS}, request_hash FROM messages WHERE idempotency_key = ?`),
       byId: p(`SELECT ${RECORD_COLUMNS} FROM messages WHERE id = ?`),
       expiredLeases: p(`SELECT seq, attempt_count FROM messages INDEXED BY messages_leased WHERE status = 'sending' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`),
       due: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`),
       claimOne: p(`UPDATE messages SET status = 'sending', lease_owner = @owner, lease_expires_at = @leaseUntil,
         attempt_count = attempt_count + 1, next_attempt_at = NULL, updated_at = @now WHERE seq = @seq
-        RETURNING id, message_id_header, mailbox, payload, recipient_count, created_at, expires_at, attempt_count`),
+        RETURNING seq, id, message_id_header, mailbox, recipient_count, created_at, expires_at, attempt_count`),
       insertAttempt: p(`INSERT OR REPLACE INTO attempts (message_seq, attempt, at, outcome, reply, code, diagnosis)
         VALUES (@seq, @attempt, @at, @outcome, @reply, @code, @diagnosis)`),
       seqOfLease: p(`SELECT seq FROM messages WHERE id = ? AND lease_owner = ? AND attempt_count = ? AND status = 'sending'`),
@@ -157,7 +159,8 @@ export class SqliteOutbox implements OutboxStore {
           return { outcome, message: toRecord(existing) } as EnqueueResult;
         }
       }
-      this.#s.insert.run({ ...m, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null });
+      const { lastInsertRowid } = this.#s.insert.run({ ...m, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null });
+      this.#s.insertPayload.run(lastInsertRowid, m.payload);
       const rec: MessageRecord = {
         id: m.id,
         messageIdHeader: m.messageIdHeader,
@@ -182,14 +185,15 @@ export class SqliteOutbox implements OutboxStore {
       const leaseUntil = o.now + o.leaseMs;
       const take = (seq: number, reclaimed: boolean) => {
         const r = this.#s.claimOne.get({ seq, owner: o.owner, leaseUntil, now: o.now }) as {
-          id: string; message_id_header: string; mailbox: string; payload: string; recipient_count: number;
+          seq: number; id: string; message_id_header: string; mailbox: string; recipient_count: number;
           created_at: number; expires_at: number; attempt_count: number;
         };
+        const { payload } = this.#s.payloadOf.get(r.seq) as { payload: string };
         out.push({
           id: r.id,
           messageIdHeader: r.message_id_header,
           mailbox: r.mailbox,
-          payload: r.payload,
+          payload,
           recipientCount: r.recipient_count,
           createdAt: r.created_at,
           expiresAt: r.expires_at,

@@ -7,7 +7,6 @@ CREATE TABLE messages (
   message_id_header TEXT    NOT NULL,                   -- <uuid@domain>, stable across attempts
   mailbox           TEXT    NOT NULL,                   -- sending mailbox (at enqueue; updated when sent)
   status            TEXT    NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'retrying', 'failed')),
-  payload           TEXT    NOT NULL,                   -- message JSON
   to_summary        TEXT    NOT NULL,
   subject           TEXT    NOT NULL,
   recipient_count   INTEGER NOT NULL,
@@ -34,6 +33,13 @@ CREATE INDEX messages_status_seq ON messages (status, seq);
 -- The 24 h recipient budget and the sent/failed histogram.
 CREATE INDEX messages_sent_at ON messages (mailbox, sent_at) WHERE status = 'sent';
 CREATE INDEX messages_updated ON messages (updated_at) WHERE status IN ('sent', 'failed');
+
+-- The message itself, apart from the row the worker updates on every state change: an UPDATE
+-- rewrites the whole row, so keeping the ~10 KB body here keeps claims and status changes small.
+CREATE TABLE message_payloads (
+  seq     INTEGER PRIMARY KEY REFERENCES messages (seq) ON DELETE CASCADE,
+  payload TEXT    NOT NULL                              -- message JSON
+);
 
 CREATE TABLE attempts (
   message_seq INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
