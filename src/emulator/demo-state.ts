@@ -59,6 +59,12 @@ export interface TenantStateOptions {
   mailboxSmtpAuthDisabled?: boolean | null;
   /** A basic-auth password for the mailbox (default null = basic auth disabled). */
   basicAuthPassword?: string | null;
+  /**
+   * Set-up B, RBAC for Applications: an "Application SMTP.SendAsApp" role assignment for the
+   * service principal, scoped to these mailboxes (`null` = all). Usually combined with
+   * `consentedRoles: []` and `fullAccess: false`, as Microsoft's RBAC onboarding describes.
+   */
+  rbacMailboxes?: string[] | null;
   /** More mailboxes in the same tenant (addresses must use one of its domains). */
   extraMailboxes?: NonNullable<EmulatorStateInput['tenants'][number]['mailboxes']>;
 }
@@ -140,6 +146,7 @@ export function buildTenantState(options: TenantStateOptions = {}): BuiltTenant 
         },
         ...(options.extraMailboxes ?? []),
       ],
+      rbacAssignments: options.rbacMailboxes === undefined ? [] : [{ app: servicePrincipalObjectId, role: 'Application SMTP.SendAsApp', mailboxes: options.rbacMailboxes }],
     }],
   };
   const parsed = parseState(input);

@@ -66,6 +66,19 @@ const mailboxSchema = z.strictObject({
   basicAuthPassword: z.string().nullable().default(null),
 });
 
+/**
+ * RBAC for Applications (set-up B, m365.md §8.2): `New-ManagementRoleAssignment -Role
+ * "Application SMTP.SendAsApp" -App <service principal> -CustomResourceScope <scope>`. The app
+ * then needs no SMTP.SendAsApp consent in Entra and no mailbox permission.
+ */
+const rbacAssignmentSchema = z.strictObject({
+  /** The service principal as given to `-App`: its object id (or the app id, which Exchange also resolves). */
+  app: guid(),
+  role: z.literal('Application SMTP.SendAsApp'),
+  /** The management scope: the mailboxes it covers (`null` = every mailbox of the tenant). */
+  mailboxes: z.array(z.email({ message: 'must be an e-mail address' })).nullable().default(null),
+});
+
 const tenantSchema = z.strictObject({
   id: guid(),
   domains: z.array(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'must be a DNS domain name')).min(1),
@@ -74,6 +87,7 @@ const tenantSchema = z.strictObject({
   apps: z.array(appSchema).default([]),
   exchangeServicePrincipals: z.array(exchangeServicePrincipalSchema).default([]),
   mailboxes: z.array(mailboxSchema).default([]),
+  rbacAssignments: z.array(rbacAssignmentSchema).default([]),
 });
 
 /** The schema of the whole state document (also checks cross-references such as certificate thumbprints). */

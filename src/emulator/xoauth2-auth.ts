@@ -78,10 +78,15 @@ export function decideXoauth2(state: EmulatorState, token: VerifyTokenResult, us
   if (!mailbox) return refuse(`mailbox ${user} (user=) does not exist in tenant ${tenant.id}`);
   const disabled = smtpAuthDisabledReply(tenant, mailbox);
   if (disabled) return { ok: false, reply: disabled.reply, reason: disabled.reason };
-  if (!claims.roles.includes('SMTP.SendAsApp')) {
+  // Set-up B: an RBAC assignment of "Application SMTP.SendAsApp" whose scope covers the mailbox
+  // replaces both the Entra consent and the mailbox permission (m365.md §8.2).
+  const rbac = tenant.rbacAssignments.some((a) =>
+    (a.app.toLowerCase() === claims.oid.toLowerCase() || a.app.toLowerCase() === claims.appid.toLowerCase()) &&
+    (a.mailboxes === null || a.mailboxes.some((m) => m.toLowerCase() === mailbox.address.toLowerCase())));
+  if (!claims.roles.includes('SMTP.SendAsApp') && !rbac) {
     return refuse(claims.roles.length
       ? `the token's roles (${claims.roles.join(', ')}) do not include SMTP.SendAsApp (add the Office 365 Exchange Online application permission and grant admin consent)`
-      : 'the token has no roles claim: SMTP.SendAsApp was not granted admin consent');
+      : 'the token has no roles claim: SMTP.SendAsApp was not granted admin consent, and no RBAC for Applications assignment covers the mailbox');
   }
   const registered = tenant.exchangeServicePrincipals.filter((sp) => sp.appId.toLowerCase() === claims.appid.toLowerCase());
   if (!registered.length) return refuse(`app ${claims.appid} has no service principal in Exchange (New-ServicePrincipal was not run)`);
@@ -93,7 +98,9 @@ export function decideXoauth2(state: EmulatorState, token: VerifyTokenResult, us
       : '';
     return refuse(`the Exchange service principal for app ${claims.appid} was registered with object id ${wrong}${hint}, but the token's oid is ${claims.oid}`);
   }
-  if (!mailbox.fullAccess.some((id) => id.toLowerCase() === claims.oid.toLowerCase())) {
+  // Unconfirmed whether Exchange still checks mailbox permissions when the token carries the role
+  // and an RBAC assignment exists ("an unnecessary check"); the safe choice: either one suffices.
+  if (!rbac && !mailbox.fullAccess.some((id) => id.toLowerCase() === claims.oid.toLowerCase())) {
     return refuse(`mailbox ${mailbox.address} does not grant FullAccess to service principal ${claims.oid} (Add-MailboxPermission was not run)`);
   }
   return { ok: true, mailbox, tenant, oid: claims.oid, appid: claims.appid };

@@ -324,3 +324,18 @@ test('a certificate credential: the token check passes with the certificate; one
   assert.deepEqual(token.details!.aadsts, [700027]);
   assert.ok(!JSON.stringify(wrong).includes('PRIVATE KEY'));
 });
+
+test('set-up B (RBAC for Applications, no SMTP.SendAsApp consent, no FullAccess): sign-in passes and the claims check says why no role is fine', async () => {
+  const t = tenant({ consentedRoles: [], fullAccess: false, rbacMailboxes: null });
+  const report = await doctor(t);
+  assert.equal(check(report, 'smtp-auth').status, 'pass');
+  assert.equal(report.ok, true);
+  assert.match(JSON.stringify(check(report, 'token-claims')), /RBAC|set-up B/i);
+});
+
+test('set-up B with a management scope that does not cover the mailbox: smtp-auth fails', async () => {
+  const t = tenant({ consentedRoles: [], fullAccess: false, rbacMailboxes: ['other@contoso.onmicrosoft.com'] });
+  const report = await doctor(t);
+  assert.equal(check(report, 'smtp-auth').status, 'fail');
+  assert.equal(report.ok, false);
+});
