@@ -387,11 +387,15 @@ describe('token bucket', () => {
     assert.equal(b.tryTake(2000), true);
   });
 
-  it('defaults the burst to a sixth of the rate', () => {
-    const b = new TokenBucket({ ratePerMinute: 30 });
+  it('by default bursts at most one second of the rate, then drains a backlog at the rate', () => {
+    const b = new TokenBucket({ ratePerMinute: 600 });
     let n = 0;
     while (b.tryTake(0)) n++;
-    assert.equal(n, 5);
+    assert.equal(n, 10);
+    let inFirst15s = n;
+    for (let t = 10; t < 15_000; t += 10) if (b.tryTake(t)) inFirst15s++;
+    assert.ok(inFirst15s <= 160 && inFirst15s >= 155, `${inFirst15s} in the first 15 s at 600/min`);
+    assert.equal(new TokenBucket({ ratePerMinute: 30 }).tryTake(0), true, 'a single message is immediate at 30/min');
   });
 });
 

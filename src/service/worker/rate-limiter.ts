@@ -3,8 +3,9 @@
  * mailbox (Exchange Online: 30 per minute per mailbox, m365.md §5.1), sent smoothly.
  *
  * Two rules together:
- * - a token bucket with a small burst (a sixth of the rate: 5 at the default 30/min) spaces
- *   messages evenly while keeping a single message immediate;
+ * - a token bucket that holds at most one second's worth of messages (at least one: a single
+ *   message is always immediate) spaces a backlog evenly from the first second instead of
+ *   front-loading a burst into the first window;
  * - a sliding-window log of the sends of the last 60 s caps any window at exactly the rate. A
  *   bucket alone allows rate + burst in a window that starts with a full bucket, which is what
  *   a throttling server counts (measured: 150 in the first 10 s at 600/min → 4xx replies).
@@ -14,7 +15,7 @@
 
 export interface RateLimitOptions {
   ratePerMinute: number;
-  /** Tokens that may accumulate; default max(1, ceil(rate / 6)). */
+  /** Tokens that may accumulate; default one second's worth, at least 1: max(1, ceil(rate / 60)). */
   burst?: number;
 }
 
@@ -31,7 +32,7 @@ export class TokenBucket {
   constructor(options: RateLimitOptions) {
     if (!(options.ratePerMinute > 0)) throw new Error('ratePerMinute must be positive');
     this.#perMs = options.ratePerMinute / 60_000;
-    this.#capacity = Math.max(1, options.burst ?? Math.ceil(options.ratePerMinute / 6));
+    this.#capacity = Math.max(1, options.burst ?? Math.ceil(options.ratePerMinute / 60));
     this.#tokens = this.#capacity;
     this.#limit = Math.max(1, Math.floor(options.ratePerMinute));
   }
