@@ -1,0 +1,133 @@
+/** Command-line options and the message counts of a full and a --quick run. */
+
+export interface Counts {
+  burstMessages: number;
+  burstReps: number;
+  burstWarmup: number;
+  latencyPerCompetitor: number;
+  latencyBlocks: number;
+  latencyIntervalMs: number;
+  latencyWarmup: number;
+  ceilingMessages: number;
+  ceilingReps: number;
+  ceilingProcesses: number;
+  ceilingConnectionsPerProcess: number;
+  coldReps: number;
+  coldConcurrent: number;
+  /** Token endpoint latency during the cold-concurrent case (Entra answers in ~100 ms). */
+  coldConcurrentTokenDelayMs: number;
+  enqueueMessages: number;
+  enqueueConcurrency: number;
+  enqueueReps: number;
+  rssQueued: number;
+  /** Fill the queue a second time with the service's heap capped, to separate retained memory from V8 heap growth. */
+  rssHeapCapMb: number | null;
+  rateLimitPerMin: number;
+  rateWindowS: number;
+  httpConcurrency: number;
+  quietMaxMs: number;
+}
+
+export const FULL: Counts = {
+  burstMessages: 5000,
+  burstReps: 5,
+  burstWarmup: 200,
+  latencyPerCompetitor: 500,
+  latencyBlocks: 5,
+  latencyIntervalMs: 100,
+  latencyWarmup: 20,
+  ceilingMessages: 20_000,
+  ceilingReps: 3,
+  ceilingProcesses: 2,
+  ceilingConnectionsPerProcess: 8,
+  coldReps: 3,
+  coldConcurrent: 50,
+  coldConcurrentTokenDelayMs: 100,
+  enqueueMessages: 20_000,
+  enqueueConcurrency: 16,
+  enqueueReps: 3,
+  rssQueued: 100_000,
+  rssHeapCapMb: 64,
+  rateLimitPerMin: 600,
+  rateWindowS: 60,
+  httpConcurrency: 16,
+  quietMaxMs: 10_000,
+};
+
+export const QUICK: Counts = {
+  burstMessages: 1500,
+  burstReps: 2,
+  burstWarmup: 100,
+  latencyPerCompetitor: 60,
+  latencyBlocks: 2,
+  latencyIntervalMs: 100,
+  latencyWarmup: 5,
+  ceilingMessages: 3000,
+  ceilingReps: 1,
+  ceilingProcesses: 2,
+  ceilingConnectionsPerProcess: 8,
+  coldReps: 2,
+  coldConcurrent: 50,
+  coldConcurrentTokenDelayMs: 100,
+  enqueueMessages: 5000,
+  enqueueConcurrency: 16,
+  enqueueReps: 1,
+  rssQueued: 10_000,
+  rssHeapCapMb: null,
+  rateLimitPerMin: 600,
+  rateWindowS: 15,
+  httpConcurrency: 16,
+  quietMaxMs: 1000,
+};
+
+export interface Options {
+  quick: boolean;
+  counts: Counts;
+  /** Run on plain loopback even where a namespace could be made. */
+  noNetns: boolean;
+  /** Competitors to run (default all). */
+  only?: Set<string>;
+  /** Scenarios to run (default all). */
+  scenarios?: Set<string>;
+  /** Run one extra, uncounted Mailgate burst under node --cpu-prof and summarise it (default on). */
+  cpuProf: boolean;
+  /** Write results to this base name instead of bench/results/latest. */
+  out?: string;
+}
+
+export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate'] as const;
+
+export function parseOptions(argv: string[]): Options {
+  const o: Options = { quick: false, counts: FULL, noNetns: false, cpuProf: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--no-netns') o.noNetns = true;
+    else if (a === '--cpu-prof') o.cpuProf = true;
+    else if (a === '--no-cpu-prof') o.cpuProf = false;
+    else if (a === '--only') o.only = new Set(value().split(','));
+    else if (a === '--scenarios') o.scenarios = new Set(value().split(','));
+    else if (a === '--out') o.out = value();
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}\n${USAGE}`);
+  }
+  o.counts = o.quick ? QUICK : FULL;
+  for (const s of o.scenarios ?? []) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (one of ${SCENARIOS.join(', ')})`);
+  return o;
+}
+
+export const USAGE = `Usage: npm run bench [-- options]
+  --quick                 smaller counts, under 3 minutes on 2 cores (the counts used are reported)
+  --only raw,postfix,postfix_default,mailgate   run only these competitors
+  --scenarios ${SCENARIOS.join(',')}   run only these scenarios
+  --no-netns              run on plain loopback (Postfix figures are then marked as stalled)
+  --no-cpu-prof           skip the extra, uncounted Mailgate burst under node --cpu-prof (on by default)
+  --out NAME              write bench/results/NAME.json and NAME.md instead of latest.* (a NAME with a / is a path)
+`;

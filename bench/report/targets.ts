@@ -1,0 +1,112 @@
+/**
+ * The issue's targets, checked against a results document. Each is met, missed or not
+ * measured; a miss carries the measured figures that explain it (CPU per message, cores
+ * used, burst allowance, …), computed from the same run.
+ */
+export type TargetStatus = 'met' | 'missed' | 'not measured';
+
+export interface TargetResult {
+  id: string;
+  target: string;
+  measured: string;
+  status: TargetStatus;
+  cause?: string;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type R = any;
+
+const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : '–');
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function check(id: string, target: string, measured: string, ok: boolean | null, cause?: string): TargetResult {
+  return { id, target, measured, status: ok === null ? 'not measured' : ok ? 'met' : 'missed', cause: ok === false ? cause : undefined };
+}
+
+/** Why Mailgate's burst throughput is what it is: where its CPU and time go, run by run. */
+function throughputCause(r: R): string {
+  const b = r.burst;
+  const runs = (b.runs ?? []).filter((x: R) => x.competitor === 'mailgate' && x.msgsPerS);
+  if (!runs.length) return 'no successful Mailgate burst run';
+  const perRun = runs
+    .map((x: R) => {
+      const mt = x.mainThread ? `, event loop on a CPU ${f(x.mainThread.running * 100, 0)}% / waiting for a CPU ${f(x.mainThread.waitingForCpu * 100, 0)}% / idle or blocked ${f(x.mainThread.sleepingOrBlocked * 100, 0)}%` : '';
+      return `${f(x.msgsPerS, 0)} msgs/s at ${f(x.sutCores, 2)} cores${mt}, other workloads ${f(x.backgroundCores * 100, 0)}% of a core`;
+    })
+    .join('; ');
+  const raw = b.cpu_ms_per_msg?.raw;
+  const disk = runs.map((x: R) => x.diskKbPerMsg).filter(num);
+  const diskText = disk.length ? `. It wrote ${f(disk[0], 0)} KB to disk per ~11 KB message (SQLite WAL frames and checkpoints for the insert and each status change)` : '';
+  const prof = b.mailgate_profile?.components as { name: string; pct: number }[] | undefined;
+  const profText = prof?.length ? `. Profile of the service's main thread: ${prof.slice(0, 5).map((c) => `${c.name} ${c.pct}%`).join(', ')}` : '';
+  return (
+    `the service process needs ${f(b.mailgate_cpu_ms_per_msg, 2)} ms of CPU per message (raw nodemailer's whole process: ${f(raw, 2)} ms), all on one event loop, so one core caps it near ${f(1000 / b.mailgate_cpu_ms_per_msg, 0)} msgs/s. ` +
+    `Per run: ${perRun} (a run near 1.00 core is CPU-bound; a run with a large "waiting for a CPU" share was starved by other work on the machine)` +
+    diskText +
+    profText
+  );
+}
+
+/** The profile's share of the service's event-loop time inside SQLite (better-sqlite3), if profiled. */
+function sqliteShare(r: R): string {
+  const c = (r.burst?.mailgate_profile?.components ?? []).find((x: R) => x.name === 'npm: better-sqlite3');
+  return c
+    ? `the service's event loop spends ${f(c.pct, 0)}% of its busy time inside synchronous SQLite calls (better-sqlite3: BEGIN/COMMIT with fsync and WAL checkpoints), during which no request or SMTP reply is handled`
+    : 'no profile in this run (see --cpu-prof)';
+}
+
+function rssCause(r: R): string {
+  const c = r.capacity ?? {};
+  const curve = (c.rss_curve ?? []).map((p: R) => `${p.queued}→${p.rssMb}`).join(', ');
+  const hc = c.rss_heap_capped;
+  return (
+    `anonymous memory ${f(c.rss_peak_anon_mb, 0)} MB + file-backed ${f(c.rss_peak_file_mb, 0)} MB; RSS while filling (queued→MB): ${curve || '–'}` +
+    (hc ? `; with the V8 heap capped at ${hc.capMb} MB the same fill peaks at ${f(hc.peakRssMb, 0)} MB with ${hc.errors} errors, so the excess is V8 heap growth from per-request garbage (11 KB JSON bodies parsed, validated and re-serialised), not retained messages` : '')
+  );
+}
+
+export function evaluateTargets(r: R): TargetResult[] {
+  const b = r.burst ?? {};
+  const l = r.latency ?? {};
+  const out: TargetResult[] = [];
+  const quickNote = r.quick ? ' (quick run: smaller counts)' : '';
+
+  const ratioRaw = b.ratio_mailgate_raw;
+  out.push(check('burst-vs-raw', 'Burst throughput ≥ 80% of raw nodemailer (durable 202 before the API answers)', `${f(b.mailgate_msgs_per_s, 0)} vs ${f(b.raw_msgs_per_s, 0)} msgs/s: ratio ${f(ratioRaw, 2)}${quickNote}`, num(ratioRaw) ? ratioRaw >= 0.8 : null, throughputCause(r)));
+
+  const ratioPf = b.ratio_mailgate_postfix;
+  const stalled = r.environment !== 'netns-quickack';
+  out.push(check('burst-vs-postfix', 'Burst throughput ≥ 1.4× Postfix (TLS reuse on), quickack environment', `ratio ${f(ratioPf, 2)} (${f(b.mailgate_msgs_per_s, 0)} vs ${f(b.postfix_msgs_per_s, 0)} msgs/s)${stalled ? '; environment is not netns-quickack: Postfix stalled' : ''}`, num(ratioPf) && !stalled ? ratioPf >= 1.4 : null, throughputCause(r)));
+
+  const peaks = [b.peak_connections?.mailgate, r.rate?.peak_connections].filter(num);
+  out.push(check('connections', 'Never more than 3 connections to the sink (Mailgate)', peaks.length ? `peak ${Math.max(...peaks)} (burst ${f(b.peak_connections?.mailgate, 0)}, rate ${f(r.rate?.peak_connections, 0)})` : '–', peaks.length ? Math.max(...peaks) <= 3 : null, 'the pool opened more sessions than its cap'));
+
+  out.push(check('cpu', 'CPU ≤ 1.2 ms per message in the service process', `${f(b.mailgate_cpu_ms_per_msg, 2)} ms/msg`, num(b.mailgate_cpu_ms_per_msg) ? b.mailgate_cpu_ms_per_msg <= 1.2 : null, throughputCause(r)));
+
+  const acceptWhile = b.mailgate_accept_per_s;
+  out.push(check('enqueue-while-delivering', '≥ 2,000 durable enqueues/s while delivery is running', `${f(acceptWhile, 0)} accepts/s during the burst (16 concurrent POSTs)`, num(acceptWhile) ? acceptWhile >= 2000 : null,
+    `intake and delivery share one event loop: ${f(acceptWhile, 0)} accepts/s while delivering against ${f(r.capacity?.enqueue_per_s, 0)}/s with the worker off in this run; ${throughputCause(r)}`));
+
+  const p99 = l.mailgate_p99_ms;
+  out.push(check('latency-vs-raw', 'Latency p99 ≤ raw nodemailer p99 + 8 ms', `${f(p99, 2)} vs ${f(l.raw_p99_ms, 2)} + 8 ms`, num(p99) && num(l.raw_p99_ms) ? p99 <= l.raw_p99_ms + 8 : null, `the 202 alone has p99 ${f(l.mailgate_accept_p99_ms, 2)} ms (p50 ${f(l.mailgate_accept_p50_ms, 2)}); 202 → 250 has p99 ${f(l.mailgate_delivery_p99_ms, 2)} ms (p50 ${f(l.mailgate_delivery_p50_ms, 2)}); raw's own p99 in the same run was ${f(l.raw_p99_ms, 2)} ms; ${sqliteShare(r)}`));
+  out.push(check('latency-vs-postfix', "Latency p99 ≤ Postfix's p99", `${f(p99, 2)} vs ${f(l.postfix_p99_ms, 2)} ms`, num(p99) && num(l.postfix_p99_ms) ? p99 <= l.postfix_p99_ms : null, `Mailgate p50 ${f(l.mailgate_p50_ms, 2)} vs Postfix ${f(l.postfix_p50_ms, 2)} ms; Mailgate's 202 alone has p99 ${f(l.mailgate_accept_p99_ms, 2)} ms and 202 → 250 p99 ${f(l.mailgate_delivery_p99_ms, 2)} ms`));
+  out.push(check('accept-p99', "The API's 202 (durably stored) at p99 ≤ 10 ms", `${f(l.mailgate_accept_p99_ms, 2)} ms (p50 ${f(l.mailgate_accept_p50_ms, 2)})`, num(l.mailgate_accept_p99_ms) ? l.mailgate_accept_p99_ms <= 10 : null, `p50 ${f(l.mailgate_accept_p50_ms, 2)} ms but p99 ${f(l.mailgate_accept_p99_ms, 2)} ms; ${sqliteShare(r)}; the disk probe gave fdatasync p99 ${f(r.disk_fsync_ms?.start?.appendP99Ms, 2)} ms (appending) at the start of this run`));
+
+  const tb = r.tokens?.burst_token_requests;
+  const tc = r.tokens?.cold_concurrent_token_requests;
+  out.push(check('tokens-burst', 'Token requests: exactly 1 in scenario 1 (per fresh service run)', `${(r.tokens?.burst_token_requests_per_run ?? []).join(', ') || '–'}`, num(tb) ? tb === 1 : null, 'more than one token request per service lifetime'));
+  out.push(check('tokens-cold', `Token requests: exactly 1 for ${r.tokens?.cold_concurrent_messages ?? 50} concurrent messages on a cold cache`, `${f(tc, 0)}`, num(tc) ? tc === 1 : null, 'concurrent cold callers did not share one request'));
+
+  const rss = r.capacity?.peak_rss_mb_100k;
+  const q = r.capacity?.rss_queued_messages;
+  out.push(check('rss', 'Peak RSS ≤ 200 MB with 100,000 queued messages', `${f(rss, 0)} MB with ${q ?? '–'} queued${num(q) && q < 100000 ? ' (quick run: not the 100,000 of the target; run a full benchmark)' : ''}`, num(rss) && num(q) && q >= 100000 ? rss <= 200 : null, rssCause(r)));
+  out.push(check('enqueue', '≥ 2,000 durable enqueues/s (worker paused)', `${f(r.capacity?.enqueue_per_s, 0)}/s`, num(r.capacity?.enqueue_per_s) ? r.capacity.enqueue_per_s >= 2000 : null, `CPU ${f(r.capacity?.cpu_ms_per_enqueue, 2)} ms per enqueue in the service process`));
+
+  const rate = r.rate ?? {};
+  const within = num(rate.achieved_per_min) ? Math.abs(rate.achieved_per_min - rate.limit_per_min) / rate.limit_per_min <= 0.03 : null;
+  out.push(check('rate', 'Rate limit 600/min: achieved within 3% over the window, zero throttles', `${f(rate.achieved_per_min, 1)}/min over ${rate.window_s} s${r.quick ? ' (quick: shortened window)' : ''}; ${f(rate.throttle_replies, 0)} throttle replies`, within === null ? null : within && rate.throttle_replies === 0,
+    `${f(rate.first_10_s_messages, 0)} messages went out in the first 10 s where the limit allows ${f(rate.limit_per_min / 6, 0)}: the worker's token bucket starts full with a burst of rate/6 (${f(rate.limit_per_min / 6, 0)} at ${rate.limit_per_min}/min, src/service/worker/rate-limiter.ts), so any window that starts with the backlog carries limit + burst` +
+      `; deliveries per 5 s: ${(rate.per_5_s ?? []).join(' ')} (the limit is ${f(rate.limit_per_min / 12, 0)} per 5 s)` +
+      (rate.throttle_replies ? `; the sink (like Exchange) refused ${rate.throttle_replies} of them with a 4xx, and the worker's retry backoff for those lowered the rate in the rest of the window (steady ${f(rate.steady_per_min, 1)}/min over its second half)` : `; steady rate over the second half of the window ${f(rate.steady_per_min, 1)}/min`)));
+  return out;
+}

@@ -1,0 +1,88 @@
+/** The orchestrator's handle on the sink process. */
+import type { CertFiles } from '../lib/certs.js';
+import { RpcChild } from '../lib/children.js';
+import { nowMs, sleep } from '../lib/clock.js';
+import { distModule } from '../lib/paths.js';
+
+export interface SinkRunReport {
+  received: number;
+  first: number | null;
+  last: number | null;
+  peakConnections: number;
+  openConnections: number;
+  connectionsOpened: number;
+  authentications: number;
+  throttles: number;
+  throttleReplies: string[];
+  accepted: number;
+  unmatched: number;
+  times?: [number, number][];
+}
+
+export interface ThrottleRule {
+  windowMs: number;
+  maxMessages: number;
+  maxConnectionsPerUser: number;
+}
+
+export class Sink {
+  readonly rpc: RpcChild;
+  smtpPort = 0;
+  tokenPort = 0;
+  token = '';
+
+  private constructor() {
+    this.rpc = new RpcChild(distModule('sink/sink-process.js'));
+  }
+
+  static async start(cert: CertFiles): Promise<Sink> {
+    const s = new Sink();
+    const r = await s.rpc.call<{ smtpPort: number; tokenPort: number; token: string }>('start', { cert: cert.cert, key: cert.key });
+    Object.assign(s, r);
+    return s;
+  }
+
+  get pid(): number {
+    return this.rpc.pid;
+  }
+
+  reset(options: { throttle?: ThrottleRule; tokenDelayMs?: number } = {}): Promise<{ open: number }> {
+    return this.rpc.call('reset', options);
+  }
+
+  wait(run: string, count: number, timeoutMs: number, times = false): Promise<SinkRunReport> {
+    return this.rpc.call('wait', { run, count, timeoutMs, times }, timeoutMs + 30_000);
+  }
+
+  forget(run: string): Promise<unknown> {
+    return this.rpc.call('forget', { run });
+  }
+
+  resetTokens(): Promise<unknown> {
+    return this.rpc.call('resetTokens');
+  }
+
+  tokens(): Promise<{ requests: number; paths: string[] }> {
+    return this.rpc.call('tokens');
+  }
+
+  connections(): Promise<{ open: number; peak: number }> {
+    return this.rpc.call('connections');
+  }
+
+  /** Wait (bounded) until no connection to the sink is open, so the next competitor's peak is its own. */
+  async waitClosed(maxMs: number): Promise<number> {
+    const deadline = nowMs() + maxMs;
+    for (let i = 0; i < 10_000; i++) {
+      const { open } = await this.connections();
+      if (open === 0 || nowMs() > deadline) return open;
+      await sleep(100);
+    }
+    return -1;
+  }
+
+  async stop(): Promise<void> {
+    await this.rpc.call('stop', {}, 10_000).catch(() => undefined);
+    await this.rpc.close();
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The benchmark sink (a forked process): a fast SMTP server with STARTTLS and AUTH
+ * (XOAUTH2, PLAIN, LOGIN; any credentials accepted, but only after TLS), plus an HTTPS token
+ * endpoint that counts token requests.
+ *
+ * Made fast and fair as in perf-calibration.md:
+ * - smtp-server's built-in 100 ms early-talker greeting delay is removed (prototype override in
+ *   this process only; node_modules is untouched);
+ * - TCP_NODELAY on every accepted socket, no reverse DNS;
+ * - the final 250 of each message is timestamped (CLOCK_MONOTONIC, shared by all processes)
+ *   under the run and sequence number carried in its Subject.
+ *
+ * It also counts simultaneous TCP connections (peak per run) and can act like Exchange Online
+ * for the rate-limit scenario: a sliding-window message limit and a per-mailbox connection
+ * limit, both answered with 4xx replies that are counted as throttles.
+ */
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { serveRpc } from '../lib/children.js';
+import { nowMs, sleep } from '../lib/clock.js';
+import { fakeAccessToken, parseSubject } from '../lib/message.js';
+
+// --- remove the 100 ms greeting delay -------------------------------------------------------
+type PatchedConnection = {
+  _server: { options: { maxClients?: number }; connections: Set<unknown> };
+  name: string;
+  _setListeners(cb: () => void): void;
+  send(code: number, text: string, close?: boolean): void;
+  connectionReady(): void;
+};
+(SMTPConnection.prototype as unknown as { init(this: PatchedConnection): void }).init = function init(this: PatchedConnection) {
+  this._setListeners(() => {
+    if (this._server.options.maxClients && this._server.connections.size > this._server.options.maxClients) {
+      this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+      return;
+    }
+    this.connectionReady();
+  });
+};
+
+// --- state -----------------------------------------------------------------------------------
+interface RunRecord {
+  times: Map<number, number>;
+  first: number;
+  last: number;
+}
+interface ThrottleRule {
+  windowMs: number;
+  maxMessages: number;
+  maxConnectionsPerUser: number;
+}
+
+const runs = new Map<string, RunRecord>();
+const waiters: { run: string; count: number; resolve: () => void }[] = [];
+let openCount = () => 0;
+let peak = 0;
+let connectionsOpened = 0;
+let authentications = 0;
+let throttles = 0;
+let throttleReplies: string[] = [];
+let accepted = 0;
+let unmatched = 0;
+let throttle: ThrottleRule | undefined;
+const acceptedAt: number[] = []; // for the sliding window (only while a rule is set)
+const authedPerUser = new Map<string, number>();
+let tokenRequests = 0;
+let tokenDelayMs = 0;
+let tokenPaths: string[] = [];
+const TOKEN = fakeAccessToken();
+
+function recordAccepted(subject: string | undefined): void {
+  const t = nowMs();
+  accepted++;
+  if (throttle) acceptedAt.push(t);
+  const id = subject ? parseSubject(subject) : undefined;
+  if (!id) {
+    unmatched++;
+    return;
+  }
+  let r = runs.get(id.run);
+  if (!r) {
+    r = { times: new Map(), first: t, last: t };
+    runs.set(id.run, r);
+  }
+  if (!r.times.has(id.seq)) r.times.set(id.seq, t);
+  r.last = t;
+  for (let i = waiters.length - 1; i >= 0; i--) {
+    const w = waiters[i];
+    if (w.run === id.run && r.times.size >= w.count) {
+      waiters.splice(i, 1);
+      w.resolve();
+    }
+  }
+}
+
+function throttleError(code: number, text: string): Error {
+  throttles++;
+  if (throttleReplies.length < 20) throttleReplies.push(`${code} ${text}`);
+  return Object.assign(new Error(text), { responseCode: code });
+}
+
+function userOf(session: SMTPServerSession): string {
+  return String(session.user ?? '');
+}
+
+// --- SMTP ------------------------------------------------------------------------------------
+function createSmtp(cert: string, key: string): SMTPServer {
+  const server = new SMTPServer({
+    name: 'sink.bench.test',
+    banner: 'bench sink',
+    secure: false,
+    key,
+    cert,
+    authMethods: ['XOAUTH2', 'PLAIN', 'LOGIN'],
+    allowInsecureAuth: false,
+    disableReverseLookup: true,
+    logger: false,
+    maxClients: 10_000,
+    size: 50 * 1024 * 1024,
+    onAuth(auth: SMTPServerAuthentication, session, callback) {
+      const user = auth.username ?? '';
+      if (!session.secure) return callback(new Error('TLS required before AUTH'));
+      if (throttle && (authedPerUser.get(user) ?? 0) >= throttle.maxConnectionsPerUser) {
+        return callback(throttleError(432, '4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded'));
+      }
+      authedPerUser.set(user, (authedPerUser.get(user) ?? 0) + 1);
+      authentications++;
+      callback(null, { user });
+    },
+    onMailFrom(_address, _session, callback) {
+      if (throttle) {
+        const now = nowMs();
+        while (acceptedAt.length && acceptedAt[0] <= now - throttle.windowMs) acceptedAt.shift();
+        if (acceptedAt.length >= throttle.maxMessages) {
+          return callback(throttleError(450, `4.7.0 rate limit: more than ${throttle.maxMessages} messages in ${throttle.windowMs / 1000} s`));
+        }
+      }
+      callback();
+    },
+    onData(stream, _session, callback) {
+      let head = '';
+      let done = false;
+      stream.on('data', (chunk: Buffer) => {
+        if (done) return;
+        head += chunk.toString('latin1');
+        if (head.includes('\r\n\r\n') || head.length > 65_536) done = true;
+      });
+      stream.on('end', () => {
+        const headers = head.split('\r\n\r\n')[0];
+        const m = /(?:^|\r\n)Subject: ?([^\r\n]*)/i.exec(headers);
+        recordAccepted(m?.[1]);
+        callback(null, 'OK: queued by bench sink');
+      });
+    },
+    onClose(session) {
+      const user = userOf(session);
+      if (user && authedPerUser.has(user)) authedPerUser.set(user, Math.max(0, (authedPerUser.get(user) ?? 1) - 1));
+    },
+  });
+  // Open connections are smtp-server's own set (a socket upgraded by STARTTLS hands its handle
+  // to the TLS socket and never emits 'close' itself); it already holds a new connection when
+  // the net server's 'connection' listeners after smtp-server's run.
+  const smtpConnections = (server as unknown as { connections: Set<unknown> }).connections;
+  openCount = () => smtpConnections.size;
+  const net = (server as unknown as { server: import('node:net').Server }).server;
+  net.on('connection', (socket: Socket) => {
+    socket.setNoDelay(true);
+    connectionsOpened++;
+    peak = Math.max(peak, smtpConnections.size);
+  });
+  server.on('error', () => undefined);
+  return server;
+}
+
+// --- token endpoint --------------------------------------------------------------------------
+function createTokenServer(cert: string, key: string): https.Server {
+  return https.createServer({ cert, key, keepAlive: true } as https.ServerOptions, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      if (req.method === 'POST' && /\/oauth2\/v2\.0\/token$/.test((req.url ?? '').split('?')[0])) {
+        tokenRequests++;
+        if (tokenPaths.length < 20) tokenPaths.push((req.url ?? '').split('?')[0]);
+        if (tokenDelayMs) await sleep(tokenDelayMs);
+        const body = JSON.stringify({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: TOKEN });
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+      if (tokenPaths.length < 20) tokenPaths.push(`404 ${req.method} ${req.url}`);
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'not_found', path: req.url }));
+    });
+  });
+}
+
+let smtp: SMTPServer | undefined;
+let tokenServer: https.Server | undefined;
+
+function listen(server: { listen(port: number, host: string, cb: () => void): unknown }, address: () => unknown): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((address() as { port: number }).port)));
+}
+
+serveRpc({
+  async start(args: { cert: string; key: string }) {
+    smtp = createSmtp(args.cert, args.key);
+    tokenServer = createTokenServer(args.cert, args.key);
+    const smtpNet = (smtp as unknown as { server: import('node:net').Server }).server;
+    const smtpPort = await listen(smtp, () => smtpNet.address());
+    const tokenPort = await listen(tokenServer, () => tokenServer!.address());
+    return { smtpPort, tokenPort, token: TOKEN };
+  },
+  /** Start counting a new measured run: peak connections restart from the connections open now. */
+  reset(args: { throttle?: ThrottleRule; tokenDelayMs?: number }) {
+    peak = openCount();
+    connectionsOpened = 0;
+    authentications = 0;
+    throttles = 0;
+    throttleReplies = [];
+    accepted = 0;
+    unmatched = 0;
+    throttle = args.throttle;
+    acceptedAt.length = 0;
+    if (args.tokenDelayMs !== undefined) tokenDelayMs = args.tokenDelayMs;
+    return { open: openCount() };
+  },
+  resetTokens() {
+    tokenRequests = 0;
+    tokenPaths = [];
+    return {};
+  },
+  tokens() {
+    return { requests: tokenRequests, paths: tokenPaths };
+  },
+  connections() {
+    return { open: openCount(), peak };
+  },
+  /** Wait until `count` messages of `run` arrived (or timeout), then report the run. */
+  async wait(args: { run: string; count: number; timeoutMs: number; times?: boolean }) {
+    const r = runs.get(args.run);
+    if (!r || r.times.size < args.count) {
+      await new Promise<void>((resolve) => {
+        const w = { run: args.run, count: args.count, resolve };
+        waiters.push(w);
+        setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) waiters.splice(i, 1);
+          resolve();
+        }, args.timeoutMs);
+      });
+    }
+    const rec = runs.get(args.run);
+    const result = {
+      received: rec?.times.size ?? 0,
+      first: rec?.first ?? null,
+      last: rec?.last ?? null,
+      peakConnections: peak,
+      openConnections: openCount(),
+      connectionsOpened,
+      authentications,
+      throttles,
+      throttleReplies,
+      accepted,
+      unmatched,
+      times: args.times && rec ? [...rec.times.entries()] : undefined,
+    };
+    return result;
+  },
+  forget(args: { run: string }) {
+    runs.delete(args.run);
+    return {};
+  },
+  async stop() {
+    await Promise.all([new Promise((r) => smtp?.close(() => r(undefined))), new Promise((r) => tokenServer?.close(() => r(undefined)))]);
+    return {};
+  },
+});
