@@ -18,7 +18,7 @@ import { MailgateError, parseSmtpReply } from '../core/errors.js';
 import { buildXOAuth2 } from '../core/xoauth2.js';
 import { smtpErrorToMailgate } from './smtp-errors.js';
 import type { Secret } from '../core/secret.js';
-import { trustedCas } from '../auth/https-request.js';
+import { secureContextFor } from '../auth/https-request.js';
 
 export interface SessionOptions {
   host: string;
@@ -78,7 +78,7 @@ export class SmtpSession {
       tls: {
         minVersion: 'TLSv1.2',
         servername: /^[\d.]+$|:/.test(o.host) ? undefined : o.host,
-        ...(o.ca ? { ca: trustedCas(o.ca) } : {}),
+        ...(o.ca ? { secureContext: secureContextFor(o.ca) } : {}),
       },
       customAuth: { XOAUTH2: (ctx: SMTPConnectionCustomAuthContext) => this.#runXOAuth2(ctx) },
     });
