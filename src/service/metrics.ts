@@ -66,6 +66,9 @@ export class ServiceMetrics implements WorkerMetrics {
     hist.push(`mailgate_delivery_latency_seconds_bucket{le="+Inf"} ${this.#latencyCount}`);
     hist.push(`mailgate_delivery_latency_seconds_sum ${this.#latencySum}`, `mailgate_delivery_latency_seconds_count ${this.#latencyCount}`);
     metric('mailgate_delivery_latency_seconds', 'histogram', 'Time from acceptance to delivery.', hist);
+    const mem = process.memoryUsage();
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the service process.', [`process_resident_memory_bytes ${mem.rss}`]);
+    metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [`nodejs_heap_used_bytes ${mem.heapUsed}`]);
     return `${out.join('\n')}\n`;
   }
 }
