@@ -31,6 +31,7 @@ import type { MailerLease } from './mailer-source.js';
 import { MailboxRateLimiter } from './rate-limiter.js';
 import { DEFAULT_RECIPIENT_BUDGET, RecipientBudget, type RecipientBudgetOptions } from './recipient-budget.js';
 import type { Scheduler } from './scheduler.js';
+import { DeliveryPause, pausesDelivery, type PauseInfo } from './delivery-pause.js';
 
 export type { RetryClassification } from './attempt.js';
 
@@ -69,28 +70,10 @@ export interface WorkerActivity {
   buffered: number;
   inFlight: number;
   claiming: boolean;
-  /** Delivery paused after a configuration failure (see `CONFIGURATION_FAILURES`). */
-  paused?: { code: string; summary?: string; until: number };
+  /** Delivery paused after a configuration failure (see delivery-pause.ts). */
+  paused?: PauseInfo;
 }
 
-/**
- * Failures that say the configuration is wrong (credentials, Exchange-side set-up, TLS), not
- * the message. The failing message fails as usual, but every other queued message would fail
- * the same way — and each try costs token requests and refused logins that Entra and Exchange
- * count against the app (AADSTS50196 loop detection, continuous-error throttling). So delivery
- * pauses: the rest of the queue stays queued, untouched, until the Email Settings change or
- * the pause ends; then one message probes. Pauses double from 1 to 15 minutes.
- */
-export const CONFIGURATION_FAILURES = new Set(['TOKEN_REJECTED', 'AUTH_FAILED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
-/**
- * Permanent replies about the sending mailbox or tenant rather than the message (m365.md §4):
- * restricted sender (5.1.8), tenant over threshold / IP not accepted / unregistered domains
- * (5.7.705, 5.7.708, 5.7.750), continuous-error throttling (5.2.251–5.2.255), Basic auth retired
- * (5.7.30), sending mailbox full (5.2.2). Every queued message would get the same answer.
- */
-export const MAILBOX_WIDE_REPLIES = new Set(['550 5.1.8', '550 5.7.705', '550 5.7.708', '550 5.7.750', '550 5.2.251', '550 5.2.252', '550 5.2.253', '550 5.2.254', '550 5.2.255', '550 5.7.30', '554 5.2.2']);
-const PAUSE_MIN_MS = 60_000;
-const PAUSE_MAX_MS = 15 * 60_000;
 
 export class DeliveryWorker {
   readonly #o: Required<Omit<WorkerOptions, 'rateBurst'>> & { rateBurst?: number };
@@ -116,7 +99,7 @@ export class DeliveryWorker {
   /** Incremented by every wake, so a claim that started before it does not mark the queue drained. */
   #wakes = 0;
   /** The delivery pause after a configuration failure, tied to the settings that failed. */
-  #pause?: { code: string; summary?: string; until: number; settings: unknown; lengthMs: number };
+  readonly #pause = new DeliveryPause();
   #cancelPause?: () => void;
 
   constructor(options: WorkerOptions, deps: WorkerDeps) {
@@ -172,8 +155,8 @@ export class DeliveryWorker {
   }
 
   activity(): WorkerActivity {
-    const p = this.#pause;
-    return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming, ...(p ? { paused: { code: p.code, summary: p.summary, until: p.until } } : {}) };
+    const paused = this.#pause.info;
+    return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming, ...(paused ? { paused } : {}) };
   }
 
   isIdle(): boolean {
@@ -262,9 +245,9 @@ export class DeliveryWorker {
         for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
         break;
       }
-      if (this.#pause) {
-        if (this.#pause.settings !== lease.settings) this.#endPause('the Email Settings changed');
-        else if (now < this.#pause.until || this.#inFlight.size) {
+      if (this.#pause.info) {
+        if (!this.#pause.isFor(lease.settings)) this.#endPause('the Email Settings changed');
+        else if (this.#pause.holds(now, this.#inFlight.size)) {
           // Paused, or the probe after a pause is still out: hold the queue.
           lease.release();
           for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
@@ -293,12 +276,10 @@ export class DeliveryWorker {
           this.#pumpSoon();
         },
         failedPermanently: (code, summary, reply) => {
-          // (554 5.2.252 SendAsDenied concerns one From address, not the mailbox: not in the set.)
-          const mailboxWide = code === 'SMTP_REJECTED' && reply !== undefined && MAILBOX_WIDE_REPLIES.has(reply);
-          if (CONFIGURATION_FAILURES.has(code) || mailboxWide) this.#startPause(code, summary, lease.settings);
+          if (pausesDelivery(code, reply)) this.#startPause(code, summary, lease.settings);
         },
         delivered: () => {
-          if (this.#pause && this.#pause.settings === lease.settings) this.#endPause('a message was delivered');
+          if (this.#pause.isFor(lease.settings)) this.#endPause('a message was delivered');
         },
       });
       this.#track(head, done);
@@ -311,22 +292,17 @@ export class DeliveryWorker {
   }
 
   #startPause(code: string, summary: string | undefined, settings: unknown): void {
-    const now = this.#d.scheduler.now();
-    const same = this.#pause !== undefined && this.#pause.settings === settings;
-    // Other messages in flight when the refusal came fail the same way: one incident, one pause.
-    if (same && now < this.#pause!.until) return;
-    // A failed probe after the pause doubles it.
-    const lengthMs = same ? Math.min(this.#pause!.lengthMs * 2, PAUSE_MAX_MS) : PAUSE_MIN_MS;
-    this.#pause = { code, summary, until: now + lengthMs, settings, lengthMs };
+    const lengthMs = this.#pause.start(code, summary, settings, this.#d.scheduler.now());
+    if (lengthMs === undefined) return; // the same incident: one pause
     this.#cancelPause?.();
     this.#cancelPause = this.#d.scheduler.setTimer(() => this.#pump(), lengthMs);
     this.#d.logger.error({ code, pauseMs: lengthMs }, `delivery paused: the configuration was refused (${code}); queued messages wait until the Email Settings change or the pause ends`);
   }
 
   #endPause(reason: string): void {
-    if (!this.#pause) return;
-    this.#d.logger.info({ code: this.#pause.code }, `delivery resumed: ${reason}`);
-    this.#pause = undefined;
+    const code = this.#pause.end();
+    if (code === undefined) return;
+    this.#d.logger.info({ code }, `delivery resumed: ${reason}`);
     this.#cancelPause?.();
     this.#cancelPause = undefined;
   }
@@ -369,15 +345,15 @@ export class DeliveryWorker {
 
   /** Whether delivery is paused for the settings in effect now (ends the pause when they changed). */
   #pausedNow(): boolean {
-    if (!this.#pause) return false;
+    if (!this.#pause.info) return false;
     const lease = this.#d.mailers.acquire();
     const current = lease?.settings;
     lease?.release();
-    if (current !== undefined && current !== this.#pause.settings) {
+    if (current !== undefined && !this.#pause.isFor(current)) {
       this.#endPause('the Email Settings changed');
       return false;
     }
-    return this.#d.scheduler.now() < this.#pause.until || this.#inFlight.size > 0;
+    return this.#pause.holds(this.#d.scheduler.now(), this.#inFlight.size);
   }
 
   async #claim(limit: number): Promise<void> {
