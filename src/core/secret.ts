@@ -66,3 +66,23 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
   out = out.replace(/(AUTH\s+(?:XOAUTH2|PLAIN|LOGIN)\s+)[A-Za-z0-9+/=]{8,}/gi, `$1${REDACTED}`);
   return out;
 }
+
+/**
+ * `scrubText` applied to every string inside a value (objects, arrays, an Error's message),
+ * before the value is logged, stored or returned. A `Secret` becomes `[redacted]`. Plain data
+ * only: depth is capped so a cyclic or huge object cannot stall the caller.
+ */
+export function scrubDeep<T>(value: T, secrets: Iterable<string | Secret | undefined>, depth = 0): T {
+  const list = Array.isArray(secrets) ? secrets : [...secrets];
+  const walk = (v: unknown, d: number): unknown => {
+    if (typeof v === 'string') return scrubText(v, list);
+    if (v instanceof Secret) return REDACTED;
+    if (d > 8 || v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, d + 1));
+    if (v instanceof Error) return { type: v.name, message: scrubText(v.message, list), code: (v as { code?: unknown }).code };
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = walk(x, d + 1);
+    return out;
+  };
+  return walk(value, depth) as T;
+}

@@ -13,7 +13,7 @@
  */
 import { MailgateError } from '../core/errors.js';
 import { validateMessage } from '../core/message.js';
-import { Secret, scrubText } from '../core/secret.js';
+import { Secret, scrubDeep } from '../core/secret.js';
 import { SETTINGS_FIELDS, parseSettings, type EmailSettings, type RawSettings } from '../core/settings.js';
 import { decodeTokenClaims } from '../auth/jwt-claims.js';
 import type { SessionOptions } from '../transport/smtp-session.js';
@@ -67,16 +67,6 @@ function secretsOf(input: RawSettings): string[] {
     if (v instanceof Secret) out.push(v.reveal());
     else if (typeof v === 'string' && v.trim()) out.push(v, v.trim());
   }
-  return out;
-}
-
-function scrubDeep(v: unknown, secrets: string[], depth = 0): unknown {
-  if (typeof v === 'string') return scrubText(v, secrets);
-  if (v instanceof Secret) return '[redacted]';
-  if (depth > 8 || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => scrubDeep(x, secrets, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = scrubDeep(x, secrets, depth + 1);
   return out;
 }
 

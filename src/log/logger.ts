@@ -10,7 +10,7 @@
  * ready lines). Level from MAILGATE_LOG_LEVEL (default `info`).
  */
 import { pino, type Logger } from 'pino';
-import { scrubText } from '../core/secret.js';
+import { scrubDeep, scrubText } from '../core/secret.js';
 
 export type { Logger } from 'pino';
 
@@ -44,16 +44,6 @@ function secretsInEffect(): string[] {
       /* a failing source must not stop logging */
     }
   }
-  return out;
-}
-
-function scrubDeep(v: unknown, secrets: string[], depth = 0): unknown {
-  if (typeof v === 'string') return scrubText(v, secrets);
-  if (depth > 6 || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => scrubDeep(x, secrets, depth + 1));
-  if (v instanceof Error) return { type: v.name, message: scrubText(v.message, secrets), code: (v as { code?: unknown }).code };
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = scrubDeep(x, secrets, depth + 1);
   return out;
 }
 

@@ -3,13 +3,13 @@
  *
  * Why: the outbox keeps the request exactly as validated (attachments stay base64, so no
  * re-encoding on the way in), and the worker turns it back into the core's OutboundMessage.
- * Values read back from the store are validated again by the core before they reach SMTP
- * (principle 5), so a tampered or corrupt row fails as ARGUMENT_INVALID instead of being sent.
+ * Values read back from the store are validated again before they reach SMTP (principle 5):
+ * by the Mailer itself (`validateMessage` in mailer.ts), once, so a tampered or corrupt row
+ * fails as ARGUMENT_INVALID instead of being sent.
  *
  * Imports: src/core only.
  */
 import { MailgateError } from '../core/errors.js';
-import { validateMessage } from '../core/message.js';
 import type { OutboundMessage } from '../core/ports.js';
 
 export interface StoredAttachment {
@@ -28,7 +28,7 @@ export function encodePayload(p: StoredPayload): string {
   return JSON.stringify(p);
 }
 
-/** Decode a stored payload into a validated OutboundMessage carrying its stable Message-ID. */
+/** Decode a stored payload into an OutboundMessage carrying its stable Message-ID (the Mailer validates it). */
 export function decodePayload(json: string, messageIdHeader: string): OutboundMessage {
   let p: StoredPayload;
   try {
@@ -36,7 +36,7 @@ export function decodePayload(json: string, messageIdHeader: string): OutboundMe
   } catch (cause) {
     throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: 'The stored message is not valid JSON (the outbox row is damaged).', cause });
   }
-  const message: OutboundMessage = {
+  return {
     to: p.to,
     cc: p.cc,
     bcc: p.bcc,
@@ -48,5 +48,4 @@ export function decodePayload(json: string, messageIdHeader: string): OutboundMe
     attachments: p.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),
     messageId: messageIdHeader,
   };
-  return validateMessage(message);
 }

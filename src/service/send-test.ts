@@ -9,10 +9,10 @@
  */
 import { isMailgateError } from '../core/errors.js';
 import type { Diagnosis, DiagnosisContext } from '../core/diagnosis/types.js';
-import { scrubText } from '../core/secret.js';
+import { scrubDeep, scrubText } from '../core/secret.js';
 import type { SendTestResult } from './http/deps.js';
 import type { SettingsService } from './settings-store.js';
-import { diagnosisContext, scrubDeep } from './worker/attempt.js';
+import { diagnosisContext } from './worker/attempt.js';
 import type { MailerFactory } from './worker/mailer-source.js';
 
 export interface SendTestDeps {

@@ -44,6 +44,20 @@ interface Loaded {
   stored: RawSettings;
   settings?: EmailSettings;
   view: SettingsView;
+  /** The secret values in effect (computed once per load: every log line asks for them). */
+  secrets: string[];
+}
+
+/** The secret values among raw settings (stored or from the environment, valid or not). */
+function secretValues(raw: RawSettings): string[] {
+  const out: string[] = [];
+  for (const f of SETTINGS_FIELDS) {
+    if (f.kind !== 'secret') continue;
+    const v = raw[f.key];
+    const text = typeof v === 'string' ? v : v instanceof Secret ? v.reveal() : undefined;
+    if (text) out.push(text);
+  }
+  return out;
 }
 
 export class SettingsService {
@@ -104,16 +118,7 @@ export class SettingsService {
 
   /** The secret values in effect (for scrubbing texts before they are stored or shown). */
   secrets(): string[] {
-    // From the effective raw values, so the secrets are known even while the settings are invalid.
-    const raw = this.effectiveRaw();
-    const out: string[] = [];
-    for (const f of SETTINGS_FIELDS) {
-      if (f.kind !== 'secret') continue;
-      const v = raw[f.key];
-      const text = typeof v === 'string' ? v : v && typeof (v as { reveal?: unknown }).reveal === 'function' ? (v as { reveal(): string }).reveal() : undefined;
-      if (text) out.push(text);
-    }
-    return out;
+    return this.#loaded.secrets;
   }
 
   onChange(listener: (view: SettingsView) => void): () => void {
@@ -153,7 +158,7 @@ export class SettingsService {
       problems: parsed.ok ? [] : parsed.problems,
       warnings: parsed.warnings,
     };
-    return { version, stored, settings: parsed.ok ? parsed.settings : undefined, view };
+    return { version, stored, settings: parsed.ok ? parsed.settings : undefined, view, secrets: secretValues(effective) };
   }
 
   /**

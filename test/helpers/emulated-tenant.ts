@@ -4,6 +4,7 @@
  * variables (for CLI tests) or raw settings (for library tests).
  */
 import { before, after } from 'node:test';
+import { FIELD_BY_KEY, type SettingKey } from '../../src/core/settings.js';
 import { startEmulator, buildTenantState, type Emulator, type EmulatorOptions, type BuiltTenant, type TenantStateOptions } from '../../src/emulator/index.js';
 
 export interface EmulatedTenants {
@@ -53,17 +54,10 @@ export function useEmulatedTenants(options: EmulatorOptions = {}): EmulatedTenan
     },
     rawFor,
     envFor(t, extra = {}) {
-      return {
-        NODE_EXTRA_CA_CERTS: running().caFile,
-        MAILGATE_CLIENT_ID: t.clientId,
-        MAILGATE_TENANT_ID: t.tenantId,
-        MAILGATE_CLIENT_SECRET: t.clientSecret ?? '',
-        MAILGATE_AUTHORIZED_FROM: t.authorizedFrom,
-        MAILGATE_SMTP_HOST: running().smtp.host,
-        MAILGATE_SMTP_PORT: String(running().smtp.port),
-        MAILGATE_AUTHORITY_HOST: running().authorityHost,
-        ...extra,
-      };
+      // The same values as rawFor, under each setting's environment variable.
+      const env: Record<string, string> = { NODE_EXTRA_CA_CERTS: running().caFile };
+      for (const [key, value] of Object.entries(rawFor(t))) env[FIELD_BY_KEY[key as SettingKey].env] = value;
+      return { ...env, ...extra };
     },
   };
 }

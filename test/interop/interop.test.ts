@@ -417,13 +417,13 @@ if (skipReason) {
   });
 
   describe('no STARTTLS offered: Mailgate sends no credential in clear', () => {
-    test('XOAUTH2: STARTTLS_UNAVAILABLE, and the tapped wire holds neither AUTH nor the token', async () => {
-      const src = source();
+    /** Send one message through a byte-recording tap in front of Postfix's listener without TLS. */
+    async function sendThroughCleartextTap(src: string, settings: (port: number) => EmailSettings, subject: string) {
       const tap = await startTap({ host: '127.0.0.1', port: S().ports.postfixCleartext }, { localAddress: src });
-      const mailer = createMailer(settingsFor({ smtpPort: tap.port }), { ca: combinedCa });
+      const mailer = createMailer(settings(tap.port), { ca: combinedCa });
       let err: unknown;
       try {
-        await settle(mailer.send(message(uniqueSubject('cleartext'))));
+        await settle(mailer.send(message(uniqueSubject(subject))));
       } catch (e) {
         err = e;
       } finally {
@@ -431,6 +431,12 @@ if (skipReason) {
         await new Promise((r) => setTimeout(r, 200));
         await tap.close();
       }
+      return { err, tap, mailer };
+    }
+
+    test('XOAUTH2: STARTTLS_UNAVAILABLE, and the tapped wire holds neither AUTH nor the token', async () => {
+      const src = source();
+      const { err, tap, mailer } = await sendThroughCleartextTap(src, (port) => settingsFor({ smtpPort: port }), 'cleartext');
       assert.ok(err instanceof MailgateError, `refused: ${String(err)}`);
       assert.equal(err.code, 'STARTTLS_UNAVAILABLE', err.message);
       assert.equal(err.phase, 'tls');
@@ -451,18 +457,7 @@ if (skipReason) {
 
     test('basic auth: the password does not cross in clear either', async () => {
       const src = source();
-      const tap = await startTap({ host: '127.0.0.1', port: S().ports.postfixCleartext }, { localAddress: src });
-      const mailer = createMailer(basicSettings({ smtpPort: tap.port }), { ca: combinedCa });
-      let err: unknown;
-      try {
-        await settle(mailer.send(message(uniqueSubject('cleartext basic'))));
-      } catch (e) {
-        err = e;
-      } finally {
-        await mailer.close();
-        await new Promise((r) => setTimeout(r, 200));
-        await tap.close();
-      }
+      const { err, tap } = await sendThroughCleartextTap(src, (port) => basicSettings({ smtpPort: port }), 'cleartext basic');
       assert.ok(err instanceof MailgateError);
       assert.equal(err.code, 'STARTTLS_UNAVAILABLE', err.message);
       const client = tap.clientBytes().toString('latin1');

@@ -11,7 +11,7 @@
  */
 import { isMailgateError } from '../../core/errors.js';
 import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
-import { scrubText } from '../../core/secret.js';
+import { scrubDeep, scrubText } from '../../core/secret.js';
 import type { EmailSettings } from '../../core/settings.js';
 import type { Logger } from '../../log/logger.js';
 import { decodePayload } from '../payload.js';
@@ -45,16 +45,6 @@ export interface AttemptDeps {
   backoff: BackoffOptions;
   budget: RecipientBudget;
   budgetDeferMs: number;
-}
-
-/** Scrub every string inside a value (before it is stored or returned). */
-export function scrubDeep<T>(value: T, secrets: string[]): T {
-  if (typeof value === 'string') return scrubText(value, secrets) as T;
-  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, secrets)) as T;
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubDeep(v, secrets)])) as T;
-  }
-  return value;
 }
 
 export function diagnosisContext(s: EmailSettings): DiagnosisContext {
