@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { Secret, scrubText } from '../../src/core/secret.js';
+import { Secret, scrubDeep, scrubText } from '../../src/core/secret.js';
 
 test('a Secret prints as [redacted] everywhere but reveal()', () => {
   const s = new Secret('super-secret-value');
@@ -20,4 +20,14 @@ test('scrubText removes secrets, their base64 form, JWTs and AUTH initial respon
   assert.equal(out.includes(jwt), false);
   assert.equal(out.includes('dXNlcj1hQGIAYXV0aD1CZWFyZXIgeAEB'), false);
   assert.match(out, /AUTH XOAUTH2 \[redacted\]/);
+});
+
+test('scrubDeep cleans strings at any depth, Secrets and Error messages, and leaves other values', () => {
+  const out = scrubDeep({ a: ['x hunter2hunter2 y', { b: new Secret('s3cr3t-value') }], err: new Error('pw hunter2hunter2'), n: 5, ok: 'fine' }, ['hunter2hunter2']);
+  const text = JSON.stringify(out);
+  assert.equal(text.includes('hunter2hunter2'), false);
+  assert.equal(text.includes('s3cr3t-value'), false);
+  assert.deepEqual((out as { n: number; ok: string }).n, 5);
+  assert.equal((out as { ok: string }).ok, 'fine');
+  assert.match(text, /"message":"pw \[redacted\]"/);
 });
