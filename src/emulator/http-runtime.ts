@@ -23,6 +23,8 @@ export interface HttpRuntime {
   replaceState(state: EmulatorState): void;
   signingKey: SigningKey;
   tokenLifetimeSeconds: number;
+  /** Observer of every issued access token (tests). */
+  onTokenIssued?: (accessToken: string) => void;
   faults: FaultController;
   log: ActivityLog;
   /** The live counters (mutated by the endpoints). */

@@ -71,6 +71,11 @@ export interface EmulatorOptions {
   maxStoredMessages?: number;
   /** Receives one line per notable event (the CLI passes stderr); never given secrets. */
   onLog?: (line: string) => void;
+  /**
+   * Receives every access token issued (tests use it to prove a token never leaks into logs,
+   * files or responses of the system under test, wherever in that system the token lives).
+   */
+  onTokenIssued?: (accessToken: string) => void;
 }
 
 /** The demo tenant's values (present when the emulator started without a state). */
@@ -188,6 +193,7 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     },
     signingKey,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
+    onTokenIssued: options.onTokenIssued,
     faults, log, store,
     get stats() { return stats; },
     snapshotStats: statsView,

@@ -125,6 +125,7 @@ export function tokenEndpointRoutes(rt: HttpRuntime): Hono {
     if (decision.ok) {
       rt.stats.tokensIssued++;
       entry.status = 200;
+      rt.onTokenIssued?.(decision.body.access_token);
       rt.say(`token: 200 for app ${decision.appId} (${decision.credential}, scope ${decision.scope})`);
       return c.json(decision.body, 200, { ...NO_STORE, 'client-request-id': correlationId, 'x-ms-request-id': newGuid() });
     }

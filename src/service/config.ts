@@ -32,6 +32,8 @@ export interface ServiceConfig {
   settingsRefreshMs: number;
   /** Run the delivery worker in this process ('off': API-only node, e.g. when workers run elsewhere). */
   worker: 'on' | 'off';
+  /** Compose and send in a worker thread ('off': on the main event loop, with the HTTP API). */
+  deliveryThread: 'on' | 'off';
 }
 
 interface Var {
@@ -59,6 +61,7 @@ export const SERVICE_VARS: readonly Var[] = [
   { key: 'shutdownGraceSeconds', env: 'MAILGATE_SHUTDOWN_GRACE_SECONDS', kind: 'number', default: 10, min: 0, max: 3600 },
   { key: 'settingsRefreshMs', env: 'MAILGATE_SETTINGS_REFRESH_MS', kind: 'int', default: 5000, min: 100, max: 3_600_000 },
   { key: 'worker', env: 'MAILGATE_WORKER', kind: 'onoff', default: 'on' },
+  { key: 'deliveryThread', env: 'MAILGATE_DELIVERY_THREAD', kind: 'onoff', default: 'on' },
 ];
 
 export type ConfigResult = { ok: true; config: ServiceConfig } | { ok: false; problems: Problem[] };

@@ -34,6 +34,7 @@ import { parseServiceConfig, type ServiceConfig } from './config.js';
 import { createApp, type AppDeps, type AppOptions, type RunDiagnostics } from './http/app.js';
 import type { AppEnv } from './http/auth.js';
 import { ServiceMetrics } from './metrics.js';
+import { DeliveryThread } from './delivery-thread/delivery-thread.js';
 import { createOutbox } from './outbox.js';
 import { loadMasterKey } from './secret-box.js';
 import { createSendTest } from './send-test.js';
@@ -147,7 +148,16 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     const build = o.createMailer ?? createMailer;
     const mailerDeps: MailerDeps = { ca, logger, maxConnections: config.maxConnections, ...o.mailerDeps };
     const factory: MailerFactory = (s, reuse) => build(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider });
-    const mailers = new MailerSource(() => settings.snapshot(), factory, (error) =>
+    // The delivery worker's mailers live in a worker thread (compose + SMTP on the second
+    // core), unless a test injects its own mailer factory or clock, which cannot cross threads.
+    const useThread = config.deliveryThread === 'on' && o.worker !== false && config.worker === 'on' && !o.createMailer && !o.mailerDeps?.clock;
+    const thread = useThread ? new DeliveryThread(logger) : undefined;
+    const deliveryFactory: MailerFactory = thread ? (s, reuse) => thread.createMailer(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider }) : factory;
+    if (thread) {
+      thread.warmUp();
+      closers.push(() => thread.stop());
+    }
+    const mailers = new MailerSource(() => settings.snapshot(), deliveryFactory, (error) =>
       logger.error({ err: error, code: (error as { code?: string })?.code }, 'the Email Settings cannot be used to send (nothing is delivered until they change)'),
     );
     closers.push(() => mailers.close());

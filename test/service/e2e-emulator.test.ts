@@ -43,6 +43,18 @@ describe('end to end against the emulator', () => {
     });
   });
 
+  it('delivers on the main event loop too (MAILGATE_DELIVERY_THREAD=off): 50 messages, 1 token, at most 3 connections', async () => {
+    await withPair({ env: { MAILGATE_DELIVERY_THREAD: 'off' } }, async (p) => {
+      const accepted = await p.submit(50);
+      await p.waitForStatus(accepted.map((a) => a.id), 'sent', 30_000);
+      const stats = p.emulator.stats();
+      assert.equal(stats.tokenRequests, 1);
+      assert.ok(stats.peakAuthenticatedConnections[p.tenant.authorizedFrom.toLowerCase()] <= 3);
+      assert.equal(p.emulator.messages().length, 50);
+      assert.match(await fetch(`${p.svc.url}/metrics`).then((r) => r.text()), /mailgate_token_requests_total 1\n/);
+    });
+  });
+
   const transient: [string, Faults][] = [
     ['432 4.3.2 at AUTH', { smtpTransient: { code: 432, command: 'AUTH', count: 1, message: '4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information. [Hostname=X]' } }],
     ['421 at MAIL FROM', { smtpTransient: { code: 421, command: 'MAIL', count: 1 } }],
@@ -199,8 +211,7 @@ describe('end to end against the emulator', () => {
       await p.api('POST', '/api/v1/settings/email/test', { to: 'admin@example.com' });
       for (const a of [...accepted, ...more]) await p.api('GET', `/api/v1/messages/${a.id}`);
       await p.api('GET', '/api/v1/messages?limit=50');
-      const tokens: string[] = [];
-      for (const tp of p.providers) tokens.push((await tp.getToken()).token);
+      const tokens = [...p.issuedTokens];
       assert.ok(tokens.length >= 1 && tokens.every((t) => t.length > 100));
       const needles = [p.tenant.clientSecret, ...tokens];
       const b64 = needles.map((n) => Buffer.from(n).toString('base64').slice(0, 40));

@@ -3,10 +3,8 @@
  * real SQLite, real HTTP socket) in-process, configured through the settings API.
  */
 import { classifyForRetry } from '../../src/core/retry-policy.js';
-import type { TokenProvider } from '../../src/core/ports.js';
 import { buildTenantState, startEmulator, type Emulator, type LimitsOption, type TenantStateOptions } from '../../src/emulator/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import { createMailer } from '../../src/mailer.js';
 import { createApiKey } from '../../src/service/api-keys.js';
 import { startService, type RunningService } from '../../src/service/service.js';
 import type { WorkerOptions } from '../../src/service/worker/worker.js';
@@ -30,7 +28,8 @@ export interface Pair {
   dir: string;
   logs: LineCapture;
   /** Every token provider the service built (to read the issued tokens in the leak test). */
-  providers: TokenProvider[];
+  /** Every access token the emulator issued (the service's tokens live in its delivery thread). */
+  issuedTokens: string[];
   /** Every response body received through `api()`. */
   responses: string[];
   api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }>;
@@ -48,26 +47,22 @@ export const fastClassify = (e: unknown) => {
 export async function startPair(o: { tenant?: TenantStateOptions; limits?: LimitsOption; workerOptions?: Partial<WorkerOptions>; env?: Record<string, string> } = {}): Promise<Pair> {
   let emulator: Emulator;
   let tenant: Tenant;
+  const issuedTokens: string[] = [];
+  const onTokenIssued = (t: string) => issuedTokens.push(t);
   if (o.tenant) {
     const built = buildTenantState(o.tenant);
-    emulator = await startEmulator(built.state, { limits: o.limits ?? { messagesPerMinute: Infinity } });
+    emulator = await startEmulator(built.state, { limits: o.limits ?? { messagesPerMinute: Infinity }, onTokenIssued });
     tenant = { tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret!, authorizedFrom: built.authorizedFrom, servicePrincipalObjectId: built.servicePrincipalObjectId };
   } else {
-    emulator = await startEmulator(undefined, { limits: o.limits ?? { messagesPerMinute: Infinity } });
+    emulator = await startEmulator(undefined, { limits: o.limits ?? { messagesPerMinute: Infinity }, onTokenIssued });
     tenant = emulator.demo!;
   }
   const t = tempDir('mailgate-e2e-');
   const logs = new LineCapture();
-  const providers: TokenProvider[] = [];
   const svc = await startService({
     env: { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_RATE_PER_MINUTE: '1000000', MAILGATE_POLL_INTERVAL_MS: '50', MAILGATE_HTTP_PORT: '0', ...o.env },
     ca: emulator.caPem,
     logger: createLogger({ destination: logs, level: 'debug' }),
-    createMailer: (s, d) => {
-      const m = createMailer(s, d);
-      if (m.tokenProvider && !providers.includes(m.tokenProvider)) providers.push(m.tokenProvider);
-      return m;
-    },
     mailerDeps: { tokenRetry: { maxAttempts: 1 } },
     classify: fastClassify,
     workerOptions: { backoff: { baseMs: 20, maxMs: 200 }, ...o.workerOptions },
@@ -96,7 +91,7 @@ export async function startPair(o: { tenant?: TenantStateOptions; limits?: Limit
   if (saved.status !== 200) throw new Error(`settings not saved: ${saved.text}`);
 
   const pair: Pair = {
-    emulator, svc, tenant, key, dir: t.dir, logs, providers, responses, api,
+    emulator, svc, tenant, key, dir: t.dir, logs, issuedTokens, responses, api,
     async submit(n, concurrency = 16, subject = (i) => `e2e ${i}`) {
       const out: { id: string; messageId: string }[] = new Array(n);
       let next = 0;

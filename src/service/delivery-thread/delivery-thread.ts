@@ -1,0 +1,205 @@
+/**
+ * DeliveryThread: the main thread's side of the delivery thread (see protocol.ts for why), and
+ * the MailerFactory that hands the worker proxies to mailers living in that thread.
+ *
+ * A proxy behaves like createMailer's Mailer: `send()` resolves with the server's reply or
+ * rejects with the MailgateError (code, phase, raw reply) the thread's mailer threw; `close()`
+ * closes the thread-side pool; `tokenProvider.requestCount` and `stats` follow the thread's
+ * counters, updated with every answer. Settings are checked on this thread first (preflight),
+ * so an unusable credential (an unreadable certificate) fails the build synchronously, as
+ * MailerSource expects, instead of failing every send.
+ *
+ * If the thread dies, every send it held is rejected as INTERNAL (retryable: the worker tries
+ * again later; the message keeps its Message-ID) and the next mailer starts a new thread.
+ * The thread is referenced only while a send or a close is outstanding, so it never keeps a
+ * finished process alive.
+ *
+ * Imports: node:worker_threads, src/core, ../../mailer.js (preflight), ./protocol.js.
+ */
+import { Worker } from 'node:worker_threads';
+import { MailgateError } from '../../core/errors.js';
+import type { OutboundMessage, SendResult, TokenProvider } from '../../core/ports.js';
+import type { EmailSettings } from '../../core/settings.js';
+import type { Logger } from '../../log/logger.js';
+import { createTokenProvider, type MailerDeps, type MailgateMailer } from '../../mailer.js';
+import { errorFromPlain, settingsToPlain, type FromThread, type MailerCounters, type ThreadMailerOptions, type ToThread } from './protocol.js';
+
+interface Pending {
+  resolve: (r: SendResult) => void;
+  reject: (e: unknown) => void;
+  counters: (c: MailerCounters) => void;
+}
+
+/** A token provider stand-in on this thread: the count follows the thread's provider. */
+class ThreadTokenCounter implements TokenProvider {
+  count = 0;
+  constructor(readonly mailer: number) {}
+  get requestCount(): number {
+    return this.count;
+  }
+  getToken(): never {
+    throw new Error('the token provider lives in the delivery thread');
+  }
+  invalidate(): void {}
+}
+
+export class DeliveryThread {
+  #worker: Worker | undefined;
+  #nextMailer = 1;
+  #nextSend = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #closing = new Map<number, () => void>();
+  /** Mailers opened in the current thread (a new thread does not know older ones). */
+  #opened = new Set<number>();
+  readonly #logger?: Logger;
+  #stopped = false;
+
+  constructor(logger?: Logger) {
+    this.#logger = logger;
+  }
+
+  /** Start the thread now (it loads nodemailer and MSAL), so the first send does not wait. */
+  warmUp(): void {
+    this.#thread();
+  }
+
+  #thread(): Worker {
+    if (this.#worker) return this.#worker;
+    const w = new Worker(new URL('./thread-main.js', import.meta.url));
+    w.unref();
+    w.on('message', (m: FromThread) => this.#onMessage(m));
+    w.on('error', (error) => this.#logger?.error({ err: error }, 'the delivery thread failed; sends in flight will be retried'));
+    w.on('exit', (code) => {
+      if (this.#worker !== w) return;
+      this.#worker = undefined;
+      this.#opened = new Set();
+      const lost = [...this.#pending.values()];
+      this.#pending.clear();
+      for (const p of lost) {
+        p.reject(new MailgateError({ code: 'INTERNAL', phase: 'send', retryable: true, message: `The delivery thread exited (code ${code}) during the send; the message will be retried` }));
+      }
+      for (const done of this.#closing.values()) done();
+      this.#closing.clear();
+      if (!this.#stopped) this.#logger?.error({ code }, 'the delivery thread exited; it is restarted for the next message');
+    });
+    this.#worker = w;
+    return w;
+  }
+
+  #post(m: ToThread): void {
+    this.#thread().postMessage(m);
+    this.#refresh();
+  }
+
+  /** Keep the process alive only while the thread owes an answer. */
+  #refresh(): void {
+    if (!this.#worker) return;
+    if (this.#pending.size || this.#closing.size) this.#worker.ref();
+    else this.#worker.unref();
+  }
+
+  #onMessage(m: FromThread): void {
+    switch (m.t) {
+      case 'result': {
+        const p = this.#pending.get(m.id);
+        if (!p) return;
+        this.#pending.delete(m.id);
+        p.counters(m.counters);
+        if (m.ok) p.resolve(m.result);
+        else p.reject(errorFromPlain(m.error));
+        break;
+      }
+      case 'closed': {
+        const done = this.#closing.get(m.mailer);
+        this.#closing.delete(m.mailer);
+        done?.();
+        break;
+      }
+      case 'log':
+        if (m.level === 'error') this.#logger?.error(m.obj, m.msg);
+        else this.#logger?.debug(m.obj, m.msg);
+        break;
+    }
+    this.#refresh();
+  }
+
+  /**
+   * A Mailer in the thread for these settings. `reuse.tokenProvider` (a previous mailer of
+   * this thread with the same credential) shares its token cache.
+   */
+  createMailer(settings: EmailSettings, deps: MailerDeps): MailgateMailer {
+    if (this.#stopped) throw new Error('the delivery thread is stopped');
+    // Preflight on this thread: the synchronous checks createMailer makes (credential complete,
+    // certificate readable and well-formed), so a bad credential fails here, not per send.
+    if (settings.useModernAuth) createTokenProvider(settings, {});
+    const id = this.#nextMailer++;
+    const reuse = deps.tokenProvider instanceof ThreadTokenCounter ? deps.tokenProvider : undefined;
+    const tokens = settings.useModernAuth ? reuse ?? new ThreadTokenCounter(id) : undefined;
+    const options: ThreadMailerOptions = {
+      ca: deps.ca,
+      maxConnections: deps.maxConnections,
+      idleTimeoutMs: deps.idleTimeoutMs,
+      xoauth2Mode: deps.xoauth2Mode,
+      tokenRetry: deps.tokenRetry,
+      localAddress: deps.localAddress,
+    };
+    const debug = deps.logger?.isLevelEnabled?.('debug') ?? false;
+    let stats: Omit<MailerCounters, 'tokenRequests'> = { peakConnections: 0, connectionsOpened: 0, openConnections: 0 };
+    let closed: Promise<void> | undefined;
+    const ensureOpen = () => {
+      if (this.#opened.has(id)) return;
+      // A mailer reusing tokens of one that a dead thread held gets a fresh provider.
+      const reuseTokensOf = reuse && this.#opened.has(reuse.mailer) ? reuse.mailer : undefined;
+      this.#post({ t: 'open', mailer: id, settings: settingsToPlain(settings), options, reuseTokensOf, debug });
+      this.#opened.add(id);
+    };
+    ensureOpen();
+    return {
+      tokenProvider: tokens,
+      get stats() {
+        return stats;
+      },
+      send: (message: OutboundMessage): Promise<SendResult> => {
+        if (closed) return Promise.reject(new Error('the mailer is closed'));
+        ensureOpen();
+        return new Promise<SendResult>((resolve, reject) => {
+          const sendId = this.#nextSend++;
+          this.#pending.set(sendId, {
+            resolve,
+            reject,
+            counters: (c) => {
+              const { tokenRequests, ...rest } = c;
+              stats = rest;
+              // Mailers sharing a provider report its total; after a thread restart the new
+              // provider counts from 0 again, so the count never goes down.
+              if (tokens) tokens.count = Math.max(tokens.count, tokenRequests);
+            },
+          });
+          this.#post({ t: 'send', id: sendId, mailer: id, message });
+        });
+      },
+      close: () => {
+        closed ??= new Promise<void>((resolve) => {
+          if (!this.#worker || !this.#opened.has(id)) return resolve();
+          this.#opened.delete(id);
+          this.#closing.set(id, resolve);
+          this.#post({ t: 'close', mailer: id });
+        });
+        return closed;
+      },
+    };
+  }
+
+  /** End the thread (after the mailers were closed). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const w = this.#worker;
+    this.#worker = undefined;
+    if (w) await w.terminate();
+    // Sends still out after the worker's shutdown grace keep their lease, which expires; the
+    // message is retried by the next start (same Message-ID).
+    const lost = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of lost) p.reject(new MailgateError({ code: 'INTERNAL', phase: 'send', retryable: true, message: 'The service stopped during the send; the message will be retried' }));
+  }
+}

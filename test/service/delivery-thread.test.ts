@@ -1,0 +1,154 @@
+/**
+ * The delivery thread: what crosses the thread boundary (settings with secrets, errors with
+ * their code and raw reply, attachments) and the thread-backed mailer against the emulator
+ * (real worker thread, real TLS, real token endpoint).
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { MailgateError } from '../../src/core/errors.js';
+import { Secret } from '../../src/core/secret.js';
+import { parseSettings, type EmailSettings, type RawSettings } from '../../src/core/settings.js';
+import { buildTenantState, startEmulator, type BuiltTenant, type Emulator } from '../../src/emulator/index.js';
+import { DeliveryThread } from '../../src/service/delivery-thread/delivery-thread.js';
+import { errorFromPlain, errorToPlain, messageFromClone, settingsFromPlain, settingsToPlain } from '../../src/service/delivery-thread/protocol.js';
+
+describe('delivery thread protocol', () => {
+  it('settings keep their secrets as Secret across the boundary', () => {
+    const r = parseSettings({ clientId: '11111111-1111-1111-1111-111111111111', tenantId: '22222222-2222-2222-2222-222222222222', clientSecret: 'abc~secret-value-123', authorizedFrom: 'app@contoso.com' });
+    assert.ok(r.ok);
+    const plain = structuredClone(settingsToPlain(r.settings));
+    const back = settingsFromPlain(plain);
+    assert.ok(back.clientSecret instanceof Secret);
+    assert.equal(back.clientSecret.reveal(), 'abc~secret-value-123');
+    assert.equal(String(back.clientSecret), '[redacted]');
+    assert.equal(back.smtpHost, 'smtp.office365.com');
+    assert.equal(back.smtpPort, 587);
+  });
+
+  it('a MailgateError comes back with its code, phase, retryability and raw reply', () => {
+    const e = new MailgateError({
+      code: 'AUTH_FAILED', phase: 'auth', retryable: false, message: 'refused',
+      smtp: { code: 535, enhanced: '5.7.3', raw: '535 5.7.3 Authentication unsuccessful [X]', command: 'AUTH XOAUTH2' },
+      context: { host: 'smtp.office365.com' },
+      cause: Object.assign(new Error('socket'), { code: 'ECONNRESET' }),
+    });
+    const back = errorFromPlain(structuredClone(errorToPlain(e)));
+    assert.ok(back instanceof MailgateError);
+    assert.equal(back.code, 'AUTH_FAILED');
+    assert.equal(back.phase, 'auth');
+    assert.equal(back.retryable, false);
+    assert.equal(back.reply, '535 5.7.3 Authentication unsuccessful [X]');
+    assert.equal(back.smtp?.command, 'AUTH XOAUTH2');
+    assert.equal(back.context.host, 'smtp.office365.com');
+    assert.equal((back.cause as { code?: string }).code, 'ECONNRESET');
+  });
+
+  it('any other error comes back as a plain Error with its message and system code', () => {
+    const back = errorFromPlain(structuredClone(errorToPlain(Object.assign(new Error('boom'), { code: 'EPIPE' }))));
+    assert.ok(!(back instanceof MailgateError));
+    assert.equal(back.message, 'boom');
+    assert.equal((back as { code?: string }).code, 'EPIPE');
+  });
+
+  it('attachments arrive as Buffers again', () => {
+    const cloned = structuredClone({ to: ['a@example.com'], subject: 's', attachments: [{ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('hello') }] });
+    assert.ok(!Buffer.isBuffer(cloned.attachments[0].content), 'structured clone drops the Buffer type');
+    const m = messageFromClone(cloned);
+    assert.ok(Buffer.isBuffer(m.attachments![0].content));
+    assert.equal(m.attachments![0].content.toString(), 'hello');
+  });
+});
+
+describe('thread-backed mailer against the emulator', () => {
+  let emu: Emulator;
+  let thread: DeliveryThread;
+  before(async () => {
+    emu = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
+    thread = new DeliveryThread();
+  });
+  after(async () => {
+    await thread.stop();
+    await emu.stop();
+  });
+
+  const use = (t: BuiltTenant) => {
+    emu.setState(t.state);
+    emu.clearFaults();
+    emu.resetStats();
+    emu.clearMessages();
+    return t;
+  };
+  const settingsFor = (t: BuiltTenant, extra: RawSettings = {}): EmailSettings => {
+    const r = parseSettings({ clientId: t.clientId, tenantId: t.tenantId, clientSecret: t.clientSecret ?? undefined, authorizedFrom: t.authorizedFrom, smtpHost: emu.smtp.host, smtpPort: emu.smtp.port, authorityHost: emu.authorityHost, ...extra });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+    return r.settings;
+  };
+
+  it('sends concurrently with one token and at most 3 connections; counters follow the thread', async () => {
+    const t = use(buildTenantState());
+    const mailer = thread.createMailer(settingsFor(t), { ca: emu.caPem });
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => mailer.send({ to: [`u${i}@example.com`], subject: `T ${i}`, text: `body ${i}` })));
+      assert.ok(results.every((r) => r.response.startsWith('250 ')));
+      assert.equal(emu.messages().length, 20);
+      assert.equal(emu.stats().tokenRequests, 1);
+      assert.equal(mailer.tokenProvider?.requestCount, 1);
+      assert.ok(mailer.stats.peakConnections >= 1 && mailer.stats.peakConnections <= 3);
+      assert.ok(emu.stats().peakAuthenticatedConnections[t.authorizedFrom.toLowerCase()] <= 3);
+    } finally {
+      await mailer.close();
+    }
+  });
+
+  it('an attachment survives the thread boundary byte for byte', async () => {
+    const t = use(buildTenantState());
+    const mailer = thread.createMailer(settingsFor(t), { ca: emu.caPem });
+    try {
+      const content = Buffer.from([0, 1, 2, 250, 255, 10, 13]);
+      const r = await mailer.send({ to: ['a@example.com'], subject: 'att', text: 'see attached', attachments: [{ filename: 'b.bin', contentType: 'application/octet-stream', content }] });
+      const raw = emu.rawMessage(emu.messages()[0].id)!.toString();
+      assert.ok(raw.includes(content.toString('base64')), 'the attachment is in the message');
+      assert.match(r.messageId, /^<.+@.+>$/);
+    } finally {
+      await mailer.close();
+    }
+  });
+
+  it('a mailer reusing the token provider of the previous one requests no new token', async () => {
+    const t = use(buildTenantState());
+    const first = thread.createMailer(settingsFor(t), { ca: emu.caPem });
+    await first.send({ to: ['a@example.com'], subject: '1', text: '1' });
+    const second = thread.createMailer(settingsFor(t, { socketTimeoutMs: 30_000 }), { ca: emu.caPem, tokenProvider: first.tokenProvider });
+    await first.close();
+    try {
+      await second.send({ to: ['a@example.com'], subject: '2', text: '2' });
+      assert.equal(emu.stats().tokenRequests, 1);
+      assert.equal(second.tokenProvider, first.tokenProvider, 'one counter for the shared provider');
+      assert.equal(second.tokenProvider?.requestCount, 1);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('a refused secret rejects with the MailgateError of the thread: code, phase and AADSTS', async () => {
+    const t = use(buildTenantState());
+    const mailer = thread.createMailer(settingsFor(t, { clientSecret: 'wrong-secret-value-000' }), { ca: emu.caPem, tokenRetry: { maxAttempts: 1 } });
+    try {
+      await assert.rejects(mailer.send({ to: ['a@example.com'], subject: 'x', text: 'x' }), (e: unknown) => {
+        assert.ok(e instanceof MailgateError);
+        assert.equal(e.code, 'TOKEN_REJECTED');
+        assert.equal(e.phase, 'token');
+        assert.ok(e.token?.aadsts?.includes(7000215), JSON.stringify(e.token));
+        assert.ok(!JSON.stringify(e).includes('wrong-secret-value-000'));
+        return true;
+      });
+    } finally {
+      await mailer.close();
+    }
+  });
+
+  it('an unreadable certificate fails when the mailer is built, on the calling thread', () => {
+    const t = use(buildTenantState());
+    assert.throws(() => thread.createMailer(settingsFor(t, { clientCertificatePath: '/nonexistent/cert.pem' }), { ca: emu.caPem }));
+  });
+});
