@@ -46,6 +46,12 @@ export type MessageRequest = z.infer<typeof messageRequestSchema>;
 
 export interface ParsedMessageRequest {
   payload: StoredPayload;
+  /**
+   * The payload already serialised, when the request's JSON text can be stored as is: the
+   * request body itself, when normalising it changed nothing (see `storableAsSent`). Saves
+   * re-serialising the body (JSON.stringify of an 11 KB text is ~18 µs on Node 20).
+   */
+  payloadJson?: string;
   idempotencyKey?: string;
   /** SHA-256 of the canonical request without idempotencyKey (only computed with a key). */
   requestHash?: string;
@@ -101,8 +107,34 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
-/** Parse and validate a submission body (already JSON-decoded). */
-export function parseMessageRequest(body: unknown): ParseResult {
+const sameList = (sent: string | string[] | undefined, normalised: string[] | undefined): boolean =>
+  sent === undefined ? normalised === undefined : Array.isArray(sent) && normalised !== undefined && sent.length === normalised.length && sent.every((a, i) => a === normalised[i]);
+
+/**
+ * Whether the request, as sent, already is its stored payload (JSON.parse of the body gives the
+ * payload's fields with the same values): address lists sent as arrays of trimmed addresses (not
+ * empty), attachments' base64 without whitespace, no header dropped by the schema. Everything
+ * else is stored as sent anyway.
+ * The body may also carry `idempotencyKey`; decodePayload ignores it (it is kept in its own
+ * column as well).
+ */
+function storableAsSent(body: Record<string, unknown>, r: MessageRequest, m: OutboundMessage, p: StoredPayload): boolean {
+  return (
+    sameList(r.to, m.to) &&
+    sameList(r.cc, m.cc) &&
+    sameList(r.bcc, m.bcc) &&
+    (r.replyTo === undefined || r.replyTo === m.replyTo) &&
+    (r.attachments === undefined || r.attachments.every((a, i) => a.content.length === p.attachments![i].content.length)) &&
+    // zod's record drops a "__proto__" header name; the stored payload must not have it either
+    (r.headers === undefined || Object.keys(r.headers).length === Object.keys(body.headers as object).length)
+  );
+}
+
+/**
+ * Parse and validate a submission body (already JSON-decoded). With `json`, the text `body` was
+ * decoded from, the result carries `payloadJson` when that text can be stored unchanged.
+ */
+export function parseMessageRequest(body: unknown, json?: string): ParseResult {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, problems: [{ key: 'body', message: 'body: must be a JSON object' }] };
   const shape = messageRequestSchema.safeParse(body);
   const problems: Problem[] = shape.success ? [] : zodProblems(shape.error);
@@ -130,5 +162,6 @@ export function parseMessageRequest(body: unknown): ParseResult {
   const { idempotencyKey, ...rest } = r;
   const requestHash = idempotencyKey === undefined ? undefined : createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
   const recipientCount = message.to.length + (message.cc?.length ?? 0) + (message.bcc?.length ?? 0);
-  return { ok: true, request: { payload, idempotencyKey, requestHash, recipientCount } };
+  const payloadJson = json !== undefined && storableAsSent(body as Record<string, unknown>, r, message, payload) ? json : undefined;
+  return { ok: true, request: { payload, ...(payloadJson !== undefined ? { payloadJson } : {}), idempotencyKey, requestHash, recipientCount } };
 }

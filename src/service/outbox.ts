@@ -48,7 +48,7 @@ export function createOutbox(d: OutboxDeps): Outbox {
         id,
         messageIdHeader: messageIdFor(id, from),
         mailbox: from ?? '',
-        payload: encodePayload(r.payload),
+        payload: r.payloadJson ?? encodePayload(r.payload),
         toSummary: r.payload.to.join(', ').slice(0, 500),
         subject: r.payload.subject.slice(0, 500),
         recipientCount: r.recipientCount,

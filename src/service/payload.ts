@@ -3,6 +3,9 @@
  *
  * Why: the outbox keeps the request exactly as validated (attachments stay base64, so no
  * re-encoding on the way in), and the worker turns it back into the core's OutboundMessage.
+ * When normalising the request changed nothing, the stored JSON is the request body as sent
+ * (message-request.ts `payloadJson`: no second JSON.stringify of the text at intake); it may then
+ * also carry the request's `idempotencyKey`, which decoding ignores like any other extra field.
  * Values read back from the store are validated again before they reach SMTP (principle 5):
  * by the Mailer itself (`validateMessage` in mailer.ts), once, so a tampered or corrupt row
  * fails as ARGUMENT_INVALID instead of being sent.

@@ -168,6 +168,9 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
         leaseMs: Math.round(config.leaseSeconds * 1000),
         maxInFlight: config.maxConnections,
+        // As many again wait in the mailer's pool, so a connection never idles while the next
+        // message is handed over (the pool still opens at most maxConnections).
+        queueAhead: 29,
         ratePerMinute: config.ratePerMinute,
         pollIntervalMs: config.pollIntervalMs,
         ...o.workerOptions,

@@ -27,6 +27,32 @@ runStoreContract('sqlite', async () => {
 });
 
 describe('SQLite store specifics', () => {
+  it('fsyncs enqueues (synchronous=FULL) but commits claims and results without; a passive checkpoint syncs them soon after', async () => {
+    const t = tempDir();
+    const store = openSqliteStore(t.dir);
+    try {
+      const db = store.database;
+      const now = Date.now();
+      await store.enqueue(newMessage({ createdAt: now, expiresAt: now + 60_000 }));
+      assert.equal(db.pragma('synchronous', { simple: true }), 2, 'the enqueue committed with FULL');
+      assert.equal(store.writeStats.durableBatches, 1);
+      const [m] = await store.claim({ owner: 'w', limit: 1, now, leaseMs: 60_000 });
+      assert.equal(db.pragma('synchronous', { simple: true }), 1, 'the claim committed with NORMAL');
+      assert.equal(await store.markSent(m.lease, { at: now, response: '250 OK', mailbox: 'a@b.c' }), true);
+      assert.equal(store.writeStats.durableBatches, 1, 'bookkeeping added no durable batch');
+      assert.equal(store.writeStats.syncs, 0);
+      const deadline = Date.now() + 5000;
+      while (store.writeStats.syncs === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(store.writeStats.syncs, 1, 'a checkpoint synced the bookkeeping within the sync window');
+      assert.equal(db.pragma('synchronous', { simple: true }), 2, 'and the connection is back to FULL');
+      await store.enqueue(newMessage({ createdAt: now, expiresAt: now + 60_000 }));
+      assert.equal(store.writeStats.durableBatches, 2);
+    } finally {
+      await store.close();
+      t.remove();
+    }
+  });
+
   it('finds numbered migrations and applies them once across reopenings', async () => {
     assert.ok(loadMigrations().length >= 1);
     const t = tempDir();

@@ -137,6 +137,40 @@ describe('delivery worker', () => {
     assert.equal(h.mailer.peakInFlight, 2);
   });
 
+  it('hands queueAhead more messages to the mailer than maxInFlight, and no more', async () => {
+    const h = await harness({ maxInFlight: 3, queueAhead: 3 });
+    h.mailer.hold();
+    h.worker.start();
+    for (let i = 0; i < 10; i++) await h.enqueue();
+    await waitFor(() => h.mailer.inFlight === 6, 5000, 'six sends handed over');
+    await settle();
+    assert.equal(h.mailer.inFlight, 6);
+    await waitFor(async () => {
+      h.mailer.releaseAll();
+      return (await h.store.countByStatus()).sent === 10;
+    }, 5000, 'all sent');
+    assert.equal(h.mailer.peakInFlight, 6);
+  });
+
+  it('messages in flight that hit the same configuration refusal: one fails, the others go back to the queue', async () => {
+    const h = await harness({ maxInFlight: 3, queueAhead: 3 });
+    const refused = () => new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: '535', smtp: { code: 535, enhanced: '5.7.3', raw: '535 5.7.3 Authentication unsuccessful [X]' } });
+    h.mailer.behaviour = () => {
+      throw refused();
+    };
+    h.mailer.hold();
+    h.worker.start();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await h.enqueue());
+    await waitFor(() => h.mailer.inFlight === 4, 5000, 'four sends in flight');
+    h.mailer.releaseAll();
+    await h.idle();
+    const statuses = await Promise.all(ids.map(async (id) => (await h.store.get(id))?.status));
+    assert.equal(statuses.filter((s) => s === 'failed').length, 1, statuses.join());
+    assert.equal(statuses.filter((s) => s === 'queued').length, 3, statuses.join());
+    assert.equal(h.worker.activity().paused?.code, 'AUTH_FAILED');
+  });
+
   it('refuses more than 3 in flight (Exchange allows 3 connections per mailbox)', () => {
     assert.throws(() => new DeliveryWorker({ owner: 'x', leaseMs: 1000, maxInFlight: 4, ratePerMinute: 30 }, {} as never), /between 1 and 3/);
   });

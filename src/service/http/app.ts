@@ -9,13 +9,14 @@
  * before the app is returned.
  *
  * Request bodies are limited by `deps.maxBodyBytes` before they are read whole (Content-Length
- * checked up front; chunked bodies counted while streaming) → 413 problem.
+ * checked up front, without materialising a web Request; chunked bodies counted while
+ * streaming) → 413 problem (./body-limit.ts).
  *
- * Imports: hono, ./routes/*, ./problem, ./auth, ./deps.
+ * Imports: hono, ./routes/*, ./problem, ./auth, ./body-limit, ./deps.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './auth.js';
+import { limitBody } from './body-limit.js';
 import type { AppDeps } from './deps.js';
 import { errorHandler, problemResponse } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
@@ -31,10 +32,9 @@ export interface AppOptions {
 
 export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const limit = bodyLimit({
-    maxSize: deps.maxBodyBytes,
-    onError: () => problemResponse(413, 'too-large', 'Request body too large', { detail: `The body is larger than ${deps.maxBodyBytes} bytes (MAILGATE_MAX_BODY_BYTES).` }),
-  });
+  const limit = limitBody(deps.maxBodyBytes, () =>
+    problemResponse(413, 'too-large', 'Request body too large', { detail: `The body is larger than ${deps.maxBodyBytes} bytes (MAILGATE_MAX_BODY_BYTES).` }),
+  );
   app.use('/api/*', limit);
   app.route('/api/v1/messages', messageRoutes(deps));
   app.route('/api/v1/settings/email', settingsRoutes(deps));

@@ -2,8 +2,10 @@
  * Bearer API-key authentication with scopes, as Hono middleware.
  *
  * Why: every API route names the scope it needs (`send` or `admin`); the key is looked up by
- * its hash (api-keys.ts). Failures are problem+json: 401 with `WWW-Authenticate: Bearer` when
- * the key is missing or unknown, 403 when its scope is too small.
+ * its hash (api-keys.ts, which caches a successful lookup for API_KEY_CACHE_TTL_MS: a key revoked
+ * by another process keeps working here that much longer at most). Failures are problem+json:
+ * 401 with `WWW-Authenticate: Bearer` when the key is missing or unknown, 403 when its scope is
+ * too small.
  *
  * Imports: hono, ../api-keys, ../store types, ./problem.
  */

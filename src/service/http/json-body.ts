@@ -1,14 +1,19 @@
 /**
- * Reading a JSON request body: content type checked, size already limited by the bodyLimit
- * middleware (which refuses an oversize body before it is read whole), malformed JSON turned
- * into a 400 problem.
+ * Reading a JSON request body: content type checked, size already limited by the body-limit
+ * middleware (./body-limit.ts, which refuses an oversize body before it is read whole),
+ * malformed JSON turned into a 400 problem. The text is returned with the value so that the
+ * messages route can store it as is (no re-serialisation).
+ *
+ * The body is read with `c.req.text()`: under @hono/node-server that reads the socket directly
+ * (no web Request or stream), as long as nothing before it touched `c.req.raw.body`.
  *
  * Imports: hono types, ./problem.
  */
 import type { Context } from 'hono';
 import { problemResponse } from './problem.js';
 
-export type JsonBody = { ok: true; value: unknown } | { ok: false; response: Response };
+/** `text` is the body as received (the messages route stores it as is when it can). */
+export type JsonBody = { ok: true; value: unknown; text: string } | { ok: false; response: Response };
 
 export async function readJsonBody(c: Context): Promise<JsonBody> {
   const type = c.req.header('content-type') ?? '';
@@ -17,7 +22,7 @@ export async function readJsonBody(c: Context): Promise<JsonBody> {
   }
   const text = await c.req.text();
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    return { ok: true, value: JSON.parse(text) as unknown, text };
   } catch (error) {
     return { ok: false, response: problemResponse(400, 'malformed-json', 'Malformed JSON', { detail: `The body is not valid JSON: ${(error as Error).message.slice(0, 200)}` }) };
   }

@@ -180,6 +180,8 @@ export class SqliteOutbox implements OutboxStore {
   }
 
   claim(o: ClaimOptions): Promise<ClaimedMessage[]> {
+    // Committed before anything is sent (other workers must see the lease), but bookkeeping:
+    // after a power loss a lost claim only means the message is claimed again.
     return this.#queue.write(() => {
       const out: ClaimedMessage[] = [];
       const leaseUntil = o.now + o.leaseMs;
@@ -215,12 +217,12 @@ export class SqliteOutbox implements OutboxStore {
         for (const d of due) take(d.seq, false);
       }
       return out;
-    });
+    }, { durable: false });
   }
 
   renewLeases(owner: string, ids: string[], leaseExpiresAt: number): Promise<string[]> {
     if (!ids.length) return Promise.resolve([]);
-    return this.#queue.write(() => ids.filter((id) => this.#s.renew.run(leaseExpiresAt, id, owner).changes === 1), { lazy: true });
+    return this.#queue.write(() => ids.filter((id) => this.#s.renew.run(leaseExpiresAt, id, owner).changes === 1), { lazy: true, durable: false });
   }
 
   /** State changes after a claim are bookkeeping: lazy writes that share commits. */
@@ -230,7 +232,7 @@ export class SqliteOutbox implements OutboxStore {
       if (!row) return false;
       fn(row.seq);
       return true;
-    }, { lazy: true });
+    }, { lazy: true, durable: false });
   }
 
   #recordAttempt(seq: number, attempt: number, a: AttemptInput): void {

@@ -65,9 +65,13 @@ export interface DeliveryHooks {
   untake(): void;
   /** The SMTP part is over (sent, failed or skipped); the connection slot is free again. */
   sendSettled(): void;
-  /** The attempt failed permanently with this error code (the loop may pause delivery). */
-  /** `reply` is the server's basic and enhanced code, e.g. `550 5.7.708`, when there was a reply. */
-  failedPermanently?(code: string, diagnosisSummary: string | undefined, reply?: string): void;
+  /**
+   * The attempt failed permanently with this error code (the loop may pause delivery). `reply`
+   * is the server's basic and enhanced code, e.g. `550 5.7.708`, when there was a reply.
+   * Returns 'held' when delivery was already paused for this very cause (another message in
+   * flight hit it first): the message then goes back to the queue instead of failing.
+   */
+  failedPermanently?(code: string, diagnosisSummary: string | undefined, reply?: string): 'held' | undefined;
   /** The message was accepted by the server. */
   delivered?(): void;
 }
@@ -144,7 +148,12 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
     d.logger.warn({ ...log, retryInMs: next - at, reason: policy.reason }, 'transient failure; will retry');
   } else {
     const smtp = isMailgateError(error) ? error.smtp : undefined;
-    hooks?.failedPermanently?.(code, diagnosis?.summary, smtp ? `${smtp.code} ${smtp.enhanced ?? ''}`.trim() : undefined);
+    if (hooks?.failedPermanently?.(code, diagnosis?.summary, smtp ? `${smtp.code} ${smtp.enhanced ?? ''}`.trim() : undefined) === 'held') {
+      // One configuration incident fails one message; the others wait with the queue.
+      await d.store.release(m.lease, at);
+      d.logger.warn({ ...log }, 'configuration refused again while delivery is paused for it; message returned to the queue');
+      return;
+    }
     await d.store.markFailed(m.lease, { at, outcome: 'failed', reply, code, diagnosis });
     d.metrics?.attempt('failed', code);
     d.logger.error({ ...log, reason: policy.reason }, 'permanent failure; message failed');

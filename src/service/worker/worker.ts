@@ -39,8 +39,15 @@ export interface WorkerOptions {
   /** Unique per worker process: the lease owner. */
   owner: string;
   leaseMs: number;
-  /** Messages in flight per mailbox (1..3). */
+  /** Messages in flight per mailbox (1..3): the SMTP connections the mailer may use for them. */
   maxInFlight: number;
+  /**
+   * Messages per mailbox handed to the mailer beyond `maxInFlight`, which wait in its pool for
+   * a free connection (the pool itself never opens more than its ≤ 3 connections). Default 0.
+   * With a delivery thread, a connection that finishes a message starts the next one at once
+   * instead of waiting for the main thread's turn to hand it over.
+   */
+  queueAhead?: number;
   ratePerMinute: number;
   rateBurst?: number;
   /** Most messages held (buffered + in flight) at once. Default 32. */
@@ -77,6 +84,8 @@ export interface WorkerActivity {
 
 export class DeliveryWorker {
   readonly #o: Required<Omit<WorkerOptions, 'rateBurst'>> & { rateBurst?: number };
+  /** Messages handed to the mailer at once per mailbox: connections plus the queue ahead. */
+  readonly #handoff: number;
   readonly #d: WorkerDeps;
   readonly #limiter: MailboxRateLimiter;
   readonly #budget: RecipientBudget;
@@ -111,7 +120,9 @@ export class DeliveryWorker {
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       budget: options.budget ?? DEFAULT_RECIPIENT_BUDGET,
       budgetDeferMs: options.budgetDeferMs ?? 300_000,
+      queueAhead: Math.max(0, Math.floor(options.queueAhead ?? 0)),
     };
+    this.#handoff = this.#o.maxInFlight + this.#o.queueAhead;
     this.#d = deps;
     this.#limiter = new MailboxRateLimiter({ ratePerMinute: options.ratePerMinute, burst: options.rateBurst });
     this.#budget = new RecipientBudget(deps.store, this.#o.budget);
@@ -222,7 +233,7 @@ export class DeliveryWorker {
   /** How many messages to hold: enough to keep the connections busy for half a lease. */
   #wanted(): number {
     const perHalfLease = Math.ceil((this.#o.ratePerMinute * this.#o.leaseMs) / 120_000);
-    return Math.min(this.#o.prefetch, Math.max(this.#o.maxInFlight, perHalfLease));
+    return Math.min(this.#o.prefetch, Math.max(this.#handoff, perHalfLease));
   }
 
   #pump(): void {
@@ -256,7 +267,7 @@ export class DeliveryWorker {
       }
       const mailbox = lease.settings.authorizedFrom.toLowerCase();
       const bucket = this.#limiter.bucket(mailbox);
-      if ((this.#perMailbox.get(mailbox) ?? 0) >= this.#o.maxInFlight) {
+      if ((this.#perMailbox.get(mailbox) ?? 0) >= this.#handoff) {
         lease.release();
         break;
       }
@@ -276,7 +287,8 @@ export class DeliveryWorker {
           this.#pumpSoon();
         },
         failedPermanently: (code, summary, reply) => {
-          if (pausesDelivery(code, reply)) this.#startPause(code, summary, lease.settings);
+          if (!pausesDelivery(code, reply)) return undefined;
+          return this.#startPause(code, summary, lease.settings) ? undefined : 'held';
         },
         delivered: () => {
           if (this.#pause.isFor(lease.settings)) this.#endPause('a message was delivered');
@@ -286,17 +298,19 @@ export class DeliveryWorker {
     }
     const held = this.#buffer.length + this.#inFlight.size;
     const wanted = this.#wanted();
-    if (!this.#claiming && !this.#drained && this.#buffer.length <= this.#o.maxInFlight && held < wanted) {
+    if (!this.#claiming && !this.#drained && this.#buffer.length <= this.#handoff && held < wanted) {
       this.#claimDone = this.#claim(wanted - held);
     }
   }
 
-  #startPause(code: string, summary: string | undefined, settings: unknown): void {
+  /** Start the pause; false when it was already running for these settings (the same incident). */
+  #startPause(code: string, summary: string | undefined, settings: unknown): boolean {
     const lengthMs = this.#pause.start(code, summary, settings, this.#d.scheduler.now());
-    if (lengthMs === undefined) return; // the same incident: one pause
+    if (lengthMs === undefined) return false; // the same incident: one pause
     this.#cancelPause?.();
     this.#cancelPause = this.#d.scheduler.setTimer(() => this.#pump(), lengthMs);
     this.#d.logger.error({ code, pauseMs: lengthMs }, `delivery paused: the configuration was refused (${code}); queued messages wait until the Email Settings change or the pause ends`);
+    return true;
   }
 
   #endPause(reason: string): void {

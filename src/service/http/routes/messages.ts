@@ -24,7 +24,7 @@ export function messageRoutes(d: AppDeps): Hono<AppEnv> {
   app.post('/', send, async (c) => {
     const body = await readJsonBody(c);
     if (!body.ok) return body.response;
-    const parsed = parseMessageRequest(body.value);
+    const parsed = parseMessageRequest(body.value, body.text);
     if (!parsed.ok) return validationProblem(parsed.problems);
     const r = await d.outbox.submit(parsed.request);
     if (r.outcome === 'conflict') {
