@@ -40,6 +40,8 @@ export interface Session {
   close(): Promise<void>;
   /** Peak RSS (MB) of the system under test, if it is one process. */
   peakRssPid?: number;
+  /** Counters the system under test reports about itself (Mailgate: from /metrics). */
+  counters?(): Promise<Record<string, number>>;
 }
 
 export interface Competitor {
@@ -49,6 +51,7 @@ export interface Competitor {
 }
 
 class DriverSession implements Session {
+  counters?: () => Promise<Record<string, number>>;
   constructor(
     readonly driver: RpcChild,
     readonly cpuRoots: Record<string, number[]>,
@@ -106,7 +109,14 @@ export function mailgateCompetitor(launcher: MailgateLauncher, concurrency: numb
       const svc = await launcher.start({ cpuProf: options.cpuProf });
       const d = new RpcChild(distModule('drivers/http-driver.js'));
       await d.call('init', { baseUrl: svc.baseUrl, apiKey: svc.apiKey, concurrency });
-      return new DriverSession(d, { service: [svc.pid], load: [d.pid] }, 'service', () => svc.stop(), svc.pid);
+      const session = new DriverSession(d, { service: [svc.pid], load: [d.pid] }, 'service', () => svc.stop(), svc.pid);
+      session.counters = async () => {
+        const text = await fetch(`${svc.baseUrl}/metrics`).then((r) => r.text());
+        const out: Record<string, number> = {};
+        for (const m of text.matchAll(/^(mailgate_store_commits_total)\{kind="(\w+)"\} (\d+)$/gm)) out[`${m[1]}_${m[2]}`] = Number(m[3]);
+        return out;
+      };
+      return session;
     },
   };
 }

@@ -163,3 +163,41 @@ export function mainThreadSched(pid: number): { runMs: number; waitMs: number } 
     return undefined;
   }
 }
+
+/** Scheduler statistics of every thread of a process, by thread id (name from `comm`). */
+export function threadScheds(pid: number): Map<number, { name: string; runMs: number; waitMs: number }> {
+  const out = new Map<number, { name: string; runMs: number; waitMs: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+      const name = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+      out.set(Number(t), { name, runMs: run / 1e6, waitMs: wait / 1e6 });
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/**
+ * The busiest thread other than the main one between two snapshots (for Mailgate: the delivery
+ * thread), as shares of the elapsed time.
+ */
+export function busiestOtherThread(pid: number, a: ReturnType<typeof threadScheds>, b: ReturnType<typeof threadScheds>, elapsedMs: number): { name: string; running: number; waitingForCpu: number; restRunning: number } | undefined {
+  let best: { name: string; running: number; waitingForCpu: number } | undefined;
+  let total = 0;
+  for (const [tid, end] of b) {
+    if (tid === pid) continue;
+    const start = a.get(tid) ?? { runMs: 0, waitMs: 0 };
+    const running = (end.runMs - start.runMs) / elapsedMs;
+    total += running;
+    if (!best || running > best.running) best = { name: end.name, running, waitingForCpu: (end.waitMs - start.waitMs) / elapsedMs };
+  }
+  return best && { ...best, restRunning: total - best.running };
+}

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { CompetitorKey, Session } from '../competitors.js';
-import { CpuMeter, ioCounters, mainThreadSched, rssMb, waitForQuiet } from '../lib/procfs.js';
+import { busiestOtherThread, CpuMeter, ioCounters, mainThreadSched, rssMb, threadScheds, waitForQuiet } from '../lib/procfs.js';
 import { SCRATCH } from '../lib/paths.js';
 import { percentile, spread, type Spread } from '../lib/stats.js';
 import { mergeComponents, summariseProfiles, type ProfileSummary } from '../report/cpu-profile.js';
@@ -42,6 +42,10 @@ export interface BurstRun {
    * blocked in a synchronous call such as an fsync).
    */
   mainThread?: { running: number; waitingForCpu: number; sleepingOrBlocked: number };
+  /** The busiest other thread of the process (Mailgate: the delivery thread). */
+  otherThread?: { name: string; running: number; waitingForCpu: number; restRunning: number };
+  /** Store commits per message (Mailgate): durable (fsync) and bookkeeping. */
+  commitsPerMsg?: { durable: number; bookkeeping: number };
 }
 
 export interface BurstOutput {
@@ -95,12 +99,16 @@ async function measureRun(ctx: Context, key: CompetitorKey, rep: number): Promis
     const meter = new CpuMeter({ ...session.cpuRoots, sink: [sink.pid] });
     const io0 = session.peakRssPid ? ioCounters(session.peakRssPid) : undefined;
     const sched0 = session.peakRssPid ? mainThreadSched(session.peakRssPid) : undefined;
+    const threads0 = session.peakRssPid ? threadScheds(session.peakRssPid) : undefined;
+    const counters0 = await session.counters?.().catch(() => undefined);
     meter.start();
     const r = await session.burst(run, N);
     const w = await sink.wait(run, N, N * 25 + 30_000);
     const cpu = meter.stop();
     const io1 = session.peakRssPid ? ioCounters(session.peakRssPid) : undefined;
     const sched1 = session.peakRssPid ? mainThreadSched(session.peakRssPid) : undefined;
+    const threads1 = session.peakRssPid ? threadScheds(session.peakRssPid) : undefined;
+    const counters1 = await session.counters?.().catch(() => undefined);
     await sink.forget(run);
     const msgsPerS = w.received === N && w.last !== null ? (N / (w.last - r.start)) * 1000 : null;
     const perMsg = Object.fromEntries(Object.entries(cpu.cpuMs).map(([k, v]) => [k, v / N]));
@@ -133,6 +141,13 @@ async function measureRun(ctx: Context, key: CompetitorKey, rep: number): Promis
       const waitingForCpu = (sched1.waitMs - sched0.waitMs) / cpu.elapsedMs;
       out.mainThread = { running, waitingForCpu, sleepingOrBlocked: Math.max(0, 1 - running - waitingForCpu) };
     }
+    const commits = (k: string) => ((counters1?.[k] ?? NaN) - (counters0?.[k] ?? NaN)) / N;
+    if (counters0 && counters1) out.commitsPerMsg = { durable: commits('mailgate_store_commits_total_durable'), bookkeeping: commits('mailgate_store_commits_total_bookkeeping') };
+    if (process.env.BENCH_THREADS && threads0 && threads1) {
+      const rows = [...threads1].map(([tid, e]) => ({ tid, name: e.name, run: (e.runMs - (threads0.get(tid)?.runMs ?? 0)) / cpu.elapsedMs })).filter((r) => r.run > 0.005).sort((a, b) => b.run - a.run);
+      ctx.log(`    threads: ${rows.map((r) => `${r.name}#${r.tid} ${(r.run * 100).toFixed(0)}%`).join(', ')}`);
+    }
+    if (threads0 && threads1 && session.peakRssPid) out.otherThread = busiestOtherThread(session.peakRssPid, threads0, threads1, cpu.elapsedMs);
     if (msgsPerS && out.sutCpuMsPerMsg !== null) out.sutCores = (out.sutCpuMsPerMsg * msgsPerS) / 1000;
     ctx.log(describeRun(out, N));
     return out;
@@ -151,7 +166,9 @@ function describeRun(x: BurstRun, N: number): string {
     `  rep ${x.rep + 1} ${x.competitor.padEnd(15)} ${head}  peak conns ${x.peakConnections}  cpu ${x.sutCpuMsPerMsg?.toFixed(2) ?? '–'} ms/msg  machine ${(x.machineCores * 100).toFixed(0)}%` +
     (x.sutCores !== undefined ? `  ${x.sutCores.toFixed(2)} cores` : '') +
     (x.mainThread ? `  main thread ${pct(x.mainThread.running)} running / ${pct(x.mainThread.waitingForCpu)} waiting for CPU / ${pct(x.mainThread.sleepingOrBlocked)} idle or blocked` : '') +
+    (x.otherThread && x.otherThread.running > 0.05 ? `  busiest other thread (${x.otherThread.name}) ${pct(x.otherThread.running)} running / ${pct(x.otherThread.waitingForCpu)} waiting, all others ${pct(x.otherThread.restRunning)} running` : '') +
     (x.diskKbPerMsg !== undefined && x.diskKbPerMsg > 0 ? `  ${x.diskKbPerMsg.toFixed(0)} KB written/msg` : '') +
+    (x.commitsPerMsg ? `  commits/msg ${x.commitsPerMsg.durable.toFixed(2)} durable + ${x.commitsPerMsg.bookkeeping.toFixed(2)} bookkeeping` : '') +
     (x.acceptPerS ? `  accepts ${x.acceptPerS.toFixed(0)}/s  tokens ${x.tokenRequests}` : '')
   );
 }

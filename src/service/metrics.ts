@@ -16,6 +16,8 @@ const CODE = /^[A-Z][A-Z0-9_]{0,40}$/;
 export interface ScrapeInput {
   counts: Record<MessageStatus, number>;
   tokenRequests: number;
+  /** Store commits since start: with an fsync (durable writes) and without (bookkeeping only). */
+  storeCommits?: { durable: number; bookkeeping: number };
 }
 
 export class ServiceMetrics implements WorkerMetrics {
@@ -62,6 +64,12 @@ export class ServiceMetrics implements WorkerMetrics {
         return `mailgate_delivery_attempts_total{outcome="${outcome}",code="${code}"} ${n}`;
       }));
     metric('mailgate_token_requests_total', 'counter', 'Requests to the Microsoft Entra token endpoint since start.', [`mailgate_token_requests_total ${input.tokenRequests}`]);
+    if (input.storeCommits) {
+      metric('mailgate_store_commits_total', 'counter', 'Store transactions committed since start: durable (fsync, e.g. enqueues) or bookkeeping (claims, results; synced by the next durable commit or within 200 ms).', [
+        `mailgate_store_commits_total{kind="durable"} ${input.storeCommits.durable}`,
+        `mailgate_store_commits_total{kind="bookkeeping"} ${input.storeCommits.bookkeeping}`,
+      ]);
+    }
     const hist = LATENCY_BUCKETS.map((b, i) => `mailgate_delivery_latency_seconds_bucket{le="${b}"} ${this.#latencyBuckets[i]}`);
     hist.push(`mailgate_delivery_latency_seconds_bucket{le="+Inf"} ${this.#latencyCount}`);
     hist.push(`mailgate_delivery_latency_seconds_sum ${this.#latencySum}`, `mailgate_delivery_latency_seconds_count ${this.#latencyCount}`);

@@ -153,10 +153,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     const useThread = config.deliveryThread === 'on' && o.worker !== false && config.worker === 'on' && !o.createMailer && !o.mailerDeps?.clock;
     const thread = useThread ? new DeliveryThread(logger) : undefined;
     const deliveryFactory: MailerFactory = thread ? (s, reuse) => thread.createMailer(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider }) : factory;
-    if (thread) {
-      thread.warmUp();
-      closers.push(() => thread.stop());
-    }
+    if (thread) closers.push(() => thread.stop());
+    const threadReady = thread?.warmUp();
     const mailers = new MailerSource(() => settings.snapshot(), deliveryFactory, (error) =>
       logger.error({ err: error, code: (error as { code?: string })?.code }, 'the Email Settings cannot be used to send (nothing is delivered until they change)'),
     );
@@ -184,6 +182,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       outbox,
       metrics,
       tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
+      storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
       sendTest: createSendTest({ settings, factory, diagnose, now, onTokenRequests: (n) => (testTokenRequests += n) }),
       // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
       runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { to: input.to, ca })),
@@ -210,6 +209,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       worker?.wake();
     });
 
+    // Loads while the store and settings are set up; ready only once sending need not wait.
+    await threadReady;
     let server: Server | undefined;
     let url = '';
     if (o.listen !== false) {

@@ -40,6 +40,9 @@ describe('end to end against the emulator', () => {
       const metrics = await fetch(`${p.svc.url}/metrics`).then((r) => r.text());
       assert.match(metrics, /mailgate_token_requests_total 1\n/);
       assert.match(metrics, /mailgate_messages\{status="sent"\} 200/);
+      const commits = (kind: string) => Number(new RegExp(`mailgate_store_commits_total\\{kind="${kind}"\\} (\\d+)`).exec(metrics)?.[1]);
+      assert.ok(commits('durable') >= 1 && commits('durable') <= 200 + 10, `durable commits ${commits('durable')}: at most one per enqueue (plus settings)`);
+      assert.ok(commits('bookkeeping') >= 1, 'claims and results commit as bookkeeping');
     });
   });
 

@@ -58,14 +58,31 @@ export class DeliveryThread {
     this.#logger = logger;
   }
 
-  /** Start the thread now (it loads nodemailer and MSAL), so the first send does not wait. */
-  warmUp(): void {
+  #ready?: Promise<void>;
+  #onReady?: () => void;
+
+  /**
+   * Start the thread now and resolve once it has loaded nodemailer and MSAL (about 100 ms of
+   * module loading), so the service reports itself ready only when the first send need not
+   * wait for that. Resolves anyway after `timeoutMs` (the first send then waits).
+   */
+  warmUp(timeoutMs = 10_000): Promise<void> {
     this.#thread();
+    const ready = this.#ready!;
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      t.unref();
+      void ready.then(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    const w = new Worker(new URL('./thread-main.js', import.meta.url));
+    const w = new Worker(new URL('./thread-main.js', import.meta.url), { name: 'mailgate-delivery' });
+    this.#ready = new Promise<void>((resolve) => (this.#onReady = resolve));
     w.unref();
     w.on('message', (m: FromThread) => this.#onMessage(m));
     w.on('error', (error) => this.#logger?.error({ err: error }, 'the delivery thread failed; sends in flight will be retried'));
@@ -80,6 +97,7 @@ export class DeliveryThread {
       }
       for (const done of this.#closing.values()) done();
       this.#closing.clear();
+      this.#onReady?.();
       if (!this.#stopped) this.#logger?.error({ code }, 'the delivery thread exited; it is restarted for the next message');
     });
     this.#worker = w;
@@ -100,6 +118,9 @@ export class DeliveryThread {
 
   #onMessage(m: FromThread): void {
     switch (m.t) {
+      case 'ready':
+        this.#onReady?.();
+        break;
       case 'result': {
         const p = this.#pending.get(m.id);
         if (!p) return;

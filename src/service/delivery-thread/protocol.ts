@@ -47,6 +47,7 @@ export interface MailerCounters {
 export type FromThread =
   | { t: 'result'; id: number; ok: true; result: SendResult; counters: MailerCounters }
   | { t: 'result'; id: number; ok: false; error: PlainError; counters: MailerCounters }
+  | { t: 'ready' }
   | { t: 'closed'; mailer: number }
   | { t: 'log'; level: 'debug' | 'error'; obj: Record<string, unknown>; msg: string };
 

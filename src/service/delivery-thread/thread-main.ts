@@ -81,6 +81,9 @@ function close(id: number): void {
   });
 }
 
+// Everything is loaded (nodemailer, MSAL): the main thread may now report itself ready.
+post({ t: 'ready' });
+
 port.on('message', (m: ToThread) => {
   switch (m.t) {
     case 'open':

@@ -30,6 +30,8 @@ export interface AppDeps {
   metrics: ServiceMetrics;
   /** Token requests made by the service's mailers so far. */
   tokenRequests: () => number;
+  /** Store commit counters for /metrics (the SQLite store's group commit). */
+  storeCommits?: () => { durable: number; bookkeeping: number };
   /** Send a test message now through a fresh mailer built from the current settings. */
   sendTest: (to: string) => Promise<SendTestResult>;
   /** The doctor; when absent, POST /api/v1/diagnostics answers 501. */

@@ -298,7 +298,9 @@ export class DeliveryWorker {
     }
     const held = this.#buffer.length + this.#inFlight.size;
     const wanted = this.#wanted();
-    if (!this.#claiming && !this.#drained && this.#buffer.length <= this.#handoff && held < wanted) {
+    // Refill once half of what we hold is gone, not after every send: each claim is a commit,
+    // and a claim of one per finished message doubled the store's commits during a burst.
+    if (!this.#claiming && !this.#drained && this.#buffer.length <= this.#handoff && held <= Math.floor(wanted / 2)) {
       this.#claimDone = this.#claim(wanted - held);
     }
   }
