@@ -166,9 +166,10 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
         leaseMs: Math.round(config.leaseSeconds * 1000),
         maxInFlight: config.maxConnections,
-        // As many again wait in the mailer's pool, so a connection never idles while the next
-        // message is handed over (the pool still opens at most maxConnections).
-        queueAhead: 29,
+        // The rest of the prefetch (32) waits in the mailer's pool, so a connection never idles
+        // while the main thread is busy with intake or a commit (the pool still opens at most
+        // maxConnections; measured: 29 ahead drained a burst ~5 % faster than 3).
+        queueAhead: 32 - config.maxConnections,
         ratePerMinute: config.ratePerMinute,
         pollIntervalMs: config.pollIntervalMs,
         ...o.workerOptions,
