@@ -168,7 +168,10 @@ function createSmtp(cert: string, key: string): SMTPServer {
   net.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     connectionsOpened++;
+    // smtp-server adds the connection to its set in its own listener, which may run after this
+    // one: count once now and once after the current turn (a lone connection counted 0).
     peak = Math.max(peak, smtpConnections.size);
+    setImmediate(() => (peak = Math.max(peak, smtpConnections.size)));
   });
   server.on('error', () => undefined);
   return server;

@@ -41,7 +41,8 @@ export async function composeMessage(msg: OutboundMessage, defaultFrom: string):
   // nodemailer's choice between quoted-printable and base64.
   const ascii = (v: string | undefined) => v === undefined || !NON_ASCII.test(v);
   const composer = new MailComposer({
-    textEncoding: ascii(msg.text) && ascii(msg.html) ? 'quoted-printable' : undefined,
+    // (textEncoding also steers how non-ASCII header words are encoded, hence the subject.)
+    textEncoding: ascii(msg.text) && ascii(msg.html) && ascii(msg.subject) ? 'quoted-printable' : undefined,
     from: parts([from])![0],
     to: parts(msg.to),
     cc: parts(msg.cc),

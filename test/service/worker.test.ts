@@ -437,6 +437,17 @@ describe('token bucket', () => {
     assert.ok(perMinute >= 590 && perMinute <= 600, `${perMinute} in the first minute (within 3 % of the limit)`);
     assert.equal(new TokenBucket({ ratePerMinute: 30 }).tryTake(0), true, 'a single message is immediate at 30/min');
   });
+
+  it('at very high rates lets through what accrues in 10 ms, so a wake-up is not limited to one message', () => {
+    const b = new TokenBucket({ ratePerMinute: 1_000_000, headroom: 0 });
+    let n = 0;
+    while (b.tryTake(0)) n++;
+    assert.ok(n >= 166 && n <= 168, `${n} at once (10 ms of 16,667/s)`);
+    let inSecond = n;
+    for (let t = 1; t < 1000; t++) while (b.tryTake(t)) inSecond++;
+    assert.ok(inSecond <= 16_667 + 168, `${inSecond} in the first second`);
+    assert.ok(inSecond >= 16_000, 'and the full rate');
+  });
 });
 
 describe('backoff', () => {
