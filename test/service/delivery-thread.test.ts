@@ -10,6 +10,8 @@ import { Secret } from '../../src/core/secret.js';
 import { parseSettings, type EmailSettings, type RawSettings } from '../../src/core/settings.js';
 import { buildTenantState, startEmulator, type BuiltTenant, type Emulator } from '../../src/emulator/index.js';
 import { DeliveryThread } from '../../src/service/delivery-thread/delivery-thread.js';
+import { createLogger } from '../../src/log/logger.js';
+import { LineCapture } from './helpers.js';
 import { errorFromPlain, errorToPlain, messageFromClone, settingsFromPlain, settingsToPlain } from '../../src/service/delivery-thread/protocol.js';
 
 describe('delivery thread protocol', () => {
@@ -150,5 +152,31 @@ describe('thread-backed mailer against the emulator', () => {
   it('an unreadable certificate fails when the mailer is built, on the calling thread', () => {
     const t = use(buildTenantState());
     assert.throws(() => thread.createMailer(settingsFor(t, { clientCertificatePath: '/nonexistent/cert.pem' }), { ca: emu.caPem }));
+  });
+});
+
+describe('a delivery thread that dies', () => {
+  it('rejects the sends it held as retryable INTERNAL errors, logs it, and starts a new thread for the next send', async () => {
+    const logs = new LineCapture();
+    const thread = new DeliveryThread(createLogger({ destination: logs, level: 'debug' }), { entry: new URL('../fixtures/dying-delivery-thread.js', import.meta.url) });
+    try {
+      await thread.warmUp();
+      const r = parseSettings({ clientId: '11111111-1111-1111-1111-111111111111', tenantId: '22222222-2222-2222-2222-222222222222', clientSecret: 'abc~secret-value-123', authorizedFrom: 'app@contoso.com' });
+      assert.ok(r.ok);
+      const mailer = thread.createMailer(r.settings, {});
+      for (let round = 1; round <= 2; round++) {
+        await assert.rejects(mailer.send({ to: ['a@example.com'], subject: 's', text: 't' }), (e: unknown) => {
+          assert.ok(e instanceof MailgateError);
+          assert.equal(e.code, 'INTERNAL');
+          assert.equal(e.retryable, true);
+          assert.match(e.message, /delivery thread exited \(code 3\)/);
+          return true;
+        }, `round ${round}`);
+      }
+      assert.equal(logs.lines.filter((l) => l.includes('the delivery thread exited')).length, 2, 'each death is logged');
+      await mailer.close();
+    } finally {
+      await thread.stop();
+    }
   });
 });

@@ -52,10 +52,13 @@ export class DeliveryThread {
   /** Mailers opened in the current thread (a new thread does not know older ones). */
   #opened = new Set<number>();
   readonly #logger?: Logger;
+  readonly #entry: URL;
   #stopped = false;
 
-  constructor(logger?: Logger) {
+  /** `entry` replaces the thread's script (tests: a thread that dies). */
+  constructor(logger?: Logger, options: { entry?: URL } = {}) {
     this.#logger = logger;
+    this.#entry = options.entry ?? new URL('./thread-main.js', import.meta.url);
   }
 
   #ready?: Promise<void>;
@@ -81,7 +84,7 @@ export class DeliveryThread {
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    const w = new Worker(new URL('./thread-main.js', import.meta.url), { name: 'mailgate-delivery' });
+    const w = new Worker(this.#entry, { name: 'mailgate-delivery' });
     this.#ready = new Promise<void>((resolve) => (this.#onReady = resolve));
     w.unref();
     w.on('message', (m: FromThread) => this.#onMessage(m));
@@ -123,7 +126,7 @@ export class DeliveryThread {
         break;
       case 'result': {
         const p = this.#pending.get(m.id);
-        if (!p) return;
+        if (!p) break;
         this.#pending.delete(m.id);
         p.counters(m.counters);
         if (m.ok) p.resolve(m.result);
