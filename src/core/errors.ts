@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   SMTP_REJECTED: 'The SMTP server refused the message, the sender or a recipient permanently (5xx).',
   CONNECTION_LOST: 'The connection to the SMTP server closed or timed out in the middle of the dialogue.',
   INTERNAL: 'An unexpected internal error.',
+  INTERRUPTED: 'Mailgate stopped the send itself (shutdown, settings changed, delivery thread restarted); the message goes back to the queue.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -112,6 +112,8 @@ export const RETRY_RULES: readonly RetryRow[] = [
     reason: 'The server refused the message permanently.' },
   { rule: 'invalid-input', when: codeIs('SETTINGS_INVALID', 'ARGUMENT_INVALID'), retryable: false,
     reason: 'Invalid settings or message; nothing was sent and a retry would fail the same way.' },
+  { rule: 'interrupted', when: codeIs('INTERRUPTED'), retryable: true, minDelayMs: 1 * SECOND,
+    reason: 'Mailgate stopped the send itself (shutdown, settings changed, delivery thread restarted); the message is sent again.' },
   { rule: 'internal', when: codeIs('INTERNAL'), retryable: false,
     reason: 'An internal error; not retried so that a bug cannot resend in a loop.' },
   // ---- Anything else ----

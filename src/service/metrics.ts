@@ -33,7 +33,8 @@ export class ServiceMetrics implements WorkerMetrics {
     this.#accepted++;
   }
 
-  attempt(outcome: AttemptOutcome, code: string | undefined): void {
+  /** An attempt's outcome, or 'requeued' / 'held' for a message returned to the queue without an attempt. */
+  attempt(outcome: AttemptOutcome | 'requeued' | 'held', code: string | undefined): void {
     const c = code && CODE.test(code) ? code : outcome === 'sent' ? 'OK' : 'OTHER';
     const key = `${outcome}\u0000${c}`;
     this.#attempts.set(key, (this.#attempts.get(key) ?? 0) + 1);

@@ -11,7 +11,14 @@
  * - when the server refuses a token with 535 (not 5.7.139), the cached token is dropped and
  *   authentication is retried once on a new connection with a newly issued token;
  * - a session that failed in any way is closed, never reused; idle sessions close after
- *   `idleTimeoutMs`.
+ *   `idleTimeoutMs`;
+ * - when the configuration itself is refused while opening a session (credentials refused by
+ *   Entra or Exchange, no STARTTLS, TLS refused), the sends waiting for a connection fail at
+ *   once with that refusal, without contacting Entra or Exchange: a queue of waiting sends
+ *   must not turn one refusal into dozens of refused logins and token requests, which Entra
+ *   and Exchange count against the app (AADSTS50196 loop detection, continuous-error
+ *   throttling). Sends that arrive later do try (the caller decides: an administrator's retry
+ *   after fixing the set-up must reach the server).
  */
 import { MailgateError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
@@ -34,8 +41,11 @@ export interface PoolOptions extends SessionOptions {
   clock?: Clock;
 }
 
+const CONFIGURATION_REFUSALS = new Set(['AUTH_FAILED', 'TOKEN_REJECTED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
+
 interface Waiter {
   resolve: (s: SmtpSession | null) => void;
+  reject: (error: unknown) => void;
 }
 
 export class SmtpPool {
@@ -89,6 +99,25 @@ export class SmtpPool {
   }
 
   async #open(): Promise<SmtpSession> {
+    try {
+      return await this.#openOnce();
+    } catch (err) {
+      if (err instanceof MailgateError && CONFIGURATION_REFUSALS.has(err.code)) this.#failWaiters(err);
+      throw err;
+    }
+  }
+
+  /** The configuration was refused: the sends waiting for a connection fail with it, untried. */
+  #failWaiters(e: MailgateError): void {
+    for (const w of this.#waiters.splice(0)) {
+      w.reject(new MailgateError({
+        code: e.code, phase: e.phase, retryable: e.retryable, smtp: e.smtp, token: e.token, problems: e.problems, context: { ...e.context, notTried: true },
+        message: `${e.message} (this message waited for a connection and was not tried)`,
+      }));
+    }
+  }
+
+  async #openOnce(): Promise<SmtpSession> {
     let first = true;
     for (;;) {
       const { creds, expiresAt } = await this.auth.credentials(!first);
@@ -152,14 +181,15 @@ export class SmtpPool {
   }
 
   #acquireSlot(): Promise<void> {
-    if (this.#closed) return Promise.reject(new MailgateError({ code: 'INTERNAL', phase: 'send', message: 'The SMTP pool is closed' }));
+    if (this.#closed) return Promise.reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'The SMTP pool is closed (the settings changed or the service is stopping); nothing was sent', context: { notSent: true } }));
     if (this.#slotsInUse < this.o.maxConnections) {
       this.#slotsInUse++;
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
       this.#waiters.push({
-        resolve: (s) => (s === null ? reject(new MailgateError({ code: 'INTERNAL', phase: 'send', message: 'The SMTP pool was closed' })) : resolve()),
+        reject,
+        resolve: (s) => (s === null ? reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'The SMTP pool was closed while the message waited for a connection (the settings changed or the service is stopping); nothing was sent', context: { notSent: true } })) : resolve()),
       });
     });
   }

@@ -20,7 +20,7 @@ const CTX: DiagnosisContext = {
 const PHASE: Record<ErrorCode, Phase> = {
   SETTINGS_INVALID: 'settings', ARGUMENT_INVALID: 'arguments', TOKEN_REJECTED: 'token', TOKEN_UNAVAILABLE: 'token',
   CONNECT_FAILED: 'connect', CONNECT_TIMEOUT: 'connect', GREETING_TIMEOUT: 'connect', STARTTLS_UNAVAILABLE: 'tls',
-  TLS_FAILED: 'tls', AUTH_FAILED: 'auth', SMTP_TRANSIENT: 'send', SMTP_REJECTED: 'send', CONNECTION_LOST: 'send', INTERNAL: 'send',
+  TLS_FAILED: 'tls', AUTH_FAILED: 'auth', SMTP_TRANSIENT: 'send', SMTP_REJECTED: 'send', CONNECTION_LOST: 'send', INTERNAL: 'send', INTERRUPTED: 'send',
 };
 
 function sysError(message: string, props: Record<string, string>): Error {
@@ -62,6 +62,7 @@ const CASES: Array<[string, MailgateError, string]> = [
   ['SETTINGS_INVALID', err('SETTINGS_INVALID'), 'settings-invalid'],
   ['ARGUMENT_INVALID', err('ARGUMENT_INVALID'), 'argument-invalid'],
   ['INTERNAL', err('INTERNAL'), 'internal-error'],
+  ['INTERRUPTED', err('INTERRUPTED'), 'send-interrupted'],
 ];
 
 describe('transport rules', () => {

@@ -100,7 +100,7 @@ describe('token endpoint fixtures', () => {
 describe('our error codes', () => {
   const cases: Array<[ErrorCode, boolean]> = [
     ['CONNECT_TIMEOUT', true], ['CONNECT_FAILED', true], ['GREETING_TIMEOUT', true], ['CONNECTION_LOST', true],
-    ['TOKEN_UNAVAILABLE', true], ['SMTP_TRANSIENT', true],
+    ['TOKEN_UNAVAILABLE', true], ['SMTP_TRANSIENT', true], ['INTERRUPTED', true],
     ['TOKEN_REJECTED', false], ['STARTTLS_UNAVAILABLE', false], ['TLS_FAILED', false], ['AUTH_FAILED', false],
     ['SMTP_REJECTED', false], ['SETTINGS_INVALID', false], ['ARGUMENT_INVALID', false], ['INTERNAL', false],
   ];

@@ -193,3 +193,20 @@ test('a display name holding commas and addresses never becomes extra recipients
     await mailer.close();
   }
 });
+
+test('a refused sign-in fails the sends waiting for a connection at once: no storm of refused logins', async () => {
+  const t = use(buildTenantState({ fullAccess: false }));
+  const mailer = createMailer(settingsFor(t), { ca: emu.caPem, maxConnections: 1 });
+  try {
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => mailer.send(msg(i))));
+    const errors = results.map((r) => (r.status === 'rejected' ? (r.reason as MailgateError) : undefined));
+    assert.ok(errors.every((e) => e instanceof MailgateError && e.code === 'AUTH_FAILED'), 'every send fails with the refusal');
+    assert.equal(errors.filter((e) => e?.context.notTried === true).length, 7, 'the seven waiting sends were not tried');
+    assert.ok(errors.every((e) => e?.smtp?.raw.startsWith('535 5.7.3')), 'and carry the server reply');
+    assert.equal(emu.stats().authFailures, 2, 'one connection, retried once with a fresh token');
+    assert.ok(emu.stats().tokenRequests <= 2);
+    assert.equal(emu.messages().length, 0);
+  } finally {
+    await mailer.close();
+  }
+});

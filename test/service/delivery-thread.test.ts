@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MailgateError } from '../../src/core/errors.js';
+import { classifyForRetry } from '../../src/core/retry-policy.js';
 import { Secret } from '../../src/core/secret.js';
 import { parseSettings, type EmailSettings, type RawSettings } from '../../src/core/settings.js';
 import { buildTenantState, startEmulator, type BuiltTenant, type Emulator } from '../../src/emulator/index.js';
@@ -132,6 +133,24 @@ describe('thread-backed mailer against the emulator', () => {
     }
   });
 
+  it('three settings changes in a row with the same credential still share one token', async () => {
+    const t = use(buildTenantState());
+    let current = thread.createMailer(settingsFor(t), { ca: emu.caPem });
+    await current.send({ to: ['a@example.com'], subject: '0', text: '0' });
+    for (let i = 1; i <= 3; i++) {
+      const next = thread.createMailer(settingsFor(t, { socketTimeoutMs: 30_000 + i }), { ca: emu.caPem, tokenProvider: current.tokenProvider });
+      await current.close();
+      current = next;
+      await current.send({ to: ['a@example.com'], subject: String(i), text: String(i) });
+    }
+    try {
+      assert.equal(emu.stats().tokenRequests, 1, 'the emulator issued one token');
+      assert.equal(current.tokenProvider?.requestCount, 1, 'and Mailgate counts one');
+    } finally {
+      await current.close();
+    }
+  });
+
   it('a refused secret rejects with the MailgateError of the thread: code, phase and AADSTS', async () => {
     const t = use(buildTenantState());
     const mailer = thread.createMailer(settingsFor(t, { clientSecret: 'wrong-secret-value-000' }), { ca: emu.caPem, tokenRetry: { maxAttempts: 1 } });
@@ -156,7 +175,7 @@ describe('thread-backed mailer against the emulator', () => {
 });
 
 describe('a delivery thread that dies', () => {
-  it('rejects the sends it held as retryable INTERNAL errors, logs it, and starts a new thread for the next send', async () => {
+  it('rejects the sends it held as INTERRUPTED (retried by the worker), logs it, and starts a new thread for the next send', async () => {
     const logs = new LineCapture();
     const thread = new DeliveryThread(createLogger({ destination: logs, level: 'debug' }), { entry: new URL('../fixtures/dying-delivery-thread.js', import.meta.url) });
     try {
@@ -167,8 +186,9 @@ describe('a delivery thread that dies', () => {
       for (let round = 1; round <= 2; round++) {
         await assert.rejects(mailer.send({ to: ['a@example.com'], subject: 's', text: 't' }), (e: unknown) => {
           assert.ok(e instanceof MailgateError);
-          assert.equal(e.code, 'INTERNAL');
-          assert.equal(e.retryable, true);
+          assert.equal(e.code, 'INTERRUPTED');
+          assert.equal(classifyForRetry(e).retryable, true, 'the retry table retries it');
+          assert.notEqual(e.context.notSent, true, 'it may have been sent: an attempt is recorded');
           assert.match(e.message, /delivery thread exited \(code 3\)/);
           return true;
         }, `round ${round}`);

@@ -136,6 +136,38 @@ describe('end to end against the emulator', () => {
     });
   });
 
+  it('a burst into a refused configuration: one message fails, a handful of sign-ins at most, the rest wait untried', async () => {
+    await withPair({ tenant: { fullAccess: false } }, async (p) => {
+      const accepted = await p.submit(40);
+      await waitFor(async () => (await p.api('GET', '/readyz')).status === 503, 10_000, 'delivery paused');
+      await new Promise((r) => setTimeout(r, 300));
+      const statuses = await Promise.all(accepted.map(async (a) => (await p.api('GET', `/api/v1/messages/${a.id}`)).json));
+      assert.equal(statuses.filter((m) => m.status === 'failed').length, 1, 'one incident fails one message');
+      assert.equal(statuses.filter((m) => m.status === 'queued').length, 39);
+      assert.ok(statuses.filter((m) => m.status === 'queued').every((m) => m.attempts.length === 0), 'the others carry no attempt');
+      const st = p.emulator.stats();
+      assert.ok(st.authFailures <= 6, `${st.authFailures} refused sign-ins (at most 3 connections, each retried once with a fresh token)`);
+      assert.ok(st.tokenRequests <= 3, `${st.tokenRequests} token requests`);
+    });
+  });
+
+  it('a settings change in the middle of a burst: every message delivered once, never more than 3 connections', async () => {
+    await withPair({}, async (p) => {
+      const first = await p.submit(150);
+      await waitFor(async () => p.emulator.messages().length >= 20, 10_000, 'the burst is under way');
+      assert.equal((await p.api('PUT', '/api/v1/settings/email', { socketTimeoutMs: 45_000 })).status, 200);
+      const more = await p.submit(50);
+      const all = [...first, ...more];
+      await p.waitForStatus(all.map((a) => a.id), 'sent', 30_000);
+      const received = p.emulator.messages();
+      assert.equal(received.length, 200, 'each message once');
+      assert.equal(new Set(received.map((m) => m.messageId)).size, 200);
+      const st = p.emulator.stats();
+      assert.ok(st.peakAuthenticatedConnections[p.tenant.authorizedFrom.toLowerCase()] <= 3, `peak ${st.peakAuthenticatedConnections[p.tenant.authorizedFrom.toLowerCase()]}`);
+      assert.equal(st.tokenRequests, 1, 'the credential did not change: no new token');
+    });
+  });
+
   it('an unreadable client certificate never crashes the service: messages wait, readyz says why, the API refuses to save it', async () => {
     await withPair({ env: { MAILGATE_CLIENT_CERTIFICATE_PATH: '/nonexistent/client.pem' } }, async (p) => {
       const [a] = await p.submit(1);

@@ -137,12 +137,17 @@ describe('delivery worker', () => {
     assert.equal(h.mailer.peakInFlight, 2);
   });
 
-  it('hands queueAhead more messages to the mailer than maxInFlight, and no more', async () => {
+  it('hands queueAhead more messages to the mailer than maxInFlight once the settings delivered one, and no more', async () => {
     const h = await harness({ maxInFlight: 3, queueAhead: 3 });
-    h.mailer.hold();
     h.worker.start();
+    h.mailer.hold();
     for (let i = 0; i < 10; i++) await h.enqueue();
-    await waitFor(() => h.mailer.inFlight === 6, 5000, 'six sends handed over');
+    await waitFor(() => h.mailer.inFlight === 3, 5000, 'three sends before anything was delivered');
+    await settle();
+    assert.equal(h.mailer.inFlight, 3, 'no queue-ahead while the settings are unproven');
+    h.mailer.releaseAll();
+    h.mailer.hold();
+    await waitFor(() => h.mailer.inFlight === 6, 5000, 'six sends handed over once one was delivered');
     await settle();
     assert.equal(h.mailer.inFlight, 6);
     await waitFor(async () => {
@@ -152,7 +157,7 @@ describe('delivery worker', () => {
     assert.equal(h.mailer.peakInFlight, 6);
   });
 
-  it('messages in flight that hit the same configuration refusal: one fails, the others go back to the queue', async () => {
+  it('messages in flight that hit the same configuration refusal: one fails, the others go back to the queue untried', async () => {
     const h = await harness({ maxInFlight: 3, queueAhead: 3 });
     const refused = () => new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: '535', smtp: { code: 535, enhanced: '5.7.3', raw: '535 5.7.3 Authentication unsuccessful [X]' } });
     h.mailer.behaviour = () => {
@@ -161,14 +166,33 @@ describe('delivery worker', () => {
     h.mailer.hold();
     h.worker.start();
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++) ids.push(await h.enqueue());
-    await waitFor(() => h.mailer.inFlight === 4, 5000, 'four sends in flight');
+    for (let i = 0; i < 5; i++) ids.push(await h.enqueue());
+    await waitFor(() => h.mailer.inFlight === 3, 5000, 'three sends in flight (no queue-ahead: nothing delivered yet)');
     h.mailer.releaseAll();
     await h.idle();
-    const statuses = await Promise.all(ids.map(async (id) => (await h.store.get(id))?.status));
+    const statusesNow = () => Promise.all(ids.map(async (id) => (await h.store.get(id))?.status));
+    await waitFor(async () => !(await statusesNow()).includes('sending'), 5000, 'the returned messages committed');
+    const statuses = await statusesNow();
     assert.equal(statuses.filter((s) => s === 'failed').length, 1, statuses.join());
-    assert.equal(statuses.filter((s) => s === 'queued').length, 3, statuses.join());
+    assert.equal(statuses.filter((s) => s === 'queued').length, 4, statuses.join());
+    assert.equal(h.mailer.calls.length, 3, 'nothing more was tried while paused');
     assert.equal(h.worker.activity().paused?.code, 'AUTH_FAILED');
+    const held = await Promise.all(ids.map(async (id) => (await h.store.get(id))?.attempts.length));
+    assert.equal(held.filter((n) => n === 0).length, 4, 'the returned messages carry no attempt');
+  });
+
+  it('a send withdrawn before it started (pool closed: INTERRUPTED, nothing sent) goes back to the queue without an attempt', async () => {
+    const h = await harness();
+    h.mailer.behaviour = (m, call) => {
+      if (call === 1) throw new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'pool closed', context: { notSent: true } });
+      return { messageId: m.messageId!, response: '250 2.0.0 OK', accepted: m.to, rejected: [] };
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(async () => (await h.store.get(id))?.status === 'sent', 5000, 'sent on the next try');
+    const m = await h.store.get(id);
+    assert.deepEqual(m?.attempts.map((a) => a.outcome), ['sent'], 'the withdrawn try is not an attempt');
+    assert.equal(h.mailer.calls.length, 2);
   });
 
   it('refuses more than 3 in flight (Exchange allows 3 connections per mailbox)', () => {
@@ -436,6 +460,17 @@ describe('token bucket', () => {
     const perMinute = sent.filter((x) => x < 60_000).length;
     assert.ok(perMinute >= 590 && perMinute <= 600, `${perMinute} in the first minute (within 3 % of the limit)`);
     assert.equal(new TokenBucket({ ratePerMinute: 30 }).tryTake(0), true, 'a single message is immediate at 30/min');
+  });
+
+  it('at 30/min after an idle period, no 60 s window (plus 400 ms of arrival jitter) gets more than 30', () => {
+    const b = new TokenBucket({ ratePerMinute: 30 });
+    const sent: number[] = [];
+    for (let t = 0; t <= 150_000; t++) if (b.tryTake(t)) sent.push(t);
+    for (let i = 0; i < sent.length; i++) {
+      const inWindow = sent.filter((x) => x >= sent[i] && x < sent[i] + 60_400).length;
+      assert.ok(inWindow <= 30, `${inWindow} sends within 60.4 s from ${sent[i]} ms`);
+    }
+    assert.ok(sent.filter((x) => x < 60_000).length >= 29, 'and close to the rate');
   });
 
   it('at very high rates lets through what accrues in 10 ms, so a wake-up is not limited to one message', () => {

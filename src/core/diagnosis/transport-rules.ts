@@ -2,7 +2,7 @@
  * Failures without a server reply → what went wrong and the fix: our own error codes
  * (CONNECT_TIMEOUT, CONNECT_FAILED, GREETING_TIMEOUT, STARTTLS_UNAVAILABLE, TLS_FAILED,
  * CONNECTION_LOST, TOKEN_UNAVAILABLE, TOKEN_REJECTED without an AADSTS code, AUTH_FAILED,
- * SETTINGS_INVALID, ARGUMENT_INVALID, INTERNAL), refined by the low-level signal (ECONNREFUSED,
+ * SETTINGS_INVALID, ARGUMENT_INVALID, INTERRUPTED, INTERNAL), refined by the low-level signal (ECONNREFUSED,
  * ENOTFOUND, which certificate error, HTTP status of the token endpoint).
  *
  * Why: the most common first-day failure is a firewall silently dropping outbound port 587,
@@ -334,6 +334,19 @@ export const TRANSPORT_MATCHERS: readonly TransportMatcher[] = [
       summary: 'The message or a command-line argument is invalid; nothing was sent.',
       causes: ['An address is malformed, or a field contains a line break (which could inject mail headers).'],
       fixes: ['Correct each field listed below, then send again.'],
+    },
+  },
+  {
+    codes: ['INTERRUPTED'],
+    rule: {
+      id: 'send-interrupted',
+      summary: 'Mailgate stopped this send itself; the message goes back to the queue and is sent again.',
+      causes: [
+        'The service was stopping and the send was still waiting or running after the shutdown grace period.',
+        'The Email Settings changed while the message waited for a connection of the old settings.',
+        'The delivery thread ended unexpectedly and was restarted (see the service log).',
+      ],
+      fixes: ['Nothing to do when it is rare. If the log shows the delivery thread ending repeatedly, report it with the log lines around it.'],
     },
   },
   {

@@ -24,18 +24,28 @@ import type { Logger } from '../../log/logger.js';
 import { createTokenProvider, type MailerDeps, type MailgateMailer } from '../../mailer.js';
 import { errorFromPlain, settingsToPlain, type FromThread, type MailerCounters, type ThreadMailerOptions, type ToThread } from './protocol.js';
 
+/** How long a mailer's close waits for the thread before it gives up waiting. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
 interface Pending {
   resolve: (r: SendResult) => void;
   reject: (e: unknown) => void;
   counters: (c: MailerCounters) => void;
 }
 
-/** A token provider stand-in on this thread: the count follows the thread's provider. */
+/**
+ * A token provider stand-in on this thread, one per provider in the thread (its `id`): the
+ * count follows that provider's, plus what earlier threads counted (a restarted thread starts
+ * a new provider from 0).
+ */
 class ThreadTokenCounter implements TokenProvider {
-  count = 0;
-  constructor(readonly mailer: number) {}
+  /** Requests counted by providers of threads that have ended. */
+  base = 0;
+  /** The current thread's provider's own count. */
+  current = 0;
+  constructor(readonly id: number) {}
   get requestCount(): number {
-    return this.count;
+    return this.base + this.current;
   }
   getToken(): never {
     throw new Error('the token provider lives in the delivery thread');
@@ -51,6 +61,9 @@ export class DeliveryThread {
   readonly #closing = new Map<number, () => void>();
   /** Mailers opened in the current thread (a new thread does not know older ones). */
   #opened = new Set<number>();
+  #nextProvider = 1;
+  /** Every token counter handed out (few: one per credential in effect over time). */
+  readonly #counters = new Set<ThreadTokenCounter>();
   readonly #logger?: Logger;
   readonly #entry: URL;
   #stopped = false;
@@ -93,10 +106,14 @@ export class DeliveryThread {
       if (this.#worker !== w) return;
       this.#worker = undefined;
       this.#opened = new Set();
+      for (const c of this.#counters) {
+        c.base += c.current;
+        c.current = 0;
+      }
       const lost = [...this.#pending.values()];
       this.#pending.clear();
       for (const p of lost) {
-        p.reject(new MailgateError({ code: 'INTERNAL', phase: 'send', retryable: true, message: `The delivery thread exited (code ${code}) during the send; the message will be retried` }));
+        p.reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: `The delivery thread exited (code ${code}) during the send; the message will be retried` }));
       }
       for (const done of this.#closing.values()) done();
       this.#closing.clear();
@@ -157,8 +174,12 @@ export class DeliveryThread {
     // certificate readable and well-formed), so a bad credential fails here, not per send.
     if (settings.useModernAuth) createTokenProvider(settings, {});
     const id = this.#nextMailer++;
-    const reuse = deps.tokenProvider instanceof ThreadTokenCounter ? deps.tokenProvider : undefined;
-    const tokens = settings.useModernAuth ? reuse ?? new ThreadTokenCounter(id) : undefined;
+    const reuse = deps.tokenProvider instanceof ThreadTokenCounter && this.#counters.has(deps.tokenProvider) ? deps.tokenProvider : undefined;
+    let tokens: ThreadTokenCounter | undefined;
+    if (settings.useModernAuth) {
+      tokens = reuse ?? new ThreadTokenCounter(this.#nextProvider++);
+      this.#counters.add(tokens);
+    }
     const options: ThreadMailerOptions = {
       ca: deps.ca,
       maxConnections: deps.maxConnections,
@@ -172,9 +193,7 @@ export class DeliveryThread {
     let closed: Promise<void> | undefined;
     const ensureOpen = () => {
       if (this.#opened.has(id)) return;
-      // A mailer reusing tokens of one that a dead thread held gets a fresh provider.
-      const reuseTokensOf = reuse && this.#opened.has(reuse.mailer) ? reuse.mailer : undefined;
-      this.#post({ t: 'open', mailer: id, settings: settingsToPlain(settings), options, reuseTokensOf, debug });
+      this.#post({ t: 'open', mailer: id, settings: settingsToPlain(settings), options, provider: tokens?.id, debug });
       this.#opened.add(id);
     };
     ensureOpen();
@@ -184,7 +203,7 @@ export class DeliveryThread {
         return stats;
       },
       send: (message: OutboundMessage): Promise<SendResult> => {
-        if (closed) return Promise.reject(new Error('the mailer is closed'));
+        if (closed) return Promise.reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'The mailer was closed (the settings changed or the service is stopping); nothing was sent', context: { notSent: true } }));
         ensureOpen();
         return new Promise<SendResult>((resolve, reject) => {
           const sendId = this.#nextSend++;
@@ -194,19 +213,36 @@ export class DeliveryThread {
             counters: (c) => {
               const { tokenRequests, ...rest } = c;
               stats = rest;
-              // Mailers sharing a provider report its total; after a thread restart the new
-              // provider counts from 0 again, so the count never goes down.
-              if (tokens) tokens.count = Math.max(tokens.count, tokenRequests);
+              // Mailers sharing a provider report that provider's total.
+              if (tokens) tokens.current = tokenRequests;
             },
           });
-          this.#post({ t: 'send', id: sendId, mailer: id, message });
+          try {
+            this.#post({ t: 'send', id: sendId, mailer: id, message });
+          } catch (error) {
+            // The thread could not be started or the message not be cloned: nothing was sent.
+            // Retried with backoff (not at once: the cause may persist), never lost.
+            this.#pending.delete(sendId);
+            this.#refresh();
+            reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: `The message could not be handed to the delivery thread: ${(error as Error).message}` }));
+          }
         });
       },
       close: () => {
         closed ??= new Promise<void>((resolve) => {
           if (!this.#worker || !this.#opened.has(id)) return resolve();
           this.#opened.delete(id);
-          this.#closing.set(id, resolve);
+          // A stuck thread must not hold up a settings change or the shutdown.
+          const timer = setTimeout(() => {
+            this.#closing.delete(id);
+            this.#refresh();
+            resolve();
+          }, CLOSE_TIMEOUT_MS);
+          timer.unref();
+          this.#closing.set(id, () => {
+            clearTimeout(timer);
+            resolve();
+          });
           this.#post({ t: 'close', mailer: id });
         });
         return closed;
@@ -219,11 +255,13 @@ export class DeliveryThread {
     this.#stopped = true;
     const w = this.#worker;
     this.#worker = undefined;
+    for (const done of this.#closing.values()) done();
+    this.#closing.clear();
     if (w) await w.terminate();
     // Sends still out after the worker's shutdown grace keep their lease, which expires; the
     // message is retried by the next start (same Message-ID).
     const lost = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of lost) p.reject(new MailgateError({ code: 'INTERNAL', phase: 'send', retryable: true, message: 'The service stopped during the send; the message will be retried' }));
+    for (const p of lost) p.reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'The service stopped during the send; the message will be retried' }));
   }
 }

@@ -33,7 +33,8 @@ export interface ThreadMailerOptions {
 export type PlainSettings = Record<string, unknown>;
 
 export type ToThread =
-  | { t: 'open'; mailer: number; settings: PlainSettings; options: ThreadMailerOptions; reuseTokensOf?: number; debug: boolean }
+  /** `provider`: the token provider's id; mailers opened with the same id share one token cache. */
+  | { t: 'open'; mailer: number; settings: PlainSettings; options: ThreadMailerOptions; provider?: number; debug: boolean }
   | { t: 'send'; id: number; mailer: number; message: OutboundMessage }
   | { t: 'close'; mailer: number };
 

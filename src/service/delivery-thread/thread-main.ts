@@ -7,8 +7,10 @@
  * failure means are decided on the main thread (worker, retry table, diagnosis); here only the
  * SMTP and token work happens, on the second core.
  *
- * A mailer opened with `reuseTokensOf` shares that mailer's token provider (settings changed,
- * credential the same: no new token), as MailerSource does in one thread.
+ * Token providers are kept by the id the main thread gives them, with the number of open
+ * mailers using each: mailers opened with the same id share one token cache (settings changed,
+ * credential the same: no new token), however many settings changes follow, as MailerSource
+ * does in one thread.
  *
  * Imports: ../../mailer.js, ./protocol.js.
  */
@@ -24,10 +26,12 @@ const port = parentPort;
 interface Open {
   mailer: MailgateMailer;
   tokens?: TokenProvider;
+  provider?: number;
   closing?: Promise<void>;
 }
 
 const mailers = new Map<number, Open>();
+const providers = new Map<number, { tokens: TokenProvider; users: number }>();
 
 function post(m: FromThread): void {
   port.postMessage(m);
@@ -56,9 +60,18 @@ function open(m: Extract<ToThread, { t: 'open' }>): void {
   const logger = m.debug ? forwardingLogger() : undefined;
   const ca = m.options.ca instanceof Uint8Array && !Buffer.isBuffer(m.options.ca) ? Buffer.from(m.options.ca) : m.options.ca;
   const deps = { ...m.options, ca, logger };
-  const reused = m.reuseTokensOf === undefined ? undefined : mailers.get(m.reuseTokensOf)?.tokens;
-  const tokens = settings.useModernAuth ? reused ?? createTokenProvider(settings, deps) : undefined;
-  mailers.set(m.mailer, { mailer: createMailer(settings, { ...deps, tokenProvider: tokens }), tokens });
+  let tokens: TokenProvider | undefined;
+  if (settings.useModernAuth && m.provider !== undefined) {
+    let p = providers.get(m.provider);
+    if (!p) {
+      p = { tokens: createTokenProvider(settings, deps), users: 0 };
+      providers.set(m.provider, p);
+    }
+    tokens = p.tokens;
+  }
+  const mailer = createMailer(settings, { ...deps, tokenProvider: tokens });
+  if (tokens && m.provider !== undefined) providers.get(m.provider)!.users++;
+  mailers.set(m.mailer, { mailer, tokens, provider: tokens ? m.provider : undefined });
 }
 
 async function send(m: Extract<ToThread, { t: 'send' }>): Promise<void> {
@@ -77,6 +90,10 @@ function close(id: number): void {
   if (!o) return post({ t: 'closed', mailer: id });
   o.closing ??= o.mailer.close().catch(() => undefined).finally(() => {
     mailers.delete(id);
+    if (o.provider !== undefined) {
+      const p = providers.get(o.provider);
+      if (p && --p.users <= 0) providers.delete(o.provider);
+    }
     post({ t: 'closed', mailer: id });
   });
 }

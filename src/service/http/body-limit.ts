@@ -24,8 +24,10 @@ export function limitBody(maxBytes: number, onTooLarge: (c: Context) => Response
     const method = c.req.method;
     if (method === 'GET' || method === 'HEAD') return next();
     const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (parseInt(length, 10) > maxBytes) return onTooLarge(c);
+    // Only a plain decimal length is trusted (Node's parser enforces it on the body); anything
+    // else is counted while streaming.
+    if (length !== undefined && /^\d{1,15}$/.test(length) && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) > maxBytes) return onTooLarge(c);
       return next();
     }
     return streaming(c, next);

@@ -111,6 +111,8 @@ export class WriteQueue {
     this.#lazyTimer = undefined;
     this.flushNow();
     this.#sync();
+    if (this.#syncTimer) clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
     this.#closed = true;
   }
 
@@ -127,9 +129,16 @@ export class WriteQueue {
     if (!this.#unsynced) return;
     try {
       this.#mode(true);
-      this.#db.pragma('wal_checkpoint(PASSIVE)');
-      this.#unsynced = false;
-      this.stats.syncs++;
+      // The WAL is synced before frames are copied; a checkpoint that could copy nothing (a
+      // reader of another connection holds an old snapshot) may not have synced: try again.
+      const [r] = this.#db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+      if (r && r.busy === 0 && r.checkpointed === r.log) {
+        this.#unsynced = false;
+        this.stats.syncs++;
+      } else if (!this.#closed) {
+        this.#syncTimer = setTimeout(() => this.#sync(), this.#syncWithinMs);
+        this.#syncTimer.unref?.();
+      }
     } catch {
       // The next durable commit syncs the WAL anyway.
     }

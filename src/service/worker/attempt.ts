@@ -29,7 +29,7 @@ export interface RetryClassification {
 }
 
 export interface WorkerMetrics {
-  attempt(outcome: AttemptOutcome, code: string | undefined): void;
+  attempt(outcome: AttemptOutcome | 'requeued' | 'held', code: string | undefined): void;
   sent(latencyMs: number): void;
 }
 
@@ -74,6 +74,8 @@ export interface DeliveryHooks {
   failedPermanently?(code: string, diagnosisSummary: string | undefined, reply?: string): 'held' | undefined;
   /** The message was accepted by the server. */
   delivered?(): void;
+  /** The message went back to the queue untried and is due now (the loop looks again). */
+  requeued?(): void;
 }
 
 /**
@@ -127,6 +129,15 @@ async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLea
 
 async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, settings: EmailSettings, hooks?: DeliveryHooks): Promise<void> {
   const at = d.scheduler.now();
+  if (isMailgateError(error) && error.code === 'INTERRUPTED' && error.context.notSent === true) {
+    // Mailgate withdrew the message before any byte went out (its pool closed: settings
+    // changed, shutdown): not an attempt. It goes back to the queue as it was.
+    await d.store.release(m.lease, at);
+    d.metrics?.attempt('requeued', error.code);
+    d.logger.debug({ messageId: m.id, code: error.code }, 'send withdrawn before it started; message returned to the queue');
+    hooks?.requeued?.();
+    return;
+  }
   const secrets = d.secrets();
   const code = isMailgateError(error) ? error.code : 'INTERNAL';
   const rawReply = isMailgateError(error) ? error.reply ?? error.message : error instanceof Error ? error.message : String(error);
@@ -151,6 +162,7 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
     if (hooks?.failedPermanently?.(code, diagnosis?.summary, smtp ? `${smtp.code} ${smtp.enhanced ?? ''}`.trim() : undefined) === 'held') {
       // One configuration incident fails one message; the others wait with the queue.
       await d.store.release(m.lease, at);
+      d.metrics?.attempt('held', code);
       d.logger.warn({ ...log }, 'configuration refused again while delivery is paused for it; message returned to the queue');
       return;
     }

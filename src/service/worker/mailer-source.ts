@@ -5,9 +5,12 @@
  * and connections) and Exchange's 3-connection limit both require a single pooled mailer per
  * process. Stored settings must also take effect without a restart. So the worker asks this
  * source for the mailer on every send; when the settings version changed, a new mailer is
- * built and the old one is closed once its in-flight sends finish. When the credential itself
- * (tenant, client, secret or certificate, authority, scope) is unchanged, the new mailer reuses
- * the old token provider, so a change of, say, the SMTP timeout costs no new token.
+ * built and the old one is closed at once: the sends it is running finish on their
+ * connections (which close after them), and the ones still waiting for a connection are
+ * withdrawn (INTERRUPTED, nothing sent) and go back to the queue for the new settings. When the
+ * credential itself (tenant, client, secret or certificate, authority, scope) is unchanged, the
+ * new mailer reuses the old token provider, so a change of, say, the SMTP timeout costs no new
+ * token.
  *
  * Imports: core ports/settings types only; the factory (createMailer) is injected.
  */
@@ -36,8 +39,6 @@ interface Built {
   settings: EmailSettings;
   mailer: Mailer & { readonly tokenProvider?: TokenProvider };
   credential: string;
-  users: number;
-  retired: boolean;
 }
 
 function credentialFingerprint(s: EmailSettings): string {
@@ -50,7 +51,6 @@ export class MailerSource {
   readonly #settings: () => SettingsSnapshot;
   readonly #factory: MailerFactory;
   #current: Built | undefined;
-  readonly #retiring = new Set<Built>();
   readonly #providers = new Set<TokenProvider>();
   #closed = false;
   /** The settings version whose mailer could not be built (e.g. an unreadable certificate), and why. */
@@ -87,18 +87,8 @@ export class MailerSource {
       }
     }
     const b = this.#current!;
-    b.users++;
-    let released = false;
-    return {
-      mailer: b.mailer,
-      settings: b.settings,
-      release: () => {
-        if (released) return;
-        released = true;
-        b.users--;
-        if (b.retired && b.users === 0) this.#closeBuilt(b);
-      },
-    };
+    // Nothing to count: a retired mailer is closed at once and finishes what it runs.
+    return { mailer: b.mailer, settings: b.settings, release: () => undefined };
   }
 
   #rebuild(version: number, settings: EmailSettings): void {
@@ -107,16 +97,11 @@ export class MailerSource {
     const reuse = old && old.credential === credential ? old.mailer.tokenProvider : undefined;
     const mailer = this.#factory(settings, { tokenProvider: reuse });
     if (mailer.tokenProvider) this.#providers.add(mailer.tokenProvider);
-    this.#current = { version, settings, mailer, credential, users: 0, retired: false };
-    if (old) {
-      old.retired = true;
-      if (old.users === 0) this.#closeBuilt(old);
-      else this.#retiring.add(old);
-    }
+    this.#current = { version, settings, mailer, credential };
+    if (old) this.#closeBuilt(old);
   }
 
   #closeBuilt(b: Built): void {
-    this.#retiring.delete(b);
     void b.mailer.close().catch(() => undefined);
   }
 
@@ -141,9 +126,8 @@ export class MailerSource {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const all = [...this.#retiring, ...(this.#current ? [this.#current] : [])];
+    const all = this.#current ? [this.#current] : [];
     this.#current = undefined;
-    this.#retiring.clear();
     await Promise.all(all.map((b) => b.mailer.close().catch(() => undefined)));
   }
 }

@@ -23,11 +23,12 @@
  * burst at one message per event, about 770/s). Any window then holds at most its share plus
  * 10 ms worth of the rate; at Exchange's rates (30–600/min) that is still one message.
  *
- * The bucket may hold a quarter of a message more than `burst`: a send waits for a timer, which
- * fires a little after the token became whole, and dropping that lateness at every message
- * would lower a backlog's rate by the timer's delay per message (measured: 589/min at 600/min
- * with 1 ms timers). A window then holds at most its share plus 1¼ messages, still inside the
- * headroom at 15 s and 60 s.
+ * The bucket may hold a little more than `burst` (a quarter of a message, but never more than a
+ * quarter of the headroom's worth of a minute): a send waits for a timer, which fires a little
+ * after the token became whole, and dropping that lateness at every message would lower a
+ * backlog's rate by the timer's delay per message (measured: 589/min at 600/min with 1 ms
+ * timers). At 30/min the headroom is 0.3 messages a minute (606 ms), so the overshoot is
+ * capped at 0.075 messages (151 ms) and 455 ms of the headroom stay for arrival jitter.
  *
  * Pure (time is passed in), so tests drive it with numbers.
  */
@@ -43,6 +44,8 @@ export interface RateLimitOptions {
 export class TokenBucket {
   readonly #perMs: number;
   readonly #capacity: number;
+  /** What the bucket may hold beyond its capacity (timer lateness kept), in messages. */
+  readonly #overshoot: number;
   #tokens: number;
   #updatedAt: number | undefined;
   readonly #limit: number;
@@ -55,6 +58,7 @@ export class TokenBucket {
     const headroom = Math.min(0.5, Math.max(0, options.headroom ?? 0.01));
     this.#perMs = (options.ratePerMinute * (1 - headroom)) / 60_000;
     this.#capacity = Math.max(1, options.burst ?? 1, this.#perMs * 10);
+    this.#overshoot = Math.min(0.25, (options.ratePerMinute * headroom) / 4);
     this.#tokens = this.#capacity;
     this.#limit = Math.max(1, Math.floor(options.ratePerMinute));
   }
@@ -73,7 +77,7 @@ export class TokenBucket {
 
   #refill(now: number): void {
     if (this.#updatedAt !== undefined && now > this.#updatedAt) {
-      this.#tokens = Math.min(this.#capacity + 0.25, this.#tokens + (now - this.#updatedAt) * this.#perMs);
+      this.#tokens = Math.min(this.#capacity + this.#overshoot, this.#tokens + (now - this.#updatedAt) * this.#perMs);
     }
     this.#updatedAt = Math.max(now, this.#updatedAt ?? now);
   }
@@ -92,7 +96,7 @@ export class TokenBucket {
 
   /** Give back a token taken for a message that was not sent after all. */
   giveBack(): void {
-    this.#tokens = Math.min(this.#capacity + 0.25, this.#tokens + 1);
+    this.#tokens = Math.min(this.#capacity + this.#overshoot, this.#tokens + 1);
     if (this.#inWindow() > 0) this.#log.pop();
   }
 

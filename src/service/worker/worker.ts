@@ -45,7 +45,10 @@ export interface WorkerOptions {
    * Messages per mailbox handed to the mailer beyond `maxInFlight`, which wait in its pool for
    * a free connection (the pool itself never opens more than its ≤ 3 connections). Default 0.
    * With a delivery thread, a connection that finishes a message starts the next one at once
-   * instead of waiting for the main thread's turn to hand it over.
+   * instead of waiting for the main thread's turn to hand it over. Only once the current
+   * settings have delivered a message (a refused configuration must not meet 29 queued sends),
+   * only while no replaced mailer is still finishing sends (its connections count against the
+   * mailbox's 3), and only up to QUEUE_AHEAD_MAX_BYTES of payload.
    */
   queueAhead?: number;
   ratePerMinute: number;
@@ -61,6 +64,9 @@ export interface WorkerOptions {
 }
 
 export type { WorkerMetrics } from './attempt.js';
+
+/** Payload bytes handed to the mailer at once beyond maxInFlight (queue-ahead), at most. */
+export const QUEUE_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface WorkerDeps {
   store: OutboxStore;
@@ -94,6 +100,12 @@ export class DeliveryWorker {
   /** The messages being delivered, by id (their lease can be adopted by a later claim). */
   readonly #sending = new Map<string, ClaimedMessage>();
   readonly #perMailbox = new Map<string, number>();
+  /** Sends in flight per mailer object (a replaced mailer may still be finishing some). */
+  readonly #perMailer = new Map<object, number>();
+  /** Payload bytes of the sends in flight. */
+  #inFlightBytes = 0;
+  /** Settings (by identity, one object per settings version) that delivered a message. */
+  #proven = new WeakSet<object>();
   /** In flight, SMTP part over, result not committed yet. */
   readonly #recording = new Set<string>();
   #claiming = false;
@@ -230,7 +242,10 @@ export class DeliveryWorker {
     }
   }
 
-  /** How many messages to hold: enough to keep the connections busy for half a lease. */
+  /**
+   * How many messages to hold (claimed, buffered or in flight): enough for the connections and
+   * the queue-ahead, or half a lease's worth at the rate if more, up to `prefetch`.
+   */
   #wanted(): number {
     const perHalfLease = Math.ceil((this.#o.ratePerMinute * this.#o.leaseMs) / 120_000);
     return Math.min(this.#o.prefetch, Math.max(this.#handoff, perHalfLease));
@@ -267,7 +282,10 @@ export class DeliveryWorker {
       }
       const mailbox = lease.settings.authorizedFrom.toLowerCase();
       const bucket = this.#limiter.bucket(mailbox);
-      if ((this.#perMailbox.get(mailbox) ?? 0) >= this.#handoff) {
+      const inMailbox = this.#perMailbox.get(mailbox) ?? 0;
+      const byOtherMailers = inMailbox - (this.#perMailer.get(lease.mailer) ?? 0);
+      const ahead = byOtherMailers === 0 && this.#proven.has(lease.settings) && this.#inFlightBytes < QUEUE_AHEAD_MAX_BYTES;
+      if (inMailbox >= (ahead ? this.#handoff : this.#o.maxInFlight)) {
         lease.release();
         break;
       }
@@ -277,20 +295,30 @@ export class DeliveryWorker {
         break;
       }
       this.#buffer.shift();
-      this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 0) + 1);
+      this.#perMailbox.set(mailbox, inMailbox + 1);
+      const mailer = lease.mailer;
+      this.#perMailer.set(mailer, (this.#perMailer.get(mailer) ?? 0) + 1);
+      const bytes = head.payload.length;
+      this.#inFlightBytes += bytes;
       const done = deliverMessage(this.#attemptDeps(), head, lease, {
         untake: () => bucket.giveBack(),
         sendSettled: () => {
           this.#recording.add(head.id);
           lease.release();
           this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 1) - 1);
+          const left = (this.#perMailer.get(mailer) ?? 1) - 1;
+          if (left > 0) this.#perMailer.set(mailer, left);
+          else this.#perMailer.delete(mailer);
+          this.#inFlightBytes -= bytes;
           this.#pumpSoon();
         },
         failedPermanently: (code, summary, reply) => {
           if (!pausesDelivery(code, reply)) return undefined;
           return this.#startPause(code, summary, lease.settings) ? undefined : 'held';
         },
+        requeued: () => this.wake(),
         delivered: () => {
+          this.#proven.add(lease.settings);
           if (this.#pause.isFor(lease.settings)) this.#endPause('a message was delivered');
         },
       });
@@ -307,6 +335,8 @@ export class DeliveryWorker {
 
   /** Start the pause; false when it was already running for these settings (the same incident). */
   #startPause(code: string, summary: string | undefined, settings: unknown): boolean {
+    // These settings are no longer known to work: no queue-ahead until one is delivered again.
+    if (settings !== null && typeof settings === 'object') this.#proven.delete(settings);
     const lengthMs = this.#pause.start(code, summary, settings, this.#d.scheduler.now());
     if (lengthMs === undefined) return false; // the same incident: one pause
     this.#cancelPause?.();
