@@ -192,6 +192,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { to: input.to, ca })),
       adminPassword,
       worker,
+      deliveryThreadProblem: () => thread?.problem(),
       deliveryProblem: () => {
         const e = mailers.buildError();
         return e === undefined ? undefined : scrubText(e instanceof Error ? e.message : String(e), settings.secrets());

@@ -180,6 +180,7 @@ describe('a delivery thread that dies', () => {
     const thread = new DeliveryThread(createLogger({ destination: logs, level: 'debug' }), { entry: new URL('../fixtures/dying-delivery-thread.js', import.meta.url) });
     try {
       await thread.warmUp();
+      assert.equal(thread.problem(), undefined);
       const r = parseSettings({ clientId: '11111111-1111-1111-1111-111111111111', tenantId: '22222222-2222-2222-2222-222222222222', clientSecret: 'abc~secret-value-123', authorizedFrom: 'app@contoso.com' });
       assert.ok(r.ok);
       const mailer = thread.createMailer(r.settings, {});
@@ -194,6 +195,7 @@ describe('a delivery thread that dies', () => {
         }, `round ${round}`);
       }
       assert.equal(logs.lines.filter((l) => l.includes('the delivery thread exited')).length, 2, 'each death is logged');
+      assert.match(thread.problem() ?? '', /ended 2 times in a row \(last exit code 3\)/, 'and /readyz can say so');
       await mailer.close();
     } finally {
       await thread.stop();

@@ -67,6 +67,9 @@ export class DeliveryThread {
   readonly #logger?: Logger;
   readonly #entry: URL;
   #stopped = false;
+  /** Thread exits since the last delivered message (or start), and the last exit code. */
+  #exitsInARow = 0;
+  #lastExitCode?: number;
 
   /** `entry` replaces the thread's script (tests: a thread that dies). */
   constructor(logger?: Logger, options: { entry?: URL } = {}) {
@@ -105,6 +108,8 @@ export class DeliveryThread {
     w.on('exit', (code) => {
       if (this.#worker !== w) return;
       this.#worker = undefined;
+      this.#exitsInARow++;
+      this.#lastExitCode = code;
       this.#opened = new Set();
       for (const c of this.#counters) {
         c.base += c.current;
@@ -146,6 +151,7 @@ export class DeliveryThread {
         if (!p) break;
         this.#pending.delete(m.id);
         p.counters(m.counters);
+        if (m.ok) this.#exitsInARow = 0;
         if (m.ok) p.resolve(m.result);
         else p.reject(errorFromPlain(m.error));
         break;
@@ -248,6 +254,15 @@ export class DeliveryThread {
         return closed;
       },
     };
+  }
+
+  /**
+   * Why delivery cannot work now, for /readyz: the thread ended twice or more in a row without
+   * delivering in between (it cannot load, or it crashes on every message). Undefined when fine.
+   */
+  problem(): string | undefined {
+    if (this.#exitsInARow < 2) return undefined;
+    return `the delivery thread ended ${this.#exitsInARow} times in a row (last exit code ${this.#lastExitCode}) without delivering; messages wait and are retried (see the service log)`;
   }
 
   /** End the thread (after the mailers were closed). */

@@ -41,6 +41,8 @@ export interface AppDeps {
   worker?: { activity(): WorkerActivity; resume?(): void };
   /** Why valid settings still cannot send (e.g. an unreadable certificate file), if so. */
   deliveryProblem?: () => string | undefined;
+  /** Why the delivery thread cannot work (it keeps ending), if so. */
+  deliveryThreadProblem?: () => string | undefined;
   now: () => number;
   logger: Logger;
   /** Largest accepted request body (bytes). */

@@ -42,6 +42,8 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     // /readyz is unauthenticated: it names the problem, not the details (which can name the
     // mailbox, tenant or file paths); the admin page and the diagnostics show those.
     if (d.deliveryProblem?.()) errors.push({ key: 'delivery', message: 'delivery stopped: the Email Settings cannot be used to send (see the admin page or run the diagnostics)' });
+    const threadProblem = d.deliveryThreadProblem?.();
+    if (threadProblem) errors.push({ key: 'delivery-thread', message: threadProblem });
     const paused = d.worker?.activity().paused;
     if (paused) {
       errors.push({ key: 'delivery', message: `delivery paused until ${new Date(paused.until).toISOString()} after ${paused.code} (see the admin page or run the diagnostics)` });
