@@ -305,6 +305,24 @@ export function settingsFromEnv(env: Record<string, string | undefined>): { raw:
 }
 
 /** Whether a field holds a secret (never shown, never returned by an API). */
+/**
+ * Every secret value among settings, typed or raw, valid or not (each as given and trimmed):
+ * what must be scrubbed from anything shown or stored. The one list the service's logs, the
+ * worker's stored replies and the doctor's report all scrub with.
+ */
+export function secretValues(settings: RawSettings | EmailSettings): string[] {
+  const out = new Set<string>();
+  for (const f of SETTINGS_FIELDS) {
+    if (f.kind !== 'secret') continue;
+    const v = (settings as Record<string, unknown>)[f.key];
+    const text = v instanceof Secret ? v.reveal() : typeof v === 'string' ? v : undefined;
+    if (!text) continue;
+    out.add(text);
+    if (text.trim()) out.add(text.trim());
+  }
+  return [...out];
+}
+
 export function isSecretField(key: SettingKey): boolean {
   return FIELD_BY_KEY[key].kind === 'secret';
 }

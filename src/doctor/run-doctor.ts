@@ -14,7 +14,7 @@
 import { MailgateError } from '../core/errors.js';
 import { validateMessage } from '../core/message.js';
 import { Secret, scrubDeep } from '../core/secret.js';
-import { SETTINGS_FIELDS, parseSettings, type EmailSettings, type RawSettings } from '../core/settings.js';
+import { parseSettings, secretValues, type EmailSettings, type RawSettings } from '../core/settings.js';
 import { decodeTokenClaims } from '../auth/jwt-claims.js';
 import type { SessionOptions } from '../transport/smtp-session.js';
 import type { DiagnosisContext } from '../core/diagnosis/types.js';
@@ -58,17 +58,6 @@ export function validateDoctorOptions(options: DoctorOptions): void {
   }
 }
 
-/** Every secret value the input may hold (parsed or not), for the final scrub. */
-function secretsOf(input: RawSettings): string[] {
-  const out: string[] = [];
-  for (const f of SETTINGS_FIELDS) {
-    if (f.kind !== 'secret') continue;
-    const v = input[f.key];
-    if (v instanceof Secret) out.push(v.reveal());
-    else if (typeof v === 'string' && v.trim()) out.push(v, v.trim());
-  }
-  return out;
-}
 
 /** The last line of defence: no secret, token or XOAUTH2 string in any text of the report. */
 export function scrubReport(report: DoctorReport, secrets: string[]): DoctorReport {
@@ -222,7 +211,7 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
   // EmailSettings parse like raw values (Secret values are unwrapped by parseSettings), so one
   // path serves both and the settings check always sees parseSettings' warnings.
   const raw = input as RawSettings;
-  const secrets = secretsOf(raw);
+  const secrets = secretValues(raw);
   const checks: CheckResult[] = [];
 
   const parsed = parseSettings(raw);

@@ -17,7 +17,7 @@ import { CLOUDS, CLOUD_IDS, type CloudId } from '../core/clouds.js';
 import { isMailgateError, type Problem } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import { loadClientCertificate } from '../auth/client-certificate.js';
-import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../core/settings.js';
+import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, secretValues, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../core/settings.js';
 import type { ConfigStore } from './store/store.js';
 import { decryptValue, encryptValue, isEncrypted, keyCheck, keyMatches, MasterKeyError } from './secret-box.js';
 import type { SettingsSnapshot } from './worker/mailer-source.js';
@@ -46,18 +46,6 @@ interface Loaded {
   view: SettingsView;
   /** The secret values in effect (computed once per load: every log line asks for them). */
   secrets: string[];
-}
-
-/** The secret values among raw settings (stored or from the environment, valid or not). */
-function secretValues(raw: RawSettings): string[] {
-  const out: string[] = [];
-  for (const f of SETTINGS_FIELDS) {
-    if (f.kind !== 'secret') continue;
-    const v = raw[f.key];
-    const text = typeof v === 'string' ? v : v instanceof Secret ? v.reveal() : undefined;
-    if (text) out.push(text);
-  }
-  return out;
 }
 
 export class SettingsService {

@@ -126,51 +126,29 @@ export function decideTokenClaims(claims: TokenClaims | undefined, settings: Ema
 
   const hasRole = roles.includes(SEND_AS_APP_ROLE);
   const tenantNote = !tenantIsGuid && settings.tenantId && tid ? ` (tenant ${settings.tenantId} is ${tid})` : '';
+  const decided = (good: boolean, check: Omit<CheckResult, 'id'>): ClaimsDecision => ({ good, oid, roles, check: { id: 'token-claims', ...check } });
   if (failures.length) {
-    return {
-      good: false,
-      oid,
-      roles,
-      check: {
-        id: 'token-claims',
-        status: 'fail',
-        summary: `The token is not usable for SMTP: ${failures.join('; ')}.`,
-        fix: joinFix(fixes),
-        details,
-      },
-    };
+    return decided(false, { status: 'fail', summary: `The token is not usable for SMTP: ${failures.join('; ')}.`, fix: joinFix(fixes), details });
   }
 
   const oidNote = `the token's oid ${oid} is the Enterprise Application object id Exchange expects (use it with New-ServicePrincipal -ObjectId and Add-MailboxPermission -User)`;
   if (!hasRole) {
     const rolesText = roles.length ? `roles ${roles.join(', ')} but not ${SEND_AS_APP_ROLE}` : 'no roles at all';
-    return {
-      good: false,
-      oid,
-      roles,
-      check: {
-        id: 'token-claims',
-        status: 'warn',
-        summary: `The token has the Exchange Online audience ${aud}${tenantNote} but ${rolesText}: admin consent for ${SEND_AS_APP_ROLE} was not granted or the permission is missing — unless you use RBAC for Applications, where this is expected. The token's oid ${oid} is the Enterprise Application object id.`,
-        fix: joinFix([
-          `With the usual set-up (Entra permission + FullAccess): add the permission and grant admin consent: ${fillOne(CONSENT_PATH, values)} Then run \`mailgate doctor\` again; the new token must list ${SEND_AS_APP_ROLE} in roles.`,
-          `With RBAC for Applications (the least-privilege set-up, \`mailgate setup-script\` shows it) Microsoft says not to add ${SEND_AS_APP_ROLE} in Entra; then a token without it is right, and the smtp-auth check decides.`,
-        ]),
-        details: { ...details, rolesMissing: true },
-      },
-    };
+    return decided(false, {
+      status: 'warn',
+      summary: `The token has the Exchange Online audience ${aud}${tenantNote} but ${rolesText}: admin consent for ${SEND_AS_APP_ROLE} was not granted or the permission is missing — unless you use RBAC for Applications, where this is expected. The token's oid ${oid} is the Enterprise Application object id.`,
+      fix: joinFix([
+        `With the usual set-up (Entra permission + FullAccess): add the permission and grant admin consent: ${fillOne(CONSENT_PATH, values)} Then run \`mailgate doctor\` again; the new token must list ${SEND_AS_APP_ROLE} in roles.`,
+        `With RBAC for Applications (the least-privilege set-up, \`mailgate setup-script\` shows it) Microsoft says not to add ${SEND_AS_APP_ROLE} in Entra; then a token without it is right, and the smtp-auth check decides.`,
+      ]),
+      details: { ...details, rolesMissing: true },
+    });
   }
-  return {
-    good: true,
-    oid,
-    roles,
-    check: {
-      id: 'token-claims',
-      status: 'pass',
-      summary: `The token has the Exchange Online audience ${aud}, tenant ${tid}${!tenantIsGuid && settings.tenantId ? ` (${settings.tenantId})` : ''}, and the role ${SEND_AS_APP_ROLE}; ${oidNote}.`,
-      details,
-    },
-  };
+  return decided(true, {
+    status: 'pass',
+    summary: `The token has the Exchange Online audience ${aud}, tenant ${tid}${!tenantIsGuid && settings.tenantId ? ` (${settings.tenantId})` : ''}, and the role ${SEND_AS_APP_ROLE}; ${oidNote}.`,
+    details,
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
  * Why apart from the loop (worker.ts): this is the state machine of a message
  * (sending → sent | retrying | failed) and the only place that decides between retry and
  * failure, computes the backoff and stores the diagnosis. Every text that came from outside
- * (server replies, error messages, diagnoses) is scrubbed of the current secrets before it is
+ * (server replies, error messages, diagnoses) is scrubbed of the send's own secrets before it is
  * stored or logged.
  *
  * Imports: src/core, ../store, ../payload, sibling worker modules.
@@ -40,7 +40,8 @@ export interface AttemptDeps {
   classify: (error: unknown) => RetryClassification;
   diagnose?: (error: unknown, ctx: DiagnosisContext) => Diagnosis;
   metrics?: WorkerMetrics;
-  secrets: () => string[];
+  /** The secret values of these settings (the ones the send used), for scrubbing what is stored. */
+  secrets: (settings: EmailSettings) => string[];
   random: () => number;
   backoff: BackoffOptions;
   budget: RecipientBudget;
@@ -114,7 +115,7 @@ async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLea
     settle();
     const at = d.scheduler.now();
     d.budget.record(mailbox, m.recipientCount);
-    const response = scrubText(result.response, d.secrets());
+    const response = scrubText(result.response, d.secrets(lease.settings));
     hooks.delivered?.();
     const recorded = await d.store.markSent(m.lease, { at, response, mailbox });
     d.metrics?.attempt('sent', undefined);
@@ -138,7 +139,7 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
     hooks?.requeued?.();
     return;
   }
-  const secrets = d.secrets();
+  const secrets = d.secrets(settings);
   const code = isMailgateError(error) ? error.code : 'INTERNAL';
   const rawReply = isMailgateError(error) ? error.reply ?? error.message : error instanceof Error ? error.message : String(error);
   const reply = scrubText(rawReply, secrets);

@@ -30,8 +30,6 @@ export interface SettingsSnapshot {
 export interface MailerLease {
   mailer: Mailer;
   settings: EmailSettings;
-  /** Give the mailer back after the send. */
-  release(): void;
 }
 
 interface Built {
@@ -51,7 +49,8 @@ export class MailerSource {
   readonly #settings: () => SettingsSnapshot;
   readonly #factory: MailerFactory;
   #current: Built | undefined;
-  readonly #providers = new Set<TokenProvider>();
+  /** Token requests of providers no longer in use (a closed pool asks for no more tokens). */
+  #retiredTokenRequests = 0;
   #closed = false;
   /** The settings version whose mailer could not be built (e.g. an unreadable certificate), and why. */
   #broken?: { version: number; error: unknown };
@@ -87,8 +86,7 @@ export class MailerSource {
       }
     }
     const b = this.#current!;
-    // Nothing to count: a retired mailer is closed at once and finishes what it runs.
-    return { mailer: b.mailer, settings: b.settings, release: () => undefined };
+    return { mailer: b.mailer, settings: b.settings };
   }
 
   #rebuild(version: number, settings: EmailSettings): void {
@@ -96,7 +94,8 @@ export class MailerSource {
     const credential = credentialFingerprint(settings);
     const reuse = old && old.credential === credential ? old.mailer.tokenProvider : undefined;
     const mailer = this.#factory(settings, { tokenProvider: reuse });
-    if (mailer.tokenProvider) this.#providers.add(mailer.tokenProvider);
+    const oldProvider = old?.mailer.tokenProvider;
+    if (oldProvider && oldProvider !== mailer.tokenProvider) this.#retiredTokenRequests += oldProvider.requestCount;
     this.#current = { version, settings, mailer, credential };
     if (old) this.#closeBuilt(old);
   }
@@ -112,21 +111,13 @@ export class MailerSource {
 
   /** Token requests made by every mailer this source built (for metrics and tests). */
   tokenRequests(): number {
-    let n = 0;
-    for (const p of this.#providers) n += p.requestCount;
-    return n;
-  }
-
-  /** The values that must never be stored or shown (for scrubbing replies). */
-  secrets(): string[] {
-    const s = this.#current?.settings;
-    if (!s) return [];
-    return [s.clientSecret?.reveal(), s.smtpPassword?.reveal(), s.clientCertificatePem?.reveal()].filter((v): v is string => !!v);
+    return this.#retiredTokenRequests + (this.#current?.mailer.tokenProvider?.requestCount ?? 0);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     const all = this.#current ? [this.#current] : [];
+    this.#retiredTokenRequests += this.#current?.mailer.tokenProvider?.requestCount ?? 0;
     this.#current = undefined;
     await Promise.all(all.map((b) => b.mailer.close().catch(() => undefined)));
   }

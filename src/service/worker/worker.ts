@@ -23,6 +23,7 @@
  * Imports: src/core, ../store, sibling worker modules.
  */
 import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
+import { secretValues, type EmailSettings } from '../../core/settings.js';
 import type { Logger } from '../../log/logger.js';
 import type { ClaimedMessage, OutboxStore } from '../store/store.js';
 import { deliverMessage, expireMessage, type AttemptDeps, type RetryClassification, type WorkerMetrics } from './attempt.js';
@@ -70,7 +71,7 @@ export const QUEUE_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface WorkerDeps {
   store: OutboxStore;
-  mailers: { acquire(): MailerLease | undefined; ready(): boolean; secrets(): string[] };
+  mailers: { acquire(): MailerLease | undefined; ready(): boolean };
   scheduler: Scheduler;
   logger: Logger;
   classify: (error: unknown) => RetryClassification;
@@ -275,7 +276,6 @@ export class DeliveryWorker {
         if (!this.#pause.isFor(lease.settings)) this.#endPause('the Email Settings changed');
         else if (this.#pause.holds(now, this.#inFlight.size)) {
           // Paused, or the probe after a pause is still out: hold the queue.
-          lease.release();
           for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
           break;
         }
@@ -286,11 +286,9 @@ export class DeliveryWorker {
       const byOtherMailers = inMailbox - (this.#perMailer.get(lease.mailer) ?? 0);
       const ahead = byOtherMailers === 0 && this.#proven.has(lease.settings) && this.#inFlightBytes < QUEUE_AHEAD_MAX_BYTES;
       if (inMailbox >= (ahead ? this.#handoff : this.#o.maxInFlight)) {
-        lease.release();
         break;
       }
       if (!bucket.tryTake(now)) {
-        lease.release();
         this.#scheduleRateWake(bucket.msUntilNext(now));
         break;
       }
@@ -304,7 +302,6 @@ export class DeliveryWorker {
         untake: () => bucket.giveBack(),
         sendSettled: () => {
           this.#recording.add(head.id);
-          lease.release();
           this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 1) - 1);
           const left = (this.#perMailer.get(mailer) ?? 1) - 1;
           if (left > 0) this.#perMailer.set(mailer, left);
@@ -353,6 +350,15 @@ export class DeliveryWorker {
     this.#cancelPause = undefined;
   }
 
+  /** Secret values per settings object (one per settings version), computed once. */
+  readonly #secrets = new WeakMap<EmailSettings, string[]>();
+
+  #secretsOf(settings: EmailSettings): string[] {
+    let v = this.#secrets.get(settings);
+    if (!v) this.#secrets.set(settings, (v = secretValues(settings)));
+    return v;
+  }
+
   #attemptDepsCache?: AttemptDeps;
 
   #attemptDeps(): AttemptDeps {
@@ -363,7 +369,7 @@ export class DeliveryWorker {
       classify: this.#d.classify,
       diagnose: this.#d.diagnose,
       metrics: this.#d.metrics,
-      secrets: () => this.#d.mailers.secrets(),
+      secrets: (settings) => this.#secretsOf(settings),
       random: this.#d.random ?? Math.random,
       backoff: this.#o.backoff,
       budget: this.#budget,
@@ -394,7 +400,6 @@ export class DeliveryWorker {
     if (!this.#pause.info) return false;
     const lease = this.#d.mailers.acquire();
     const current = lease?.settings;
-    lease?.release();
     if (current !== undefined && !this.#pause.isFor(current)) {
       this.#endPause('the Email Settings changed');
       return false;
