@@ -129,10 +129,11 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
         deps.logger?.debug({ event: 'sent', messageId: composed.messageId, ms: Date.now() - started }, 'message accepted');
         return { messageId: composed.messageId, response: r.response, accepted: r.accepted, rejected: r.rejected };
       } catch (err) {
-        const e = err instanceof MailgateError ? err : new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((err as Error)?.message ?? err), cause: err });
-        e.context.messageId = composed.messageId;
-        e.context.authorizedFrom = settings.authorizedFrom;
-        throw e;
+        // A new error per message: one token failure is handed to every waiting send, and its
+        // context must name each one's own message, not the last one's.
+        const context = { messageId: composed.messageId, authorizedFrom: settings.authorizedFrom };
+        if (!(err instanceof MailgateError)) throw new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((err as Error)?.message ?? err), cause: err, context });
+        throw new MailgateError({ code: err.code, phase: err.phase, message: err.message, retryable: err.retryable, smtp: err.smtp, token: err.token, problems: err.problems, context: { ...err.context, ...context }, cause: err.cause });
       }
     },
     close: () => pool.close(),

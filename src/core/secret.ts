@@ -64,6 +64,9 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
   out = out.replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED);
   // AUTH XOAUTH2 / AUTH PLAIN initial responses.
   out = out.replace(/(AUTH\s+(?:XOAUTH2|PLAIN|LOGIN)\s+)[A-Za-z0-9+/=]{8,}/gi, `$1${REDACTED}`);
+  // An XOAUTH2 string on its own (the two-step form sends it as a bare line): base64 that
+  // starts with "user=" ("dXNlcj" + one of 0–3, whatever follows the "=").
+  out = out.replace(/dXNlcj[0-3][A-Za-z0-9+/=]{16,}/g, REDACTED);
   return out;
 }
 

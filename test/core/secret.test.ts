@@ -22,6 +22,13 @@ test('scrubText removes secrets, their base64 form, JWTs and AUTH initial respon
   assert.match(out, /AUTH XOAUTH2 \[redacted\]/);
 });
 
+test('scrubText removes a bare XOAUTH2 string (the two-step form sends it as its own line), whatever the token', () => {
+  const xoauth2 = Buffer.from('user=app@contoso.com\x01auth=Bearer opaque-token-value-not-a-jwt\x01\x01').toString('base64');
+  const out = scrubText(`535 5.7.3 echo: ${xoauth2}`, []);
+  assert.equal(out.includes(xoauth2.slice(0, 20)), false);
+  assert.equal(out, '535 5.7.3 echo: [redacted]');
+});
+
 test('scrubDeep cleans strings at any depth, Secrets and Error messages, and leaves other values', () => {
   const out = scrubDeep({ a: ['x hunter2hunter2 y', { b: new Secret('s3cr3t-value') }], err: new Error('pw hunter2hunter2'), n: 5, ok: 'fine' }, ['hunter2hunter2']);
   const text = JSON.stringify(out);

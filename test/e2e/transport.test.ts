@@ -210,3 +210,18 @@ test('a refused sign-in fails the sends waiting for a connection at once: no sto
     await mailer.close();
   }
 });
+
+test('a token failure shared by concurrent sends names each send\'s own Message-ID', async () => {
+  const t = use(buildTenantState());
+  const mailer = createMailer(settingsFor(t, { clientSecret: 'not-the-secret-value-42' }), { ca: emu.caPem, tokenRetry: { maxAttempts: 1 } });
+  try {
+    const ids = ['<m1@contoso.com>', '<m2@contoso.com>', '<m3@contoso.com>'];
+    const results = await Promise.allSettled(ids.map((messageId, i) => mailer.send({ ...msg(i), messageId })));
+    const errors = results.map((r) => (r.status === 'rejected' ? (r.reason as MailgateError) : undefined));
+    assert.ok(errors.every((e) => e instanceof MailgateError && e.code === 'TOKEN_REJECTED' && e.token?.aadsts?.includes(7000215)));
+    assert.deepEqual(errors.map((e) => e?.context.messageId), ids);
+    assert.equal(emu.stats().tokenRequests, 1, 'one token request for all three');
+  } finally {
+    await mailer.close();
+  }
+});

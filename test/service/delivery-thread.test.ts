@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MailgateError } from '../../src/core/errors.js';
 import { classifyForRetry } from '../../src/core/retry-policy.js';
-import { Secret } from '../../src/core/secret.js';
+import { Secret, scrubText } from '../../src/core/secret.js';
 import { parseSettings, type EmailSettings, type RawSettings } from '../../src/core/settings.js';
 import { buildTenantState, startEmulator, type BuiltTenant, type Emulator } from '../../src/emulator/index.js';
 import { DeliveryThread } from '../../src/service/delivery-thread/delivery-thread.js';
@@ -51,6 +51,16 @@ describe('delivery thread protocol', () => {
     assert.ok(!(back instanceof MailgateError));
     assert.equal(back.message, 'boom');
     assert.equal((back as { code?: string }).code, 'EPIPE');
+  });
+
+  it('free texts are scrubbed before they cross: a library message echoing a secret or a token does not leave the thread', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL291dGxvb2sifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+    const cause = Object.assign(new Error(`write EPIPE after AUTH XOAUTH2 ${Buffer.from('user=a@b.c\x01auth=Bearer x\x01\x01').toString('base64')}`), { code: 'EPIPE' });
+    const e = new MailgateError({ code: 'CONNECTION_LOST', phase: 'auth', message: `lost while sending token ${jwt} with secret abc~secret-value-123`, cause });
+    const plain = errorToPlain(e, (t) => scrubText(t, ['abc~secret-value-123']));
+    const text = JSON.stringify(plain);
+    assert.ok(!text.includes(jwt) && !text.includes('abc~secret-value-123') && !text.includes('dXNlcj'), text);
+    assert.equal(plain.cause?.code, 'EPIPE', 'the system code stays for the diagnosis');
   });
 
   it('attachments arrive as Buffers again', () => {

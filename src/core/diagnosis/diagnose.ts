@@ -20,7 +20,7 @@
  */
 import { isMailgateError, parseSmtpReply, type MailgateError, type Problem, type SmtpReply, type TokenEndpointReply } from '../errors.js';
 import { aadstsRule, unknownAadstsRule } from './aadsts-rules.js';
-import { contextSource, renderRule, resolveValues, scrubText, type FillValues, type ValueSource } from './render.js';
+import { contextSource, renderRule, resolveValues, redactOpaque, type FillValues, type ValueSource } from './render.js';
 import { collectSignals, foreignSmtpReply, inferErrorCode } from './signals.js';
 import { matchSmtpReply, SMTP_PERMANENT_RULE, SMTP_TRANSIENT_RULE, UNRECOGNIZED_REPLY_RULE } from './smtp-rules.js';
 import { matchTransport, UNKNOWN_ERROR_RULE } from './transport-rules.js';
@@ -93,8 +93,8 @@ function problemFixes(problems: readonly Problem[] | undefined): string[] {
   return problems.slice(0, 50).map((p) => {
     const key = typeof p.key === 'string' && KEY.test(p.key) ? p.key : 'value';
     const env = typeof p.env === 'string' && ENV.test(p.env) ? `, ${p.env}` : '';
-    const label = typeof p.label === 'string' && p.label ? `${scrubText(p.label)} (${key}${env})` : `${key}${env ? ` (${env.slice(2)})` : ''}`;
-    const message = typeof p.message === 'string' ? scrubText(p.message.replace(/[\r\n]+/g, ' ')) : 'is invalid';
+    const label = typeof p.label === 'string' && p.label ? `${redactOpaque(p.label)} (${key}${env})` : `${key}${env ? ` (${env.slice(2)})` : ''}`;
+    const message = typeof p.message === 'string' ? redactOpaque(p.message.replace(/[\r\n]+/g, ' ')) : 'is invalid';
     // Settings problems already name their label, key and variable (settings.ts); don't repeat them.
     return message.includes(`(${key}`) ? message : `${label}: ${message}`;
   });

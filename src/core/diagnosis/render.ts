@@ -160,11 +160,12 @@ export function renderRule(rule: DiagnosisRule, values: FillValues, extraFixes: 
 }
 
 /**
- * Removes anything that looks like a credential from a free text we did not write ourselves
+ * Removes anything that looks like a credential from a free text we did not write ourselves,
+ * by its shape (unlike core/secret.ts's scrubText, which removes known values)
  * (a settings problem message): JWTs, XOAUTH2 blobs, Entra secret values (which contain `~`)
  * and long opaque strings. GUIDs, addresses and host names are kept.
  */
-export function scrubText(text: string): string {
+export function redactOpaque(text: string): string {
   return text
     .replace(/eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,2}/g, '[redacted]')
     .replace(/[A-Za-z0-9._~+/=-]{16,}/g, (word) => {

@@ -73,20 +73,24 @@ export function settingsFromPlain(p: PlainSettings): EmailSettings {
   return out as unknown as EmailSettings;
 }
 
-export function errorToPlain(error: unknown): PlainError {
+/**
+ * An error as plain data. `scrub` cleans the free texts (messages of the error and its cause,
+ * which libraries may fill with what they sent) before they leave the thread.
+ */
+export function errorToPlain(error: unknown, scrub: (text: string) => string = (t) => t): PlainError {
   const causeOf = (c: unknown) => {
     if (c === undefined || c === null) return undefined;
     const e = c as { name?: unknown; message?: unknown; code?: unknown };
-    return { name: typeof e.name === 'string' ? e.name : undefined, message: typeof e.message === 'string' ? e.message : String(c), code: typeof e.code === 'string' ? e.code : undefined };
+    return { name: typeof e.name === 'string' ? e.name : undefined, message: scrub(typeof e.message === 'string' ? e.message : String(c)), code: typeof e.code === 'string' ? e.code : undefined };
   };
   if (error instanceof MailgateError) {
     return {
       mailgate: true,
-      init: { code: error.code, phase: error.phase, message: error.message, retryable: error.retryable, smtp: error.smtp, token: error.token, problems: error.problems, context: error.context },
+      init: { code: error.code, phase: error.phase, message: scrub(error.message), retryable: error.retryable, smtp: error.smtp, token: error.token, problems: error.problems, context: error.context },
       cause: causeOf(error.cause),
     };
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = scrub(error instanceof Error ? error.message : String(error));
   return { mailgate: false, init: { code: 'INTERNAL', phase: 'send', message }, cause: causeOf(error) };
 }
 

@@ -17,6 +17,8 @@
 import { parentPort } from 'node:worker_threads';
 import { createMailer, createTokenProvider, type MailgateMailer } from '../../mailer.js';
 import type { TokenProvider } from '../../core/ports.js';
+import { scrubText } from '../../core/secret.js';
+import { secretValues } from '../../core/settings.js';
 import type { Logger } from '../../log/logger.js';
 import { errorToPlain, messageFromClone, settingsFromPlain, type FromThread, type MailerCounters, type ToThread } from './protocol.js';
 
@@ -25,6 +27,8 @@ const port = parentPort;
 
 interface Open {
   mailer: MailgateMailer;
+  /** Cleans an error text of this mailer's secrets and of token-shaped strings. */
+  scrub: (text: string) => string;
   tokens?: TokenProvider;
   provider?: number;
   closing?: Promise<void>;
@@ -71,7 +75,8 @@ function open(m: Extract<ToThread, { t: 'open' }>): void {
   }
   const mailer = createMailer(settings, { ...deps, tokenProvider: tokens });
   if (tokens && m.provider !== undefined) providers.get(m.provider)!.users++;
-  mailers.set(m.mailer, { mailer, tokens, provider: tokens ? m.provider : undefined });
+  const secrets = secretValues(settings);
+  mailers.set(m.mailer, { mailer, tokens, provider: tokens ? m.provider : undefined, scrub: (t) => scrubText(t, secrets) });
 }
 
 async function send(m: Extract<ToThread, { t: 'send' }>): Promise<void> {
@@ -81,7 +86,7 @@ async function send(m: Extract<ToThread, { t: 'send' }>): Promise<void> {
     const result = await o.mailer.send(messageFromClone(m.message));
     post({ t: 'result', id: m.id, ok: true, result, counters: counters(o) });
   } catch (error) {
-    post({ t: 'result', id: m.id, ok: false, error: errorToPlain(error), counters: counters(o) });
+    post({ t: 'result', id: m.id, ok: false, error: errorToPlain(error, o?.scrub ?? ((t) => scrubText(t, []))), counters: counters(o) });
   }
 }
 
@@ -110,8 +115,10 @@ port.on('message', (m: ToThread) => {
         open(m);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        mailers.set(m.mailer, { mailer: { send: () => Promise.reject(error), close: async () => undefined, stats: { peakConnections: 0, connectionsOpened: 0, openConnections: 0 } } as unknown as MailgateMailer });
-        post({ t: 'log', level: 'error', obj: { event: 'mailer_build_failed' }, msg: `delivery thread: the mailer could not be built: ${message}` });
+        const secrets = secretValues(settingsFromPlain(m.settings));
+        const scrub = (t: string) => scrubText(t, secrets);
+        mailers.set(m.mailer, { scrub, mailer: { send: () => Promise.reject(error), close: async () => undefined, stats: { peakConnections: 0, connectionsOpened: 0, openConnections: 0 } } as unknown as MailgateMailer });
+        post({ t: 'log', level: 'error', obj: { event: 'mailer_build_failed' }, msg: `delivery thread: the mailer could not be built: ${scrub(message)}` });
       }
       break;
     case 'send':
