@@ -92,6 +92,8 @@ export const RETRY_RULES: readonly RetryRow[] = [
     reason: 'The token endpoint answered with a server error (HTTP 5xx).' },
   { rule: 'token-rejected', when: codeIs('TOKEN_REJECTED'), retryable: false,
     reason: 'Entra refused the credentials or the set-up (AADSTS); the same request gets the same answer until an administrator fixes it.' },
+  { rule: 'token-tls', when: (f) => f.code === 'TOKEN_UNAVAILABLE' && ['tlsUntrusted', 'tlsHostname', 'tlsExpired', 'tlsVersion'].some((g) => hasGroup(f.signals, g as Parameters<typeof hasGroup>[1])), retryable: false,
+    reason: 'The token endpoint\'s certificate is not trusted (TLS inspection, a wrong authority host, an old TLS version); every retry meets the same certificate.' },
   { rule: 'token-unavailable', when: codeIs('TOKEN_UNAVAILABLE'), retryable: true, minDelayMs: retryAfterOr(2 * SECOND),
     reason: 'The token endpoint could not be reached (network or transient error).' },
   // ---- Connection ----

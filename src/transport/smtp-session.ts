@@ -59,6 +59,8 @@ export class SmtpSession {
   #tornDown = false;
   #connected = false;
   #secrets: string[] = [];
+  /** The XOAUTH2 initial response of the current authentication. */
+  #xoauth2?: string;
 
   constructor(private readonly o: SessionOptions) {
     this.conn = new SMTPConnection({
@@ -144,7 +146,18 @@ export class SmtpSession {
       );
     }
     const secret = creds.kind === 'xoauth2' ? creds.token : creds.password.reveal();
-    this.#secrets = [secret];
+    // Built here, before nodemailer runs: an invalid user or token rejects as ARGUMENT_INVALID
+    // (nodemailer would rewrite an error thrown inside its auth handler into EAUTH, read as a
+    // lost connection). The XOAUTH2 string itself is a secret too (two-step sends it bare).
+    let xoauth2: string | undefined;
+    try {
+      xoauth2 = creds.kind === 'xoauth2' ? buildXOAuth2(creds.user, creds.token) : undefined;
+    } catch (error) {
+      this.close();
+      return Promise.reject(error);
+    }
+    this.#xoauth2 = xoauth2;
+    this.#secrets = xoauth2 ? [secret, xoauth2] : [secret];
     // nodemailer only keeps an explicit XOAUTH2 method when an `oauth2` object is present;
     // without one it silently falls back to the first advertised mechanism (LOGIN on
     // Exchange) and would send the token as a password. The custom XOAUTH2 handler above runs
@@ -177,8 +190,7 @@ export class SmtpSession {
   }
 
   async #runXOAuth2(ctx: SMTPConnectionCustomAuthContext): Promise<void> {
-    const { user, pass } = ctx.auth.credentials;
-    const ir = buildXOAuth2(user, pass);
+    const ir = this.#xoauth2 ?? buildXOAuth2(ctx.auth.credentials.user, ctx.auth.credentials.pass);
     let r;
     if (this.o.xoauth2Mode === 'two-step') {
       r = await ctx.sendCommand('AUTH XOAUTH2');

@@ -97,6 +97,23 @@ describe('token endpoint fixtures', () => {
   });
 });
 
+describe('token endpoint unreachable', () => {
+  const network = (code: string, message: string) =>
+    new MailgateError({ code: 'TOKEN_UNAVAILABLE', phase: 'token', message: `Token endpoint login.microsoftonline.com could not be reached: ${message} (${code})`, context: { errno: code }, cause: Object.assign(new Error(message), { code }) });
+  it('an untrusted certificate (TLS inspection) is not retried: the same certificate comes back', () => {
+    for (const [code, message] of [['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'], ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'], ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"]]) {
+      const d = classifyForRetry(network(code, message));
+      assert.equal(d.retryable, false, code);
+      assert.equal(d.rule, 'token-tls', code);
+    }
+  });
+  it('a refused or timed-out connection is retried', () => {
+    for (const [code, message] of [['ECONNREFUSED', 'connect ECONNREFUSED 20.190.160.1:443'], ['ETIMEDOUT', 'connect ETIMEDOUT 20.190.160.1:443']]) {
+      assert.equal(classifyForRetry(network(code, message)).retryable, true, code);
+    }
+  });
+});
+
 describe('our error codes', () => {
   const cases: Array<[ErrorCode, boolean]> = [
     ['CONNECT_TIMEOUT', true], ['CONNECT_FAILED', true], ['GREETING_TIMEOUT', true], ['CONNECTION_LOST', true],

@@ -225,3 +225,21 @@ test('a token failure shared by concurrent sends names each send\'s own Message-
     await mailer.close();
   }
 });
+
+test('a token that cannot go into XOAUTH2 (a space in it) fails as ARGUMENT_INVALID before anything is sent, not as a lost connection', async () => {
+  const t = use(buildTenantState());
+  const badToken = { requestCount: 0, invalidate: () => undefined, getToken: async () => ({ token: 'eyJ0eXAi OiJKV1Qi', expiresAt: Date.now() + 3_600_000 }) };
+  const mailer = createMailer(settingsFor(t), { ca: emu.caPem, tokenProvider: badToken });
+  try {
+    await assert.rejects(mailer.send(msg(1)), (e: unknown) => {
+      assert.ok(e instanceof MailgateError);
+      assert.equal(e.code, 'ARGUMENT_INVALID');
+      assert.equal(e.phase, 'auth');
+      return true;
+    });
+    assert.equal(emu.stats().authFailures, 0, 'no AUTH command reached the server');
+    assert.equal(emu.stats().authSuccesses, 0);
+  } finally {
+    await mailer.close();
+  }
+});

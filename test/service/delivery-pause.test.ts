@@ -5,6 +5,7 @@ import { DeliveryPause, pausesDelivery, PAUSE_MAX_MS, PAUSE_MIN_MS } from '../..
 test('configuration refusals and mailbox-wide replies pause delivery; message-level ones do not', () => {
   assert.equal(pausesDelivery('AUTH_FAILED', '535 5.7.3'), true);
   assert.equal(pausesDelivery('TOKEN_REJECTED', undefined), true);
+  assert.equal(pausesDelivery('TOKEN_UNAVAILABLE', undefined), true, 'permanent only when the token endpoint certificate is untrusted');
   assert.equal(pausesDelivery('SMTP_REJECTED', '550 5.7.708'), true);
   assert.equal(pausesDelivery('SMTP_REJECTED', '550 5.2.252'), true, 'continuous-error throttling');
   assert.equal(pausesDelivery('SMTP_REJECTED', '554 5.2.252'), false, 'SendAsDenied concerns one From');

@@ -30,7 +30,9 @@ export const PAUSE_MAX_MS = 15 * 60_000;
 
 /** Whether a permanent failure (`code`, and the server's `NNN E.E.E` when there was a reply) pauses delivery. */
 export function pausesDelivery(code: string, reply: string | undefined): boolean {
-  return CONFIGURATION_FAILURES.has(code) || (code === 'SMTP_REJECTED' && reply !== undefined && MAILBOX_WIDE_REPLIES.has(reply));
+  // TOKEN_UNAVAILABLE fails permanently only when the retry table found the token endpoint's
+  // certificate untrusted: the set-up (TLS inspection, authority host), not the message.
+  return CONFIGURATION_FAILURES.has(code) || code === 'TOKEN_UNAVAILABLE' || (code === 'SMTP_REJECTED' && reply !== undefined && MAILBOX_WIDE_REPLIES.has(reply));
 }
 
 export interface PauseInfo {
