@@ -6,8 +6,7 @@
  * (Retry-After). This client returns status, lowercase headers and the body text.
  */
 import https from 'node:https';
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { secureContextFor } from '../net/trust.js';
 
 export interface HttpsResponse {
   status: number;
@@ -24,26 +23,6 @@ export interface HttpsRequestOptions {
   timeoutMs?: number;
 }
 
-/**
- * Passing `ca` to a TLS connection replaces Node's trust store, so the default roots (and the
- * file named by NODE_EXTRA_CA_CERTS) are added back explicitly.
- */
-const contexts = new Map<string, tls.SecureContext>();
-
-/**
- * A TLS context trusting the default roots plus `extra`, built once per CA and reused: building
- * it parses some 140 root certificates (measured 18–50 ms of CPU), far too much per connection.
- */
-export function secureContextFor(extra: string | Buffer): tls.SecureContext {
-  const key = extra.toString();
-  let ctx = contexts.get(key);
-  if (!ctx) {
-    ctx = tls.createSecureContext({ ca: trustedCas(extra), minVersion: 'TLSv1.2' });
-    contexts.set(key, ctx);
-  }
-  return ctx;
-}
-
 const agents = new Map<string, https.Agent>();
 
 function agentFor(extra: string | Buffer): https.Agent {
@@ -56,19 +35,6 @@ function agentFor(extra: string | Buffer): https.Agent {
   return agent;
 }
 
-export function trustedCas(extra: string | Buffer): (string | Buffer)[] {
-  const roots: (string | Buffer)[] = [...tls.rootCertificates];
-  const file = process.env.NODE_EXTRA_CA_CERTS;
-  if (file) {
-    try {
-      roots.push(readFileSync(file, 'utf8'));
-    } catch {
-      /* Node already warned about an unreadable NODE_EXTRA_CA_CERTS at start-up */
-    }
-  }
-  roots.push(extra);
-  return roots;
-}
 
 export function httpsRequest(url: string, options: HttpsRequestOptions): Promise<HttpsResponse> {
   return new Promise((resolve, reject) => {

@@ -15,27 +15,12 @@
  *
  * Imports: src/core (settings types, diagnosis renderer).
  */
-import type { EmailSettings } from '../core/settings.js';
 import { contextSource, fillTemplate, resolveValues, type FillValues } from '../core/diagnosis/render.js';
 import type { DiagnosisContext } from '../core/diagnosis/types.js';
 
 export type { FillValues } from '../core/diagnosis/render.js';
 
 /** The context for diagnose() and for the doctor's templates: the settings' IDs plus what the doctor learned. */
-export function doctorContext(settings: EmailSettings, learned: { oid?: string; from?: string; roles?: string[] } = {}): DiagnosisContext {
-  return {
-    clientId: settings.clientId,
-    tenantId: settings.tenantId,
-    authorizedFrom: settings.authorizedFrom,
-    from: learned.from,
-    smtpHost: settings.smtpHost,
-    smtpPort: settings.smtpPort,
-    authorityHost: settings.authorityHost,
-    scope: settings.scope,
-    servicePrincipalObjectId: learned.oid,
-    tokenRoles: learned.roles,
-  };
-}
 
 /** The checked values for a context (anything of the wrong shape is left out and renders as a placeholder). */
 export function fillValues(ctx: DiagnosisContext): FillValues {

@@ -18,7 +18,7 @@ import { parseSettings, secretValues, type EmailSettings, type RawSettings } fro
 import { decodeTokenClaims } from '../auth/jwt-claims.js';
 import type { SessionOptions } from '../transport/smtp-session.js';
 import type { DiagnosisContext } from '../core/diagnosis/types.js';
-import { doctorContext } from './fix-commands.js';
+import { contextFor } from '../core/diagnosis/index.js';
 import { decideSettings, observeCertificate } from './checks/settings-check.js';
 import { decideDns, observeDns, systemLookup } from './checks/dns-check.js';
 import { decideTcp, observeTcp } from './checks/tcp-check.js';
@@ -151,7 +151,7 @@ async function checkToken(run: Run): Promise<void> {
   run.secrets.push(t.token.reveal());
   run.claims = decideTokenClaims(decodeTokenClaims(t.token.reveal()), settings, run.ctx);
   checks.push(run.claims.check);
-  run.ctx = doctorContext(settings, { from: run.from, oid: run.claims.oid, roles: run.claims.roles });
+  run.ctx = contextFor(settings, { from: run.from, oid: run.claims.oid, roles: run.claims.roles });
 }
 
 /** Why smtp-auth cannot mean anything, or undefined when it can run. */
@@ -227,7 +227,7 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
   const from = options.from ?? settings.authorizedFrom;
   const run: Run = {
     settings, options, plan: plan(settings, options), checks, secrets, from,
-    ctx: doctorContext(settings, { from }),
+    ctx: contextFor(settings, { from }),
     smtpReachable: false,
     authorityResolved: false,
   };

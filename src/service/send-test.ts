@@ -12,7 +12,7 @@ import type { Diagnosis, DiagnosisContext } from '../core/diagnosis/types.js';
 import { scrubDeep, scrubText } from '../core/secret.js';
 import type { SendTestResult } from './http/deps.js';
 import type { SettingsService } from './settings-store.js';
-import { diagnosisContext } from './worker/attempt.js';
+import { contextFor } from '../core/diagnosis/index.js';
 import type { MailerFactory } from './worker/mailer-source.js';
 
 export interface SendTestDeps {
@@ -45,7 +45,7 @@ export function createSendTest(d: SendTestDeps): (to: string) => Promise<SendTes
       });
       return { ok: true, response: scrubText(r.response, secrets), messageId: r.messageId };
     } catch (error) {
-      const ctx: DiagnosisContext = diagnosisContext(settings);
+      const ctx: DiagnosisContext = contextFor(settings);
       const e = isMailgateError(error) ? error : undefined;
       return {
         ok: false,

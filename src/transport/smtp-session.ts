@@ -18,7 +18,7 @@ import { MailgateError, parseSmtpReply } from '../core/errors.js';
 import { buildXOAuth2 } from '../core/xoauth2.js';
 import { smtpErrorToMailgate } from './smtp-errors.js';
 import type { Secret } from '../core/secret.js';
-import { secureContextFor } from '../auth/https-request.js';
+import { secureContextFor } from '../net/trust.js';
 
 export interface SessionOptions {
   host: string;

@@ -15,7 +15,7 @@ import { decideToken } from '../../src/doctor/checks/token-check.js';
 import { decideTokenClaims, exchangeAudiences, settleRolesWarning } from '../../src/doctor/checks/token-claims-check.js';
 import { decideSmtpAuth, type SmtpAuthObservation } from '../../src/doctor/checks/smtp-auth-check.js';
 import { decideSend } from '../../src/doctor/checks/send-check.js';
-import { doctorContext } from '../../src/doctor/fix-commands.js';
+import { contextFor as doctorContext } from '../../src/core/diagnosis/index.js';
 import { renderReport } from '../../src/doctor/render-report.js';
 import { runDoctor, scrubReport, validateDoctorOptions } from '../../src/doctor/run-doctor.js';
 import { Secret } from '../../src/core/secret.js';

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { MailgateError, isMailgateError } from '../../core/errors.js';
 import { validateMessage } from '../../core/message.js';
-import { diagnose } from '../../core/diagnosis/index.js';
+import { contextFor, diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
 import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { createMailer, type MailgateMailer } from '../../mailer.js';
@@ -27,14 +27,7 @@ interface SendFlags {
 
 /** The context that fills a diagnosis' commands: the settings' IDs and, when a token exists, its oid. */
 export async function diagnosisContext(settings: EmailSettings, mailer?: MailgateMailer, err?: MailgateError): Promise<DiagnosisContext> {
-  const ctx: DiagnosisContext = {
-    clientId: settings.clientId,
-    tenantId: settings.tenantId,
-    authorizedFrom: settings.authorizedFrom,
-    smtpHost: settings.smtpHost,
-    smtpPort: settings.smtpPort,
-    authorityHost: settings.authorityHost,
-  };
+  const ctx: DiagnosisContext = contextFor(settings);
   // Only when a token was issued (the failure came later): then it is cached and no request is sent.
   if (mailer?.tokenProvider && (!err || err.phase === 'auth' || err.phase === 'send')) {
     try {

@@ -10,6 +10,7 @@
  * Imports: src/core, ../store, ../payload, sibling worker modules.
  */
 import { isMailgateError } from '../../core/errors.js';
+import { contextFor } from '../../core/diagnosis/context.js';
 import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
 import { scrubDeep, scrubText } from '../../core/secret.js';
 import type { EmailSettings } from '../../core/settings.js';
@@ -48,9 +49,6 @@ export interface AttemptDeps {
   budgetDeferMs: number;
 }
 
-export function diagnosisContext(s: EmailSettings): DiagnosisContext {
-  return { clientId: s.clientId, tenantId: s.tenantId, authorizedFrom: s.authorizedFrom, smtpHost: s.smtpHost, smtpPort: s.smtpPort, authorityHost: s.authorityHost };
-}
 
 /** Fail a message that outlived its maximum age, without sending it. */
 export async function expireMessage(d: AttemptDeps, m: ClaimedMessage, now: number): Promise<void> {
@@ -145,7 +143,7 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
   const reply = scrubText(rawReply, secrets);
   let diagnosis: Diagnosis | undefined;
   try {
-    diagnosis = d.diagnose ? scrubDeep(d.diagnose(error, diagnosisContext(settings)), secrets) : undefined;
+    diagnosis = d.diagnose ? scrubDeep(d.diagnose(error, contextFor(settings)), secrets) : undefined;
   } catch (e) {
     d.logger.error({ messageId: m.id, err: e }, 'diagnosis failed');
   }
