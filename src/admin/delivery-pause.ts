@@ -7,6 +7,9 @@
  * "Retry delivery" must see why nothing is sent yet, and that saving a change to the Email
  * Settings or waiting ends the pause.
  *
+ * The same place says when delivery cannot work at all (an unusable credential file, a delivery
+ * thread that keeps ending), which /readyz only names.
+ *
  * Imports: ./context, ./html, ./diagnosis-view.
  */
 import type { Admin } from './context.js';
@@ -14,6 +17,23 @@ import { timeTag } from './diagnosis-view.js';
 import { html, type SafeHtml } from './html.js';
 
 export function deliveryPauseNotice(a: Admin): SafeHtml {
+  return html`${stoppedNotice(a)}${pausedNotice(a)}`;
+}
+
+/**
+ * Delivery cannot work at all with the settings in effect (an unreadable certificate file) or
+ * the delivery thread keeps ending: what /readyz only names, with the detail (already scrubbed
+ * of the secrets in effect by the service).
+ */
+function stoppedNotice(a: Admin): SafeHtml {
+  const problems = [a.deps.deliveryProblem?.(), a.deps.deliveryThreadProblem?.()].filter((p): p is string => !!p);
+  if (!problems.length) return html``;
+  return html`<div class="notice" role="alert" data-delivery-stopped>
+  <strong>Delivery is stopped:</strong> ${problems.join('; ')}. Queued messages wait. Fix the <a href="${a.url('/settings')}">Email Settings</a> or <a href="${a.url('/diagnostics')}">run diagnostics</a>.
+</div>`;
+}
+
+function pausedNotice(a: Admin): SafeHtml {
   const paused = a.deps.worker?.activity().paused;
   if (!paused || paused.until <= a.deps.now()) return html``;
   return html`<div class="notice" role="status" data-delivery-paused>

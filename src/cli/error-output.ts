@@ -3,8 +3,15 @@
  * Both carry the error code, the phase, the raw server reply and the diagnosis with its fixes.
  * Shared by `send`, `doctor` and the service commands so every failure reads the same way.
  */
-import { MailgateError, type Problem } from '../core/errors.js';
+import type { MailgateError, Problem } from '../core/errors.js';
 import type { Diagnosis } from '../core/diagnosis/types.js';
+export { asMailgateError } from '../core/internal-error.js';
+import { EXIT } from './exit-codes.js';
+
+/** 2 when nothing was attempted (invalid settings or arguments), 1 for any other failure. */
+export function exitCodeFor(err: MailgateError): number {
+  return err.code !== 'INTERNAL' && (err.phase === 'settings' || err.phase === 'arguments') ? EXIT.INVALID : EXIT.FAILED;
+}
 
 export interface ErrorJson {
   code: string;

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MailgateError, parseSmtpReply } from '../../src/core/errors.js';
+import { asMailgateError } from '../../src/core/internal-error.js';
 import { parseSettings, type EmailSettings } from '../../src/core/settings.js';
 import { decideSettings, extraSettingsWarnings } from '../../src/doctor/checks/settings-check.js';
 import { decideDns } from '../../src/doctor/checks/dns-check.js';
@@ -139,6 +140,15 @@ test('starttls: a server that does not offer XOAUTH2 after TLS is a warning', ()
 });
 
 // ---- token ----
+
+test('token: an unexpected error fails the check with its own words in the details, never a bare "internal error"', () => {
+  const s = settings();
+  const error = asMailgateError(new TypeError("Cannot read properties of undefined (reading 'access_token')"), 'The token request', 'token');
+  const r = decideToken({ ok: false, error, ms: 5 }, s, doctorContext(s));
+  assert.equal(r.status, 'fail');
+  assert.equal(r.details?.error, 'INTERNAL');
+  assert.match(String(r.details?.message), /The token request failed unexpectedly \(TypeError: Cannot read properties of undefined \(reading 'access_token'\)\)/);
+});
 
 test('token: a GUID secret refused with AADSTS7000215 says it is the Secret ID', () => {
   const s = settings({ clientSecret: '0f0f0f0f-1111-2222-3333-444444444444' });

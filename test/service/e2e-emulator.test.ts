@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import type { Faults } from '../../src/emulator/index.js';
 import { startPair, type Pair } from './e2e-helpers.js';
 import { waitFor } from './helpers.js';
+import { AdminClient } from '../admin/helpers.js';
 
 async function withPair(o: Parameters<typeof startPair>[0], fn: (p: Pair) => Promise<void>): Promise<void> {
   const p = await startPair(o);
@@ -168,8 +169,8 @@ describe('end to end against the emulator', () => {
     });
   });
 
-  it('an unreadable client certificate never crashes the service: messages wait, readyz says why, the API refuses to save it', async () => {
-    await withPair({ env: { MAILGATE_CLIENT_CERTIFICATE_PATH: '/nonexistent/client.pem' } }, async (p) => {
+  it('an unreadable client certificate never crashes the service: messages wait, readyz says why, the admin page names the file, the API refuses to save it', async () => {
+    await withPair({ env: { MAILGATE_CLIENT_CERTIFICATE_PATH: '/nonexistent/client.pem', MAILGATE_ADMIN_PASSWORD: 'e2e-admin-password-0123456789' } }, async (p) => {
       const [a] = await p.submit(1);
       await new Promise((r) => setTimeout(r, 400));
       assert.equal((await p.api('GET', `/api/v1/messages/${a.id}`)).json.status, 'queued');
@@ -177,6 +178,10 @@ describe('end to end against the emulator', () => {
       assert.equal(ready.status, 503);
       assert.match(JSON.stringify(ready.json.errors), /delivery stopped: the Email Settings cannot be used/);
       assert.doesNotMatch(JSON.stringify(ready.json), /nonexistent/, 'no detail on the unauthenticated endpoint');
+      const admin = new AdminClient((path, init) => fetch(`${p.svc.url}${path}`, { ...init, redirect: 'manual' }));
+      assert.equal((await admin.login('e2e-admin-password-0123456789')).status, 303);
+      const page = await admin.get('/admin/settings');
+      assert.match(page.text, /data-delivery-stopped[^>]*>\s*<strong>Delivery is stopped:<\/strong>[^<]*\/nonexistent\/client\.pem/, 'the signed-in administrator sees which file');
       const test = await p.api('POST', '/api/v1/settings/email/test', { to: 'admin@example.com' });
       assert.equal(test.status, 200);
       assert.equal(test.json.ok, false);

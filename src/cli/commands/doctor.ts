@@ -10,10 +10,10 @@
  * Extra trusted CAs (a TLS-inspecting proxy, the emulator) come from NODE_EXTRA_CA_CERTS.
  */
 import type { Command } from 'commander';
-import { MailgateError, isMailgateError } from '../../core/errors.js';
+import { MailgateError } from '../../core/errors.js';
 import { settingsFromEnv } from '../../core/settings.js';
 import { renderReport, runDoctor } from '../../doctor/index.js';
-import { errorToJson, renderError } from '../error-output.js';
+import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
 interface DoctorFlags {
@@ -48,10 +48,10 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
     }
     return report.ok ? EXIT.OK : EXIT.FAILED;
   } catch (e) {
-    const err = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'send', message: 'The doctor failed unexpectedly', cause: e });
+    const err = asMailgateError(e, 'mailgate doctor', 'send');
     if (flags.json) out({ ok: false, error: errorToJson(err) });
     else process.stderr.write(renderError(err));
-    return err.phase === 'arguments' || err.phase === 'settings' ? EXIT.INVALID : EXIT.FAILED;
+    return exitCodeFor(err);
   }
 }
 

@@ -5,7 +5,7 @@
  * With --json, exactly one JSON object on stdout; logs and warnings go to stderr.
  */
 import type { Command } from 'commander';
-import { MailgateError, isMailgateError } from '../../core/errors.js';
+import type { MailgateError } from '../../core/errors.js';
 import { validateMessage } from '../../core/message.js';
 import { contextFor, diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
@@ -13,8 +13,8 @@ import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { createMailer, type MailgateMailer } from '../../mailer.js';
 import { decodeTokenClaims } from '../../auth/jwt-claims.js';
 import { addLogSecretSource, createLogger } from '../../log/logger.js';
-import type { EmailSettings } from '../../core/settings.js';
-import { errorToJson, renderError } from '../error-output.js';
+import { secretValues, type EmailSettings } from '../../core/settings.js';
+import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
 interface SendFlags {
@@ -43,10 +43,6 @@ export async function diagnosisContext(settings: EmailSettings, mailer?: Mailgat
   return ctx;
 }
 
-function exitCodeFor(err: MailgateError): number {
-  return err.phase === 'settings' || err.phase === 'arguments' ? EXIT.INVALID : EXIT.FAILED;
-}
-
 async function runSend(flags: SendFlags): Promise<number> {
   const logger = createLogger();
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
@@ -56,7 +52,8 @@ async function runSend(flags: SendFlags): Promise<number> {
     const loaded = loadSettingsFromEnv();
     settings = loaded.settings;
     const s = settings;
-    addLogSecretSource(() => [s.clientSecret?.reveal(), s.clientCertificatePem?.reveal(), s.smtpPassword?.reveal()].filter((v): v is string => !!v));
+    const secrets = secretValues(s);
+    addLogSecretSource(() => secrets);
     for (const w of loaded.warnings) process.stderr.write(`warning: ${w.message}\n`);
     const message = validateMessage({
       to: flags.to,
@@ -70,7 +67,7 @@ async function runSend(flags: SendFlags): Promise<number> {
     else process.stdout.write(`✓ Accepted by ${settings.smtpHost}:${settings.smtpPort}\n  Server reply: ${result.response}\n  Message-ID: ${result.messageId}\n`);
     return EXIT.OK;
   } catch (e) {
-    const err = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((e as Error)?.message ?? e), cause: e });
+    const err = asMailgateError(e, 'mailgate send', 'send');
     const d = err.problems ? undefined : diagnose(err, settings ? await diagnosisContext(settings, mailer, err) : undefined);
     if (flags.json) out({ ok: false, error: errorToJson(err, d) });
     else process.stderr.write(renderError(err, d));

@@ -9,10 +9,10 @@
  * Exit codes: 0 script printed, 2 invalid settings or arguments.
  */
 import type { Command } from 'commander';
-import { MailgateError, isMailgateError } from '../../core/errors.js';
+import { MailgateError } from '../../core/errors.js';
 import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { buildSetupScript, findServicePrincipalObjectId } from '../../doctor/index.js';
-import { renderError } from '../error-output.js';
+import { asMailgateError, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
 interface SetupScriptFlags {
@@ -51,9 +51,9 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
     process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason }));
     return EXIT.OK;
   } catch (e) {
-    const err = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'arguments', message: 'setup-script failed unexpectedly', cause: e });
+    const err = asMailgateError(e, 'mailgate setup-script', 'token');
     process.stderr.write(renderError(err));
-    return err.phase === 'arguments' || err.phase === 'settings' ? EXIT.INVALID : EXIT.FAILED;
+    return exitCodeFor(err);
   }
 }
 

@@ -31,6 +31,9 @@ export function errorDetails(err: MailgateError | undefined): Record<string, unk
   if (!err) return {};
   const d: Record<string, unknown> = { error: err.code, phase: err.phase };
   if (err.reply) d.reply = err.reply;
+  // An unexpected error has no server reply: its message is the only clue (the report is
+  // scrubbed of the secrets as a whole before it is shown).
+  if (err.code === 'INTERNAL') d.message = err.message;
   if (err.smtp?.command) d.command = err.smtp.command;
   if (err.token) {
     if (err.token.status) d.httpStatus = err.token.status;

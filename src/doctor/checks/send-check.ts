@@ -9,7 +9,8 @@
  *
  * Imports: src/core (message validation, errors, diagnosis), src/transport (compose, session).
  */
-import { MailgateError, isMailgateError } from '../../core/errors.js';
+import type { MailgateError } from '../../core/errors.js';
+import { asMailgateError } from '../../core/internal-error.js';
 import { validateMessage } from '../../core/message.js';
 import { diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
@@ -45,7 +46,7 @@ export async function observeSend(session: SmtpSession, o: { to: string; from: s
     const r = await session.send(composed.envelope, composed.raw);
     return { ok: true, ms: Date.now() - started, from: o.from, to: o.to, messageId, response: r.response };
   } catch (e) {
-    const error = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'send', message: 'Sending the test message failed unexpectedly', cause: e });
+    const error = asMailgateError(e, 'Sending the test message', 'send');
     return { ok: false, ms: Date.now() - started, from: o.from, to: o.to, messageId, error };
   }
 }

@@ -13,7 +13,8 @@
  *
  * Imports: src/transport/smtp-session, src/core (errors, diagnosis), ../fix-commands, ./diagnosis-result.
  */
-import { MailgateError, isMailgateError } from '../../core/errors.js';
+import type { MailgateError } from '../../core/errors.js';
+import { asMailgateError } from '../../core/internal-error.js';
 import { diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
 import { SmtpSession, type SessionCredentials, type SessionOptions } from '../../transport/smtp-session.js';
@@ -38,7 +39,7 @@ export async function observeSmtpAuth(options: SessionOptions, creds: SessionCre
     return { ok: true, session, ms: Date.now() - started, user: creds.user, mode };
   } catch (e) {
     session.close();
-    const error = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'auth', message: 'The sign-in failed unexpectedly', cause: e });
+    const error = asMailgateError(e, 'The sign-in', 'auth');
     return { ok: false, error, ms: Date.now() - started, user: creds.user, mode };
   }
 }

@@ -13,7 +13,8 @@
  */
 import { requestEntraToken } from '../../auth/entra-token-source.js';
 import { loadClientCertificate } from '../../auth/client-certificate.js';
-import { MailgateError, isMailgateError } from '../../core/errors.js';
+import { MailgateError } from '../../core/errors.js';
+import { asMailgateError } from '../../core/internal-error.js';
 import { Secret } from '../../core/secret.js';
 import { tokenEndpoint } from '../../core/clouds.js';
 import type { EmailSettings } from '../../core/settings.js';
@@ -49,7 +50,7 @@ export async function observeToken(settings: EmailSettings, o: { ca?: string | B
     });
     return { ok: true, token: new Secret(t.token), expiresAt: t.expiresAt, ms: Date.now() - started };
   } catch (e) {
-    const error = isMailgateError(e) ? e : new MailgateError({ code: 'INTERNAL', phase: 'token', message: 'The token request failed unexpectedly', cause: e });
+    const error = asMailgateError(e, 'The token request', 'token');
     return { ok: false, error, ms: Date.now() - started };
   }
 }

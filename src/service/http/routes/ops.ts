@@ -41,7 +41,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     if (!view.valid) for (const p of view.problems) errors.push({ key: `settings.${p.key}`, message: p.message });
     // /readyz is unauthenticated: it names the problem, not the details (which can name the
     // mailbox, tenant or file paths); the admin page and the diagnostics show those.
-    if (d.deliveryProblem?.()) errors.push({ key: 'delivery', message: 'delivery stopped: the Email Settings cannot be used to send (see the admin page or run the diagnostics)' });
+    if (d.deliveryProblem?.()) errors.push({ key: 'delivery', message: 'delivery stopped: the Email Settings cannot be used to send (the admin page says why; or run the diagnostics)' });
     const threadProblem = d.deliveryThreadProblem?.();
     if (threadProblem) errors.push({ key: 'delivery-thread', message: threadProblem });
     const paused = d.worker?.activity().paused;
