@@ -83,7 +83,6 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
           const t = await tokenProvider.getToken({ forceRefresh: fresh });
           return { creds: { kind: 'xoauth2', user: settings.authorizedFrom, token: t.token }, expiresAt: t.expiresAt };
         },
-        refused: () => tokenProvider.invalidate(),
       }
     : {
         retryOnRefusal: false,
@@ -93,7 +92,6 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
           }
           return { creds: { kind: 'password', user: settings.smtpUsername, password: settings.smtpPassword } };
         },
-        refused: () => undefined,
       };
 
   const pool = new SmtpPool(

@@ -27,7 +27,7 @@ function invalid(key: string, env: string, message: string, cause?: unknown): Ma
   });
 }
 
-export function parseClientCertificate(pem: string, source = { key: 'clientCertificatePem', env: 'MAILGATE_CLIENT_CERTIFICATE_PEM' }): ClientCertificate {
+function parseClientCertificate(pem: string, source = { key: 'clientCertificatePem', env: 'MAILGATE_CLIENT_CERTIFICATE_PEM' }): ClientCertificate {
   const certMatch = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
   const keyMatch = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem);
   if (!certMatch) throw invalid(source.key, source.env, 'Client certificate: the PEM holds no CERTIFICATE block');

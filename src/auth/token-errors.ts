@@ -28,7 +28,7 @@ function retryAfterSeconds(h: Record<string, string>): number | undefined {
 }
 
 /** Parse an Entra error response body into the safe fields. */
-export function parseTokenEndpointReply(res: HttpsResponse, secrets: string[] = []): TokenEndpointReply {
+function parseTokenEndpointReply(res: HttpsResponse, secrets: string[] = []): TokenEndpointReply {
   const reply: TokenEndpointReply = { status: res.status, retryAfterSeconds: retryAfterSeconds(res.headers) };
   try {
     const body = JSON.parse(res.body) as Record<string, unknown>;

@@ -57,10 +57,6 @@ export class CachingTokenProvider implements TokenProvider {
     return this.#requests;
   }
 
-  /** The cached token's expiry, for pooled connections that must retire before it. */
-  get cachedExpiresAt(): number | undefined {
-    return this.#cached?.expiresAt;
-  }
 
   #fresh(now: number): boolean {
     const c = this.#cached;

@@ -41,10 +41,6 @@ export class Secret {
   }
 }
 
-export function isSecret(v: unknown): v is Secret {
-  return v instanceof Secret;
-}
-
 /**
  * Replace every occurrence of the given secret values in a text with `[redacted]`.
  * A last line of defence for texts that come from elsewhere (library error messages,

@@ -4,7 +4,7 @@
  *
  * Imports: the modules of this folder only.
  */
-export { runDoctor, validateDoctorOptions, scrubReport, DEFAULT_STEP_TIMEOUT_MS, DEFAULT_TOKEN_TIMEOUT_MS } from './run-doctor.js';
+export { runDoctor, validateDoctorOptions, scrubReport } from './run-doctor.js';
 export { renderReport, type RenderOptions } from './render-report.js';
 export { buildSetupScript, OBJECT_ID_PLACEHOLDER, type SetupScriptOptions, type SetupScriptSettings } from './setup-script.js';
 export { findServicePrincipalObjectId } from './service-principal-oid.js';

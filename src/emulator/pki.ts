@@ -219,7 +219,3 @@ export async function createClientCertificate(options: ClientCertificateOptions 
   };
 }
 
-/** Re-reads a PKCS#8/PKCS#1 PEM key (exposed for tests that sign assertions by hand). */
-export function privateKeyFromPem(pem: string): KeyObject {
-  return createPrivateKey(pem);
-}

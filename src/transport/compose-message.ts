@@ -20,7 +20,7 @@ export interface ComposedMessage {
 /** Any character outside US-ASCII. */
 const NON_ASCII = /[^\x00-\x7f]/;
 
-export function newMessageId(fromAddress: string): string {
+function newMessageId(fromAddress: string): string {
   const domain = splitAddress(fromAddress).address.split('@')[1] ?? 'mailgate.local';
   return `<${randomUUID()}@${domain}>`;
 }

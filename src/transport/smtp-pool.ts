@@ -28,8 +28,6 @@ import { SmtpSession, isTokenRefused, type SessionCredentials, type SessionOptio
 export interface Authenticator {
   /** Credentials for a new session; `fresh` asks for a newly issued token. */
   credentials(fresh: boolean): Promise<{ creds: SessionCredentials; expiresAt?: number }>;
-  /** The server refused the credentials: drop cached tokens. */
-  refused(): void;
   /** Whether a refused authentication is worth one retry with fresh credentials. */
   retryOnRefusal: boolean;
 }
@@ -44,7 +42,8 @@ export interface PoolOptions extends SessionOptions {
 const CONFIGURATION_REFUSALS = new Set(['AUTH_FAILED', 'TOKEN_REJECTED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
 
 interface Waiter {
-  resolve: (s: SmtpSession | null) => void;
+  /** true: a slot is handed over; false: the pool closed. */
+  resolve: (granted: boolean) => void;
   reject: (error: unknown) => void;
 }
 
@@ -134,7 +133,6 @@ export class SmtpPool {
       } catch (err) {
         this.#discard(s);
         if (first && this.auth.retryOnRefusal && isTokenRefused(err)) {
-          this.auth.refused();
           first = false;
           continue;
         }
@@ -189,21 +187,21 @@ export class SmtpPool {
     return new Promise((resolve, reject) => {
       this.#waiters.push({
         reject,
-        resolve: (s) => (s === null ? reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'The SMTP pool was closed while the message waited for a connection (the settings changed or the service is stopping); nothing was sent', context: { notSent: true } })) : resolve()),
+        resolve: (granted) => (!granted ? reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'The SMTP pool was closed while the message waited for a connection (the settings changed or the service is stopping); nothing was sent', context: { notSent: true } })) : resolve()),
       });
     });
   }
 
   #releaseSlot(): void {
     const next = this.#waiters.shift();
-    if (next) next.resolve({} as SmtpSession); // hand the slot over directly
+    if (next) next.resolve(true); // hand the slot over directly
     else this.#slotsInUse--;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#idleTimer) clearInterval(this.#idleTimer);
-    for (const w of this.#waiters.splice(0)) w.resolve(null);
+    for (const w of this.#waiters.splice(0)) w.resolve(false);
     for (const s of [...this.#sessions]) if (this.#idle.includes(s)) this.#discard(s);
     // Busy sessions are discarded when their send completes.
   }

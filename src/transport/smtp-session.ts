@@ -52,7 +52,6 @@ export class SmtpSession {
   tokenExpiresAt?: number;
   /** When the session authenticated (epoch ms). */
   authenticatedAt = 0;
-  messagesSent = 0;
   lastUsedAt = Date.now();
   /** False once anything went wrong, or the socket ended: the pool never reuses it. */
   usable = true;
@@ -220,7 +219,6 @@ export class SmtpSession {
       this.conn.send(envelope, raw, (err, info) => {
         this.lastUsedAt = Date.now();
         if (err) return done(err);
-        this.messagesSent++;
         done(null, {
           response: info?.response ?? '',
           accepted: (info?.accepted ?? []).map(String),

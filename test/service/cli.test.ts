@@ -46,7 +46,7 @@ describe('mailgate apikey / admin', () => {
       const again = cli(['apikey', 'revoke', 'shop'], env);
       assert.equal(again.status, 1);
       assert.match(again.stderr, /No active API key/);
-      assert.equal(cli(['apikey', 'create', 'x', '--scope', 'root'], env).status, 1);
+      assert.equal(cli(['apikey', 'create', 'x', '--scope', 'root'], env).status, 2, 'an unknown scope is an invalid argument');
     } finally {
       t.remove();
     }
@@ -65,6 +65,21 @@ describe('mailgate apikey / admin', () => {
       t.remove();
     }
   });
+});
+
+describe('bad option values stop before anything runs, naming the option, with exit 2', () => {
+  for (const [args, pattern] of [
+    [['serve', '--port', 'abc'], /--port <port>' argument 'abc' is invalid\. not a port number/],
+    [['dev', '--port', '70000'], /--port <port>' argument '70000' is invalid/],
+    [['emulator', '--smtp-port', '99999'], /--smtp-port <n>' argument '99999' is invalid/],
+    [['apikey', 'create', 'x', '--scope', 'root'], /Allowed choices are send, admin/],
+  ] as [string[], RegExp][]) {
+    it(args.join(' '), () => {
+      const r = cli(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+    });
+  }
 });
 
 describe('mailgate serve start-up', () => {

@@ -5,7 +5,7 @@
  * Output: `create` prints the key once (`--json`: `{"name","scope","key"}` on one line);
  * only its SHA-256 hash is stored. `list` prints a table (or a JSON array) without keys.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ApiKeyError, API_KEY_SCOPES, createApiKey, revokeApiKey } from '../../service/api-keys.js';
 import type { ApiKeyScope } from '../../service/store/store.js';
 import { exitWith, withStore } from './store-option.js';
@@ -18,13 +18,12 @@ export function registerApiKeyCommands(program: Command): void {
   apikey
     .command('create <name>')
     .description('Create an API key and print it once')
-    .option('--scope <scope>', 'send (submit and read messages) or admin (everything)', 'send')
+    .addOption(new Option('--scope <scope>', 'send (submit and read messages) or admin (everything)').choices([...API_KEY_SCOPES]).default('send'))
     .option('--json', 'print {"name","scope","key"} as JSON')
     .option('--data-dir <dir>', 'data directory (default MAILGATE_DATA_DIR or ./data)')
-    .action(async (name: string, opts: { scope: string; json?: boolean; dataDir?: string }) => {
+    .action(async (name: string, opts: { scope: ApiKeyScope; json?: boolean; dataDir?: string }) => {
       try {
-        if (!API_KEY_SCOPES.includes(opts.scope as ApiKeyScope)) throw new ApiKeyError(`--scope must be send or admin, not "${opts.scope}"`);
-        const created = await withStore(opts, (store) => createApiKey(store, name, opts.scope as ApiKeyScope, { now: Date.now(), actor: 'cli' }));
+        const created = await withStore(opts, (store) => createApiKey(store, name, opts.scope, { now: Date.now(), actor: 'cli' }));
         if (opts.json) process.stdout.write(`${JSON.stringify(created)}\n`);
         else process.stdout.write(`Created API key "${created.name}" (scope ${created.scope}). It is shown only now; store it safely:\n${created.key}\n`);
       } catch (error) {

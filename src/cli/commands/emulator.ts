@@ -9,19 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { nonNegativeIntArg, portArg } from '../arg-parsers.js';
 import { DEFAULT_CLI_HTTPS_PORT, DEFAULT_CLI_SMTP_PORT, startEmulator, type EmulatorStateInput } from '../../emulator/index.js';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new Error(`not a port number: ${value}`);
-  return port;
-}
-
-function parseNonNegative(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value)) throw new Error(`not a non-negative integer: ${value}`);
-  return n;
-}
 
 interface EmulatorCommandOptions {
   state?: string;
@@ -48,13 +37,13 @@ export function registerEmulatorCommand(program: Command): void {
     .command('emulator')
     .description('Run a local Microsoft 365 emulator (Entra ID token endpoint + Exchange Online SMTP AUTH) and print one JSON ready line')
     .option('--state <file>', 'tenant state JSON (default: a demo tenant where everything is set up correctly)')
-    .option('--smtp-port <n>', `SMTP port (0 = any free port)`, (v) => parsePort(v), DEFAULT_CLI_SMTP_PORT)
-    .option('--https-port <n>', `HTTPS port for Entra endpoints and the admin API (0 = any free port)`, (v) => parsePort(v), DEFAULT_CLI_HTTPS_PORT)
+    .option('--smtp-port <n>', `SMTP port (0 = any free port)`, (v) => portArg(v), DEFAULT_CLI_SMTP_PORT)
+    .option('--https-port <n>', `HTTPS port for Entra endpoints and the admin API (0 = any free port)`, (v) => portArg(v), DEFAULT_CLI_HTTPS_PORT)
     .option('--data-dir <dir>', 'where ca.pem and received messages are written (default: a temporary directory, messages kept in memory)')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--token-lifetime <seconds>', 'expires_in of issued access tokens (default 3599)', (v) => parseNonNegative(v))
+    .option('--token-lifetime <seconds>', 'expires_in of issued access tokens (default 3599)', (v) => nonNegativeIntArg(v))
     .option('--no-limits', 'lift Exchange limits (connections, message rate, recipients, size): a fast sink')
-    .option('--greeting-delay <ms>', 'delay before the SMTP greeting (default 0)', (v) => parseNonNegative(v))
+    .option('--greeting-delay <ms>', 'delay before the SMTP greeting (default 0)', (v) => nonNegativeIntArg(v))
     .action(async (opts: EmulatorCommandOptions) => {
       const state = opts.state ? await readStateFile(opts.state) : undefined;
       const emulator = await startEmulator(state, {

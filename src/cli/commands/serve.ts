@@ -12,6 +12,7 @@
  * The emulator is imported lazily, only by `dev`.
  */
 import type { Command } from 'commander';
+import { portArg } from '../arg-parsers.js';
 import { createLogger } from '../../log/logger.js';
 import { startService } from '../../service/service.js';
 import { registerAdminCommands } from './admin-password.js';
@@ -44,14 +45,14 @@ function registerServe(program: Command): void {
     .description('Run the HTTP API, the delivery worker and the store (settings from MAILGATE_* variables and the stored Email Settings)')
     .option('--data-dir <dir>', 'data directory (default MAILGATE_DATA_DIR or ./data)')
     .option('--host <host>', 'HTTP address (default MAILGATE_HTTP_HOST or 127.0.0.1)')
-    .option('--port <port>', 'HTTP port (default MAILGATE_HTTP_PORT or 8025)')
-    .action(async (opts: { dataDir?: string; host?: string; port?: string }) => {
+    .option('--port <port>', 'HTTP port (default MAILGATE_HTTP_PORT or 8025)', portArg)
+    .action(async (opts: { dataDir?: string; host?: string; port?: number }) => {
       const logger = createLogger();
       let svc;
       try {
         svc = await startService({
           logger,
-          config: { dataDir: opts.dataDir, httpHost: opts.host, httpPort: opts.port === undefined ? undefined : Number(opts.port) },
+          config: { dataDir: opts.dataDir, httpHost: opts.host, httpPort: opts.port },
         });
       } catch (error) {
         fail('serve', error);
@@ -71,13 +72,13 @@ function registerDev(program: Command): void {
     .description('Run the service against the built-in Microsoft 365 emulator (demo tenant, no Microsoft 365 needed)')
     .option('--temp', 'use a temporary data directory (removed on exit) instead of ./data/dev')
     .option('--data-dir <dir>', 'data directory (default ./data/dev)')
-    .option('--port <port>', 'HTTP port (default 8025)')
+    .option('--port <port>', 'HTTP port (default 8025)', portArg)
     .option('--host <host>', 'HTTP address (default 127.0.0.1)')
-    .action(async (opts: { temp?: boolean; dataDir?: string; port?: string; host?: string }) => {
+    .action(async (opts: { temp?: boolean; dataDir?: string; port?: number; host?: string }) => {
       const { startDev, devBanner } = await import('../../service/dev.js');
       let dev;
       try {
-        dev = await startDev({ temp: opts.temp, dataDir: opts.dataDir, host: opts.host, port: opts.port === undefined ? undefined : Number(opts.port), logger: createLogger() });
+        dev = await startDev({ temp: opts.temp, dataDir: opts.dataDir, host: opts.host, port: opts.port, logger: createLogger() });
       } catch (error) {
         fail('dev', error);
       }

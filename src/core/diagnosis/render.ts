@@ -64,7 +64,7 @@ function str(v: Raw): string | undefined {
 }
 
 /** Checks one value for the shape its key demands; returns the value to show, or undefined. */
-export function acceptValue(key: PlaceholderKey, value: Raw): string | undefined {
+function acceptValue(key: PlaceholderKey, value: Raw): string | undefined {
   const s = str(value);
   if (!s) return undefined;
   switch (key) {

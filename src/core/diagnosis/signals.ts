@@ -61,7 +61,7 @@ export function collectSignals(error: unknown): Signals {
 }
 
 /** True when any of the codes is present or the text matches. */
-export function hasSignal(signals: Signals, codes: readonly string[], text?: RegExp): boolean {
+function hasSignal(signals: Signals, codes: readonly string[], text?: RegExp): boolean {
   return codes.some((c) => signals.codes.has(c)) || (text !== undefined && text.test(signals.text));
 }
 
@@ -78,7 +78,7 @@ export function foreignSmtpReply(error: unknown): SmtpReply | undefined {
 }
 
 /** Signal groups shared by the diagnosis tables and the retry policy. */
-export const SIGNALS = {
+const SIGNALS = {
   dns: { codes: ['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EDNS'], text: /getaddrinfo|ENOTFOUND|EAI_AGAIN/ },
   refused: { codes: ['ECONNREFUSED'], text: /ECONNREFUSED/ },
   unreachable: { codes: ['EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EACCES', 'EPERM'], text: /EHOSTUNREACH|ENETUNREACH/ },

@@ -528,7 +528,7 @@ export const UNRECOGNIZED_REPLY_RULE: DiagnosisRule = {
 };
 
 /** The reply text without code, enhanced code and bracketed server names/timestamps. */
-export function replyText(raw: string): string {
+function replyText(raw: string): string {
   return raw
     .split(/\r?\n/)
     .map((line) => line.replace(/^\d{3}[ -](?:\d\.\d{1,3}\.\d{1,3}\s+)?/, ''))
