@@ -34,6 +34,12 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * The codes that mean the configuration itself was refused (credentials, set-up, TLS), not a
+ * message: the pool stops waiting sends on them, the worker pauses delivery on them.
+ */
+export const CONFIGURATION_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['TOKEN_REJECTED', 'AUTH_FAILED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
+
 /** A parsed SMTP reply: `535 5.7.3 Authentication unsuccessful [...]`. */
 export interface SmtpReply {
   /** The basic reply code, e.g. 535. */

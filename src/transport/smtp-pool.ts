@@ -20,7 +20,7 @@
  *   throttling). Sends that arrive later do try (the caller decides: an administrator's retry
  *   after fixing the set-up must reach the server).
  */
-import { MailgateError } from '../core/errors.js';
+import { CONFIGURATION_REFUSALS, MailgateError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { SmtpSession, isTokenRefused, type SessionCredentials, type SessionOptions, type SessionSendResult } from './smtp-session.js';
@@ -39,7 +39,6 @@ export interface PoolOptions extends SessionOptions {
   clock?: Clock;
 }
 
-const CONFIGURATION_REFUSALS = new Set(['AUTH_FAILED', 'TOKEN_REJECTED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
 
 interface Waiter {
   /** true: a slot is handed over; false: the pool closed. */

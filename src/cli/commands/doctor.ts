@@ -61,7 +61,7 @@ export function registerDoctorCommand(program: Command): void {
     .description('Check the Microsoft 365 set-up step by step (settings, DNS, TCP, STARTTLS, token, token claims, SMTP AUTH, optionally a test message) and print the exact fix for each failure.')
     .option('--to <address>', 'also send a test message to this address')
     .option('--json', 'print exactly one JSON object on stdout')
-    .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000)')
+    .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000; the token request 10000)')
     .option('--verbose', 'show the details of each check in the text report')
     .addHelpText('after', '\nExit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 unusable arguments.\nSettings come from the MAILGATE_* environment variables, as for `mailgate send`.')
     .action(async (flags: DoctorFlags) => {

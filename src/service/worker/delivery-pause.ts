@@ -13,8 +13,7 @@
  * Pure state and decisions; the worker owns the timer and the logging.
  */
 
-/** Error codes that mean the configuration was refused. */
-export const CONFIGURATION_FAILURES: ReadonlySet<string> = new Set(['TOKEN_REJECTED', 'AUTH_FAILED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
+import { CONFIGURATION_REFUSALS, type ErrorCode } from '../../core/errors.js';
 
 /**
  * Permanent replies about the sending mailbox or tenant rather than the message (m365.md §4):
@@ -32,7 +31,7 @@ export const PAUSE_MAX_MS = 15 * 60_000;
 export function pausesDelivery(code: string, reply: string | undefined): boolean {
   // TOKEN_UNAVAILABLE fails permanently only when the retry table found the token endpoint's
   // certificate untrusted: the set-up (TLS inspection, authority host), not the message.
-  return CONFIGURATION_FAILURES.has(code) || code === 'TOKEN_UNAVAILABLE' || (code === 'SMTP_REJECTED' && reply !== undefined && MAILBOX_WIDE_REPLIES.has(reply));
+  return CONFIGURATION_REFUSALS.has(code as ErrorCode) || code === 'TOKEN_UNAVAILABLE' || (code === 'SMTP_REJECTED' && reply !== undefined && MAILBOX_WIDE_REPLIES.has(reply));
 }
 
 export interface PauseInfo {
