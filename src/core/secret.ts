@@ -46,6 +46,19 @@ export class Secret {
  * A last line of defence for texts that come from elsewhere (library error messages,
  * server replies) before they are shown or stored.
  */
+/** The base64 forms of the secrets scrubbed lately (every log line and stored reply asks again). */
+const base64Of = new Map<string, string>();
+
+function base64Form(v: string): string {
+  let b = base64Of.get(v);
+  if (b === undefined) {
+    if (base64Of.size >= 64) base64Of.clear();
+    b = Buffer.from(v).toString('base64').replace(/=+$/, '');
+    base64Of.set(v, b);
+  }
+  return b;
+}
+
 export function scrubText(text: string, secrets: Iterable<string | Secret | undefined>): string {
   let out = text;
   for (const s of secrets) {
@@ -53,7 +66,7 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
     if (!v || v.length < 6) continue;
     out = out.split(v).join(REDACTED);
     // Also the base64 form (an XOAUTH2 string or Basic header may carry it encoded).
-    const b64 = Buffer.from(v).toString('base64').replace(/=+$/, '');
+    const b64 = base64Form(v);
     if (b64.length >= 8) out = out.split(b64).join(REDACTED);
   }
   // Anything that looks like a JWT (three base64url parts, the first starting eyJ).

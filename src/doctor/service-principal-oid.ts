@@ -12,8 +12,8 @@
 import { decodeTokenClaims } from '../auth/jwt-claims.js';
 import type { EmailSettings } from '../core/settings.js';
 import { observeToken } from './checks/token-check.js';
+import { isGuid } from '../core/settings.js';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type ObjectIdResult = { ok: true; objectId: string } | { ok: false; reason: string };
 
@@ -28,7 +28,7 @@ export async function findServicePrincipalObjectId(settings: EmailSettings, o: {
   const claims = decodeTokenClaims(t.token.reveal());
   const oid = typeof claims?.oid === 'string' ? claims.oid : undefined;
   const appid = typeof claims?.appid === 'string' ? claims.appid : typeof claims?.azp === 'string' ? claims.azp : undefined;
-  if (!oid || !GUID.test(oid)) return { ok: false, reason: 'the token carries no object id (oid)' };
+  if (!oid || !isGuid(oid)) return { ok: false, reason: 'the token carries no object id (oid)' };
   if (appid && settings.clientId && appid.toLowerCase() !== settings.clientId.toLowerCase()) {
     return { ok: false, reason: 'the token belongs to another application' };
   }

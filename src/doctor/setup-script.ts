@@ -21,6 +21,7 @@
 import { CLOUDS, type CloudId } from '../core/clouds.js';
 import type { EmailSettings } from '../core/settings.js';
 import { assertScriptSafe, psQuote } from './powershell.js';
+import { isGuid } from '../core/settings.js';
 
 export interface SetupScriptOptions {
   /** The Enterprise Application object id (the token's `oid`); a placeholder is written when absent. */
@@ -31,7 +32,6 @@ export interface SetupScriptOptions {
 
 export type SetupScriptSettings = Pick<EmailSettings, 'authorizedFrom' | 'cloud'> & Partial<Pick<EmailSettings, 'clientId' | 'tenantId'>>;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `Connect-ExchangeOnline -ExchangeEnvironmentName` for the national clouds (global and GCC use the default). */
 const EXCHANGE_ENVIRONMENT: Record<CloudId, string | undefined> = {
@@ -62,7 +62,7 @@ export function buildSetupScript(settings: SetupScriptSettings, options: SetupSc
   const mailbox = settings.authorizedFrom;
   const tenantId = settings.tenantId?.trim() || undefined;
   const appId = settings.clientId?.trim() || undefined;
-  const oid = options.servicePrincipalObjectId && GUID.test(options.servicePrincipalObjectId) ? options.servicePrincipalObjectId : undefined;
+  const oid = options.servicePrincipalObjectId && isGuid(options.servicePrincipalObjectId) ? options.servicePrincipalObjectId : undefined;
   for (const [name, value] of [['authorizedFrom', mailbox], ['tenantId', tenantId], ['clientId', appId]] as const) {
     if (value !== undefined) assertScriptSafe(name, value);
   }

@@ -13,10 +13,10 @@ import { randomUUID } from 'node:crypto';
 import type { EmailSettings } from '../core/settings.js';
 import type { ParsedMessageRequest } from './message-request.js';
 import { encodePayload } from './payload.js';
-import type { EnqueueResult, OutboxStore, RequeueResult } from './store/store.js';
+import type { EnqueueResult, ConfigStore, OutboxStore, RequeueResult } from './store/store.js';
 
 export interface OutboxDeps {
-  store: OutboxStore;
+  store: OutboxStore & Pick<ConfigStore, 'appendAudit'>;
   now: () => number;
   /** Current valid settings (for the mailbox and the Message-ID domain), if any. */
   settings: () => EmailSettings | undefined;
@@ -30,7 +30,8 @@ export interface OutboxDeps {
 
 export interface Outbox {
   submit(request: ParsedMessageRequest): Promise<EnqueueResult>;
-  retry(id: string): Promise<RequeueResult>;
+  /** Queue a failed message again; the retry is audited under `actor` (e.g. `admin`, `api-key:NAME`). */
+  retry(id: string, actor: string): Promise<RequeueResult>;
 }
 
 export function messageIdFor(id: string, authorizedFrom: string | undefined): string {
@@ -60,10 +61,13 @@ export function createOutbox(d: OutboxDeps): Outbox {
       if (result.outcome === 'created') d.onEnqueued?.();
       return result;
     },
-    async retry(id) {
+    async retry(id, actor) {
       const now = d.now();
       const r = await d.store.requeue(id, now, now + d.maxAgeMs);
-      if (r.outcome === 'requeued') (d.onRetried ?? d.onEnqueued)?.();
+      if (r.outcome === 'requeued') {
+        await d.store.appendAudit({ at: now, actor, action: 'message.retry', detail: { id: r.message.id } });
+        (d.onRetried ?? d.onEnqueued)?.();
+      }
       return r;
     },
   };

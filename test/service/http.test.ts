@@ -228,6 +228,9 @@ describe('HTTP API', () => {
     r = await call('POST', `/api/v1/messages/${id}/retry`, { key: ctx.admin });
     assert.equal(r.status, 202);
     assert.equal(r.json.status, 'queued');
+    const audit = (await ctx.svc.store.listAudit(5)).filter((e) => e.action === 'message.retry' && e.detail.id === id);
+    assert.equal(audit.length, 1, 'the retry is audited once');
+    assert.match(audit[0].actor, /^api-key:/);
     r = await call('POST', '/api/v1/messages/00000000-0000-0000-0000-000000000000/retry', { key: ctx.admin });
     assert.equal(r.status, 404);
   });

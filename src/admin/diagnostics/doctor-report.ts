@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import type { DoctorReport } from '../../doctor/index.js';
+import { isGuid } from '../../core/settings.js';
 
 const checkSchema = z.object({
   id: z.string(),
@@ -28,17 +29,13 @@ export function parseDoctorReport(value: unknown): DoctorReport | undefined {
   return r.success ? (r.data as DoctorReport) : undefined;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The Enterprise Application object id the report learned (the token's oid), if any. */
 export function servicePrincipalObjectId(report: DoctorReport): string | undefined {
   const oid = report.checks.find((c) => c.id === 'token-claims')?.details?.oid;
-  return typeof oid === 'string' && GUID.test(oid) ? oid.toLowerCase() : undefined;
+  return typeof oid === 'string' && isGuid(oid) ? oid.toLowerCase() : undefined;
 }
 
-export function isGuid(value: string | undefined): value is string {
-  return value !== undefined && GUID.test(value);
-}
 
 /** The step names as the page shows them. */
 export const CHECK_TITLES: Record<string, string> = {

@@ -14,7 +14,7 @@ import { buildSetupScript, type SetupScriptSettings } from '../../doctor/index.j
 import type { Admin, AdminContext } from '../context.js';
 import { html } from '../html.js';
 import { renderPage } from '../layout.js';
-import { isGuid } from './doctor-report.js';
+import { isGuid } from '../../core/settings.js';
 
 function scriptSettings(a: Admin): SetupScriptSettings | undefined {
   const s = a.deps.settings.settings();
@@ -31,7 +31,7 @@ function scriptSettings(a: Admin): SetupScriptSettings | undefined {
 
 export function setupScriptResponse(a: Admin, c: AdminContext): Response {
   const oidParam = c.req.query('oid');
-  const oid = isGuid(oidParam) ? oidParam.toLowerCase() : undefined;
+  const oid = oidParam !== undefined && isGuid(oidParam) ? oidParam.toLowerCase() : undefined;
   const settings = scriptSettings(a);
   let script: string | undefined;
   if (settings) {

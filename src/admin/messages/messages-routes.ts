@@ -23,9 +23,9 @@ import { diagnosisBlock, timeTag } from '../diagnosis-view.js';
 import { html, type SafeHtml } from '../html.js';
 import { csrfField, redirect, renderPage } from '../layout.js';
 import { chartSince, deliveryChart, hourSlots, HOUR_MS } from './delivery-chart.js';
+import { isGuid } from '../../core/settings.js';
 
 const PAGE_SIZE = 25;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CURSOR = /^[A-Za-z0-9_-]{1,64}$/;
 
 const STATUS_LABEL: Record<MessageStatus, string> = { queued: 'Queued', sending: 'Sending', sent: 'Sent', retrying: 'Retrying', failed: 'Failed' };
@@ -152,20 +152,19 @@ export function messagesRoutes(a: Admin): Hono<AdminEnv> {
 
   app.get('/:id', async (c) => {
     const id = c.req.param('id');
-    const m = UUID.test(id) ? await a.deps.store.get(id.toLowerCase()) : undefined;
+    const m = isGuid(id) ? await a.deps.store.get(id.toLowerCase()) : undefined;
     return m ? detailPage(a, c, m) : notFoundPage(a, c);
   });
 
   app.post('/:id/retry', async (c) => {
     const id = c.req.param('id');
-    if (!UUID.test(id)) return notFoundPage(a, c);
-    const r = await a.deps.outbox.retry(id.toLowerCase());
+    if (!isGuid(id)) return notFoundPage(a, c);
+    const r = await a.deps.outbox.retry(id.toLowerCase(), 'admin');
     if (r.outcome === 'not-found') return notFoundPage(a, c);
     const session = c.get('session');
     if (r.outcome === 'not-failed') {
       if (session) session.flash = { kind: 'error', text: `Only failed messages can be retried; this one is ${STATUS_LABEL[r.message.status].toLowerCase()}.` };
     } else {
-      await a.deps.store.appendAudit({ at: a.deps.now(), actor: 'admin', action: 'message.retry', detail: { id: r.message.id } });
       if (session) session.flash = { kind: 'success', text: 'The message is queued again for delivery.' };
     }
     return redirect(c, a.url(`/messages/${r.message.id}`));

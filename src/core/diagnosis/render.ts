@@ -12,6 +12,7 @@
  * Imports: nothing outside src/core.
  */
 import type { Diagnosis, DiagnosisContext, DiagnosisRule } from './types.js';
+import { isGuid } from '../settings.js';
 
 export const PLACEHOLDER_KEYS = [
   'clientId',
@@ -46,7 +47,6 @@ export const PLACEHOLDERS: Readonly<Record<PlaceholderKey, string>> = {
   scope: '<token scope, e.g. https://outlook.office365.com/.default>',
 };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const DOMAIN = new RegExp(`^(?=.{1,253}$)(?:${LABEL}\\.)+[a-z]{2,63}$`, 'i');
 const HOST = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$|^\\d{1,3}(?:\\.\\d{1,3}){3}$|^\\[[0-9a-f:.]+\\]$`, 'i');
@@ -70,9 +70,9 @@ function acceptValue(key: PlaceholderKey, value: Raw): string | undefined {
   switch (key) {
     case 'clientId':
     case 'oid':
-      return GUID.test(s) ? s : undefined;
+      return isGuid(s) ? s : undefined;
     case 'tenantId':
-      return GUID.test(s) || DOMAIN.test(s) ? s : undefined;
+      return isGuid(s) || DOMAIN.test(s) ? s : undefined;
     case 'authorizedFrom':
     case 'from':
       return EMAIL.test(s) && s.length <= 254 ? s : undefined;
@@ -169,7 +169,7 @@ export function redactOpaque(text: string): string {
   return text
     .replace(/eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,2}/g, '[redacted]')
     .replace(/[A-Za-z0-9._~+/=-]{16,}/g, (word) => {
-      if (GUID.test(word) || DOMAIN.test(word)) return word;
+      if (isGuid(word) || DOMAIN.test(word)) return word;
       if (word.includes('~')) return '[redacted]';
       return word.length >= 24 && /[0-9]/.test(word) && /[A-Za-z]/.test(word) ? '[redacted]' : word;
     });

@@ -22,6 +22,7 @@ import { diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
 import type { CheckResult } from '../types.js';
 import { checkFromDiagnosis } from './diagnosis-result.js';
+import { isGuid } from '../../core/settings.js';
 
 export type TokenObservation =
   | { ok: true; token: Secret; expiresAt: number; ms: number }
@@ -55,12 +56,11 @@ export async function observeToken(settings: EmailSettings, o: { ca?: string | B
   }
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Whether the configured client secret has the shape of a Secret ID (a GUID). */
 export function secretLooksLikeId(settings: EmailSettings): boolean {
   const s = settings.clientSecret?.reveal().trim();
-  return !!s && GUID.test(s) && !settings.clientCertificatePath && !settings.clientCertificatePem;
+  return !!s && isGuid(s) && !settings.clientCertificatePath && !settings.clientCertificatePem;
 }
 
 export function decideToken(o: TokenObservation, settings: EmailSettings, ctx: DiagnosisContext): CheckResult {

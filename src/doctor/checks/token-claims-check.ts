@@ -25,6 +25,7 @@ import type { EmailSettings } from '../../core/settings.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
 import { CONSENT_PATH, fillOne, fillValues, joinFix } from '../fix-commands.js';
 import type { CheckResult } from '../types.js';
+import { isGuid } from '../../core/settings.js';
 
 export const EXCHANGE_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
@@ -45,7 +46,6 @@ export function graphAudiences(): string[] {
   return [...new Set([...Object.values(CLOUDS).map((c) => norm(c.graphHost)), GRAPH_APP_ID])];
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface ClaimsDecision {
   check: CheckResult;
@@ -81,7 +81,7 @@ export function decideTokenClaims(claims: TokenClaims | undefined, settings: Ema
   const aud = stringClaim(claims, 'aud');
   const tid = stringClaim(claims, 'tid');
   const oidRaw = stringClaim(claims, 'oid');
-  const oid = oidRaw && GUID.test(oidRaw) ? oidRaw : undefined;
+  const oid = oidRaw && isGuid(oidRaw) ? oidRaw : undefined;
   const appid = stringClaim(claims, 'appid') ?? stringClaim(claims, 'azp');
   const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
   const details: Record<string, unknown> = {
@@ -112,7 +112,7 @@ export function decideTokenClaims(claims: TokenClaims | undefined, settings: Ema
     fixes.push(scopeFix);
   }
 
-  const tenantIsGuid = !!settings.tenantId && GUID.test(settings.tenantId);
+  const tenantIsGuid = !!settings.tenantId && isGuid(settings.tenantId);
   if (tenantIsGuid && tid && norm(tid) !== norm(settings.tenantId!)) {
     failures.push(`the token was issued by tenant ${tid}, not by Directory (tenant) ID ${settings.tenantId}`);
     fixes.push('Copy Directory (tenant) ID again from App registrations → the app → Overview; the mailbox must be in the same tenant.');

@@ -12,9 +12,9 @@ import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { notFound, problemResponse, validationProblem } from '../problem.js';
 import { messageDetailView, messageView } from '../views.js';
+import { isGuid } from '../../../core/settings.js';
 
 const LIST_PARAMS = new Set(['status', 'limit', 'cursor']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function messageRoutes(d: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -55,19 +55,18 @@ export function messageRoutes(d: AppDeps): Hono<AppEnv> {
 
   app.get('/:id', send, async (c) => {
     const id = c.req.param('id');
-    const m = UUID.test(id) ? await d.store.get(id.toLowerCase()) : undefined;
+    const m = isGuid(id) ? await d.store.get(id.toLowerCase()) : undefined;
     if (!m) return notFound(`No message with id ${id.slice(0, 64)}.`);
     return c.json(messageDetailView(m));
   });
 
   app.post('/:id/retry', admin, async (c) => {
     const id = c.req.param('id');
-    const r = UUID.test(id) ? await d.outbox.retry(id.toLowerCase()) : { outcome: 'not-found' as const };
+    const r = isGuid(id) ? await d.outbox.retry(id.toLowerCase(), `api-key:${c.get('apiKey').name}`) : { outcome: 'not-found' as const };
     if (r.outcome === 'not-found') return notFound(`No message with id ${id.slice(0, 64)}.`);
     if (r.outcome === 'not-failed') {
       return problemResponse(409, 'not-failed', 'Only failed messages can be retried', { detail: `The message is ${r.message.status}.`, messageStatus: r.message.status });
     }
-    await d.store.appendAudit({ at: d.now(), actor: `api-key:${c.get('apiKey').name}`, action: 'message.retry', detail: { id: r.message.id } });
     return c.json({ id: r.message.id, status: r.message.status }, 202);
   });
 
