@@ -156,6 +156,8 @@ export class SmtpPool {
   #release(s: SmtpSession, healthy: boolean): void {
     if (!healthy || s.closed || this.#closed) this.#discard(s);
     else {
+      // Idle time is measured on the pool's clock (the one its idle check reads).
+      s.lastUsedAt = this.#clock.now();
       this.#idle.push(s);
       this.#armIdleTimer();
     }

@@ -52,7 +52,8 @@ export class SmtpSession {
   tokenExpiresAt?: number;
   /** When the session authenticated (epoch ms). */
   authenticatedAt = 0;
-  lastUsedAt = Date.now();
+  /** When the pool last got this session back (set on the pool's clock). */
+  lastUsedAt = 0;
   /** False once anything went wrong, or the socket ended: the pool never reuses it. */
   usable = true;
   #tornDown = false;
@@ -217,7 +218,6 @@ export class SmtpSession {
     }
     return this.#operation<SessionSendResult>((done) => {
       this.conn.send(envelope, raw, (err, info) => {
-        this.lastUsedAt = Date.now();
         if (err) return done(err);
         done(null, {
           response: info?.response ?? '',

@@ -47,6 +47,23 @@ describe('mailgate emulator (CLI)', () => {
   });
   after(() => rm(dataDir, { recursive: true, force: true }));
 
+  test('warns on stderr when it listens beyond loopback (its admin API serves secrets), and not on loopback', async () => {
+    const open = await startCli(['--host', '0.0.0.0', '--smtp-port', '0', '--https-port', '0']);
+    try {
+      assert.match(open.stderr(), /warning: listening on 0\.0\.0\.0, not loopback: anyone who can reach it can read the tenant's secrets/);
+    } finally {
+      open.child.kill('SIGTERM');
+      await exitOf(open.child);
+    }
+    const local = await startCli(['--smtp-port', '0', '--https-port', '0']);
+    try {
+      assert.doesNotMatch(local.stderr(), /warning/);
+    } finally {
+      local.child.kill('SIGTERM');
+      await exitOf(local.child);
+    }
+  });
+
   test('prints one ready line in under 2 s, serves tokens, writes ca.pem, exits 0 on SIGTERM', async () => {
     const { child, ready, elapsedMs } = await startCli(['--smtp-port', '0', '--https-port', '0', '--data-dir', dataDir]);
     try {

@@ -45,6 +45,11 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--no-limits', 'lift Exchange limits (connections, message rate, recipients, size): a fast sink')
     .option('--greeting-delay <ms>', 'delay before the SMTP greeting (default 0)', (v) => nonNegativeIntArg(v))
     .action(async (opts: EmulatorCommandOptions) => {
+      if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.host)) {
+        // Its admin API has no authentication: it serves the tenant state (secrets included)
+        // and the received messages to whoever can reach it.
+        process.stderr.write(`mailgate emulator: warning: listening on ${opts.host}, not loopback: anyone who can reach it can read the tenant's secrets and the received mail through the admin API.\n`);
+      }
       const state = opts.state ? await readStateFile(opts.state) : undefined;
       const emulator = await startEmulator(state, {
         host: opts.host,
