@@ -16,6 +16,7 @@ import {
   type Diagnosis,
   type DiagnosisContext,
 } from '../../src/core/diagnosis/index.js';
+import { FIXTURE_CONTEXT } from '../helpers/diagnosis-context.js';
 
 interface SmtpFixture {
   reply: string;
@@ -43,16 +44,7 @@ const fixture = <T>(name: string): T[] =>
 const SMTP = fixture<SmtpFixture>('smtp-replies.json');
 const AADSTS = fixture<AadstsFixture>('aadsts-responses.json');
 
-const CTX: DiagnosisContext = {
-  clientId: '6731de76-14a6-49ae-97bc-6eba6914391e',
-  tenantId: '8f3c2a1b-4d5e-4f60-9a7b-1c2d3e4f5a6b',
-  authorizedFrom: 'app@contoso.com',
-  smtpHost: 'smtp.office365.com',
-  smtpPort: 587,
-  authorityHost: 'https://login.microsoftonline.com',
-  scope: 'https://outlook.office365.com/.default',
-  servicePrincipalObjectId: '6d9e1f2a-3b4c-4d5e-8f90-a1b2c3d4e5f6',
-};
+const CTX: DiagnosisContext = FIXTURE_CONTEXT;
 /** The App registrations object id: must never appear in a command. */
 const APP_OBJECT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 

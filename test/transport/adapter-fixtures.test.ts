@@ -13,21 +13,13 @@ import type { DiagnosisContext } from '../../src/core/diagnosis/types.js';
 import { classifyForRetry } from '../../src/core/retry-policy.js';
 import { smtpErrorToMailgate } from '../../src/transport/smtp-errors.js';
 import { tokenErrorFromResponse } from '../../src/auth/token-errors.js';
+import { FIXTURE_CONTEXT } from '../helpers/diagnosis-context.js';
 
 interface SmtpFixture { reply: string; command: string; expectRule: string; expectRetryable: boolean; ctx?: Partial<DiagnosisContext> }
 interface AadstsFixture { status: number; body: unknown; retryAfterSeconds?: number; expectRule: string; expectRetryable: boolean }
 const load = <T>(name: string): T[] => JSON.parse(readFileSync(new URL(`../../../test/fixtures/replies/${name}`, import.meta.url), 'utf8')) as T[];
 
-const CTX: DiagnosisContext = {
-  clientId: '6731de76-14a6-49ae-97bc-6eba6914391e',
-  tenantId: '8f3c2a1b-4d5e-4f60-9a7b-1c2d3e4f5a6b',
-  authorizedFrom: 'app@contoso.com',
-  smtpHost: 'smtp.office365.com',
-  smtpPort: 587,
-  authorityHost: 'https://login.microsoftonline.com',
-  scope: 'https://outlook.office365.com/.default',
-  servicePrincipalObjectId: '6d9e1f2a-3b4c-4d5e-8f90-a1b2c3d4e5f6',
-};
+const CTX: DiagnosisContext = FIXTURE_CONTEXT;
 
 /** nodemailer's error code for a failed command. */
 function nodemailerCode(command: string): string {
