@@ -4,7 +4,7 @@
  * recreated; migrations apply once; group commit batches writes.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
@@ -78,6 +78,38 @@ describe('SQLite store specifics', () => {
       const before = readFileSync(file);
       assert.throws(() => openSqliteStore(t.dir), (e: unknown) => e instanceof DataDirError && e.message.includes(file));
       assert.deepEqual(readFileSync(file), before);
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('refuses an existing zero-byte or non-database file, naming it, and never overwrites it (only a missing file creates a database)', () => {
+    const t = tempDir();
+    try {
+      const file = join(t.dir, DATABASE_FILE);
+      for (const content of [Buffer.alloc(0), Buffer.from('x'), Buffer.from('SQLite format 2\0 and more bytes after the header')]) {
+        writeFileSync(file, content);
+        assert.throws(
+          () => openSqliteStore(t.dir),
+          (e: unknown) => e instanceof DataDirError && e.path === file && e.message.includes(file) && /left untouched/.test(e.message) && (content.length > 0 || /empty \(0 bytes\)/.test(e.message)),
+        );
+        assert.deepEqual(readFileSync(file), content, 'the file is unchanged');
+        assert.equal(existsSync(`${file}-wal`), false, 'SQLite never opened it');
+      }
+      rmSync(file);
+      mkdirSync(file);
+      assert.throws(() => openSqliteStore(t.dir), (e: unknown) => e instanceof DataDirError && /not a regular file/.test(e.message));
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('leaves no start-up write-test file behind', async () => {
+    const t = tempDir();
+    try {
+      const s = openSqliteStore(t.dir);
+      await s.close();
+      assert.deepEqual(readdirSync(t.dir).filter((f) => f.startsWith('.write-test')), []);
     } finally {
       t.remove();
     }
