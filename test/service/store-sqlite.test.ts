@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
 import { DataDirError, DATABASE_FILE } from '../../src/service/sqlite/open.js';
-import { loadMigrations } from '../../src/service/sqlite/migrate.js';
+import BetterSqlite3 from 'better-sqlite3';
+import { loadMigrations, migrate } from '../../src/service/sqlite/migrate.js';
 import { runStoreContract, newMessage } from './store-contract.js';
 import { tempDir } from './helpers.js';
 
@@ -65,6 +66,37 @@ describe('SQLite store specifics', () => {
       assert.equal(a.database.pragma('synchronous', { simple: true }), 2); // FULL
       await a.close();
       await b.close();
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('migration 0002 keeps pre-upgrade idempotency keys working: a retry of the same request finds its message', async () => {
+    const t = tempDir();
+    try {
+      const legacyId = '0e1f3a52-8c4b-4d6e-9f10-2a3b4c5d6e7f';
+      const v1 = new BetterSqlite3(join(t.dir, DATABASE_FILE));
+      migrate(v1, loadMigrations().slice(0, 1));
+      const { lastInsertRowid } = v1.prepare(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count,
+        idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at)
+        VALUES (?, '<x@example.com>', 'sender@example.com', 'queued', 'a@example.com', 's', 1, 'legacy-1', 'h1', 1, 1, 1, 9e12)`).run(legacyId);
+      v1.prepare('INSERT INTO message_payloads (seq, payload) VALUES (?, ?)').run(lastInsertRowid, '{}');
+      v1.close();
+      const store = openSqliteStore(t.dir);
+      try {
+        const retry = await store.enqueue(newMessage({ apiKeyId: '7', idempotencyKey: 'legacy-1', requestHash: 'h1' }));
+        assert.equal(retry.outcome, 'duplicate');
+        assert.equal(retry.message.id, legacyId);
+        assert.equal(retry.message.apiKeyId, undefined, 'who sent it before the upgrade is unknown');
+        // Another application's request with the same string is its own message, not a 409.
+        assert.equal((await store.enqueue(newMessage({ apiKeyId: '8', idempotencyKey: 'legacy-1', requestHash: 'h2' }))).outcome, 'created');
+        // The old column is retired; its values were moved under the "no submitter" scope.
+        const row = store.database.prepare('SELECT idempotency_key, client_idempotency_key FROM messages WHERE id = ?').get(legacyId);
+        assert.deepEqual(row, { idempotency_key: null, client_idempotency_key: 'legacy-1' });
+        assert.equal((await store.enqueue(newMessage({ idempotencyKey: 'legacy-1', requestHash: 'h3' }))).outcome, 'conflict');
+      } finally {
+        await store.close();
+      }
     } finally {
       t.remove();
     }
