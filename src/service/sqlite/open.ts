@@ -100,6 +100,7 @@ export function ensureDataDir(dir: string): void {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (error) {
+      if (isStorageFull(error)) throw new DataDirError(dir, diskFullMessage(dir), { cause: error });
       throw new DataDirError(dir, `The data directory ${dir} cannot be created: ${describe(error)}`, { cause: error });
     }
   }

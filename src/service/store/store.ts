@@ -255,10 +255,37 @@ export interface ConfigStore {
   findApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
 }
 
+/**
+ * A write was refused because the store's storage is full (SQLite: SQLITE_FULL or ENOSPC;
+ * PostgreSQL: SQLSTATE 53100 disk_full). Nothing of that write was kept; the same write can
+ * succeed once space is freed. Every write method rejects with it in that case, so callers can
+ * answer "come back later" (HTTP 503 `storage-full`) instead of an internal error.
+ */
+export class StorageFullError extends Error {
+  override readonly name = 'StorageFullError';
+  readonly code = 'STORAGE_FULL';
+  constructor(message = 'the data store is full (no space left on device)', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface StorageHealth {
+  /** A write failed for lack of space and no probe has shown room since. */
+  full: boolean;
+  /** Writes refused with StorageFullError since the store was opened. */
+  fullWrites: number;
+}
+
 /** The whole store. */
 export interface Store extends OutboxStore, ConfigStore {
-  /** Performs a small write; rejects when the store is not writable (readiness). */
+  /**
+   * Performs a small write; rejects when the store is not writable (readiness). After a write
+   * failed for lack of space it rejects with StorageFullError until the store has proved it has
+   * room again (a write probe, at most about once a second), so readiness recovers by itself.
+   */
   ping(now: number): Promise<void>;
+  /** Whether the storage is known to be full, and how many writes that refused. */
+  storageHealth(): StorageHealth;
   /** Flushes pending writes and closes. */
   close(): Promise<void>;
 }
