@@ -385,6 +385,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     it('ping writes; close is idempotent', async () => {
       const h = await factory();
       await h.store.ping(T0);
+      assert.deepEqual(h.store.storageHealth(), { full: false, fullWrites: 0 });
       await h.store.close();
       await h.store.close();
       await h.cleanup();
