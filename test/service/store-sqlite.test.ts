@@ -87,13 +87,16 @@ describe('SQLite store specifics', () => {
         const retry = await store.enqueue(newMessage({ apiKeyId: '7', idempotencyKey: 'legacy-1', requestHash: 'h1' }));
         assert.equal(retry.outcome, 'duplicate');
         assert.equal(retry.message.id, legacyId);
-        assert.equal(retry.message.apiKeyId, undefined, 'who sent it before the upgrade is unknown');
+        assert.equal(retry.message.apiKeyId, '7', 'the retrying key adopts the message it is told about');
+        assert.equal((await store.get(legacyId))?.apiKeyId, '7');
+        assert.equal((await store.enqueue(newMessage({ apiKeyId: '7', idempotencyKey: 'legacy-1', requestHash: 'h1' }))).outcome, 'duplicate');
         // Another application's request with the same string is its own message, not a 409.
         assert.equal((await store.enqueue(newMessage({ apiKeyId: '8', idempotencyKey: 'legacy-1', requestHash: 'h2' }))).outcome, 'created');
         // The old column is retired; its values were moved under the "no submitter" scope.
         const row = store.database.prepare('SELECT idempotency_key, client_idempotency_key FROM messages WHERE id = ?').get(legacyId);
         assert.deepEqual(row, { idempotency_key: null, client_idempotency_key: 'legacy-1' });
-        assert.equal((await store.enqueue(newMessage({ idempotencyKey: 'legacy-1', requestHash: 'h3' }))).outcome, 'conflict');
+        assert.equal((await store.enqueue(newMessage({ idempotencyKey: 'legacy-2', requestHash: 'h3' }))).outcome, 'created');
+        assert.equal((await store.enqueue(newMessage({ idempotencyKey: 'legacy-2', requestHash: 'h4' }))).outcome, 'conflict', 'the no-submitter scope keeps its own rules');
       } finally {
         await store.close();
       }

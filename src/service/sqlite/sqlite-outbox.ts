@@ -124,6 +124,7 @@ export class SqliteOutbox implements OutboxStore {
       payloadOf: p(`SELECT payload FROM message_payloads WHERE seq = ?`),
       // The expression matches the unique index messages_idempotency (0002): '' is "no submitter".
       byKey: p(`SELECT ${RECORD_COLUMNS}, request_hash FROM messages WHERE coalesce(api_key_id, '') = ? AND client_idempotency_key = ?`),
+      adopt: p(`UPDATE messages SET api_key_id = ? WHERE seq = ? AND api_key_id IS NULL`),
       byId: p(`SELECT ${RECORD_COLUMNS} FROM messages WHERE id = ?`),
       expiredLeases: p(`SELECT seq, attempt_count FROM messages INDEXED BY messages_leased WHERE status = 'sending' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`),
       due: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`),
@@ -167,8 +168,12 @@ export class SqliteOutbox implements OutboxStore {
           // upgrade: the original message. With a different request it is most likely another
           // application that happened to pick the same string: a new message, in its own scope
           // (the collision this scoping exists to end), never a 409 about someone else's message.
+          // The retrying key adopts the message, so it can read what it was just told about.
           const legacy = this.#s.byKey.get('', m.idempotencyKey) as MessageRow | undefined;
-          if (legacy && legacy.request_hash === (m.requestHash ?? null)) return { outcome: 'duplicate', message: toRecord(legacy) } as EnqueueResult;
+          if (legacy && legacy.request_hash === (m.requestHash ?? null)) {
+            this.#s.adopt.run(m.apiKeyId, legacy.seq);
+            return { outcome: 'duplicate', message: toRecord({ ...legacy, api_key_id: m.apiKeyId }) } as EnqueueResult;
+          }
         }
       }
       const { lastInsertRowid } = this.#s.insert.run({ ...m, apiKeyId: m.apiKeyId ?? null, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null });

@@ -9,8 +9,8 @@ ALTER TABLE messages ADD COLUMN api_key_id TEXT;
 
 -- The client's idempotency key, unique per submitter. The 0001 column `idempotency_key` was
 -- unique across all keys; it is retired (always NULL from now on) and its values move here
--- under the "no submitter" scope, where a retry of a pre-upgrade request still finds them
--- (sqlite-outbox.ts: enqueue).
+-- under the "no submitter" scope, where a retry of a pre-upgrade request still finds them (and
+-- the retrying key adopts the message; sqlite-outbox.ts: enqueue).
 ALTER TABLE messages ADD COLUMN client_idempotency_key TEXT;
 UPDATE messages SET client_idempotency_key = idempotency_key, idempotency_key = NULL WHERE idempotency_key IS NOT NULL;
 CREATE UNIQUE INDEX messages_idempotency ON messages (coalesce(api_key_id, ''), client_idempotency_key) WHERE client_idempotency_key IS NOT NULL;
