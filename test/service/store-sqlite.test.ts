@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
 import { DataDirError, DATABASE_FILE } from '../../src/service/sqlite/open.js';
+import { isStorageFull } from '../../src/service/sqlite/storage-space.js';
+import { StorageFullError } from '../../src/service/store/store.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadMigrations, migrate } from '../../src/service/sqlite/migrate.js';
 import { runStoreContract, newMessage } from './store-contract.js';
@@ -182,6 +184,37 @@ describe('SQLite store specifics', () => {
       assert.ok(existsSync(join(dir, DATABASE_FILE)));
       await s.close();
     } finally {
+      t.remove();
+    }
+  });
+
+  it('recognises a full disk from SQLite (SQLITE_FULL) and the file system (ENOSPC), also as a cause', () => {
+    assert.equal(isStorageFull(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })), true);
+    assert.equal(isStorageFull(Object.assign(new Error('x'), { code: 'ENOSPC' })), true);
+    assert.equal(isStorageFull(new Error('wrapped', { cause: Object.assign(new Error('y'), { code: 'EDQUOT' }) })), true);
+    assert.equal(isStorageFull(Object.assign(new Error('permission denied'), { code: 'EACCES' })), false);
+    assert.equal(isStorageFull(Object.assign(new Error('constraint'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })), false);
+  });
+
+  it('a write refused for lack of space rejects with StorageFullError, is counted, and ping clears the state once a probe finds room', async () => {
+    const t = tempDir();
+    const s = openSqliteStore(t.dir);
+    try {
+      await s.enqueue(newMessage());
+      // SQLite's own page limit gives the SQLITE_FULL a full disk gives, without a full disk.
+      const pages = s.database.pragma('page_count', { simple: true }) as number;
+      s.database.pragma(`max_page_count = ${pages}`);
+      const big = newMessage({ payload: JSON.stringify({ to: ['a@example.com'], subject: 's', text: 'x'.repeat(200_000) }) });
+      await assert.rejects(s.enqueue(big), (e: unknown) => e instanceof StorageFullError && e.code === 'STORAGE_FULL');
+      assert.deepEqual(s.storageHealth(), { full: true, fullWrites: 1 });
+      assert.equal(await s.get(big.id), undefined, 'nothing of the refused write was kept');
+      s.database.pragma('max_page_count = 1073741823');
+      await s.ping(Date.now()); // the data dir has room: the probe clears the state
+      assert.deepEqual(s.storageHealth(), { full: false, fullWrites: 1 });
+      assert.equal((await s.enqueue(big)).outcome, 'created');
+      assert.deepEqual(readdirSync(t.dir).filter((f) => f.startsWith('.')), [], 'the probe file was removed');
+    } finally {
+      await s.close();
       t.remove();
     }
   });
