@@ -35,7 +35,7 @@ export function headerKeyProblems(header: string, bodyKey: unknown): Problem[] {
   const out: Problem[] = [];
   const p = idempotencyKeyProblem(header);
   if (p) out.push({ key: IDEMPOTENCY_HEADER, message: `${IDEMPOTENCY_HEADER} header: ${p}` });
-  if (bodyKey !== undefined && bodyKey !== header) {
+  if (typeof bodyKey === 'string' && bodyKey !== header) {
     out.push({ key: 'idempotencyKey', message: `idempotencyKey: differs from the ${IDEMPOTENCY_HEADER} header; send the key once (the header or the body field), or the same value in both` });
   }
   return out;

@@ -3,40 +3,32 @@
  * scoped per API key (two applications using the same string never collide), `"to": "x"` and
  * `"to": ["x"]` are the same request, the `Idempotency-Key` header works like the body field
  * (both at once only when equal), and a send key lists and reads only the messages it submitted
- * while an admin key reads all. In-process HTTP (`app.request()`) on a real SQLite store.
+ * while an admin key and the admin page read all. In-process HTTP (`app.request()`) on a real
+ * SQLite store.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../../src/log/logger.js';
 import { createApiKey } from '../../src/service/api-keys.js';
-import { startService, type RunningService } from '../../src/service/service.js';
-import { LineCapture, tempDir } from './helpers.js';
+import type { RunningService } from '../../src/service/service.js';
+import { appClient, startAdmin, type AdminCtx } from '../admin/helpers.js';
 
-const MASTER_KEY = Buffer.alloc(32, 5).toString('base64');
 const message = (over: Record<string, unknown> = {}) => ({ to: 'user@example.com', subject: 'Your code', text: 'Code: 123456', ...over });
 
 describe('API keys own their messages and idempotency keys', () => {
+  let ctx: AdminCtx;
   let svc: RunningService;
-  let remove: () => void;
   const keys: Record<'billing' | 'signup' | 'ops', string> = { billing: '', signup: '', ops: '' };
 
   before(async () => {
-    const t = tempDir();
-    remove = t.remove;
-    svc = await startService({
-      env: { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY },
-      listen: false,
-      worker: false,
-      logger: createLogger({ destination: new LineCapture(), level: 'debug' }),
-    });
+    ctx = await startAdmin();
+    svc = ctx.svc;
     const o = { now: Date.now(), actor: 'test' };
     keys.billing = (await createApiKey(svc.store, 'billing', 'send', o)).key;
     keys.signup = (await createApiKey(svc.store, 'signup', 'send', o)).key;
     keys.ops = (await createApiKey(svc.store, 'ops', 'admin', o)).key;
   });
   after(async () => {
-    await svc.stop();
-    remove();
+    await ctx.stop();
   });
 
   async function call(method: string, path: string, key: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -128,5 +120,13 @@ describe('API keys own their messages and idempotency keys', () => {
     assert.deepEqual({ ...other.json, detail: undefined }, { ...missing.json, detail: undefined }, 'indistinguishable from a missing id');
     assert.equal((await call('GET', `/api/v1/messages/${byAdmin}`, keys.billing)).status, 404);
     assert.equal((await call('GET', `/api/v1/messages/${theirs}`, keys.ops)).json.subject, 'signup only');
+
+    // The admin page sees every application's messages.
+    const admin = appClient(ctx);
+    await admin.login();
+    const page = await admin.get('/admin/messages');
+    assert.equal(page.status, 200);
+    for (const subject of ['billing only', 'signup only']) assert.ok(page.text.includes(subject), `the delivery log lists "${subject}"`);
+    assert.equal((await admin.get(`/admin/messages/${theirs}`)).status, 200);
   });
 });
