@@ -24,7 +24,7 @@
  *   makes FULL affordable (one fsync per batch, perf-calibration.md).
  * - busy_timeout: other processes (a CLI `apikey create`, a second worker) wait for the lock.
  *
- * Imports: node:fs, better-sqlite3, ./migrate.
+ * Imports: node:fs, node:crypto, better-sqlite3, ./migrate, ./storage-space.
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
@@ -50,6 +50,8 @@ function diskFullMessage(dir: string): string {
   return `The data directory ${dir} is full (no space left on device). Free space on that disk (or set MAILGATE_DATA_DIR to a directory on a disk with room) and start again; the database was left untouched.`;
 }
 
+const EMPTY = 'the file is empty (0 bytes)';
+
 /** The 16-byte header every SQLite 3 database file starts with. */
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
@@ -68,7 +70,7 @@ function inspectDatabaseFile(file: string): 'missing' | 'database' | { problem: 
   }
   // A FIFO or device would block or feed SQLite garbage: only a regular file is a database.
   if (!st.isFile()) return problem('it is not a regular file');
-  if (st.size === 0) return problem('the file is empty (0 bytes), so whatever it held is gone; Mailgate creates a new database only when the file is missing');
+  if (st.size === 0) return problem(`${EMPTY}, so whatever it held is gone; Mailgate creates a new database only when the file is missing`);
   const head = Buffer.alloc(SQLITE_HEADER.length);
   let fd: number | undefined;
   try {
@@ -128,7 +130,14 @@ export function ensureDataDir(dir: string): void {
 export function openDatabase(dir: string): Database {
   ensureDataDir(dir);
   const file = join(dir, DATABASE_FILE);
-  const found = inspectDatabaseFile(file);
+  let found = inspectDatabaseFile(file);
+  if (typeof found === 'object' && found.problem.startsWith(EMPTY)) {
+    // Another process creating the database at this very moment (a first `serve` and an
+    // `apikey create` together) shows an empty file for a few microseconds before SQLite writes
+    // its header: look once more before calling it lost.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    found = inspectDatabaseFile(file);
+  }
   if (typeof found === 'object') {
     throw new DataDirError(file, `The database ${file} cannot be used: ${found.problem}. It was left untouched; restore it from a backup, or move it away to start with an empty outbox (accepted messages in it would be lost).`);
   }
@@ -166,4 +175,3 @@ export function openDatabase(dir: string): Database {
     );
   }
 }
-
