@@ -10,11 +10,11 @@
  *
  * Imports: zod, src/core, ./payload.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { isMailgateError, type Problem } from '../core/errors.js';
 import { validateMessage, MAX_RECIPIENTS } from '../core/message.js';
 import type { OutboundMessage } from '../core/ports.js';
+import { headerKeyProblems, requestFingerprint } from './idempotency.js';
 import type { StoredPayload } from './payload.js';
 
 const addressList = z.union([z.string(), z.array(z.string()).max(MAX_RECIPIENTS + 1)]);
@@ -52,8 +52,9 @@ export interface ParsedMessageRequest {
    * re-serialising the body (JSON.stringify of an 11 KB text is ~18 µs on Node 20).
    */
   payloadJson?: string;
+  /** From the Idempotency-Key header or the body field. */
   idempotencyKey?: string;
-  /** SHA-256 of the canonical request without idempotencyKey (only computed with a key). */
+  /** idempotency.ts requestFingerprint (only computed with a key). */
   requestHash?: string;
   recipientCount: number;
 }
@@ -101,12 +102,6 @@ function candidate(body: Record<string, unknown>): OutboundMessage {
   };
 }
 
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
-  return v;
-}
-
 const sameList = (sent: string | string[] | undefined, normalised: string[] | undefined): boolean =>
   sent === undefined ? normalised === undefined : Array.isArray(sent) && normalised !== undefined && sent.length === normalised.length && sent.every((a, i) => a === normalised[i]);
 
@@ -133,11 +128,15 @@ function storableAsSent(body: Record<string, unknown>, r: MessageRequest, m: Out
 /**
  * Parse and validate a submission body (already JSON-decoded). With `json`, the text `body` was
  * decoded from, the result carries `payloadJson` when that text can be stored unchanged.
+ * `idempotencyKeyHeader`: the request's `Idempotency-Key` header, an alternative to the body's
+ * `idempotencyKey` (both at once only with the same value).
  */
-export function parseMessageRequest(body: unknown, json?: string): ParseResult {
+export function parseMessageRequest(body: unknown, json?: string, options: { idempotencyKeyHeader?: string } = {}): ParseResult {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, problems: [{ key: 'body', message: 'body: must be a JSON object' }] };
   const shape = messageRequestSchema.safeParse(body);
   const problems: Problem[] = shape.success ? [] : zodProblems(shape.error);
+  const headerKey = options.idempotencyKeyHeader;
+  if (headerKey !== undefined) problems.push(...headerKeyProblems(headerKey, (body as Record<string, unknown>).idempotencyKey));
   let message: OutboundMessage | undefined;
   try {
     message = validateMessage(candidate(body as Record<string, unknown>));
@@ -161,8 +160,8 @@ export function parseMessageRequest(body: unknown, json?: string): ParseResult {
     // and rewriting a 10 MB string costs ~8 ms on the main thread).
     ...(r.attachments ? { attachments: r.attachments.map((a) => (/\s/.test(a.content) ? { ...a, content: a.content.replace(/\s+/g, '') } : a)) } : {}),
   };
-  const { idempotencyKey, ...rest } = r;
-  const requestHash = idempotencyKey === undefined ? undefined : createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
+  const idempotencyKey = headerKey ?? r.idempotencyKey;
+  const requestHash = idempotencyKey === undefined ? undefined : requestFingerprint(r);
   const recipientCount = message.to.length + (message.cc?.length ?? 0) + (message.bcc?.length ?? 0);
   const payloadJson = json !== undefined && storableAsSent(body as Record<string, unknown>, r, message, payload) ? json : undefined;
   return { ok: true, request: { payload, ...(payloadJson !== undefined ? { payloadJson } : {}), idempotencyKey, requestHash, recipientCount } };

@@ -18,6 +18,8 @@ export interface ScrapeInput {
   tokenRequests: number;
   /** Store commits since start: with an fsync (durable writes) and without (bookkeeping only). */
   storeCommits?: { durable: number; bookkeeping: number };
+  /** The store's disk-full state and the writes it refused. */
+  storage?: { full: boolean; fullWrites: number };
 }
 
 export class ServiceMetrics implements WorkerMetrics {
@@ -70,6 +72,10 @@ export class ServiceMetrics implements WorkerMetrics {
         `mailgate_store_commits_total{kind="durable"} ${input.storeCommits.durable}`,
         `mailgate_store_commits_total{kind="bookkeeping"} ${input.storeCommits.bookkeeping}`,
       ]);
+    }
+    if (input.storage) {
+      metric('mailgate_storage_full_total', 'counter', 'Store writes refused because the data directory is full, since start.', [`mailgate_storage_full_total ${input.storage.fullWrites}`]);
+      metric('mailgate_storage_full', 'gauge', '1 while the data directory is known to be full (until a write probe finds room).', [`mailgate_storage_full ${input.storage.full ? 1 : 0}`]);
     }
     const hist = LATENCY_BUCKETS.map((b, i) => `mailgate_delivery_latency_seconds_bucket{le="${b}"} ${this.#latencyBuckets[i]}`);
     hist.push(`mailgate_delivery_latency_seconds_bucket{le="+Inf"} ${this.#latencyCount}`);

@@ -29,7 +29,8 @@ export interface OutboxDeps {
 }
 
 export interface Outbox {
-  submit(request: ParsedMessageRequest): Promise<EnqueueResult>;
+  /** `submitter.apiKeyId`: the API key submitting (scopes the idempotency key, owns the message). */
+  submit(request: ParsedMessageRequest, submitter?: { apiKeyId?: string }): Promise<EnqueueResult>;
   /** Queue a failed message again; the retry is audited under `actor` (e.g. `admin`, `api-key:NAME`). */
   retry(id: string, actor: string): Promise<RequeueResult>;
 }
@@ -41,7 +42,7 @@ export function messageIdFor(id: string, authorizedFrom: string | undefined): st
 
 export function createOutbox(d: OutboxDeps): Outbox {
   return {
-    async submit(r) {
+    async submit(r, submitter = {}) {
       const id = randomUUID();
       const now = d.now();
       const from = d.settings()?.authorizedFrom;
@@ -53,6 +54,7 @@ export function createOutbox(d: OutboxDeps): Outbox {
         toSummary: r.payload.to.join(', ').slice(0, 500),
         subject: r.payload.subject.slice(0, 500),
         recipientCount: r.recipientCount,
+        ...(submitter.apiKeyId !== undefined ? { apiKeyId: submitter.apiKeyId } : {}),
         idempotencyKey: r.idempotencyKey,
         requestHash: r.requestHash,
         createdAt: now,

@@ -39,7 +39,7 @@ class KeyStore {
   async findApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
     this.lookups++;
     const k = this.keys.find((x) => x.hash === hash && x.revokedAt === undefined);
-    const record = k ? { name: k.name, scope: k.scope, prefix: k.prefix, createdAt: k.createdAt } : undefined;
+    const record = k ? { id: String(this.keys.indexOf(k) + 1), name: k.name, scope: k.scope, prefix: k.prefix, createdAt: k.createdAt } : undefined;
     const hold = this.hold;
     this.hold = undefined;
     if (hold) await hold;

@@ -81,6 +81,53 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    it('idempotency keys are scoped per API key: the same string from two keys names two messages', async () => {
+      await withStore(factory, async ({ store }) => {
+        await store.createApiKey({ name: 'billing', scope: 'send', hash: 'hb', prefix: 'mg_b', createdAt: T0 });
+        await store.createApiKey({ name: 'signup', scope: 'send', hash: 'hs', prefix: 'mg_s', createdAt: T0 });
+        const billing = (await store.findApiKey('hb'))!.id;
+        const signup = (await store.findApiKey('hs'))!.id;
+        const a = newMessage({ apiKeyId: billing, idempotencyKey: 'order-1', requestHash: 'h-billing' });
+        const b = newMessage({ apiKeyId: signup, idempotencyKey: 'order-1', requestHash: 'h-signup' });
+        assert.equal((await store.enqueue(a)).outcome, 'created');
+        assert.equal((await store.enqueue(b)).outcome, 'created', 'another key, same string: a new message, not a conflict');
+        assert.equal((await store.get(a.id))?.apiKeyId, billing);
+        assert.equal((await store.get(b.id))?.apiKeyId, signup);
+        // Within one key the usual rules hold.
+        const dup = await store.enqueue(newMessage({ apiKeyId: signup, idempotencyKey: 'order-1', requestHash: 'h-signup' }));
+        assert.equal(dup.outcome, 'duplicate');
+        assert.equal(dup.message.id, b.id);
+        const conflict = await store.enqueue(newMessage({ apiKeyId: billing, idempotencyKey: 'order-1', requestHash: 'h-other' }));
+        assert.equal(conflict.outcome, 'conflict');
+        assert.equal(conflict.message.id, a.id);
+        // A submission without an API key has its own scope too.
+        assert.equal((await store.enqueue(newMessage({ idempotencyKey: 'order-1', requestHash: 'h-none' }))).outcome, 'created');
+        // Concurrent enqueues from two keys with one string: exactly one message per key.
+        const results = await Promise.all([billing, signup, billing, signup].map((k) => store.enqueue(newMessage({ apiKeyId: k, idempotencyKey: 'k9', requestHash: 'h' }))));
+        assert.equal(results.filter((r) => r.outcome === 'created').length, 2);
+        assert.equal(new Set(results.map((r) => r.message.id)).size, 2);
+      });
+    });
+
+    it('lists only the messages of one API key when asked to', async () => {
+      await withStore(factory, async ({ store }) => {
+        const own = [newMessage({ apiKeyId: 'key-a', createdAt: T0 }), newMessage({ apiKeyId: 'key-a', createdAt: T0 + 1 }), newMessage({ apiKeyId: 'key-a', createdAt: T0 + 2 })];
+        const other = newMessage({ apiKeyId: 'key-b', createdAt: T0 + 3 });
+        const none = newMessage({ createdAt: T0 + 4 });
+        for (const m of [own[0], other, own[1], none, own[2]]) await store.enqueue(m);
+        const first = await store.list({ apiKeyId: 'key-a', limit: 2 });
+        assert.deepEqual(first.items.map((m) => m.id), [own[2].id, own[1].id]);
+        assert.ok(first.items.every((m) => m.apiKeyId === 'key-a'));
+        const second = await store.list({ apiKeyId: 'key-a', limit: 2, cursor: first.nextCursor });
+        assert.deepEqual(second.items.map((m) => m.id), [own[0].id]);
+        assert.equal(second.nextCursor, undefined);
+        assert.deepEqual((await store.list({ apiKeyId: 'key-b', status: 'queued', limit: 10 })).items.map((m) => m.id), [other.id]);
+        assert.deepEqual((await store.list({ apiKeyId: 'key-c', limit: 10 })).items, []);
+        assert.equal((await store.list({ limit: 10 })).items.length, 5, 'without the filter: every message');
+        assert.equal((await store.get(none.id))?.apiKeyId, undefined);
+      });
+    });
+
     it('claim takes due messages oldest first, sets the lease and counts the attempt', async () => {
       await withStore(factory, async ({ store }) => {
         const a = newMessage({ createdAt: T0 });
@@ -318,7 +365,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       await withStore(factory, async ({ store }) => {
         assert.equal(await store.createApiKey({ name: 'app', scope: 'send', hash: 'h1', prefix: 'mg_ab', createdAt: T0 }), true);
         assert.equal(await store.createApiKey({ name: 'app', scope: 'admin', hash: 'h2', prefix: 'mg_cd', createdAt: T0 }), false);
-        assert.deepEqual(await store.findApiKey('h1'), { name: 'app', scope: 'send', prefix: 'mg_ab', createdAt: T0 });
+        const { id: firstId, ...first } = (await store.findApiKey('h1'))!;
+        assert.deepEqual(first, { name: 'app', scope: 'send', prefix: 'mg_ab', createdAt: T0 });
+        assert.equal(typeof firstId, 'string');
         assert.equal(await store.findApiKey('h2'), undefined);
         assert.equal(await store.revokeApiKey('app', T0 + 1), true);
         assert.equal(await store.revokeApiKey('app', T0 + 2), false);
@@ -326,12 +375,17 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assert.equal(await store.createApiKey({ name: 'app', scope: 'admin', hash: 'h3', prefix: 'mg_ef', createdAt: T0 + 3 }), true);
         const keys = await store.listApiKeys();
         assert.deepEqual(keys.map((k) => [k.name, k.scope, k.revokedAt]), [['app', 'send', T0 + 1], ['app', 'admin', undefined]]);
+        // A name is reused after a revocation; an id never is (messages and idempotency keys belong to the id).
+        assert.equal(keys[0].id, firstId);
+        assert.notEqual(keys[1].id, firstId);
+        assert.equal((await store.findApiKey('h3'))?.id, keys[1].id);
       });
     });
 
     it('ping writes; close is idempotent', async () => {
       const h = await factory();
       await h.store.ping(T0);
+      assert.deepEqual(h.store.storageHealth(), { full: false, fullWrites: 0 });
       await h.store.close();
       await h.store.close();
       await h.cleanup();

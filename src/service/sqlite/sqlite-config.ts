@@ -14,6 +14,7 @@ import type { WriteQueue } from './write-queue.js';
 const SETTINGS_VERSION = 'settings.version';
 
 interface ApiKeyRow {
+  seq: number;
   name: string;
   scope: ApiKeyScope;
   prefix: string;
@@ -22,7 +23,7 @@ interface ApiKeyRow {
 }
 
 function toApiKey(r: ApiKeyRow): ApiKeyRecord {
-  const k: ApiKeyRecord = { name: r.name, scope: r.scope, prefix: r.prefix, createdAt: r.created_at };
+  const k: ApiKeyRecord = { id: String(r.seq), name: r.name, scope: r.scope, prefix: r.prefix, createdAt: r.created_at };
   if (r.revoked_at !== null) k.revokedAt = r.revoked_at;
   return k;
 }
@@ -45,9 +46,9 @@ export class SqliteConfig implements ConfigStore {
       listAudit: p('SELECT at, actor, action, detail FROM audit_log ORDER BY seq DESC LIMIT ?'),
       activeKeyByName: p('SELECT 1 FROM api_keys WHERE name = ? AND revoked_at IS NULL'),
       insertKey: p('INSERT INTO api_keys (name, scope, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)'),
-      listKeys: p('SELECT name, scope, prefix, created_at, revoked_at FROM api_keys ORDER BY seq'),
+      listKeys: p('SELECT seq, name, scope, prefix, created_at, revoked_at FROM api_keys ORDER BY seq'),
       revokeKey: p('UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
-      findKey: p('SELECT name, scope, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
+      findKey: p('SELECT seq, name, scope, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
     };
   }
 

@@ -58,6 +58,7 @@ interface MessageRow {
   last_code: string | null;
   lease_owner: string | null;
   lease_expires_at: number | null;
+  api_key_id: string | null;
   request_hash?: string | null;
 }
 
@@ -71,7 +72,7 @@ interface AttemptRow {
 }
 
 const RECORD_COLUMNS = `seq, id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at`;
+  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id`;
 
 function toRecord(r: MessageRow): MessageRecord {
   const rec: MessageRecord = {
@@ -93,6 +94,7 @@ function toRecord(r: MessageRow): MessageRecord {
   if (r.last_code !== null) rec.lastCode = r.last_code;
   if (r.lease_owner !== null) rec.leaseOwner = r.lease_owner;
   if (r.lease_expires_at !== null) rec.leaseExpiresAt = r.lease_expires_at;
+  if (r.api_key_id !== null) rec.apiKeyId = r.api_key_id;
   return rec;
 }
 
@@ -115,12 +117,14 @@ export class SqliteOutbox implements OutboxStore {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       insert: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count,
-        idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at)
+        api_key_id, client_idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at)
         VALUES (@id, @messageIdHeader, @mailbox, 'queued', @toSummary, @subject, @recipientCount,
-        @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt)`),
+        @apiKeyId, @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt)`),
       insertPayload: p(`INSERT INTO message_payloads (seq, payload) VALUES (?, ?)`),
       payloadOf: p(`SELECT payload FROM message_payloads WHERE seq = ?`),
-      byKey: p(`SELECT ${RECORD_COLUMNS}, request_hash FROM messages WHERE idempotency_key = ?`),
+      // The expression matches the unique index messages_idempotency (0002): '' is "no submitter".
+      byKey: p(`SELECT ${RECORD_COLUMNS}, request_hash FROM messages WHERE coalesce(api_key_id, '') = ? AND client_idempotency_key = ?`),
+      adopt: p(`UPDATE messages SET api_key_id = ? WHERE seq = ? AND api_key_id IS NULL`),
       byId: p(`SELECT ${RECORD_COLUMNS} FROM messages WHERE id = ?`),
       expiredLeases: p(`SELECT seq, attempt_count FROM messages INDEXED BY messages_leased WHERE status = 'sending' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`),
       due: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`),
@@ -153,13 +157,26 @@ export class SqliteOutbox implements OutboxStore {
   enqueue(m: NewMessage): Promise<EnqueueResult> {
     return this.#queue.write(() => {
       if (m.idempotencyKey !== undefined) {
-        const existing = this.#s.byKey.get(m.idempotencyKey) as MessageRow | undefined;
+        const existing = this.#s.byKey.get(m.apiKeyId ?? '', m.idempotencyKey) as MessageRow | undefined;
         if (existing) {
           const outcome = existing.request_hash === (m.requestHash ?? null) ? 'duplicate' : 'conflict';
           return { outcome, message: toRecord(existing) } as EnqueueResult;
         }
+        if (m.apiKeyId !== undefined) {
+          // Messages accepted before idempotency keys were scoped (migration 0002) have no
+          // submitter. The same key with the same request is the client retrying across the
+          // upgrade: the original message. With a different request it is most likely another
+          // application that happened to pick the same string: a new message, in its own scope
+          // (the collision this scoping exists to end), never a 409 about someone else's message.
+          // The retrying key adopts the message, so it can read what it was just told about.
+          const legacy = this.#s.byKey.get('', m.idempotencyKey) as MessageRow | undefined;
+          if (legacy && legacy.request_hash === (m.requestHash ?? null)) {
+            this.#s.adopt.run(m.apiKeyId, legacy.seq);
+            return { outcome: 'duplicate', message: toRecord({ ...legacy, api_key_id: m.apiKeyId }) } as EnqueueResult;
+          }
+        }
       }
-      const { lastInsertRowid } = this.#s.insert.run({ ...m, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null });
+      const { lastInsertRowid } = this.#s.insert.run({ ...m, apiKeyId: m.apiKeyId ?? null, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null });
       this.#s.insertPayload.run(lastInsertRowid, m.payload);
       const rec: MessageRecord = {
         id: m.id,
@@ -170,6 +187,7 @@ export class SqliteOutbox implements OutboxStore {
         subject: m.subject,
         recipientCount: m.recipientCount,
         attemptCount: 0,
+        ...(m.apiKeyId !== undefined ? { apiKeyId: m.apiKeyId } : {}),
         createdAt: m.createdAt,
         updatedAt: m.createdAt,
         nextAttemptAt: m.createdAt,
@@ -293,6 +311,10 @@ export class SqliteOutbox implements OutboxStore {
     if (o.status) {
       where.push('status = ?');
       args.push(o.status);
+    }
+    if (o.apiKeyId !== undefined) {
+      where.push('api_key_id = ?');
+      args.push(o.apiKeyId);
     }
     if (after !== undefined && Number.isFinite(after)) {
       where.push('seq < ?');

@@ -7,11 +7,18 @@
  * halves live in sqlite-outbox.ts and sqlite-config.ts; this file wires them to one connection
  * and one write queue.
  *
- * Imports: ./open, ./write-queue, ./sqlite-outbox, ./sqlite-config, ../store/store.
+ * Disk full: once a write failed for lack of space, `ping` (readiness) answers StorageFullError
+ * until a write probe in the data dir (FREE_SPACE_PROBE_BYTES, synced, removed at once) succeeds,
+ * tried at most once per PROBE_INTERVAL_MS. A tiny heartbeat alone would prove nothing: SQLite
+ * reuses the space of a checkpointed WAL, so small writes can succeed while every message of
+ * ordinary size fails.
+ *
+ * Imports: ./open, ./write-queue, ./sqlite-outbox, ./sqlite-config, ./storage-space, ../store/store.
  */
 import type { Database } from 'better-sqlite3';
-import type { Store } from '../store/store.js';
+import { StorageFullError, type Store } from '../store/store.js';
 import { openDatabase } from './open.js';
+import { isStorageFull, probeFreeSpace } from './storage-space.js';
 import { SqliteConfig } from './sqlite-config.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import { WriteQueue, type WriteQueueStats } from './write-queue.js';
@@ -23,10 +30,34 @@ export interface SqliteStore extends Store {
   readonly writeStats: WriteQueueStats;
 }
 
+/** Room a full store must show again before it counts as writable (a message of ordinary size, and then some). */
+export const FREE_SPACE_PROBE_BYTES = 1024 * 1024;
+const PROBE_INTERVAL_MS = 1000;
+
 /** Open the store in `dataDir`; throws DataDirError (naming the path) when it cannot be used. */
 export function openSqliteStore(dataDir: string): SqliteStore {
   const db = openDatabase(dataDir);
-  const queue = new WriteQueue(db);
+  let full = false;
+  let lastProbe = -Infinity;
+  const queue = new WriteQueue(db, {
+    onStorageFull: () => {
+      full = true;
+    },
+  });
+  /** While full: whether a probe (rate-limited) shows room again. */
+  const stillFull = (): boolean => {
+    if (!full) return false;
+    const t = performance.now();
+    if (t - lastProbe < PROBE_INTERVAL_MS) return true;
+    lastProbe = t;
+    try {
+      probeFreeSpace(dataDir, FREE_SPACE_PROBE_BYTES);
+      full = false;
+    } catch (error) {
+      if (!isStorageFull(error)) throw error;
+    }
+    return full;
+  };
   const outbox = new SqliteOutbox(db, queue);
   const config = new SqliteConfig(db, queue);
   const heartbeat = db.prepare("INSERT INTO meta (key, value) VALUES ('heartbeat', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
@@ -61,7 +92,11 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     revokeApiKey: (name, at) => config.revokeApiKey(name, at),
     findApiKey: (hash) => config.findApiKey(hash),
     // A readiness probe (unauthenticated, frequent) proves the store takes writes; it needs no fsync.
-    ping: (now) => queue.write(() => void heartbeat.run(String(now)), { durable: false }),
+    async ping(now) {
+      if (stillFull()) throw new StorageFullError('the data directory is full: writes fail until space is freed');
+      await queue.write(() => void heartbeat.run(String(now)), { durable: false });
+    },
+    storageHealth: () => ({ full, fullWrites: queue.stats.fullWrites }),
     async close() {
       if (closed) return;
       closed = true;

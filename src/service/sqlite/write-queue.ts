@@ -24,9 +24,14 @@
  * write fails (no per-write savepoints on the fast path). Promises resolve only after COMMIT
  * returned.
  *
- * Imports: better-sqlite3 types.
+ * A write that fails for lack of space (SQLITE_FULL, ENOSPC) rejects with the store-neutral
+ * StorageFullError, counted in `stats.fullWrites`, and `onStorageFull` is told.
+ *
+ * Imports: better-sqlite3 types, ../store/store (StorageFullError), ./storage-space.
  */
 import type { Database } from 'better-sqlite3';
+import { StorageFullError } from '../store/store.js';
+import { isStorageFull } from './storage-space.js';
 
 interface PendingWrite {
   run: () => unknown;
@@ -42,6 +47,8 @@ export interface WriteQueueStats {
   durableBatches: number;
   /** Passive checkpoints run to sync bookkeeping no durable commit followed. */
   syncs: number;
+  /** Writes refused because the disk is full. */
+  fullWrites: number;
 }
 
 export class WriteQueue {
@@ -49,7 +56,7 @@ export class WriteQueue {
   #pending: PendingWrite[] = [];
   #scheduled = false;
   #closed = false;
-  readonly stats: WriteQueueStats = { batches: 0, writes: 0, durableBatches: 0, syncs: 0 };
+  readonly stats: WriteQueueStats = { batches: 0, writes: 0, durableBatches: 0, syncs: 0, fullWrites: 0 };
   /** Cap per transaction, so one huge batch does not hold the write lock for long. */
   readonly #maxBatch: number;
   readonly #lazyWindowMs: number;
@@ -61,8 +68,11 @@ export class WriteQueue {
   /** Bookkeeping was committed without an fsync since the last durable commit or sync. */
   #unsynced = false;
 
-  constructor(db: Database, options: { maxBatch?: number; lazyWindowMs?: number; syncWithinMs?: number } = {}) {
+  readonly #onStorageFull: (() => void) | undefined;
+
+  constructor(db: Database, options: { maxBatch?: number; lazyWindowMs?: number; syncWithinMs?: number; onStorageFull?: () => void } = {}) {
     this.#db = db;
+    this.#onStorageFull = options.onStorageFull;
     this.#maxBatch = options.maxBatch ?? 512;
     this.#lazyWindowMs = options.lazyWindowMs ?? 5;
     this.#syncWithinMs = options.syncWithinMs ?? 200;
@@ -144,6 +154,14 @@ export class WriteQueue {
     }
   }
 
+  /** What a failed write rejects with: a full disk becomes StorageFullError. */
+  #failure(error: unknown): unknown {
+    if (!isStorageFull(error)) return error;
+    this.stats.fullWrites++;
+    this.#onStorageFull?.();
+    return new StorageFullError(undefined, { cause: error });
+  }
+
   #flush(): void {
     this.#scheduled = false;
     this.#flushBatch();
@@ -178,7 +196,7 @@ export class WriteQueue {
         try {
           p.resolve(db.transaction(p.run).immediate());
         } catch (error) {
-          p.reject(error);
+          p.reject(this.#failure(error));
         }
       }
       this.stats.batches += batch.length;

@@ -58,6 +58,13 @@ export interface NewMessage {
   toSummary: string;
   subject: string;
   recipientCount: number;
+  /**
+   * `ApiKeyRecord.id` of the API key that submitted the message. Scopes `idempotencyKey` and
+   * decides who may read the message (ListOptions.apiKeyId; the HTTP API lets a send key read
+   * only its own messages). Absent: submitted by no API key (the "no submitter" scope).
+   */
+  apiKeyId?: string;
+  /** Unique per `apiKeyId`: the same string from two API keys names two different requests. */
   idempotencyKey?: string;
   /** Hash of the canonical request body; same key + different hash is a conflict. */
   requestHash?: string;
@@ -76,6 +83,8 @@ export interface MessageRecord {
   subject: string;
   recipientCount: number;
   attemptCount: number;
+  /** The API key that submitted it (NewMessage.apiKeyId), when known. */
+  apiKeyId?: string;
   createdAt: number;
   updatedAt: number;
   /** When a queued or retrying message becomes due. */
@@ -96,9 +105,9 @@ export interface MessageDetail extends MessageRecord {
 
 export type EnqueueResult =
   | { outcome: 'created'; message: MessageRecord }
-  /** Same idempotency key and same request: the original message. */
+  /** Same API key, same idempotency key and same request: the original message. */
   | { outcome: 'duplicate'; message: MessageRecord }
-  /** Same idempotency key, different request. */
+  /** Same API key and idempotency key, different request. */
   | { outcome: 'conflict'; message: MessageRecord };
 
 export interface ClaimOptions {
@@ -142,6 +151,8 @@ export interface AttemptInput {
 
 export interface ListOptions {
   status?: MessageStatus;
+  /** Only messages submitted by this API key (ApiKeyRecord.id). */
+  apiKeyId?: string;
   /** 1..200 */
   limit: number;
   /** Opaque cursor from a previous page's `nextCursor`. */
@@ -205,6 +216,11 @@ export interface AuditEntry {
 export type ApiKeyScope = 'send' | 'admin';
 
 export interface ApiKeyRecord {
+  /**
+   * Stable, opaque identity of this key (not its name: a name is reused after a revocation, an
+   * id never is). Messages record it (NewMessage.apiKeyId).
+   */
+  id: string;
   name: string;
   scope: ApiKeyScope;
   /** The first characters of the key, for recognising it in a list. */
@@ -239,10 +255,37 @@ export interface ConfigStore {
   findApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
 }
 
+/**
+ * A write was refused because the store's storage is full (SQLite: SQLITE_FULL or ENOSPC;
+ * PostgreSQL: SQLSTATE 53100 disk_full). Nothing of that write was kept; the same write can
+ * succeed once space is freed. Every write method rejects with it in that case, so callers can
+ * answer "come back later" (HTTP 503 `storage-full`) instead of an internal error.
+ */
+export class StorageFullError extends Error {
+  override readonly name = 'StorageFullError';
+  readonly code = 'STORAGE_FULL';
+  constructor(message = 'the data store is full (no space left on device)', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface StorageHealth {
+  /** A write failed for lack of space and no probe has shown room since. */
+  full: boolean;
+  /** Writes refused with StorageFullError since the store was opened. */
+  fullWrites: number;
+}
+
 /** The whole store. */
 export interface Store extends OutboxStore, ConfigStore {
-  /** Performs a small write; rejects when the store is not writable (readiness). */
+  /**
+   * Performs a small write; rejects when the store is not writable (readiness). After a write
+   * failed for lack of space it rejects with StorageFullError until the store has proved it has
+   * room again (a write probe, at most about once a second), so readiness recovers by itself.
+   */
   ping(now: number): Promise<void>;
+  /** Whether the storage is known to be full, and how many writes that refused. */
+  storageHealth(): StorageHealth;
   /** Flushes pending writes and closes. */
   close(): Promise<void>;
 }

@@ -3,7 +3,8 @@
  *
  * - GET /healthz: the process answers.
  * - GET /readyz: the store accepts a write and the Email Settings are valid; otherwise 503
- *   listing what is wrong (setting keys and messages, never values).
+ *   listing what is wrong (setting keys and messages, never values). A full disk is reported
+ *   as `storage` until the store proves it has room again (it probes; no restart needed).
  * - GET /metrics: open, or behind `Authorization: Bearer <MAILGATE_METRICS_TOKEN>`.
  * - POST /api/v1/diagnostics (admin): the doctor's report; 501 until a doctor is provided.
  *
@@ -16,6 +17,7 @@ import { bearerToken, requireScope, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { problemResponse, validationProblem } from '../problem.js';
+import { StorageFullError } from '../../store/store.js';
 
 const diagnosticsSchema = z.strictObject({ to: z.string().min(3).max(320).optional() });
 
@@ -35,7 +37,11 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     try {
       await d.store.ping(d.now());
     } catch (error) {
-      errors.push({ key: 'store', message: `store: not writable (${(error as Error).message})` });
+      if (error instanceof StorageFullError) {
+        errors.push({ key: 'storage', message: 'storage: the data directory is full; messages cannot be accepted until space is freed (this clears by itself)' });
+      } else {
+        errors.push({ key: 'store', message: `store: not writable (${(error as Error).message})` });
+      }
     }
     const view = d.settings.view();
     if (!view.valid) for (const p of view.problems) errors.push({ key: `settings.${p.key}`, message: p.message });
@@ -59,7 +65,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
         return problemResponse(401, 'unauthorized', 'Authentication required', { detail: 'Send "Authorization: Bearer <MAILGATE_METRICS_TOKEN>".' }, { 'www-authenticate': 'Bearer realm="mailgate-metrics"' });
       }
     }
-    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.() });
+    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth() });
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
