@@ -13,34 +13,70 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { isMailgateError, type Problem } from '../core/errors.js';
-import { validateMessage, MAX_RECIPIENTS } from '../core/message.js';
+import { describeType, validateMessage, MAX_RECIPIENTS } from '../core/message.js';
+import { mediaTypeFor } from '../core/media-types.js';
 import type { OutboundMessage } from '../core/ports.js';
 import type { StoredPayload } from './payload.js';
 
-const addressList = z.union([z.string(), z.array(z.string()).max(MAX_RECIPIENTS + 1)]);
 const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
+const MAX_ATTACHMENTS = 100;
 
-export const messageRequestSchema = z.strictObject({
-  to: addressList,
-  cc: addressList.optional(),
-  bcc: addressList.optional(),
-  replyTo: z.string().optional(),
-  subject: z.string().max(998, 'must be at most 998 characters'),
-  text: z.string().optional(),
-  html: z.string().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  attachments: z
-    .array(
-      z.strictObject({
-        filename: z.string().min(1).max(255),
-        contentType: z.string().min(1).max(255),
-        content: z.string().regex(BASE64, 'must be base64'),
-      }),
-    )
-    .max(100)
-    .optional(),
-  idempotencyKey: z.string().min(1).max(255).refine((s) => !/[\r\n]/.test(s), 'must not contain line breaks').optional(),
-});
+const addressList = (what: string) =>
+  z
+    .union([
+      z.string().meta({ description: 'One address: "user@example.com" or "Name <user@example.com>".' }),
+      z.array(z.string()).max(MAX_RECIPIENTS).meta({ description: `A list of addresses (to, cc and bcc together: at most ${MAX_RECIPIENTS}).` }),
+    ])
+    .meta({ description: what });
+
+/**
+ * The request body. Its JSON Schema (z.toJSONSchema) is the request schema of the OpenAPI
+ * document (http/openapi.ts), so the descriptions here are the API's documentation.
+ */
+export const messageRequestSchema = z
+  .strictObject({
+    to: addressList('Recipients.'),
+    cc: addressList('Carbon-copy recipients.').optional(),
+    bcc: addressList('Blind-copy recipients (not shown in the message).').optional(),
+    replyTo: z.string().optional().meta({ description: 'The Reply-To address.' }),
+    subject: z.string().max(998, 'must be at most 998 characters').meta({ description: 'The subject line (may be empty).' }),
+    text: z.string().optional().meta({ description: 'The plain-text body. At least one of text and html is required.' }),
+    html: z.string().optional().meta({ description: 'The HTML body; inline images are referenced as <img src="cid:CID">.' }),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: 'Extra headers (e.g. X-Tag, List-Unsubscribe). Refused: the ones Mailgate sets (From, To, Subject, Message-ID, Content-*, ...), trace and signature headers (Received, DKIM-Signature, ARC-*, ...), Resent-*, Return-Receipt-To. A header line may not exceed 998 characters.' }),
+    attachments: z
+      .array(
+        z.strictObject({
+          filename: z.string().min(1).max(255).meta({ description: 'The file name shown to the recipient.' }),
+          contentType: z
+            .string()
+            .min(1)
+            .max(255)
+            .optional()
+            .meta({ description: 'The media type, e.g. application/pdf. Default: from the file name extension (application/octet-stream when unknown). multipart/* and message/* are refused.' }),
+          content: z.string().regex(BASE64, 'must be base64').meta({ description: 'The file content, base64.' }),
+          cid: z
+            .string()
+            .min(1)
+            .max(200)
+            .optional()
+            .meta({ description: 'Content-ID of an inline image, referenced from the HTML as src="cid:VALUE" (e.g. "logo@example").' }),
+        }),
+      )
+      .max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments per message`)
+      .optional()
+      .meta({ description: 'Files attached to the message (the whole message at most 35 MB once encoded).' }),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(255)
+      .refine((s) => !/[\r\n]/.test(s), 'must not contain line breaks')
+      .optional()
+      .meta({ description: 'A key of your choosing: a retried submission with the same key and content returns the first message instead of sending twice. The Idempotency-Key header does the same.' }),
+  })
+  .meta({ title: 'MessageRequest' });
 
 export type MessageRequest = z.infer<typeof messageRequestSchema>;
 
@@ -64,20 +100,63 @@ function pathKey(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
 }
 
-function zodProblems(error: z.ZodError): Problem[] {
-  const out: Problem[] = [];
-  for (const issue of error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) {
-        const key = pathKey([...issue.path, k]);
-        out.push({ key, message: `${key}: unknown field` });
-      }
-      continue;
-    }
-    const key = pathKey(issue.path) || 'body';
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    out.push({ key, message: `${key}: ${message}` });
+/** The value at a path of the request body, and whether it is there at all. */
+function valueAt(body: unknown, path: readonly PropertyKey[]): { present: boolean; value: unknown } {
+  let v: unknown = body;
+  for (const p of path) {
+    if (!v || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, p)) return { present: false, value: undefined };
+    v = (v as Record<PropertyKey, unknown>)[p];
   }
+  return { present: true, value: v };
+}
+
+const EXPECTED: Record<string, string> = { string: 'a string', array: 'an array', object: 'an object', record: 'an object', number: 'a number', boolean: 'a boolean (true or false)' };
+const LIST_FIELDS = new Set(['to', 'cc', 'bcc']);
+
+/**
+ * zod's issues as problems that name the field and say what it must be. zod 4 issues do not
+ * carry the input, so "missing" and "wrong type" are told apart by looking at the body (every
+ * wrong type once read "is required").
+ */
+function zodProblems(error: z.ZodError, body: unknown): Problem[] {
+  const out: Problem[] = [];
+  const add = (path: readonly PropertyKey[], message: string) => {
+    const key = pathKey(path) || 'body';
+    out.push({ key, message: `${key}: ${message}` });
+  };
+  const explain = (issue: z.core.$ZodIssue, path: readonly PropertyKey[]): void => {
+    const at = valueAt(body, path);
+    const field = String(path[0] ?? '');
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const k of issue.keys) add([...path, k], 'unknown field');
+        return;
+      case 'invalid_type':
+        if (!at.present) add(path, 'is required');
+        else add(path, `must be ${EXPECTED[issue.expected] ?? issue.expected}, not ${describeType(at.value)}`);
+        return;
+      case 'invalid_union': {
+        // An address list: a string or an array of strings. Report the branch the value chose.
+        const branch = Array.isArray(at.value) ? issue.errors[1] : typeof at.value === 'string' ? issue.errors[0] : undefined;
+        if (branch?.length) for (const i of branch) explain(i, [...path, ...i.path]);
+        else add(path, `must be an email address (a string) or an array of them, not ${describeType(at.value)}`);
+        return;
+      }
+      case 'too_big':
+        if (issue.origin === 'array' && LIST_FIELDS.has(field) && path.length === 1) {
+          add(path, `${Array.isArray(at.value) ? at.value.length : 'too many'} recipients, more than the ${MAX_RECIPIENTS} per message that Exchange Online accepts`);
+        } else if (issue.origin === 'string') add(path, `must be at most ${issue.maximum} characters`);
+        else if (issue.origin === 'array') add(path, issue.message.startsWith('Too big') ? `must have at most ${issue.maximum} items` : issue.message);
+        else add(path, issue.message);
+        return;
+      case 'too_small':
+        add(path, issue.origin === 'string' && issue.minimum === 1 ? 'must not be empty' : issue.message);
+        return;
+      default:
+        add(path, issue.message);
+    }
+  };
+  for (const issue of error.issues) explain(issue, issue.path);
   return out;
 }
 
@@ -86,7 +165,12 @@ const asList = (v: unknown): string[] | undefined => (v === undefined ? undefine
 /** Best-effort OutboundMessage from a body whose shape may be wrong (for semantic checks). */
 function candidate(body: Record<string, unknown>): OutboundMessage {
   const attachments = Array.isArray(body.attachments)
-    ? body.attachments.map((a: Record<string, unknown>) => ({ filename: String(a?.filename ?? ''), contentType: String(a?.contentType ?? ''), content: Buffer.from(typeof a?.content === 'string' ? a.content : '', 'base64') }))
+    ? body.attachments.map((a: Record<string, unknown>) => ({
+        filename: String(a?.filename ?? ''),
+        contentType: a?.contentType === undefined ? mediaTypeFor(String(a?.filename ?? '')) : String(a.contentType),
+        content: Buffer.from(typeof a?.content === 'string' ? a.content : '', 'base64'),
+        ...(a?.cid !== undefined ? { cid: a.cid as string } : {}),
+      }))
     : undefined;
   return {
     to: asList(body.to) as string[],
@@ -124,7 +208,7 @@ function storableAsSent(body: Record<string, unknown>, r: MessageRequest, m: Out
     sameList(r.cc, m.cc) &&
     sameList(r.bcc, m.bcc) &&
     (r.replyTo === undefined || r.replyTo === m.replyTo) &&
-    (r.attachments === undefined || r.attachments.every((a, i) => a.content.length === p.attachments![i].content.length)) &&
+    (r.attachments === undefined || r.attachments.every((a, i) => a.contentType !== undefined && a.content.length === p.attachments![i].content.length)) &&
     // zod's record drops a "__proto__" header name; the stored payload must not have it either
     (r.headers === undefined || Object.keys(r.headers).length === Object.keys(body.headers as object).length)
   );
@@ -137,14 +221,16 @@ function storableAsSent(body: Record<string, unknown>, r: MessageRequest, m: Out
 export function parseMessageRequest(body: unknown, json?: string): ParseResult {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, problems: [{ key: 'body', message: 'body: must be a JSON object' }] };
   const shape = messageRequestSchema.safeParse(body);
-  const problems: Problem[] = shape.success ? [] : zodProblems(shape.error);
+  const problems: Problem[] = shape.success ? [] : zodProblems(shape.error, body);
   let message: OutboundMessage | undefined;
   try {
     message = validateMessage(candidate(body as Record<string, unknown>));
   } catch (error) {
     if (!isMailgateError(error) || !error.problems) throw error;
-    const seen = new Set(problems.map((p) => p.key.replace(/\[\d+\]$/, '')));
-    for (const p of error.problems) if (!seen.has(p.key.replace(/\[\d+\]$/, ''))) problems.push(p);
+    // The shape's problem for a field (or a field around it) says it first and best.
+    const shapeKeys = problems.map((p) => p.key.replace(/\[\d+\]$/, ''));
+    const covered = (key: string) => shapeKeys.some((k) => key === k || key.startsWith(`${k}.`) || key.startsWith(`${k}[`));
+    for (const p of error.problems) if (!covered(p.key.replace(/\[\d+\]$/, ''))) problems.push(p);
   }
   if (problems.length || !shape.success || !message) return { ok: false, problems };
   const r = shape.data;
@@ -159,7 +245,17 @@ export function parseMessageRequest(body: unknown, json?: string): ParseResult {
     ...(r.headers ? { headers: r.headers } : {}),
     // Base64 with line breaks is allowed in; it is stored without them (most bodies have none,
     // and rewriting a 10 MB string costs ~8 ms on the main thread).
-    ...(r.attachments ? { attachments: r.attachments.map((a) => (/\s/.test(a.content) ? { ...a, content: a.content.replace(/\s+/g, '') } : a)) } : {}),
+    // A missing contentType is stored as the default for the file name, so what is stored is
+    // what is sent.
+    ...(r.attachments
+      ? {
+          attachments: r.attachments.map((a) => ({
+            ...a,
+            contentType: a.contentType ?? mediaTypeFor(a.filename),
+            ...(/\s/.test(a.content) ? { content: a.content.replace(/\s+/g, '') } : {}),
+          })),
+        }
+      : {}),
   };
   const { idempotencyKey, ...rest } = r;
   const requestHash = idempotencyKey === undefined ? undefined : createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
