@@ -112,6 +112,13 @@ function checkAddress(field: string, value: unknown, problems: Problem[], header
   return value.trim();
 }
 
+/** The problems of one address given on its own (e.g. the recipient of a test message); [] when valid. */
+export function addressProblems(field: string, value: unknown): Problem[] {
+  const problems: Problem[] = [];
+  checkAddress(field, value, problems);
+  return problems;
+}
+
 function checkList(field: string, value: unknown, problems: Problem[], header: string): string[] {
   if (value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
