@@ -13,10 +13,13 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { isMailgateError, type Problem } from '../core/errors.js';
-import { describeType, validateMessage, MAX_RECIPIENTS } from '../core/message.js';
+import { validateMessage, MAX_RECIPIENTS } from '../core/message.js';
 import { mediaTypeFor } from '../core/media-types.js';
 import type { OutboundMessage } from '../core/ports.js';
 import type { StoredPayload } from './payload.js';
+import { zodProblems } from './zod-problems.js';
+
+const LIST_FIELDS = new Set(['to', 'cc', 'bcc']);
 
 const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 const MAX_ATTACHMENTS = 100;
@@ -96,70 +99,6 @@ export interface ParsedMessageRequest {
 
 export type ParseResult = { ok: true; request: ParsedMessageRequest } | { ok: false; problems: Problem[] };
 
-function pathKey(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
-}
-
-/** The value at a path of the request body, and whether it is there at all. */
-function valueAt(body: unknown, path: readonly PropertyKey[]): { present: boolean; value: unknown } {
-  let v: unknown = body;
-  for (const p of path) {
-    if (!v || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, p)) return { present: false, value: undefined };
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return { present: true, value: v };
-}
-
-const EXPECTED: Record<string, string> = { string: 'a string', array: 'an array', object: 'an object', record: 'an object', number: 'a number', boolean: 'a boolean (true or false)' };
-const LIST_FIELDS = new Set(['to', 'cc', 'bcc']);
-
-/**
- * zod's issues as problems that name the field and say what it must be. zod 4 issues do not
- * carry the input, so "missing" and "wrong type" are told apart by looking at the body (every
- * wrong type once read "is required").
- */
-function zodProblems(error: z.ZodError, body: unknown): Problem[] {
-  const out: Problem[] = [];
-  const add = (path: readonly PropertyKey[], message: string) => {
-    const key = pathKey(path) || 'body';
-    out.push({ key, message: `${key}: ${message}` });
-  };
-  const explain = (issue: z.core.$ZodIssue, path: readonly PropertyKey[]): void => {
-    const at = valueAt(body, path);
-    const field = String(path[0] ?? '');
-    switch (issue.code) {
-      case 'unrecognized_keys':
-        for (const k of issue.keys) add([...path, k], 'unknown field');
-        return;
-      case 'invalid_type':
-        if (!at.present) add(path, 'is required');
-        else add(path, `must be ${EXPECTED[issue.expected] ?? issue.expected}, not ${describeType(at.value)}`);
-        return;
-      case 'invalid_union': {
-        // An address list: a string or an array of strings. Report the branch the value chose.
-        const branch = Array.isArray(at.value) ? issue.errors[1] : typeof at.value === 'string' ? issue.errors[0] : undefined;
-        if (branch?.length) for (const i of branch) explain(i, [...path, ...i.path]);
-        else add(path, `must be an email address (a string) or an array of them, not ${describeType(at.value)}`);
-        return;
-      }
-      case 'too_big':
-        if (issue.origin === 'array' && LIST_FIELDS.has(field) && path.length === 1) {
-          add(path, `${Array.isArray(at.value) ? at.value.length : 'too many'} recipients, more than the ${MAX_RECIPIENTS} per message that Exchange Online accepts`);
-        } else if (issue.origin === 'string') add(path, `must be at most ${issue.maximum} characters`);
-        else if (issue.origin === 'array') add(path, issue.message.startsWith('Too big') ? `must have at most ${issue.maximum} items` : issue.message);
-        else add(path, issue.message);
-        return;
-      case 'too_small':
-        add(path, issue.origin === 'string' && issue.minimum === 1 ? 'must not be empty' : issue.message);
-        return;
-      default:
-        add(path, issue.message);
-    }
-  };
-  for (const issue of error.issues) explain(issue, issue.path);
-  return out;
-}
-
 const asList = (v: unknown): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v as string]);
 
 /** Best-effort OutboundMessage from a body whose shape may be wrong (for semantic checks). */
@@ -221,7 +160,13 @@ function storableAsSent(body: Record<string, unknown>, r: MessageRequest, m: Out
 export function parseMessageRequest(body: unknown, json?: string): ParseResult {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, problems: [{ key: 'body', message: 'body: must be a JSON object' }] };
   const shape = messageRequestSchema.safeParse(body);
-  const problems: Problem[] = shape.success ? [] : zodProblems(shape.error, body);
+  const problems: Problem[] = shape.success
+    ? []
+    : zodProblems(shape.error, body, {
+        union: () => 'must be an email address (a string) or an array of them',
+        tooBig: (path, count) =>
+          path.length === 1 && LIST_FIELDS.has(String(path[0])) ? `${count ?? 'too many'} recipients, more than the ${MAX_RECIPIENTS} per message that Exchange Online accepts` : undefined,
+      });
   let message: OutboundMessage | undefined;
   try {
     message = validateMessage(candidate(body as Record<string, unknown>));

@@ -131,6 +131,9 @@ describe('HTTP API input', () => {
     }
     const wrongType = await call('POST', '/api/v1/settings/email/test', { key: admin, body: { to: 5 } });
     assert.equal(wrongType.status, 422);
+    assert.deepEqual(wrongType.json.errors, [{ key: 'to', message: 'to: must be a string, not a number' }]);
+    const diag = await call('POST', '/api/v1/diagnostics', { key: admin, body: { to: ['a@example.com'] } });
+    assert.deepEqual(diag.json.errors, [{ key: 'to', message: 'to: must be a string, not an array' }]);
     assert.equal(mailer.calls.length, 0, 'nothing was sent');
   });
 
@@ -176,5 +179,22 @@ describe('HTTP API input', () => {
     assert.match(r.type, /application\/json/);
     assert.equal(r.json.openapi, '3.1.0');
     assert.ok(r.json.paths['/api/v1/messages'].post.parameters.some((p: { name: string; in: string }) => p.name === 'Idempotency-Key' && p.in === 'header'));
+  });
+});
+
+describe('zodProblems', () => {
+  it('names the field and the type on every JSON route (diagnostics, send test), not zod\'s "Invalid input"', async () => {
+    const { z } = await import('zod');
+    const { zodProblems } = await import('../../src/service/zod-problems.js');
+    const schema = z.strictObject({ to: z.string().min(3).max(5).optional(), n: z.number().int().max(3).optional(), either: z.union([z.string(), z.array(z.string())]).optional() });
+    const body = { to: 5, n: 9, either: { a: 1 }, extra: true };
+    const r = schema.safeParse(body);
+    assert.ok(!r.success);
+    assert.deepEqual(zodProblems(r.error, body).map((p) => p.message).sort(), [
+      'either: has the wrong type, not an object',
+      'extra: unknown field',
+      'n: must be at most 3',
+      'to: must be a string, not a number',
+    ]);
   });
 });

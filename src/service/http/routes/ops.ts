@@ -17,6 +17,7 @@ import { bearerToken, requireScope, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { problemResponse, validationProblem } from '../problem.js';
+import { zodProblems } from '../../zod-problems.js';
 
 export const diagnosticsSchema = z.strictObject({ to: z.string().min(3).max(320).optional().meta({ description: 'Also send a test message to this address (the send check of the doctor).' }) });
 
@@ -68,7 +69,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     const body = await readJsonBody(c, { optional: true });
     if (!body.ok) return body.response;
     const parsed = diagnosticsSchema.safeParse(body.value ?? {});
-    if (!parsed.success) return validationProblem(parsed.error.issues.map((i) => ({ key: i.path.join('.') || 'body', message: `${i.path.join('.') || 'body'}: ${i.message}` })));
+    if (!parsed.success) return validationProblem(zodProblems(parsed.error, body.value));
     if (!d.runDiagnostics) {
       return problemResponse(501, 'not-implemented', 'Diagnostics are not available', { detail: 'This build of Mailgate has no doctor wired into the service; run `mailgate doctor` instead.' });
     }

@@ -12,8 +12,9 @@ import { requireScope, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { validationProblem } from '../problem.js';
+import { zodProblems } from '../../zod-problems.js';
 
-export const testSchema = z.strictObject({ to: z.string().min(1, 'is required').max(320).meta({ description: 'The address that receives the test message.' }) });
+export const testSchema = z.strictObject({ to: z.string().min(1).max(320).meta({ description: 'The address that receives the test message.' }) });
 
 /** The GET/PUT response: the public values flat, then validity, problems and sources. */
 export function settingsBody(v: SettingsView): Record<string, unknown> {
@@ -41,12 +42,7 @@ export function settingsRoutes(d: AppDeps): Hono<AppEnv> {
     const body = await readJsonBody(c);
     if (!body.ok) return body.response;
     const parsed = testSchema.safeParse(body.value);
-    if (!parsed.success) {
-      return validationProblem(parsed.error.issues.map((i) => {
-        const key = i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.') || 'to';
-        return { key, message: `${key}: ${i.code === 'unrecognized_keys' ? 'unknown field' : i.message}` };
-      }));
-    }
+    if (!parsed.success) return validationProblem(zodProblems(parsed.error, body.value));
     // An invalid recipient is the request's fault: 422 like every other route (it was 200
     // {"ok":false,"code":"ARGUMENT_INVALID"}), and no mailer is built for it.
     const invalid = addressProblems('to', parsed.data.to);
