@@ -198,3 +198,31 @@ describe('zodProblems', () => {
     ]);
   });
 });
+
+describe('a 500 answer and its log line', () => {
+  it('the log keeps the error type, message and stack (was "type":"Object","stack":"")', async () => {
+    const t = tempDir();
+    const logs = new LineCapture();
+    const svc = await startService({
+      env: { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY },
+      listen: false,
+      worker: false,
+      logger: createLogger({ destination: logs, level: 'info' }),
+    });
+    try {
+      const key = (await createApiKey(svc.store, 'app', 'send', { now: Date.now(), actor: 'test' })).key;
+      await svc.store.close(); // a real failure: the database is gone under the request
+      const r = await svc.app.request('/api/v1/messages', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(message()) });
+      assert.equal(r.status, 500);
+      assert.match(((await r.json()) as { detail: string }).detail, /server log has the details/);
+      const line = logs.lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'unhandled error in HTTP request');
+      assert.ok(line, logs.text());
+      assert.equal(line.err.type, 'TypeError');
+      assert.match(line.err.message, /database connection is not open/);
+      assert.match(line.err.stack, /^TypeError: The database connection is not open\n\s+at /);
+    } finally {
+      await svc.stop().catch(() => undefined);
+      t.remove();
+    }
+  });
+});
