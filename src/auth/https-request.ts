@@ -4,6 +4,12 @@
  * Why not MSAL's default (global fetch): fetch cannot take a per-request CA (the emulator's CA
  * in tests and `mailgate dev`) or a hard timeout, and hides the response headers we need
  * (Retry-After). This client returns status, lowercase headers and the body text.
+ *
+ * What answers it, up to connect time, is only as trustworthy as the authority host setting
+ * (an emulator, a proxy, a wrong host): the body is capped at 1 MB (Content-Length checked
+ * first, then counted while reading; the connection is closed past the cap) and the whole
+ * request has a deadline, not only an idle timeout, so a server that streams a huge body or
+ * trickles bytes slowly cannot hold memory or a delivery for ever.
  */
 import https from 'node:https';
 import { secureContextFor } from '../net/trust.js';
@@ -20,7 +26,12 @@ export interface HttpsRequestOptions {
   body?: string;
   /** An extra trusted CA certificate (PEM), trusted in addition to the default roots. */
   ca?: string | Buffer;
+  /** Idle timeout: no data for this long fails the request. Default 30 000. */
   timeoutMs?: number;
+  /** Overall deadline for the whole exchange (connect to last byte). Default: timeoutMs. */
+  deadlineMs?: number;
+  /** The largest response body accepted (bytes). Default MAX_RESPONSE_BYTES (1 MB). */
+  maxResponseBytes?: number;
 }
 
 const agents = new Map<string, https.Agent>();
@@ -36,8 +47,38 @@ function agentFor(extra: string | Buffer): https.Agent {
 }
 
 
+/** The largest response body read (a token response is a few KB; an error page some more). */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+function requestError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 export function httpsRequest(url: string, options: HttpsRequestOptions): Promise<HttpsResponse> {
+  const host = new URL(url).host;
+  const maxBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  const idleMs = options.timeoutMs ?? 30000;
+  const deadlineMs = options.deadlineMs ?? idleMs;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    let res: import('node:http').IncomingMessage | undefined;
+    const finish = (error: Error | undefined, value?: HttpsResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (error) {
+        // Stop reading and close the connection: nothing more of this answer is wanted.
+        res?.destroy();
+        req.destroy();
+        reject(error);
+      } else resolve(value!);
+    };
+    // The socket timeout only fires when the connection is idle; a server trickling one byte
+    // at a time would keep it alive for ever. The deadline bounds the whole exchange.
+    const deadline = setTimeout(
+      () => finish(requestError(`Request to ${host} did not complete within ${Math.round(deadlineMs / 1000)} s`, 'ETIMEDOUT')),
+      deadlineMs,
+    );
     const req = https.request(
       url,
       {
@@ -50,23 +91,33 @@ export function httpsRequest(url: string, options: HttpsRequestOptions): Promise
         // connection verified under it is never reused by a request that trusts less.
         ...(options.ca ? { agent: agentFor(options.ca) } : {}),
         minVersion: 'TLSv1.2',
-        timeout: options.timeoutMs ?? 30000,
+        timeout: idleMs,
       },
-      (res) => {
+      (response) => {
+        res = response;
+        const tooLarge = () => requestError(`The response from ${host} is larger than ${maxBytes} bytes (a token response is a few KB); it was not read further`, 'ERESPONSETOOLARGE');
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) return finish(tooLarge());
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
+        let received = 0;
+        response.on('data', (c: Buffer) => {
+          received += c.length;
+          if (received > maxBytes) return finish(tooLarge());
+          chunks.push(c);
+        });
+        response.on('end', () => {
           const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) {
+          for (const [k, v] of Object.entries(response.headers)) {
             if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
           }
-          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
+          finish(undefined, { status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
         });
-        res.on('error', reject);
+        response.on('error', (e) => finish(e));
+        response.on('aborted', () => finish(requestError(`The connection to ${host} closed before the response was complete`, 'ECONNRESET')));
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`Request to ${new URL(url).host} timed out`), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
+    req.on('timeout', () => finish(requestError(`Request to ${host} timed out (no data for ${Math.round(idleMs / 1000)} s)`, 'ETIMEDOUT')));
+    req.on('error', (e) => finish(e));
     if (options.body !== undefined) req.write(options.body);
     req.end();
   });

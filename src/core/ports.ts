@@ -11,6 +11,8 @@ export interface Attachment {
   filename: string;
   contentType: string;
   content: Buffer;
+  /** Content-ID for an inline image, referenced from the HTML as `<img src="cid:VALUE">`. */
+  cid?: string;
 }
 
 /** A message as the application hands it over; validated by `validateMessage` before sending. */

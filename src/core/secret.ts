@@ -80,8 +80,9 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
 }
 
 /**
- * `scrubText` applied to every string inside a value (objects, arrays, an Error's message),
- * before the value is logged, stored or returned. A `Secret` becomes `[redacted]`. Plain data
+ * `scrubText` applied to every string inside a value (objects, arrays, an Error's message and
+ * stack), before the value is logged, stored or returned. An Error becomes a plain object
+ * `{type, message, stack, ...its own fields, cause}`, the shape pino gives errors. A `Secret` becomes `[redacted]`. Plain data
  * only: depth is capped so a cyclic or huge object cannot stall the caller.
  */
 export function scrubDeep<T>(value: T, secrets: Iterable<string | Secret | undefined>, depth = 0): T {
@@ -91,7 +92,14 @@ export function scrubDeep<T>(value: T, secrets: Iterable<string | Secret | undef
     if (v instanceof Secret) return REDACTED;
     if (d > 8 || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) return v.map((x) => walk(x, d + 1));
-    if (v instanceof Error) return { type: v.name, message: scrubText(v.message, list), code: (v as { code?: unknown }).code };
+    if (v instanceof Error) {
+      // Type, message and stack survive (scrubbed): a log line without them cannot be
+      // followed up. Own fields (code, phase, the server reply, …) and the cause are walked too.
+      const out: Record<string, unknown> = { type: v.name || v.constructor?.name || 'Error', message: scrubText(v.message, list), stack: scrubText(v.stack ?? '', list) };
+      for (const [k, x] of Object.entries(v)) if (!(k in out) && k !== 'name') out[k] = walk(x, d + 1);
+      if (v.cause !== undefined) out.cause = walk(v.cause, d + 1);
+      return out;
+    }
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) out[k] = walk(x, d + 1);
     return out;

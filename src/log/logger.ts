@@ -61,6 +61,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       name: options.name ?? 'mailgate',
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // formatters.log (below) runs before serializers and already turned every Error into
+      // {type, message, stack, …} with secrets scrubbed; pino's own err serializer would read
+      // that plain object as an error of type "Object" with an empty stack.
+      serializers: { err: (e: unknown) => (e instanceof Error ? scrubDeep(e, secretsInEffect()) : e) },
       formatters: {
         log: (obj) => scrubDeep(obj, secretsInEffect()) as Record<string, unknown>,
       },

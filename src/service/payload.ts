@@ -20,6 +20,7 @@ export interface StoredAttachment {
   contentType: string;
   /** base64 */
   content: string;
+  cid?: string;
 }
 
 /** The message as stored: the API body's message fields, lists normalised to arrays. */
@@ -48,7 +49,7 @@ export function decodePayload(json: string, messageIdHeader: string): OutboundMe
     text: p.text,
     html: p.html,
     headers: p.headers,
-    attachments: p.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),
+    attachments: p.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64'), ...(a.cid !== undefined ? { cid: a.cid } : {}) })),
     messageId: messageIdHeader,
   };
 }

@@ -53,7 +53,7 @@ export async function composeMessage(msg: OutboundMessage, defaultFrom: string):
     html: msg.html,
     headers: msg.headers,
     messageId,
-    attachments: (msg.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+    attachments: (msg.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content, ...(a.cid !== undefined ? { cid: a.cid } : {}) })),
     disableFileAccess: true,
     disableUrlAccess: true,
   });

@@ -45,3 +45,35 @@ test('registered secret values are scrubbed from any field and message, e.g. a l
   assert.equal(lines.join('').includes('plain-looking-password-42'), false);
   assert.match(lines.join(''), /\[redacted\]/);
 });
+
+test('errors keep their type, message, stack and fields in the log, scrubbed (was "type":"Object","stack":"")', async () => {
+  const { lines, stream } = capture();
+  const log = createLogger({ level: 'debug', destination: stream });
+  const { MailgateError } = await import('../../src/core/errors.js');
+  const remove = addLogSecretSource(() => ['stack-secret-value-99']);
+  try {
+    const typeError = new TypeError(`bad value stack-secret-value-99 ${JWT}`);
+    log.error({ err: typeError, path: '/api/v1/messages' }, 'unhandled error in HTTP request');
+    log.error(new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: 'refused', smtp: { code: 535, enhanced: '5.7.3', raw: '535 5.7.3 Authentication unsuccessful' }, cause: new Error('inner stack-secret-value-99') }));
+    log.warn({ error: new RangeError('other key') }, 'under another key');
+  } finally {
+    remove();
+  }
+  const [a, b, c] = lines.map((l) => JSON.parse(l));
+  assert.equal(a.err.type, 'TypeError');
+  assert.match(a.err.message, /^bad value \[redacted\] \[redacted\]$/);
+  assert.match(a.err.stack, /^TypeError: bad value \[redacted\]/);
+  assert.match(a.err.stack, /\n\s+at /, 'the stack has its frames');
+  assert.equal(b.err.type, 'MailgateError');
+  assert.equal(b.err.code, 'AUTH_FAILED');
+  assert.equal(b.err.phase, 'auth');
+  assert.equal(b.err.smtp.enhanced, '5.7.3');
+  assert.match(b.err.stack, /\n\s+at /);
+  assert.equal(b.err.cause.type, 'Error');
+  assert.equal(b.err.cause.message, 'inner [redacted]');
+  assert.equal(b.msg, 'refused');
+  assert.equal(c.error.type, 'RangeError');
+  assert.match(c.error.stack, /^RangeError: other key\n/);
+  assert.equal(lines.join('').includes('stack-secret-value-99'), false);
+  assert.equal(lines.join('').includes(JWT), false);
+});

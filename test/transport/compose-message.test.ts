@@ -42,4 +42,13 @@ describe('composeMessage', () => {
     assert.deepEqual(r.envelope, { from: FROM, to: ['a@example.com', 'b@example.com', 'c@example.com'] });
     assert.ok(!/^Bcc:/mi.test(r.raw.toString()), 'no Bcc header');
   });
+
+  it('an attachment with a cid is an inline part with that Content-ID (an inline image)', async () => {
+    const png = Buffer.from('89504e470d0a1a0a', 'hex');
+    const r = await composeMessage({ to: ['a@example.com'], subject: 'Logo', html: '<img src="cid:logo@example">', attachments: [{ filename: 'logo.png', contentType: 'image/png', content: png, cid: 'logo@example' }] }, FROM);
+    const text = r.raw.toString('utf8');
+    assert.match(text, /^Content-Type: multipart\/related/m);
+    assert.match(text, /^Content-Id: <logo@example>$/im);
+    assert.match(text, /^Content-Disposition: inline; filename=logo\.png$/im);
+  });
 });

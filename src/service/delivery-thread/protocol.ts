@@ -57,6 +57,8 @@ export interface PlainError {
   init: Omit<MailgateErrorInit, 'cause'>;
   /** The underlying error's name, message and system code (for logs), never its object. */
   cause?: { name?: string; message?: string; code?: string };
+  /** The error's stack as the thread saw it (scrubbed), so the log can show where it happened. */
+  stack?: string;
 }
 
 export function settingsToPlain(s: EmailSettings): PlainSettings {
@@ -88,17 +90,23 @@ export function errorToPlain(error: unknown, scrub: (text: string) => string = (
       mailgate: true,
       init: { code: error.code, phase: error.phase, message: scrub(error.message), retryable: error.retryable, smtp: error.smtp, token: error.token, problems: error.problems, context: error.context },
       cause: causeOf(error.cause),
+      ...(error.stack ? { stack: scrub(error.stack) } : {}),
     };
   }
   const message = scrub(error instanceof Error ? error.message : String(error));
-  return { mailgate: false, init: { code: 'INTERNAL', phase: 'send', message }, cause: causeOf(error) };
+  const stack = error instanceof Error && error.stack ? scrub(error.stack) : undefined;
+  return { mailgate: false, init: { code: 'INTERNAL', phase: 'send', message }, cause: causeOf(error), ...(stack ? { stack } : {}) };
 }
 
 /** The error again, as the worker's retry policy and diagnosis expect it. */
 export function errorFromPlain(p: PlainError): MailgateError | Error {
   const cause = p.cause ? Object.assign(new Error(p.cause.message ?? ''), { name: p.cause.name ?? 'Error', code: p.cause.code }) : undefined;
-  if (!p.mailgate) return Object.assign(new Error(p.init.message, cause ? { cause } : undefined), cause?.code ? { code: cause.code } : {});
-  return new MailgateError({ ...p.init, code: p.init.code as ErrorCode, phase: p.init.phase as Phase, cause });
+  const error = !p.mailgate
+    ? Object.assign(new Error(p.init.message, cause ? { cause } : undefined), cause?.code ? { code: cause.code } : {})
+    : new MailgateError({ ...p.init, code: p.init.code as ErrorCode, phase: p.init.phase as Phase, cause });
+  // The thread's stack, not this function's: where the error really happened.
+  if (p.stack) error.stack = p.stack;
+  return error;
 }
 
 /** Attachments arrive as Uint8Array; the mailer wants Buffers. */

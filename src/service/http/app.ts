@@ -12,13 +12,17 @@
  * checked up front, without materialising a web Request; chunked bodies counted while
  * streaming) → 413 problem (./body-limit.ts).
  *
- * Imports: hono, ./routes/*, ./problem, ./auth, ./body-limit, ./deps.
+ * GET /api/v1/openapi.json serves the OpenAPI document (./openapi.ts) without authentication;
+ * GET / redirects to /admin when the admin page is mounted.
+ *
+ * Imports: hono, ./routes/*, ./problem, ./auth, ./body-limit, ./deps, ./openapi.
  */
 import { Hono } from 'hono';
 import type { AppEnv } from './auth.js';
 import { limitBody } from './body-limit.js';
 import type { AppDeps } from './deps.js';
 import { errorHandler, problemResponse } from './problem.js';
+import { openApiDocument } from './openapi.js';
 import { messageRoutes } from './routes/messages.js';
 import { opsRoutes } from './routes/ops.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -36,10 +40,15 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     problemResponse(413, 'too-large', 'Request body too large', { detail: `The body is larger than ${deps.maxBodyBytes} bytes (MAILGATE_MAX_BODY_BYTES).` }),
   );
   app.use('/api/*', limit);
+  // The API's own description, open like /healthz (it holds no data).
+  let openapi: string | undefined;
+  app.get('/api/v1/openapi.json', (c) => c.body((openapi ??= JSON.stringify(openApiDocument())), 200, { 'content-type': 'application/json; charset=utf-8' }));
   app.route('/api/v1/messages', messageRoutes(deps));
   app.route('/api/v1/settings/email', settingsRoutes(deps));
   app.route('/', opsRoutes(deps));
   if (options.admin) {
+    // A browser pointed at the service's root lands on the admin page.
+    app.get('/', (c) => c.redirect('/admin', 302));
     app.use('/admin/*', limit);
     app.route('/admin', options.admin(deps));
   }

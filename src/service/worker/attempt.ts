@@ -148,7 +148,8 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
     d.logger.error({ messageId: m.id, err: e }, 'diagnosis failed');
   }
   const policy = code === 'ARGUMENT_INVALID' ? { retryable: false, reason: 'invalid message' } : d.classify(error);
-  const log = { messageId: m.id, attempt: m.lease.attempt, code, reply, diagnosisId: diagnosis?.id };
+  // An unexpected error is a bug: its type and stack (scrubbed by the logger) go to the log.
+  const log = { messageId: m.id, attempt: m.lease.attempt, code, reply, diagnosisId: diagnosis?.id, ...(code === 'INTERNAL' ? { err: error } : {}) };
   if (policy.retryable) {
     const delay = retryDelayMs(m.lease.attempt, d.backoff, d.random(), policy.minDelayMs);
     // Never schedule past the expiry: the message is then claimed once more and expires.

@@ -6,7 +6,8 @@
  *   listing what is wrong (setting keys and messages, never values). A full disk is reported
  *   as `storage` until the store proves it has room again (it probes; no restart needed).
  * - GET /metrics: open, or behind `Authorization: Bearer <MAILGATE_METRICS_TOKEN>`.
- * - POST /api/v1/diagnostics (admin): the doctor's report; 501 until a doctor is provided.
+ * - POST /api/v1/diagnostics (admin): the doctor's report; 501 until a doctor is provided. The
+ *   body (`{"to": ...}`) is optional.
  *
  * Imports: hono, node:crypto, ../auth, ../problem, ../deps.
  */
@@ -18,8 +19,9 @@ import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { problemResponse, validationProblem } from '../problem.js';
 import { StorageFullError } from '../../store/store.js';
+import { zodProblems } from '../../zod-problems.js';
 
-const diagnosticsSchema = z.strictObject({ to: z.string().min(3).max(320).optional() });
+export const diagnosticsSchema = z.strictObject({ to: z.string().min(3).max(320).optional().meta({ description: 'Also send a test message to this address (the send check of the doctor).' }) });
 
 function sameSecret(a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest();
@@ -70,10 +72,10 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
   });
 
   app.post('/api/v1/diagnostics', requireScope(d.store, 'admin'), async (c) => {
-    const body = await readJsonBody(c);
+    const body = await readJsonBody(c, { optional: true });
     if (!body.ok) return body.response;
     const parsed = diagnosticsSchema.safeParse(body.value ?? {});
-    if (!parsed.success) return validationProblem(parsed.error.issues.map((i) => ({ key: i.path.join('.') || 'body', message: `${i.path.join('.') || 'body'}: ${i.message}` })));
+    if (!parsed.success) return validationProblem(zodProblems(parsed.error, body.value));
     if (!d.runDiagnostics) {
       return problemResponse(501, 'not-implemented', 'Diagnostics are not available', { detail: 'This build of Mailgate has no doctor wired into the service; run `mailgate doctor` instead.' });
     }

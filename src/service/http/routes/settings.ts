@@ -1,18 +1,20 @@
 /**
  * Email Settings routes (admin): read without secrets, replace with full validation, send a
- * test message now.
+ * test message now (an invalid recipient is a 422 problem, as on every route).
  *
  * Imports: hono, zod, ../auth, ../problem, ../deps, ../../settings-store types.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { addressProblems } from '../../../core/message.js';
 import type { SettingsView } from '../../settings-store.js';
 import { requireScope, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { validationProblem } from '../problem.js';
+import { zodProblems } from '../../zod-problems.js';
 
-const testSchema = z.strictObject({ to: z.string().min(1, 'is required').max(320) });
+export const testSchema = z.strictObject({ to: z.string().min(1).max(320).meta({ description: 'The address that receives the test message.' }) });
 
 /** The GET/PUT response: the public values flat, then validity, problems and sources. */
 export function settingsBody(v: SettingsView): Record<string, unknown> {
@@ -40,13 +42,16 @@ export function settingsRoutes(d: AppDeps): Hono<AppEnv> {
     const body = await readJsonBody(c);
     if (!body.ok) return body.response;
     const parsed = testSchema.safeParse(body.value);
-    if (!parsed.success) {
-      return validationProblem(parsed.error.issues.map((i) => {
-        const key = i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.') || 'to';
-        return { key, message: `${key}: ${i.code === 'unrecognized_keys' ? 'unknown field' : i.message}` };
-      }));
+    if (!parsed.success) return validationProblem(zodProblems(parsed.error, body.value));
+    // An invalid recipient is the request's fault: 422 like every other route (it was 200
+    // {"ok":false,"code":"ARGUMENT_INVALID"}), and no mailer is built for it.
+    const invalid = addressProblems('to', parsed.data.to);
+    if (invalid.length) return validationProblem(invalid, 'The test message was not sent; every problem is listed in errors.');
+    const result = await d.sendTest(parsed.data.to);
+    if (!result.ok && result.error.code === 'ARGUMENT_INVALID') {
+      return validationProblem(result.error.problems?.length ? result.error.problems : [{ key: 'to', message: result.error.message }], 'The test message was not sent; every problem is listed in errors.');
     }
-    return c.json(await d.sendTest(parsed.data.to));
+    return c.json(result);
   });
 
   return app;
