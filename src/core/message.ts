@@ -70,7 +70,7 @@ export function validateMessage(input: OutboundMessage, limits = { maxRecipients
   if (total > limits.maxRecipients) {
     problems.push({ key: 'to', message: `to/cc/bcc: ${total} recipients, more than the ${limits.maxRecipients} per message that Exchange Online accepts` });
   }
-  if (typeof input.subject !== 'string') problems.push({ key: 'subject', message: 'subject: text is required' });
+  if (typeof input.subject !== 'string') problems.push({ key: 'subject', message: 'subject: a subject line is required (it may be empty)' });
   else if (CRLF.test(input.subject)) problems.push({ key: 'subject', message: 'subject: line breaks (CR/LF) are not allowed' });
   if (input.text === undefined && input.html === undefined) {
     problems.push({ key: 'text', message: 'text or html: a message body is required' });
