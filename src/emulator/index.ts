@@ -167,6 +167,14 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     current = parsed.state;
   }
 
+  // Scenarios apply to the baseline (the state given at start or by the last setState/PUT state).
+  let baseline = current;
+  let scenario: AppliedScenario = applyScenario(baseline, HEALTHY);
+  if (options.scenario !== undefined && options.scenario !== HEALTHY) {
+    scenario = applyScenario(baseline, options.scenario);
+    current = scenario.state;
+  }
+
   const host = options.host ?? '127.0.0.1';
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = resolve(options.dataDir ?? await mkdtemp(join(tmpdir(), 'mailgate-emulator-')));
@@ -192,13 +200,6 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     greetingDelayMs: options.greetingDelayMs ?? 0,
     say,
   };
-  // Scenarios apply to the baseline (the state given at start or by the last setState/PUT state).
-  let baseline = current;
-  let scenario: AppliedScenario = applyScenario(baseline, HEALTHY);
-  if (options.scenario !== undefined && options.scenario !== HEALTHY) {
-    scenario = applyScenario(baseline, options.scenario);
-    current = scenario.state;
-  }
   const httpRuntime: HttpRuntime = {
     authorityHost: '',
     getState: () => current,
