@@ -115,7 +115,7 @@ export function decideSmtpAuth(o: SmtpAuthObservation, ctx: DiagnosisContext, cl
   if (is5737 && claims?.good && exchange && 'finding' in exchange && exchange.finding) {
     const f = fixForFinding(exchange.finding, values, exchange.registered ?? []);
     return checkFromDiagnosis('smtp-auth', d, err, {
-      summary: `Exchange Online refused the XOAUTH2 sign-in as ${o.user} (535 5.7.3) although the token is right. Exchange's configuration shows why: ${exchange.finding.finding}`,
+      summary: `Exchange Online refused the XOAUTH2 sign-in as ${o.user} (535 5.7.3) although the token is right. Exchange's configuration, as read from ${exchange.source}, shows why: ${exchange.finding.finding}`,
       fix: f.fix,
       commands: f.commands,
       causes: [exchange.finding.finding],
