@@ -111,13 +111,14 @@ describe('mailgate emulator → env file → mailgate doctor / send', () => {
     writeFileSync(bad, `${readFileSync(envFile, 'utf8')}export MAILGATE_CLIENT_ID=not-a-guid\n`.replace(/^export MAILGATE_CLIENT_ID=.*\n/m, ''));
     const sub = join(dir, 'a-directory');
     mkdirSync(sub);
-    const r = await runCli(['send', '--env-file', bad, '--to', 'a@example.com', '--text', 'x', '--attach', sub, '--attach', join(dir, 'missing.pdf')], {});
+    const r = await runCli(['send', '--env-file', bad, '--to', 'a@example.com', '--cc', 'bad', '--text', 'x', '--attach', sub, '--attach', join(dir, 'missing.pdf')], {});
     assert.equal(r.code, 2);
     assert.match(r.stderr, /Invalid arguments and settings/);
     assert.match(r.stderr, /--subject: a subject line is required \(it may be empty: --subject ""\)/);
     assert.match(r.stderr, /--attach .*a-directory: not a regular file/);
     assert.match(r.stderr, /--attach .*missing\.pdf: cannot be read \(ENOENT\)/);
     assert.match(r.stderr, /Application \(client\) ID|clientId|MAILGATE_CLIENT_ID/);
+    assert.match(r.stderr, /--cc: "bad" is not a valid email address/);
     assert.doesNotMatch(r.stderr, /text is required/);
     const json = await runCli(['send', '--env-file', bad, '--to', 'nope', '--subject', 's', '--text', 'x', '--json'], {});
     assert.equal(json.code, 2);

@@ -104,7 +104,9 @@ function asFlagProblem(p: Problem): Problem {
   const field = /^([a-zA-Z]+)(\[\d+\])?(\.|$)/.exec(p.key)?.[1] ?? p.key;
   const flag = FLAG_OF[field];
   if (!flag) return p;
-  return { key: p.key, message: p.message.replace(/^[a-zA-Z/]+(\[\d+\])?(\.[a-zA-Z]+)?:/, `${flag}:`) };
+  // Only a message that starts with the field's own name is renamed (not `to/cc/bcc: ...`).
+  const prefix = new RegExp(`^${field}(\\[\\d+\\])?(\\.[a-zA-Z]+)?:`);
+  return { key: p.key, message: p.message.replace(prefix, `${flag}:`) };
 }
 
 /** The message from the flags, or the problems with them (files included). */
