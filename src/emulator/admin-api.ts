@@ -91,6 +91,7 @@ export function adminRoutes(rt: HttpRuntime): Hono {
       return c.json(scenarioJson(rt.applyScenario(c.req.param('name'))));
     } catch (err) {
       if (!(err instanceof ScenarioError)) throw err;
+      if (!err.unknownName) return c.json({ error: 'scenario_not_applicable', problems: [err.message] }, 409);
       return c.json({ error: 'unknown_scenario', problems: [err.message], scenarios: listScenarios().map((s) => s.name) }, 404);
     }
   });

@@ -73,7 +73,12 @@ function primary(tenant: TenantState | undefined): { tenant: TenantState; app: T
   return { tenant, app, mailbox };
 }
 
-export class ScenarioError extends Error {}
+export class ScenarioError extends Error {
+  /** True when no scenario has this name (the others: the state has nothing the scenario can break). */
+  constructor(message: string, readonly unknownName = false) {
+    super(message);
+  }
+}
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
@@ -233,7 +238,7 @@ export interface AppliedScenario {
  */
 export function applyScenario(baseline: EmulatorState, name: string): AppliedScenario {
   const scenario = BY_NAME.get(name);
-  if (!scenario) throw new ScenarioError(`unknown scenario "${name.slice(0, 60)}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  if (!scenario) throw new ScenarioError(`unknown scenario "${name.slice(0, 60)}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`, true);
   if (name === HEALTHY) {
     let client: ClientValues | undefined;
     try {

@@ -77,6 +77,16 @@ describe('admin API: scenarios, Exchange view, trailing slashes', () => {
     emulator.setState(original);
   });
 
+  test('a scenario on a state without an app or mailbox is a 409 naming why; healthy still works', async () => {
+    const original = emulator.getState();
+    emulator.setState({ tenants: [{ id: '0d9c1c55-7a55-4e63-9c6b-8f7b7c1b2a10', domains: ['empty.onmicrosoft.com'] }] });
+    const res = await admin('/scenario/no-consent', { method: 'PUT' });
+    assert.equal(res.status, 409);
+    assert.match(res.json().problems[0], /no tenant with an app and a mailbox/);
+    assert.equal((await admin('/scenario/healthy', { method: 'PUT' })).status, 200);
+    emulator.setState(original);
+  });
+
   test('GET exchange shows what Exchange Online PowerShell would: service principals, the mailbox and its FullAccess', async () => {
     const d = emulator.demo!;
     emulator.setScenario('healthy');
