@@ -43,6 +43,7 @@ export const PS = {
   addFullAccess: 'Add-MailboxPermission -Identity {authorizedFrom} -User {oid} -AccessRights FullAccess',
   getServicePrincipal: 'Get-ServicePrincipal | Where-Object AppId -eq {clientId} | Format-List',
   getFullAccess: 'Get-MailboxPermission -Identity {authorizedFrom}',
+  getMailbox: 'Get-Mailbox -Identity {authorizedFrom}',
 } as const;
 
 // ---- Network checks (fallbacks when a diagnosis rule has none) ----------------------------------
@@ -66,6 +67,7 @@ export const EXCHANGE_SIDE_FIX = [
   '1. The service principal is not registered in Exchange Online: run New-ServicePrincipal (below).',
   "2. It was registered with the Object ID from App registrations instead of the Object ID from Enterprise applications. The right one is the token's oid, {oid}. If Get-ServicePrincipal shows another ObjectId for app {clientId}, remove that entry (Remove-ServicePrincipal -Identity <its ObjectId>) and run New-ServicePrincipal again.",
   '3. The service principal has no FullAccess on mailbox {authorizedFrom}: run Add-MailboxPermission (below).',
+  '4. Authorized from Address {authorizedFrom} is not a mailbox of this tenant (a typo, or a mailbox of another tenant): check it with Get-Mailbox -Identity {authorizedFrom}.',
   'Changes can take 30 minutes or more to apply in Exchange Online; run `mailgate doctor` again after that.',
 ];
 export const EXCHANGE_SIDE_COMMANDS = [PS.connect, PS.getServicePrincipal, PS.newServicePrincipal, PS.addFullAccess, PS.getFullAccess];

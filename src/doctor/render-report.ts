@@ -33,6 +33,13 @@ function detailLines(details: Record<string, unknown>, indent: string): string[]
 
 function renderFix(c: CheckResult, color: boolean): string[] {
   const lines = [paint(`${MARK[c.status]} ${c.id}`, COLOR[c.status], color) + (c.status === 'warn' ? ' (warning)' : '')];
+  // The diagnosis' likely causes, as `mailgate send` prints them (issue 13 item 17).
+  const causes = Array.isArray(c.details?.causes) ? c.details.causes.filter((x): x is string => typeof x === 'string') : [];
+  if (causes.length) {
+    lines.push('  Likely causes:');
+    for (const cause of causes) lines.push(`    - ${cause}`);
+    if (c.fix) lines.push('  How to fix:');
+  }
   for (const step of (c.fix ?? '').split('\n').filter(Boolean)) lines.push(`  ${step}`);
   if (c.commands?.length) {
     lines.push('  Commands:');
@@ -41,7 +48,10 @@ function renderFix(c: CheckResult, color: boolean): string[] {
   return lines;
 }
 
-/** The report as text: the check lines, then "How to fix" with each failed or warning check's fix. */
+/**
+ * The report as text: the check lines, then "How to fix" with each failed or warning check's
+ * likely causes (when its diagnosis has them), fix and commands.
+ */
 export function renderReport(report: DoctorReport, options: RenderOptions = {}): string {
   const color = options.color ?? false;
   const out: string[] = [];

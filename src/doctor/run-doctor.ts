@@ -25,7 +25,8 @@ import { decideTcp, observeTcp } from './checks/tcp-check.js';
 import { decideStarttls, observeStarttls } from './checks/starttls-check.js';
 import { decideToken, observeToken } from './checks/token-check.js';
 import { decideTokenClaims, settleRolesWarning, type ClaimsDecision } from './checks/token-claims-check.js';
-import { decideSmtpAuth, observeSmtpAuth, type SmtpAuthObservation } from './checks/smtp-auth-check.js';
+import { decideSmtpAuth, observeSmtpAuth, type ExchangeSideView, type SmtpAuthObservation } from './checks/smtp-auth-check.js';
+import { decideExchangeSide } from './exchange-facts.js';
 import { decideSend, observeSend } from './checks/send-check.js';
 import { CHECK_IDS, type CheckId, type CheckResult, type DoctorOptions, type DoctorReport } from './types.js';
 
@@ -162,6 +163,28 @@ function smtpAuthBlocker(run: Run): string | undefined {
   return undefined;
 }
 
+/**
+ * After a `535 5.7.3` with a right token, Exchange's configuration (when the caller gave a
+ * source: the emulator) tells which Exchange-side step is missing. Never throws.
+ */
+async function lookAtExchange(run: Run, auth: SmtpAuthObservation & { ok: false }): Promise<(ExchangeSideView & { registered?: string[] }) | undefined> {
+  const source = run.options.exchangeFacts;
+  const oid = run.claims?.oid;
+  const e = auth.error.smtp;
+  if (!source || !oid || !run.claims?.good || e?.code !== 535 || e.enhanced !== '5.7.3' || auth.mode !== 'xoauth2') return undefined;
+  const query = { clientId: run.settings.clientId!, authorizedFrom: run.settings.authorizedFrom };
+  try {
+    const facts = await source(query);
+    return {
+      source: facts.source,
+      finding: decideExchangeSide(facts, { ...query, oid }),
+      registered: facts.servicePrincipals.map((sp) => sp.objectId),
+    };
+  } catch (err) {
+    return { source: 'Exchange facts', error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /** smtp-auth, then send on the same session; the session is always closed. */
 async function checkSignInAndSend(run: Run): Promise<void> {
   const { settings, checks, claims } = run;
@@ -174,7 +197,8 @@ async function checkSignInAndSend(run: Run): Promise<void> {
         ? { kind: 'xoauth2' as const, user: settings.authorizedFrom, token: run.token!.reveal() }
         : { kind: 'password' as const, user: settings.smtpUsername!, password: settings.smtpPassword! };
       auth = await observeSmtpAuth(run.plan.session, creds);
-      checks.push(decideSmtpAuth(auth, run.ctx, claims ? { good: claims.good, roles: claims.roles } : undefined));
+      const exchange = auth.ok ? undefined : await lookAtExchange(run, auth);
+      checks.push(decideSmtpAuth(auth, run.ctx, claims ? { good: claims.good, roles: claims.roles } : undefined, exchange));
       if (claims) checks[checks.indexOf(claims.check)] = settleRolesWarning(claims.check, auth.ok);
     }
     const to = run.options.to;

@@ -6,7 +6,7 @@
  * "status","summary","fix","commands","details"}]}`); keeping it in one dependency-free file lets
  * every consumer import the type without the checks and their network code.
  *
- * Imports: nothing.
+ * Imports: types only (./exchange-facts).
  */
 
 /** The checks, in the order they run. Stable ids: never rename one. */
@@ -57,6 +57,13 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** Client name sent with EHLO (default: nodemailer's, the machine's host name). */
   clientName?: string;
+  /**
+   * Where to read Exchange Online's configuration (service principals, mailbox permissions)
+   * when the sign-in fails with `535 5.7.3` although the token is right. Only the emulator
+   * offers one (`emulatorExchangeFacts`); without it the doctor lists the Exchange-side steps
+   * in the order to check them, as it must against a real tenant.
+   */
+  exchangeFacts?: import('./exchange-facts.js').ExchangeFactsSource;
   /** Replaces the DNS lookup (tests). Resolves to the addresses of a host name. */
   lookup?: (host: string) => Promise<string[]>;
 }

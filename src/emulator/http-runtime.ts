@@ -12,6 +12,7 @@ import type { SigningKey } from './access-token.js';
 import type { ActivityLog } from './activity-log.js';
 import type { FaultController } from './faults.js';
 import type { MessageStore } from './message-store.js';
+import type { AppliedScenario } from './scenarios.js';
 import type { EmulatorState } from './state.js';
 import type { EmulatorStats } from './stats.js';
 
@@ -19,8 +20,12 @@ export interface HttpRuntime {
   /** e.g. `https://127.0.0.1:8443` (set once the HTTPS listener is bound). */
   authorityHost: string;
   getState(): EmulatorState;
-  /** Replaces the state (already validated). */
+  /** Replaces the state (already validated); it becomes the baseline scenarios apply to. */
   replaceState(state: EmulatorState): void;
+  /** Applies a named scenario to the baseline (throws ScenarioError). */
+  applyScenario(name: string): AppliedScenario;
+  /** The scenario in force (`healthy` when none). */
+  currentScenario(): AppliedScenario;
   signingKey: SigningKey;
   tokenLifetimeSeconds: number;
   /** Observer of every issued access token (tests). */

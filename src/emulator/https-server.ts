@@ -12,12 +12,23 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
+import { getPath as honoGetPath } from 'hono/utils/url';
 import { adminRoutes } from './admin-api.js';
 import type { HttpRuntime } from './http-runtime.js';
 import { tokenEndpointRoutes } from './token-endpoint.js';
 
+/**
+ * The request path, with one trailing slash dropped under `/_emulator/` (`PUT /_emulator/state/`
+ * works like `PUT /_emulator/state`, as users of REST APIs expect). Entra's own routes stay
+ * strict: the real token endpoint does not answer `.../token/` either.
+ */
+function pathOf(request: Request): string {
+  const path = honoGetPath(request);
+  return path.startsWith('/_emulator/') && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
 export function createHttpsApp(rt: HttpRuntime): Hono {
-  const app = new Hono();
+  const app = new Hono({ getPath: pathOf });
   app.route('/_emulator', adminRoutes(rt));
   app.route('/', tokenEndpointRoutes(rt));
   app.notFound((c) => c.json({ error: 'not_found', error_description: `No emulated endpoint at ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));

@@ -32,12 +32,14 @@ import { createEmulatorPki } from './pki.js';
 import { ExchangeSmtpServer } from './smtp-server.js';
 import type { SmtpRuntime } from './smtp-runtime.js';
 import { parseState, type EmulatorState, type EmulatorStateInput } from './state.js';
+import { applyScenario, HEALTHY, type AppliedScenario } from './scenarios.js';
 import { emptyStats, type EmulatorStats } from './stats.js';
 
 export { buildTenantState, demoState, mergeStates, type BuiltTenant, type TenantStateOptions, type CertificateCredentialInput } from './demo-state.js';
 export { createClientCertificate, certificateThumbprints, type ClientCertificate, type ClientCertificateOptions } from './pki.js';
 export { parseState, emulatorStateSchema, findTenant, findMailbox, type EmulatorState, type EmulatorStateInput, type TenantState, type AppState, type MailboxState } from './state.js';
 export { parseFaults, faultsSchema, type Faults } from './faults.js';
+export { listScenarios, scenarioInfo, applyScenario, clientValuesOf, ScenarioError, HEALTHY, type ScenarioInfo, type ClientValues, type AppliedScenario, type ScenarioCheck } from './scenarios.js';
 export { DEFAULT_LIMITS, NO_LIMITS, type Limits, type LimitsOption } from './limits.js';
 export { EXCHANGE_APP_ID, GRAPH_APP_ID, EXCHANGE_AUDIENCES } from './access-token.js';
 export type { EmulatorStats } from './stats.js';
@@ -67,6 +69,8 @@ export interface EmulatorOptions {
   limits?: LimitsOption;
   /** Milliseconds before the SMTP greeting (smtp-server's stock early-talker delay is 100 ms; default 0). */
   greetingDelayMs?: number;
+  /** A named scenario (scenarios.ts) applied to the state at start (default `healthy`). */
+  scenario?: string;
   /** Messages kept in memory (default 1000; oldest dropped; 0 keeps none). */
   maxStoredMessages?: number;
   /** Receives one line per notable event (the CLI passes stderr); never given secrets. */
@@ -109,8 +113,12 @@ export interface Emulator extends ReadyInfo {
   msalAuthorityMetadata(tenantId: string): string;
   /** A copy of the current tenant state (edit it and pass it to `setState`). */
   getState(): EmulatorState;
-  /** Replaces the tenant state (validated; throws an Error listing the problems). Applies to the next request/command. */
+  /** Replaces the tenant state (validated; throws an Error listing the problems). Applies to the next request/command. It becomes the baseline scenarios apply to. */
   setState(state: EmulatorStateInput): void;
+  /** Applies a named scenario to the baseline state (`healthy` restores it); throws ScenarioError for an unknown name. */
+  setScenario(name: string): AppliedScenario;
+  /** The scenario in force and the settings a client should use with it. */
+  scenario(): AppliedScenario;
   /** Accepted messages, oldest first. */
   messages(): StoredMessageSummary[];
   /** The raw message as received (undefined when unknown or dropped from memory). */
@@ -159,6 +167,14 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     current = parsed.state;
   }
 
+  // Scenarios apply to the baseline (the state given at start or by the last setState/PUT state).
+  let baseline = current;
+  let scenario: AppliedScenario = applyScenario(baseline, HEALTHY);
+  if (options.scenario !== undefined && options.scenario !== HEALTHY) {
+    scenario = applyScenario(baseline, options.scenario);
+    current = scenario.state;
+  }
+
   const host = options.host ?? '127.0.0.1';
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = resolve(options.dataDir ?? await mkdtemp(join(tmpdir(), 'mailgate-emulator-')));
@@ -188,9 +204,19 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     authorityHost: '',
     getState: () => current,
     replaceState: (next) => {
+      baseline = next;
       current = next;
+      scenario = applyScenario(baseline, HEALTHY);
       say('state replaced');
     },
+    applyScenario: (name) => {
+      const applied = applyScenario(baseline, name);
+      scenario = applied;
+      current = applied.state;
+      say(`scenario ${name} applied`);
+      return applied;
+    },
+    currentScenario: () => scenario,
     signingKey,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     onTokenIssued: options.onTokenIssued,
@@ -266,6 +292,8 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
       if (!parsed.ok) throw new Error(`Invalid emulator state:\n  ${parsed.problems.join('\n  ')}`);
       httpRuntime.replaceState(parsed.state);
     },
+    setScenario: (name) => httpRuntime.applyScenario(name),
+    scenario: () => httpRuntime.currentScenario(),
     messages: () => store.list(),
     rawMessage: (id) => store.raw(id),
     clearMessages: () => store.clear(),

@@ -12,6 +12,12 @@
  * `oid` FullAccess. The order of the checks after the token's own validity is the emulator's
  * choice (Microsoft does not document it).
  *
+ * Every OAuth refusal gets the one `535 5.7.3` text on purpose, whatever the reason (no service
+ * principal, the App Registration's object id, no FullAccess, a mailbox not in the tenant, no
+ * role): real Exchange makes no distinction in its reply (m365.md §3.4, §4), so the product must
+ * not be able to learn one here either. The reason goes only to the activity log; the doctor
+ * reads Exchange-side facts through the admin API's `exchange` view (src/doctor/exchange-facts.ts).
+ *
  * Imports: ./access-token.ts, ./state.ts, ./smtp-replies.ts.
  */
 import { EXCHANGE_AUDIENCES, type VerifyTokenResult } from './access-token.js';

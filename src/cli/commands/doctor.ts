@@ -1,18 +1,33 @@
 /**
- * `mailgate doctor [--to ADDR] [--json]`: check every step of the Microsoft 365 set-up with the
- * same settings as `mailgate send` (MAILGATE_* environment variables) and print what is wrong
- * with the exact fix.
+ * `mailgate doctor [--to ADDR] [--json] [--env-file FILE] [--data-dir DIR]`: check every step of
+ * the Microsoft 365 set-up with the same settings as `mailgate send` (MAILGATE_* environment
+ * variables, optionally from an env file) or with the settings a service stores in its data dir,
+ * and print what is wrong with the exact fix.
  *
  * Output: the human report on stdout (colour only on a TTY without NO_COLOR), or with --json
  * exactly one JSON object `{"ok":...,"checks":[...]}` on stdout. Nothing else goes to stdout.
  * Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 unusable arguments.
  * Invalid settings are not an argument error here: they are what the `settings` check reports.
- * Extra trusted CAs (a TLS-inspecting proxy, the emulator) come from NODE_EXTRA_CA_CERTS.
+ * Extra trusted CAs (a TLS-inspecting proxy, the emulator) come from MAILGATE_CA_FILE or
+ * NODE_EXTRA_CA_CERTS.
+ *
+ * `--data-dir DIR` reads the service's stored Email Settings (secrets decrypted with
+ * MAILGATE_MASTER_KEY or the data dir's master.key), with environment values winning exactly as
+ * in the service. It never creates a data dir, a database or a key file: a missing one is an
+ * argument error.
  */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { MailgateError } from '../../core/errors.js';
-import { settingsFromEnv } from '../../core/settings.js';
+import { MailgateError, type Problem } from '../../core/errors.js';
+import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
 import { renderReport, runDoctor } from '../../doctor/index.js';
+import { emulatorExchangeFacts } from '../../doctor/exchange-facts.js';
+import { DATABASE_FILE } from '../../service/sqlite/open.js';
+import { openSqliteStore } from '../../service/sqlite/sqlite-store.js';
+import { loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../service/secret-box.js';
+import { SettingsService } from '../../service/settings-store.js';
+import { cliEnvironment } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -21,26 +36,69 @@ interface DoctorFlags {
   json?: boolean;
   timeout?: string;
   verbose?: boolean;
+  envFile?: string;
+  dataDir?: string;
+  emulatorAdmin?: string;
 }
+
+const argumentError = (problems: Problem[]): MailgateError =>
+  new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: `Invalid arguments: ${problems.map((p) => p.message).join('; ')}`, problems });
 
 function parseTimeout(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d{1,7}$/.test(value.trim())) {
-    throw new MailgateError({
-      code: 'ARGUMENT_INVALID',
-      phase: 'arguments',
-      message: 'Invalid --timeout: a whole number of milliseconds is required',
-      problems: [{ key: 'timeout', message: 'timeout: must be a whole number of milliseconds between 50 and 300000' }],
-    });
+    throw argumentError([{ key: 'timeout', message: 'timeout: must be a whole number of milliseconds between 50 and 300000' }]);
   }
   return Number(value.trim());
+}
+
+/**
+ * The settings a service with this data dir would use: stored values (secrets decrypted), then
+ * the environment's values on top, as SettingsService does for the service itself.
+ */
+async function storedSettings(dataDir: string, env: Record<string, string | undefined>): Promise<RawSettings> {
+  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no such directory` }]);
+  if (!existsSync(join(dataDir, DATABASE_FILE))) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no Mailgate database (${DATABASE_FILE}) in it; is it the service's MAILGATE_DATA_DIR?` }]);
+  if (!env.MAILGATE_MASTER_KEY && !existsSync(join(dataDir, MASTER_KEY_FILE))) {
+    throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no ${MASTER_KEY_FILE} in it and MAILGATE_MASTER_KEY is not set, so the stored secrets cannot be decrypted (set MAILGATE_MASTER_KEY to the service's key)` }]);
+  }
+  let key: Buffer;
+  try {
+    key = loadMasterKey(env.MAILGATE_MASTER_KEY, dataDir).key;
+  } catch (err) {
+    if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
+    throw err;
+  }
+  const store = openSqliteStore(dataDir);
+  try {
+    const settings = await SettingsService.open({ store, masterKey: key, env });
+    return settings.effectiveRaw();
+  } catch (err) {
+    if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
+    throw err;
+  } finally {
+    await store.close();
+  }
 }
 
 async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
   try {
-    const { raw } = settingsFromEnv(process.env);
-    const report = await runDoctor(raw, { to: flags.to, timeoutMs: parseTimeout(flags.timeout) });
+    const cli = cliEnvironment(flags.envFile);
+    if (cli.problems.length) throw argumentError(cli.problems);
+    for (const w of cli.warnings) process.stderr.write(`warning: ${w}\n`);
+    const raw = flags.dataDir !== undefined ? await storedSettings(flags.dataDir, cli.env) : settingsFromEnv(cli.env).raw;
+    const admin = flags.emulatorAdmin ?? cli.env.MAILGATE_EMULATOR_ADMIN;
+    if (admin !== undefined && !/^https:\/\/[^\s/]+(\/\S*)?$/.test(admin)) {
+      throw argumentError([{ key: 'emulatorAdmin', message: `--emulator-admin / MAILGATE_EMULATOR_ADMIN: must be the emulator's https://host:port/_emulator URL` }]);
+    }
+    const timeoutMs = parseTimeout(flags.timeout);
+    const report = await runDoctor(raw, {
+      to: flags.to,
+      timeoutMs,
+      ca: cli.ca,
+      ...(admin ? { exchangeFacts: emulatorExchangeFacts(admin, { ca: cli.ca, timeoutMs }) } : {}),
+    });
     if (flags.json) out(report);
     else {
       const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
@@ -63,6 +121,9 @@ export function registerDoctorCommand(program: Command): void {
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000; the token request 10000)')
     .option('--verbose', 'show the details of each check in the text report')
+    .option('--env-file <file>', 'read MAILGATE_* settings from FILE (KEY=VALUE lines, as `mailgate emulator --env-file` writes); its values win over the environment')
+    .option('--data-dir <dir>', "check the settings a service stores in DIR (its MAILGATE_DATA_DIR), decrypted with MAILGATE_MASTER_KEY or DIR's master.key; environment values still win, as in the service")
+    .option('--emulator-admin <url>', "the emulator's admin URL (default MAILGATE_EMULATOR_ADMIN): after 535 5.7.3 with a right token, read its Exchange configuration to name the missing step")
     .addHelpText('after', '\nExit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 unusable arguments.\nSettings come from the MAILGATE_* environment variables, as for `mailgate send`.')
     .action(async (flags: DoctorFlags) => {
       process.exitCode = await runDoctorCommand(flags);

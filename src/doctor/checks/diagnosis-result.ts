@@ -23,6 +23,8 @@ export interface FromDiagnosisOptions {
   fix?: readonly string[];
   /** Replaces the diagnosis' commands. */
   commands?: readonly string[];
+  /** Replaces the diagnosis' likely causes (the check found the one cause). */
+  causes?: readonly string[];
   details?: Record<string, unknown>;
 }
 
@@ -59,7 +61,7 @@ export function checkFromDiagnosis(id: CheckId, d: Diagnosis, err: MailgateError
     ...errorDetails(err),
     ...o.details,
     diagnosis: d.id,
-    ...(d.causes.length ? { causes: d.causes } : {}),
+    ...((o.causes ?? d.causes).length ? { causes: [...(o.causes ?? d.causes)] } : {}),
     ...(d.docs?.length ? { docs: d.docs } : {}),
   };
   return result;

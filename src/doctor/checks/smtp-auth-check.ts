@@ -7,7 +7,9 @@
  * Why it exists: this is the step that fails with Exchange's catch-all `535 5.7.3`. Combined
  * with what token-claims found, the doctor narrows it down: no SMTP.SendAsApp role → consent;
  * a good token → one of the Exchange-side steps, listed in the order to check them, with
- * commands that carry the token's oid (never the App Registration's object id).
+ * commands that carry the token's oid (never the App Registration's object id). Given Exchange's
+ * own configuration (../exchange-facts.ts: only the emulator offers it), it names the one step
+ * that is missing instead.
  * `observeSmtpAuth` is the connection (the product's SmtpSession, TLS before AUTH);
  * `decideSmtpAuth` is pure.
  *
@@ -18,7 +20,9 @@ import { asMailgateError } from '../../core/internal-error.js';
 import { diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
 import { SmtpSession, type SessionCredentials, type SessionOptions } from '../../transport/smtp-session.js';
-import { CONSENT_PATH, EXCHANGE_SIDE_COMMANDS, EXCHANGE_SIDE_FIX, fillAll, fillOne, fillValues } from '../fix-commands.js';
+import { CONSENT_PATH, EXCHANGE_SIDE_COMMANDS, EXCHANGE_SIDE_FIX, PS, fillAll, fillOne, fillValues, type FillValues } from '../fix-commands.js';
+import type { ExchangeSideFinding } from '../exchange-facts.js';
+import { isGuid } from '../../core/settings.js';
 import type { CheckResult } from '../types.js';
 import { checkFromDiagnosis } from './diagnosis-result.js';
 
@@ -52,9 +56,42 @@ export interface ClaimsFacts {
   roles?: string[];
 }
 
+/** What the doctor learnt from Exchange's configuration, when it had a source for it. */
+export type ExchangeSideView =
+  | { source: string; finding: ExchangeSideFinding | undefined }
+  | { source: string; error: string };
+
+/** The fix and commands for one Exchange-side step the facts showed missing. */
+function fixForFinding(f: ExchangeSideFinding, values: FillValues, registered: string[]): { fix: string[]; commands: string[] } {
+  switch (f.cause) {
+    case 'mailbox-not-in-tenant':
+      return {
+        fix: ['Set Authorized from Address (MAILGATE_AUTHORIZED_FROM) to a mailbox of this tenant; check the spelling and the domain (Get-Mailbox below).', 'Then grant the service principal FullAccess on that mailbox (Add-MailboxPermission) and run `mailgate doctor` again.'],
+        commands: fillAll([PS.connect, PS.getMailbox, PS.addFullAccess], values),
+      };
+    case 'no-service-principal':
+      return {
+        fix: ["Register the app's service principal in Exchange Online with the Enterprise Application's Object ID (the token's oid) (New-ServicePrincipal below), and grant it FullAccess on {authorizedFrom} if not done yet.", 'Changes can take 30 minutes or more to apply; then run `mailgate doctor` again.'].map((t) => fillOne(t, values)),
+        commands: fillAll([PS.connect, PS.newServicePrincipal, PS.addFullAccess, PS.getServicePrincipal], values),
+      };
+    case 'app-registration-object-id': {
+      const wrong = registered.filter(isGuid);
+      return {
+        fix: ['Remove the service principal registered with the wrong Object ID (Remove-ServicePrincipal below) and register it again with the Object ID from Enterprise applications, which is the token\'s oid {oid}.', 'Grant FullAccess on {authorizedFrom} to the new one (a permission given to the wrong Object ID does not count), then run `mailgate doctor` again after the change applies (30 minutes or more).'].map((t) => fillOne(t, values)),
+        commands: [fillOne(PS.connect, values), ...wrong.map((id) => `Remove-ServicePrincipal -Identity ${id}`), ...fillAll([PS.newServicePrincipal, PS.addFullAccess], values)],
+      };
+    }
+    case 'no-full-access':
+      return {
+        fix: ['Grant the service principal FullAccess on mailbox {authorizedFrom} (Add-MailboxPermission below), or cover the mailbox with an "Application SMTP.SendAsApp" RBAC assignment.', 'Changes can take 30 minutes or more to apply; then run `mailgate doctor` again.'].map((t) => fillOne(t, values)),
+        commands: fillAll([PS.connect, PS.addFullAccess, PS.getFullAccess], values),
+      };
+  }
+}
+
 const MECHANISM: Record<AuthMode, string> = { xoauth2: 'XOAUTH2', password: 'username and password (Basic authentication)' };
 
-export function decideSmtpAuth(o: SmtpAuthObservation, ctx: DiagnosisContext, claims: ClaimsFacts | undefined): CheckResult {
+export function decideSmtpAuth(o: SmtpAuthObservation, ctx: DiagnosisContext, claims: ClaimsFacts | undefined, exchange?: ExchangeSideView & { registered?: string[] }): CheckResult {
   const details: Record<string, unknown> = { user: o.user, mechanism: o.mode === 'xoauth2' ? 'XOAUTH2' : 'LOGIN/PLAIN', ms: o.ms };
   if (o.ok) {
     if (o.mode === 'password') {
@@ -75,13 +112,24 @@ export function decideSmtpAuth(o: SmtpAuthObservation, ctx: DiagnosisContext, cl
   const values = fillValues(ctx);
   const is5737 = err.smtp?.code === 535 && err.smtp.enhanced === '5.7.3' && o.mode === 'xoauth2';
 
+  if (is5737 && claims?.good && exchange && 'finding' in exchange && exchange.finding) {
+    const f = fixForFinding(exchange.finding, values, exchange.registered ?? []);
+    return checkFromDiagnosis('smtp-auth', d, err, {
+      summary: `Exchange Online refused the XOAUTH2 sign-in as ${o.user} (535 5.7.3) although the token is right. Exchange's configuration, as read from ${exchange.source}, shows why: ${exchange.finding.finding}`,
+      fix: f.fix,
+      commands: f.commands,
+      causes: [exchange.finding.finding],
+      details: { ...details, exchangeSide: exchange.finding.cause, exchangeFactsFrom: exchange.source },
+    });
+  }
   if (is5737 && claims?.good) {
+    const factsNote = exchange && 'error' in exchange ? { exchangeFactsError: `${exchange.source}: ${exchange.error}` } : {};
     return checkFromDiagnosis('smtp-auth', d, err, {
       summary: `Exchange Online refused the XOAUTH2 sign-in as ${o.user} (535 5.7.3) although the token is right (Exchange Online audience, tenant, SMTP.SendAsApp): a step on the Exchange side is missing.`,
       fix: fillAll(EXCHANGE_SIDE_FIX, values),
       // The diagnosis table has the same commands for this case; fall back to the doctor's if it changes.
       commands: d.id === 'smtp-535-5.7.3-exchange-side' && d.commands?.length ? d.commands : fillAll(EXCHANGE_SIDE_COMMANDS, values),
-      details,
+      details: { ...details, ...factsNote },
     });
   }
   if (is5737 && roles !== undefined && !roles.includes('SMTP.SendAsApp')) {
