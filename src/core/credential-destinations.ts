@@ -19,7 +19,11 @@
  *   the page to every administrator, and the file's key never passes through them. With a
  *   certificate file in use, a destination changes only if the same request clears the path and
  *   supplies a credential the caller holds (certificate PEM or client secret), or the
- *   destination is changed in the environment, where the file is managed.
+ *   destination is changed in the environment, where the file is managed. And because the file
+ *   stays on disk after its path is cleared, a request that *sets* a path (new or changed) is
+ *   refused while an endpoint (authority host, SMTP host, port, scope) is one the API chose,
+ *   i.e. neither the cloud's default nor set by the environment: otherwise "move the host with
+ *   a throw-away secret, then set the path back" would send the file's key to the new host.
  * - A credential from an environment variable cannot be entered in a request (it is not
  *   stored; a request cannot change it), so a destination change is refused while it is in
  *   use, naming the variables to set instead: whoever sets the credential sets where it goes.
@@ -51,13 +55,13 @@ function modernOf(raw: RawSettings): boolean {
  * Every setting that decides where a credential goes: one row each (a Graph endpoint, when
  * there is one, is one more line). `value` gives the effective destination, defaults applied.
  */
-export const DESTINATIONS: readonly { key: SettingKey; value: (raw: RawSettings) => string }[] = [
-  { key: 'useModernAuth', value: (r) => String(modernOf(r)) }, // which credential goes where
-  { key: 'cloud', value: (r) => cloudOf(r) },
-  { key: 'authorityHost', value: (r) => text(r.authorityHost, CLOUDS[cloudOf(r)].authorityHost).replace(/\/+$/, '') }, // client secret, client assertion
-  { key: 'scope', value: (r) => text(r.scope, CLOUDS[cloudOf(r)].smtpScope) }, // the resource the token is for
-  { key: 'smtpHost', value: (r) => text(r.smtpHost, CLOUDS[cloudOf(r)].smtpHost) }, // access token, SMTP password
-  { key: 'smtpPort', value: (r) => text(r.smtpPort, 587) },
+export const DESTINATIONS: readonly { key: SettingKey; endpoint: boolean; value: (raw: RawSettings) => string }[] = [
+  { key: 'useModernAuth', endpoint: false, value: (r) => String(modernOf(r)) }, // which credential goes where
+  { key: 'cloud', endpoint: false, value: (r) => cloudOf(r) }, // picks Microsoft's endpoints
+  { key: 'authorityHost', endpoint: true, value: (r) => text(r.authorityHost, CLOUDS[cloudOf(r)].authorityHost).replace(/\/+$/, '') }, // client secret, client assertion
+  { key: 'scope', endpoint: true, value: (r) => text(r.scope, CLOUDS[cloudOf(r)].smtpScope) }, // the resource the token is for
+  { key: 'smtpHost', endpoint: true, value: (r) => text(r.smtpHost, CLOUDS[cloudOf(r)].smtpHost) }, // access token, SMTP password
+  { key: 'smtpPort', endpoint: true, value: (r) => text(r.smtpPort, 587) },
 ];
 
 /**
@@ -115,5 +119,31 @@ export function redirectProblems(c: RedirectCheck): Problem[] {
     }
     if (message) out.push({ key: f.key, env: f.env, label: f.label, message });
   }
+  return out;
+}
+
+/**
+ * A certificate path set (or changed) by a request while an endpoint is one a request chose
+ * (see the header): one problem naming those endpoints, or none.
+ */
+export function certificatePathProblems(c: RedirectCheck): Problem[] {
+  const path = c.after.clientCertificatePath;
+  if (!present(path) || c.envKeys.includes('clientCertificatePath') || !modernOf(c.after)) return [];
+  if (present(c.before.clientCertificatePath) && String(c.before.clientCertificatePath).trim() === String(path).trim()) return [];
+  const chosen = DESTINATIONS.filter((d) => d.endpoint && !c.envKeys.includes(d.key) && d.value(c.after) !== d.value({ ...c.after, [d.key]: undefined }));
+  if (!chosen.length) return [];
+  const f = FIELD_BY_KEY.clientCertificatePath;
+  const where = chosen.map((d) => `${FIELD_BY_KEY[d.key].label} (${d.value(c.after)})`).join(', ');
+  const whereEnv = chosen.map((d) => FIELD_BY_KEY[d.key].env).join(', ');
+  return [{
+    key: f.key, env: f.env, label: f.label,
+    message: `${f.label} (${f.key}, ${f.env}) names a file on the server, which a request cannot prove it holds, so it is used only with the cloud's own endpoints or endpoints set in the environment; here ${where} ${chosen.length > 1 ? 'are' : 'is'} set otherwise. Put ${chosen.length > 1 ? 'them' : 'it'} back to the default, set ${whereEnv} in the environment, or paste the certificate into Client certificate (PEM) instead.`,
+  }];
+}
+
+/** Every problem of both rules (a moved destination; a path set next to a chosen endpoint). */
+export function credentialDestinationProblems(c: RedirectCheck): Problem[] {
+  const out = redirectProblems(c);
+  if (!out.some((p) => p.key === 'clientCertificatePath')) out.push(...certificatePathProblems(c));
   return out;
 }

@@ -16,7 +16,7 @@
 import { isMailgateError, type Problem } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import { readClientCertificate } from '../auth/client-certificate.js';
-import { redirectProblems } from '../core/credential-destinations.js';
+import { credentialDestinationProblems } from '../core/credential-destinations.js';
 import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, secretValues, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../core/settings.js';
 import type { ConfigStore } from './store/store.js';
 import { decryptValue, encryptValue, isEncrypted, keyCheck, keyMatches, MasterKeyError } from './secret-box.js';
@@ -194,7 +194,7 @@ export class SettingsService {
     }
     // A change of where credentials are sent must come with the credentials themselves
     // (core/credential-destinations.ts: the destinations, the credential kinds, the env cases).
-    const redirect = redirectProblems({ before: this.effectiveRaw(), after: { ...next, ...this.#env.raw }, patch, envKeys: this.#env.keys });
+    const redirect = credentialDestinationProblems({ before: this.effectiveRaw(), after: { ...next, ...this.#env.raw }, patch, envKeys: this.#env.keys });
     problems.push(...redirect);
     problems.push(...(await certificateProblems({ ...next, ...this.#env.raw }, changedKeys)));
     const parsed = parseSettings({ ...next, ...this.#env.raw });

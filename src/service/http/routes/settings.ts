@@ -36,7 +36,7 @@ export function settingsRoutes(d: AppDeps): Hono<AppEnv> {
     if (!r.ok && r.reenter.length) {
       // A destination of a credential changed without the credential: say what to enter again.
       const names = r.reenter.map((k) => `${FIELD_BY_KEY[k].label} (${k})`).join(', ');
-      return validationProblem(r.problems, `The settings were not saved: a change of where credentials are sent must come with them. Enter again in the same request, or clear: ${names}. Every problem is listed in errors.`, { reenter: r.reenter });
+      return validationProblem(r.problems, `The settings were not saved: where credentials are sent changes only together with the credentials. Enter again (or clear) in the same request: ${names}; errors says how for each.`, { reenter: r.reenter });
     }
     if (!r.ok) return validationProblem(r.problems, 'The settings were not saved; every problem is listed in errors.');
     return c.json(settingsBody(r.view));
