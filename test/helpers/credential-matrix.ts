@@ -23,8 +23,11 @@ export interface Material {
 }
 
 /** A real certificate (PEM and file) and the other credentials. */
-export async function makeMaterial(base: { clientId: string; tenantId: string; authorizedFrom: string; secret?: string; password?: string }): Promise<Material> {
-  const cert = await createClientCertificate();
+export async function makeMaterial(
+  base: { clientId: string; tenantId: string; authorizedFrom: string; secret?: string; password?: string },
+  certificate?: { certPem: string; privateKeyPem: string },
+): Promise<Material> {
+  const cert = certificate ?? (await createClientCertificate());
   const pem = `${cert.certPem}\n${cert.privateKeyPem}`;
   const certPath = join(mkdtempSync(join(tmpdir(), 'mailgate-matrix-')), 'client.pem');
   writeFileSync(certPath, pem);
