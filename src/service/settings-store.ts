@@ -58,6 +58,8 @@ export class SettingsService {
   readonly #now: () => number;
   #loaded!: Loaded;
   readonly #listeners = new Set<(view: SettingsView) => void>();
+  /** Updates run one at a time (see `update`). */
+  #updates: Promise<unknown> = Promise.resolve();
 
   private constructor(store: ConfigStore, key: Buffer, env: Record<string, string | undefined>, now: () => number) {
     this.#store = store;
@@ -157,8 +159,19 @@ export class SettingsService {
    * empty keeps the stored one, `null` clears it; any other key set to `null` or "" is cleared
    * (its default applies); a key set by an environment variable cannot be changed here.
    * The merged settings must pass `parseSettings` or nothing is saved.
+   *
+   * Updates are serialised: checking a certificate file is asynchronous, and two interleaved
+   * updates would each be checked against the settings before the other (e.g. one moving the
+   * SMTP host with a throw-away secret, one setting a certificate file back), so their sum
+   * could pass what neither may do alone (core/credential-destinations.ts).
    */
-  async update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
+  update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
+    const run = this.#updates.then(() => this.#update(patch, actor));
+    this.#updates = run.catch(() => undefined);
+    return run;
+  }
+
+  async #update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
     const problems: Problem[] = [];
     const next: RawSettings = { ...this.#loaded.stored };
     const changes: Record<string, string | null> = {};

@@ -97,6 +97,23 @@ describe('a destination change needs every credential entered again (settings se
     });
   });
 
+  it('two interleaved requests cannot do together what neither may alone (updates are serialised)', async () => {
+    const kind = KINDS.find((k) => k.key === 'clientSecret' && k.source === 'stored')!;
+    for (let round = 0; round < 5; round++) {
+      await withSettings(kind, m, async (svc) => {
+        // One sets the certificate file (allowed on the cloud's host), the other moves the host
+        // with a secret of its own (allowed without a file): never both.
+        const [a, b] = await Promise.all([
+          svc.update({ clientCertificatePath: m.certPath, clientSecret: null }, 'api-key:stolen'),
+          svc.update({ smtpHost: 'mx.attacker.example', clientSecret: 'attacker~own-secret-0123456789' }, 'api-key:stolen'),
+        ]);
+        assert.ok(!(a.ok && b.ok), 'not both');
+        const s = svc.settings();
+        assert.ok(!(s?.clientCertificatePath && s.smtpHost === 'mx.attacker.example'), 'the file never goes to the chosen host');
+      });
+    }
+  });
+
   it('two steps cannot expose a stored secret kept next to a certificate: the unused secret is required too', async () => {
     const kind = KINDS.find((k) => k.key === 'clientCertificatePem' && k.source === 'stored')!;
     await withSettings(kind, m, async (svc) => {
