@@ -11,7 +11,8 @@
  * Other processes sharing the store notice a change through the store's settings version
  * (`refresh()`), so the worker's mailer is rebuilt without a restart.
  *
- * Imports: src/core (settings, errors), ./store, ./secret-box.
+ * Imports: src/core (settings, errors, credential-destinations), auth/client-certificate (checked
+ * when saved), ./store, ./secret-box.
  */
 import { isMailgateError, type Problem } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
