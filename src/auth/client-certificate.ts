@@ -4,9 +4,12 @@
  *
  * Returns what MSAL needs: the SHA-256 thumbprint, the private key as PKCS#8 PEM and the
  * certificate PEM (sent as x5c). Problems become MailgateError SETTINGS_INVALID naming the setting.
+ * A certificate file is read through config/bounded-file.ts (a regular file of at most 64 KB,
+ * never a FIFO or a device): `readClientCertificate` off the event loop (saving settings, the
+ * doctor), `loadClientCertificate` synchronously for the synchronous mailer construction.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { BoundedFileError, readBoundedFile, readBoundedFileSync } from '../config/bounded-file.js';
 import { MailgateError } from '../core/errors.js';
 import type { Secret } from '../core/secret.js';
 
@@ -54,14 +57,34 @@ function parseClientCertificate(pem: string, source = { key: 'clientCertificateP
   };
 }
 
+const PATH_SOURCE = { key: 'clientCertificatePath', env: 'MAILGATE_CLIENT_CERTIFICATE_PATH' };
+
+function unreadableFile(path: string, e: unknown): MailgateError {
+  const reason = e instanceof BoundedFileError ? e.message : `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+  return invalid(PATH_SOURCE.key, PATH_SOURCE.env, `Client certificate: ${reason}`, e);
+}
+
+/** Synchronous: for the synchronous mailer construction only (bounded, never blocks on a FIFO or a device). */
 export function loadClientCertificate(opts: { path?: string; pem?: Secret }): ClientCertificate {
   if (opts.pem) return parseClientCertificate(opts.pem.reveal());
-  if (!opts.path) throw invalid('clientCertificatePath', 'MAILGATE_CLIENT_CERTIFICATE_PATH', 'Client certificate: no certificate configured');
+  if (!opts.path) throw invalid(PATH_SOURCE.key, PATH_SOURCE.env, 'Client certificate: no certificate configured');
   let text: string;
   try {
-    text = readFileSync(opts.path, 'utf8');
+    text = readBoundedFileSync(opts.path).toString('utf8');
   } catch (e) {
-    throw invalid('clientCertificatePath', 'MAILGATE_CLIENT_CERTIFICATE_PATH', `Client certificate: cannot read ${opts.path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+    throw unreadableFile(opts.path, e);
   }
-  return parseClientCertificate(text, { key: 'clientCertificatePath', env: 'MAILGATE_CLIENT_CERTIFICATE_PATH' });
+  return parseClientCertificate(text, PATH_SOURCE);
+}
+
+/** The same, reading a certificate file without blocking the event loop. */
+export async function readClientCertificate(opts: { path?: string; pem?: Secret }): Promise<ClientCertificate> {
+  if (opts.pem || !opts.path) return loadClientCertificate(opts);
+  let text: string;
+  try {
+    text = (await readBoundedFile(opts.path)).toString('utf8');
+  } catch (e) {
+    throw unreadableFile(opts.path, e);
+  }
+  return parseClientCertificate(text, PATH_SOURCE);
 }

@@ -239,7 +239,7 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
   const checks: CheckResult[] = [];
 
   const parsed = parseSettings(raw);
-  const certificate = parsed.ok ? observeCertificate(parsed.settings) : undefined;
+  const certificate = parsed.ok ? await observeCertificate(parsed.settings) : undefined;
   const settingsCheck = decideSettings(parsed, certificate, Date.now());
   checks.push(settingsCheck);
   if (settingsCheck.status === 'fail' || !parsed.ok) {

@@ -15,12 +15,12 @@
  * Imports: everything in src/service, src/mailer.ts, src/core, @hono/node-server.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { BoundedFileError, readBoundedFile } from '../config/bounded-file.js';
 import { diagnose } from '../core/diagnosis/index.js';
 import type { Problem } from '../core/errors.js';
 import { classifyForRetry } from '../core/retry-policy.js';
@@ -105,13 +105,33 @@ function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Server> 
   });
 }
 
-function loadCa(o: StartServiceOptions, config: ServiceConfig): string | Buffer | undefined {
+/** The extra CA file: a regular file of at most 64 KB, read off the event loop (config/bounded-file.ts). */
+async function loadCa(o: StartServiceOptions, config: ServiceConfig): Promise<string | Buffer | undefined> {
   if (o.ca !== undefined) return o.ca;
   if (!config.caFile) return undefined;
   try {
-    return readFileSync(config.caFile);
+    return await readBoundedFile(config.caFile);
   } catch (error) {
-    throw new ServiceStartError(`MAILGATE_CA_FILE ${config.caFile} cannot be read: ${(error as Error).message}`, [], { cause: error });
+    throw new ServiceStartError(`MAILGATE_CA_FILE cannot be used: ${(error as Error).message}`, [], { cause: error });
+  }
+}
+
+/**
+ * A client certificate path from the environment must name a regular file of at most 64 KB:
+ * a device, a FIFO, a directory or a huge file stops the start, naming the variable (the same
+ * rule the API applies with a 422). A file that is merely missing or unreadable does not: it may
+ * be provisioned after the start (a mounted secret), and until then delivery waits and /readyz
+ * and the admin page say why.
+ */
+async function checkCertificateFileFromEnv(env: Record<string, string | undefined>): Promise<void> {
+  const path = env.MAILGATE_CLIENT_CERTIFICATE_PATH?.trim();
+  if (!path) return;
+  try {
+    await readBoundedFile(path);
+  } catch (error) {
+    if (error instanceof BoundedFileError && error.reason === 'unreadable') return;
+    const problem = { key: 'clientCertificatePath', env: 'MAILGATE_CLIENT_CERTIFICATE_PATH', label: 'Client certificate', message: `MAILGATE_CLIENT_CERTIFICATE_PATH cannot be used: ${(error as Error).message}` };
+    throw new ServiceStartError(problem.message, [problem], { cause: error });
   }
 }
 
@@ -123,7 +143,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
   const parsed = parseServiceConfig(env, o.config);
   if (!parsed.ok) throw new ServiceStartError(`Invalid service settings:\n  ${parsed.problems.map((p) => p.message).join('\n  ')}`, parsed.problems);
   const config = parsed.config;
-  const ca = loadCa(o, config);
+  const ca = await loadCa(o, config);
+  await checkCertificateFileFromEnv(env);
 
   const store = openSqliteStore(config.dataDir); // throws DataDirError naming the path
   const closers: (() => Promise<void>)[] = [() => store.close()];

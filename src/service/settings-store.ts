@@ -11,12 +11,13 @@
  * Other processes sharing the store notice a change through the store's settings version
  * (`refresh()`), so the worker's mailer is rebuilt without a restart.
  *
- * Imports: src/core (settings, errors), ./store, ./secret-box.
+ * Imports: src/core (settings, errors, credential-destinations), auth/client-certificate (checked
+ * when saved), ./store, ./secret-box.
  */
-import { CLOUDS, CLOUD_IDS, type CloudId } from '../core/clouds.js';
 import { isMailgateError, type Problem } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
-import { loadClientCertificate } from '../auth/client-certificate.js';
+import { readClientCertificate } from '../auth/client-certificate.js';
+import { credentialDestinationProblems } from '../core/credential-destinations.js';
 import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, secretValues, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../core/settings.js';
 import type { ConfigStore } from './store/store.js';
 import { decryptValue, encryptValue, isEncrypted, keyCheck, keyMatches, MasterKeyError } from './secret-box.js';
@@ -37,7 +38,10 @@ export interface SettingsView {
   warnings: Problem[];
 }
 
-export type UpdateResult = { ok: true; view: SettingsView; changedKeys: SettingKey[] } | { ok: false; problems: Problem[] };
+export type UpdateResult =
+  | { ok: true; view: SettingsView; changedKeys: SettingKey[] }
+  /** `reenter`: the credentials the change of a destination needs entered again (or cleared). */
+  | { ok: false; problems: Problem[]; reenter: SettingKey[] };
 
 interface Loaded {
   version: number;
@@ -55,6 +59,8 @@ export class SettingsService {
   readonly #now: () => number;
   #loaded!: Loaded;
   readonly #listeners = new Set<(view: SettingsView) => void>();
+  /** Updates run one at a time (see `update`). */
+  #updates: Promise<unknown> = Promise.resolve();
 
   private constructor(store: ConfigStore, key: Buffer, env: Record<string, string | undefined>, now: () => number) {
     this.#store = store;
@@ -150,44 +156,23 @@ export class SettingsService {
   }
 
   /**
-   * A change of where credentials are sent must come with the credentials themselves. Otherwise
-   * a stolen admin session or admin API key could point the authority host or the SMTP host at
-   * a server of its own and collect the stored secret, or a token that sends as the mailbox.
-   */
-  #redirectProblems(patch: Record<string, unknown>, next: RawSettings): Problem[] {
-    const before = destinations({ ...this.#loaded.stored, ...this.#env.raw });
-    const after = destinations({ ...next, ...this.#env.raw });
-    const moved = DESTINATION_KEYS.filter((k) => before[k] !== after[k]);
-    if (!moved.length) return [];
-    const out: Problem[] = [];
-    const effective = this.effectiveRaw();
-    // The credentials that will be sent under the new settings.
-    const used: readonly SettingKey[] = after.useModernAuth === 'true' ? ['clientSecret', 'clientCertificatePem'] : ['smtpPassword'];
-    for (const k of used) {
-      const f = FIELD_BY_KEY[k];
-      const present = effective[k] !== undefined && effective[k] !== '';
-      const retyped = typeof patch[k] === 'string' && patch[k] !== '';
-      if (!present || retyped) continue;
-      const where = moved.map((m) => FIELD_BY_KEY[m].label).join(', ');
-      out.push({
-        key: k,
-        env: f.env,
-        label: f.label,
-        message: this.#env.keys.includes(k)
-          ? `${f.label} (${k}) comes from ${f.env}: change ${where} in the environment too, not here (a stored change must not redirect a credential it cannot see)`
-          : `${f.label} (${k}): type it again to change ${where} — a change of where credentials are sent must come with the credentials`,
-      });
-    }
-    return out;
-  }
-
-  /**
    * Validate and save a change. Rules: unknown keys are refused; a secret that is omitted or
    * empty keeps the stored one, `null` clears it; any other key set to `null` or "" is cleared
    * (its default applies); a key set by an environment variable cannot be changed here.
    * The merged settings must pass `parseSettings` or nothing is saved.
+   *
+   * Updates are serialised: checking a certificate file is asynchronous, and two interleaved
+   * updates would each be checked against the settings before the other (e.g. one moving the
+   * SMTP host with a throw-away secret, one setting a certificate file back), so their sum
+   * could pass what neither may do alone (core/credential-destinations.ts).
    */
-  async update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
+  update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
+    const run = this.#updates.then(() => this.#update(patch, actor));
+    this.#updates = run.catch(() => undefined);
+    return run;
+  }
+
+  async #update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
     const problems: Problem[] = [];
     const next: RawSettings = { ...this.#loaded.stored };
     const changes: Record<string, string | null> = {};
@@ -221,14 +206,17 @@ export class SettingsService {
       changes[k] = after === undefined ? null : secret ? encryptValue(this.#key, after, `settings.${k}`) : after;
       changedKeys.push(k);
     }
-    problems.push(...this.#redirectProblems(patch, next));
-    problems.push(...certificateProblems({ ...next, ...this.#env.raw }, changedKeys));
+    // A change of where credentials are sent must come with the credentials themselves
+    // (core/credential-destinations.ts: the destinations, the credential kinds, the env cases).
+    const redirect = credentialDestinationProblems({ before: this.effectiveRaw(), after: { ...next, ...this.#env.raw }, patch, envKeys: this.#env.keys });
+    problems.push(...redirect);
+    problems.push(...(await certificateProblems({ ...next, ...this.#env.raw }, changedKeys)));
     const parsed = parseSettings({ ...next, ...this.#env.raw });
     if (!parsed.ok) {
       const seen = new Set(problems.map((p) => p.key));
       problems.push(...parsed.problems.filter((p) => !seen.has(p.key)));
     }
-    if (problems.length) return { ok: false, problems };
+    if (problems.length) return { ok: false, problems, reenter: redirect.map((p) => p.key as SettingKey) };
     if (changedKeys.length) {
       await this.#store.saveSettings(changes, { at: this.#now(), actor, action: 'settings.update', detail: { keys: changedKeys } });
       this.#loaded = await this.#load();
@@ -239,40 +227,29 @@ export class SettingsService {
 }
 
 /**
- * Settings that decide where a credential goes: the token endpoint (client secret, certificate
- * assertion), the SMTP server (access token, SMTP password), and the mode that picks which.
- */
-const DESTINATION_KEYS = ['authorityHost', 'smtpHost', 'smtpPort', 'useModernAuth', 'scope'] as const;
-
-/** Where credentials go under these raw settings, defaults (per cloud) applied; compared as text. */
-function destinations(raw: RawSettings): Record<(typeof DESTINATION_KEYS)[number], string> {
-  const cloudRaw = String(raw.cloud ?? '').trim();
-  const cloud = (CLOUD_IDS as readonly string[]).includes(cloudRaw) ? (cloudRaw as CloudId) : 'global';
-  const text = (v: unknown, d: string | number | boolean) => (v === undefined || v === null || String(v).trim() === '' ? String(d) : String(v).trim().toLowerCase());
-  return {
-    authorityHost: text(raw.authorityHost, CLOUDS[cloud].authorityHost).replace(/\/+$/, ''),
-    smtpHost: text(raw.smtpHost, CLOUDS[cloud].smtpHost),
-    smtpPort: text(raw.smtpPort, 587),
-    useModernAuth: ['false', '0', 'no', 'off'].includes(text(raw.useModernAuth, true)) ? 'false' : 'true',
-    scope: text(raw.scope, CLOUDS[cloud].smtpScope),
-  };
-}
-
-/**
  * A changed client certificate must be readable and hold a key that matches the certificate:
  * checked when it is saved, so a bad file is refused at once instead of stopping delivery later.
+ * A changed path is checked on its own even when a PEM (which wins) is set: every path a
+ * setting names must be a regular file of at most 64 KB, read without blocking the event loop
+ * (config/bounded-file.ts), never a device or a FIFO.
  */
-function certificateProblems(raw: RawSettings, changedKeys: SettingKey[]): Problem[] {
-  if (!changedKeys.some((k) => k === 'clientCertificatePath' || k === 'clientCertificatePem')) return [];
+async function certificateProblems(raw: RawSettings, changedKeys: SettingKey[]): Promise<Problem[]> {
+  const pathChanged = changedKeys.includes('clientCertificatePath');
+  if (!pathChanged && !changedKeys.includes('clientCertificatePem')) return [];
   const path = typeof raw.clientCertificatePath === 'string' && raw.clientCertificatePath.trim() ? raw.clientCertificatePath.trim() : undefined;
   const pem = typeof raw.clientCertificatePem === 'string' && raw.clientCertificatePem ? new Secret(raw.clientCertificatePem) : undefined;
-  if (!path && !pem) return [];
-  try {
-    loadClientCertificate({ path, pem });
-    return [];
-  } catch (error) {
-    return isMailgateError(error) && error.problems ? error.problems : [{ key: 'clientCertificatePath', message: 'Client certificate: cannot be used' }];
+  const checks: { path?: string; pem?: Secret }[] = [];
+  if (pem) checks.push({ pem });
+  if (path && (pathChanged || !pem)) checks.push({ path });
+  const out: Problem[] = [];
+  for (const check of checks) {
+    try {
+      await readClientCertificate(check);
+    } catch (error) {
+      out.push(...(isMailgateError(error) && error.problems ? error.problems : [{ key: check.pem ? 'clientCertificatePem' : 'clientCertificatePath', message: 'Client certificate: cannot be used' }]));
+    }
   }
+  return out;
 }
 
 /** Public values from raw (unvalidated) settings: non-secret values as given, secrets as `<key>Set`. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Faults } from '../../src/emulator/index.js';
+import type { Emulator, Faults } from '../../src/emulator/index.js';
 import { startPair, type Pair } from './e2e-helpers.js';
 import { waitFor } from './helpers.js';
 import { AdminClient } from '../admin/helpers.js';
@@ -170,7 +170,16 @@ describe('end to end against the emulator', () => {
   });
 
   it('an unreadable client certificate never crashes the service: messages wait, readyz says why, the admin page names the file, the API refuses to save it', async () => {
-    await withPair({ env: { MAILGATE_CLIENT_CERTIFICATE_PATH: '/nonexistent/client.pem', MAILGATE_ADMIN_PASSWORD: 'e2e-admin-password-0123456789' } }, async (p) => {
+    // The credential comes from the environment, so its destinations must too (a request
+    // cannot move a credential it cannot enter: core/credential-destinations.ts).
+    const env = (e: Emulator) => ({
+      MAILGATE_CLIENT_CERTIFICATE_PATH: '/nonexistent/client.pem',
+      MAILGATE_ADMIN_PASSWORD: 'e2e-admin-password-0123456789',
+      MAILGATE_SMTP_HOST: e.smtp.host,
+      MAILGATE_SMTP_PORT: String(e.smtp.port),
+      MAILGATE_AUTHORITY_HOST: e.authorityHost,
+    });
+    await withPair({ env }, async (p) => {
       const [a] = await p.submit(1);
       await new Promise((r) => setTimeout(r, 400));
       assert.equal((await p.api('GET', `/api/v1/messages/${a.id}`)).json.status, 'queued');

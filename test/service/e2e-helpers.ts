@@ -44,7 +44,7 @@ export const fastClassify = (e: unknown) => {
   return d.minDelayMs === undefined ? d : { ...d, minDelayMs: Math.min(d.minDelayMs, 20) };
 };
 
-export async function startPair(o: { tenant?: TenantStateOptions; limits?: LimitsOption; workerOptions?: Partial<WorkerOptions>; env?: Record<string, string> } = {}): Promise<Pair> {
+export async function startPair(o: { tenant?: TenantStateOptions; limits?: LimitsOption; workerOptions?: Partial<WorkerOptions>; env?: Record<string, string> | ((emulator: Emulator) => Record<string, string>) } = {}): Promise<Pair> {
   let emulator: Emulator;
   let tenant: Tenant;
   const issuedTokens: string[] = [];
@@ -60,7 +60,7 @@ export async function startPair(o: { tenant?: TenantStateOptions; limits?: Limit
   const t = tempDir('mailgate-e2e-');
   const logs = new LineCapture();
   const svc = await startService({
-    env: { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_RATE_PER_MINUTE: '1000000', MAILGATE_POLL_INTERVAL_MS: '50', MAILGATE_HTTP_PORT: '0', ...o.env },
+    env: { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_RATE_PER_MINUTE: '1000000', MAILGATE_POLL_INTERVAL_MS: '50', MAILGATE_HTTP_PORT: '0', ...(typeof o.env === 'function' ? o.env(emulator) : o.env) },
     ca: emulator.caPem,
     logger: createLogger({ destination: logs, level: 'debug' }),
     mailerDeps: { tokenRetry: { maxAttempts: 1 } },

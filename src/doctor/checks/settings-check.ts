@@ -10,7 +10,7 @@
  *
  * Imports: src/core (settings, clouds, errors), src/auth/client-certificate (certificate loading).
  */
-import { loadClientCertificate } from '../../auth/client-certificate.js';
+import { readClientCertificate } from '../../auth/client-certificate.js';
 import { CLOUDS } from '../../core/clouds.js';
 import { isMailgateError, type Problem } from '../../core/errors.js';
 import { FIELD_BY_KEY, publicSettings, type EmailSettings, type SettingsResult } from '../../core/settings.js';
@@ -24,11 +24,11 @@ export type CertificateObservation =
   | { ok: true; notAfter: Date; thumbprintSha256: string }
   | { ok: false; problems: Problem[] };
 
-/** Reads and checks the configured client certificate (file or PEM setting). */
-export function observeCertificate(settings: EmailSettings): CertificateObservation | undefined {
+/** Reads and checks the configured client certificate (file or PEM setting; a file is read bounded, off the event loop). */
+export async function observeCertificate(settings: EmailSettings): Promise<CertificateObservation | undefined> {
   if (!settings.useModernAuth || (!settings.clientCertificatePath && !settings.clientCertificatePem)) return undefined;
   try {
-    const c = loadClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem });
+    const c = await readClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem });
     return { ok: true, notAfter: c.notAfter, thumbprintSha256: c.thumbprintSha256 };
   } catch (e) {
     const problems = isMailgateError(e) && e.problems?.length ? e.problems : [{ key: 'clientCertificatePath', message: 'Client certificate: cannot be read' }];

@@ -12,7 +12,7 @@
  * Imports: src/auth (token request, certificate), src/core (errors, secret, diagnosis).
  */
 import { requestEntraToken } from '../../auth/entra-token-source.js';
-import { loadClientCertificate } from '../../auth/client-certificate.js';
+import { readClientCertificate } from '../../auth/client-certificate.js';
 import { MailgateError } from '../../core/errors.js';
 import { asMailgateError } from '../../core/internal-error.js';
 import { Secret } from '../../core/secret.js';
@@ -37,7 +37,7 @@ export async function observeToken(settings: EmailSettings, o: { ca?: string | B
     }
     const certificate =
       settings.clientCertificatePath || settings.clientCertificatePem
-        ? loadClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem })
+        ? await readClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem })
         : undefined;
     const t = await requestEntraToken({
       authorityHost: settings.authorityHost,

@@ -32,8 +32,8 @@ export function problemResponse(status: number, slug: string, title: string, ext
 }
 
 /** 422 listing every problem. */
-export function validationProblem(problems: Problem[], detail = 'The request has invalid values; every problem is listed in errors.'): Response {
-  return problemResponse(422, 'validation', 'Invalid request', { detail, errors: problems.map((p) => ({ key: p.key, message: p.message })) });
+export function validationProblem(problems: Problem[], detail = 'The request has invalid values; every problem is listed in errors.', extra: Record<string, unknown> = {}): Response {
+  return problemResponse(422, 'validation', 'Invalid request', { detail, errors: problems.map((p) => ({ key: p.key, message: p.message })), ...extra });
 }
 
 export function notFound(what: string): Response {

@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { addressProblems } from '../../../core/message.js';
+import { FIELD_BY_KEY } from '../../../core/settings.js';
 import type { SettingsView } from '../../settings-store.js';
 import { requireScope, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
@@ -34,6 +35,11 @@ export function settingsRoutes(d: AppDeps): Hono<AppEnv> {
       return validationProblem([{ key: 'body', message: 'body: must be a JSON object of settings' }]);
     }
     const r = await d.settings.update(body.value as Record<string, unknown>, `api-key:${c.get('apiKey').name}`);
+    if (!r.ok && r.reenter.length) {
+      // A destination of a credential changed without the credential: say what to enter again.
+      const names = r.reenter.map((k) => `${FIELD_BY_KEY[k].label} (${k})`).join(', ');
+      return validationProblem(r.problems, `The settings were not saved: where credentials are sent changes only together with the credentials. Enter again (or clear) in the same request: ${names}; errors says how for each.`, { reenter: r.reenter });
+    }
     if (!r.ok) return validationProblem(r.problems, 'The settings were not saved; every problem is listed in errors.');
     return c.json(settingsBody(r.view));
   });
