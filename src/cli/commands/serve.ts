@@ -1,6 +1,6 @@
 /**
- * `mailgate serve`, `mailgate dev`, `mailgate apikey create|list|revoke` and
- * `mailgate admin set-password`: the service's command line.
+ * `mailgate serve`, `mailgate dev`, `mailgate apikey create|list|revoke`,
+ * `mailgate admin set-password` and `mailgate backup`: the service's command line.
  *
  * Output contract:
  * - serve: warnings on stderr; on stdout one line `mailgate: listening on <url>` once ready,
@@ -18,6 +18,7 @@ import { createLogger, logFormat } from '../../log/logger.js';
 import { startService } from '../../service/service.js';
 import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
+import { registerBackupCommand } from './backup.js';
 
 function fail(command: string, error: unknown): never {
   process.stderr.write(`mailgate ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -101,4 +102,5 @@ export function registerServeCommands(program: Command): void {
   registerDev(program);
   registerApiKeyCommands(program);
   registerAdminCommands(program);
+  registerBackupCommand(program);
 }
