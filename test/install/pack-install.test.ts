@@ -3,8 +3,14 @@
  * tarball into a clean prefix, gives a working `mailgate` command: the bin is linked and runs,
  * the SQL migrations are shipped (a store opens), the tests are not shipped.
  *
+ * The tarball carries npm-shrinkwrap.json (the lockfile, copied by the `prepack` script), so a
+ * global install gets exactly the dependency versions this checkout tests, never a newer one
+ * whose `engines` leave out Node 20; the test checks commander's version in the install.
+ *
  * One test, and the slowest of the suite. To keep it to seconds:
- * - the tarball is packed with --ignore-scripts from the dist/ that `npm test` just built;
+ * - the tarball is packed with --ignore-scripts from a staging copy of the package's files (the
+ *   dist/ that `npm test` just built; `prepare` would recompile dist/ under the tests running
+ *   next to this one), with the `prepack` step done here: the lockfile as npm-shrinkwrap.json;
  * - dependencies come from the npm cache first (--prefer-offline; `npm ci` filled it), the
  *   registry only for what is missing; when the registry cannot be reached the test is skipped,
  *   saying so on stderr (CI reaches it);
@@ -31,7 +37,12 @@ describe('npm pack, then npm install -g of the tarball', () => {
     const repo = process.cwd();
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-pack-'));
     try {
-      const pack = npm(['pack', '--ignore-scripts', '--pack-destination', dir], repo);
+      const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { files: string[]; scripts: Record<string, string> };
+      assert.match(pkg.scripts.prepack, /cp package-lock.json npm-shrinkwrap.json/, 'the published package carries the lockfile');
+      const stage = join(dir, 'stage');
+      for (const f of [...pkg.files.filter((x) => x !== 'npm-shrinkwrap.json'), 'package.json', 'README.md']) cpSync(join(repo, f), join(stage, f), { recursive: true });
+      cpSync(join(repo, 'package-lock.json'), join(stage, 'npm-shrinkwrap.json'));
+      const pack = npm(['pack', '--ignore-scripts', '--pack-destination', dir], stage);
       assert.equal(pack.status, 0, pack.stderr);
       const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
       assert.equal(tgz, `mailgate-${VERSION}.tgz`);
@@ -59,6 +70,8 @@ describe('npm pack, then npm install -g of the tarball', () => {
       }
 
       assert.equal(existsSync(join(pkgDir, 'dist', 'test')), false, 'the tests are not shipped');
+      assert.equal(existsSync(join(pkgDir, 'node_modules', 'typescript')), false, 'no devDependencies');
+      assert.equal(version(join(pkgDir, 'node_modules', 'commander')), version(join(repo, 'node_modules', 'commander')), 'the shrinkwrap pins the tested versions');
       assert.ok(existsSync(join(pkgDir, 'deploy', 'mailgate.service')), 'the systemd unit is shipped');
       const bin = join(prefix, 'bin', 'mailgate');
       const run = (args: string[]) => spawnSync(bin, args, { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, MAILGATE_LOG_LEVEL: 'warn' } });
