@@ -14,9 +14,12 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ADMIN_PASSWORD_META, setAdminPassword, verifyPassword } from '../../src/service/admin-password.js';
 import { revokeApiKey } from '../../src/service/api-keys.js';
+import { unauthorizedDetail } from '../../src/service/http/auth.js';
 import { resolveDataDir } from '../../src/service/data-dir.js';
 import { devCredentials, DEV_CREDENTIALS_FILE } from '../../src/service/dev-credentials.js';
 import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startService } from '../../src/service/service.js';
 import { tempDir, waitFor } from './helpers.js';
 
 const MAIN = resolve('dist/src/cli/main.js');
@@ -102,6 +105,34 @@ describe('mailgate dev and the one-shot commands agree on the data dir', () => {
       }
     } finally {
       await dev.stop();
+      t.remove();
+    }
+  });
+});
+
+describe('the 401 advice', () => {
+  it('names the data dir as one shell word, and no path when the API is not on loopback', () => {
+    assert.match(unauthorizedDetail("/srv/my data/it's"), /--data-dir '\/srv\/my data\/it'\\''s'$/);
+    const remote = unauthorizedDetail(undefined);
+    assert.ok(!remote.includes('/'), remote.replace('"Authorization: Bearer <key>"', ''));
+    assert.match(remote, /mailgate apikey create NAME --data-dir <this server's data dir>/);
+  });
+
+  it('the service names its data dir only when it listens on loopback', async () => {
+    const t = tempDir();
+    try {
+      for (const [host, expected] of [['127.0.0.1', resolve(t.dir)], ['0.0.0.0', undefined]] as const) {
+        const svc = await startService({ env: { MAILGATE_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') }, config: { dataDir: t.dir, httpHost: host }, listen: false, worker: false, logger: createLogger({ level: 'silent' }) });
+        try {
+          assert.equal(svc.deps.dataDir, expected, host);
+          const r = await svc.app.request('/api/v1/messages/x');
+          assert.equal(r.status, 401);
+          assert.equal(((await r.json()) as { detail: string }).detail.includes(t.dir), expected !== undefined);
+        } finally {
+          await svc.stop();
+        }
+      }
+    } finally {
       t.remove();
     }
   });
