@@ -8,7 +8,7 @@
 #   ("action forbidden"); one we put there ourselves is removed afterwards. The suite starts its
 #   own instances from configs in a temp dir, on loopback ports.
 # - Exits non-zero when the packages cannot be installed; the suite then skips loudly.
-# See shared/reference/dependencies.md §4.
+# See docs/dependencies.md §4.
 set -euo pipefail
 
 need_install=0

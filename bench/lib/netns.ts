@@ -2,7 +2,7 @@
  * The network environment of a run.
  *
  * On this machine's plain loopback Postfix stalls ~40 ms per message (Nagle on its side meets
- * delayed ACK on the receiver's, perf-calibration.md). So the whole benchmark, every
+ * delayed ACK on the receiver's, docs/perf-calibration.md). So the whole benchmark, every
  * competitor alike, runs inside a private network namespace (`unshare -n`) whose loopback
  * routes carry `quickack 1`. If no namespace can be made, it runs on plain loopback and the
  * Postfix figures are marked as stalled.

@@ -2,7 +2,7 @@
  * Postfix from Debian as a competitor: installed if missing (before the namespace is entered),
  * configured as an administrator would for this job, started in its own scratch directory.
  *
- * Configuration (perf-calibration.md): relay to the sink over STARTTLS with SASL PLAIN, trusted
+ * Configuration (docs/perf-calibration.md): relay to the sink over STARTTLS with SASL PLAIN, trusted
  * CA, destination concurrency 3, TLS connection reuse on (`postfix`) or Postfix's default off
  * (`postfix_default`); Debian's master.cf with chroot off and tlsproxy added; smtpd for
  * injection on a loopback port; queue on local disk with default fsync behaviour.

@@ -3,7 +3,7 @@
  * (XOAUTH2, PLAIN, LOGIN; any credentials accepted, but only after TLS), plus an HTTPS token
  * endpoint that counts token requests.
  *
- * Made fast and fair as in perf-calibration.md:
+ * Made fast and fair as in docs/perf-calibration.md:
  * - smtp-server's built-in 100 ms early-talker greeting delay is removed (prototype override in
  *   this process only; node_modules is untouched);
  * - TCP_NODELAY on every accepted socket, no reverse DNS;

@@ -1,6 +1,6 @@
 /**
  * Load a client certificate credential (certificate + private key in one PEM) for the
- * certificate flavour of the client-credentials grant (m365.md §10.3).
+ * certificate flavour of the client-credentials grant (docs/m365.md §10.3).
  *
  * Returns what MSAL needs: the SHA-256 thumbprint, the private key as PKCS#8 PEM and the
  * certificate PEM (sent as x5c). Problems become MailgateError SETTINGS_INVALID naming the setting.

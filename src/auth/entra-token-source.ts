@@ -5,7 +5,7 @@
  * MSAL is configured so it sends exactly one request, the token POST:
  * - static `authorityMetadata` + `knownAuthorities`, so there is no instance or OpenID discovery.
  *   Without it, an unknown tenant makes MSAL report only `endpoints_resolution_error`, and the
- *   administrator would never see Entra's AADSTS90002 (dependencies.md §2);
+ *   administrator would never see Entra's AADSTS90002 (docs/dependencies.md §2);
  * - a network module of ours (node:https) that accepts an extra CA, applies an idle timeout and
  *   an overall deadline, caps the response body at 1 MB (https-request.ts), and
  *   records the raw response, so errors are built from what Entra sent (token-errors.ts);

@@ -1,7 +1,7 @@
 /**
  * Decode (not verify) the claims of an access token.
  *
- * Why: Microsoft says to treat access tokens as opaque and not to validate them (m365.md §1.4),
+ * Why: Microsoft says to treat access tokens as opaque and not to validate them (docs/m365.md §1.4),
  * but their claims tell an administrator what Exchange will see: `aud`, `tid`, `roles`, and
  * `oid` — the Enterprise Application object id that `New-ServicePrincipal -ObjectId` needs.
  * Used by the doctor and by diagnosis context; never returns the token itself.

@@ -3,11 +3,11 @@
  *
  * Why: choosing a cloud must set the authority host, the SMTP host, the token scope and the
  * Graph host together; mixing them fails (a token from one cloud is refused by another).
- * Sources: ../shared/reference/m365.md §1.1, §1.3, §3.1.
+ * Sources: docs/m365.md §1.1, §1.3, §3.1.
  *
  * Only the global values are confirmed by Microsoft documentation. For the national clouds the
  * SMTP host and the scope come from Microsoft's endpoint lists and community code
- * (m365.md marks them **unconfirmed**). The safe behaviour chosen here: use them as defaults,
+ * (docs/m365.md marks them **unconfirmed**). The safe behaviour chosen here: use them as defaults,
  * let every value be overridden by its own setting (smtpHost, authorityHost, scope), and have
  * the doctor report the values in use so an administrator can compare them with their tenant.
  */

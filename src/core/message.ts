@@ -12,9 +12,9 @@ import { z } from 'zod';
 import { MailgateError, type Problem } from './errors.js';
 import type { Attachment, OutboundMessage } from './ports.js';
 
-/** Exchange Online's default recipients-per-message limit (m365.md §5.1). */
+/** Exchange Online's default recipients-per-message limit (docs/m365.md §5.1). */
 export const MAX_RECIPIENTS = 500;
-/** Exchange Online's default maximum message size (35 MB, m365.md §5.1). */
+/** Exchange Online's default maximum message size (35 MB, docs/m365.md §5.1). */
 export const MAX_MESSAGE_BYTES = 35 * 1024 * 1024;
 
 const emailSchema = z.email();

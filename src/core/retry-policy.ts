@@ -3,7 +3,7 @@
  *
  * Why: retrying the wrong failure is harmful, not just useless. Exchange Online throttles a
  * mailbox that keeps resending messages it refused permanently (550 5.2.25x continuous-error
- * throttling, m365.md §10.10), and Entra throttles identical token requests (AADSTS50196).
+ * throttling, docs/m365.md §10.10), and Entra throttles identical token requests (AADSTS50196).
  * So the policy is data, one ordered table (first match wins), pinned by fixtures of real
  * replies: 4xx SMTP replies and network failures are retried, 5xx and refused credentials
  * never are. The delivery worker computes its backoff schedule on top of `minDelayMs`.

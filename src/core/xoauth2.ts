@@ -1,6 +1,6 @@
 /**
  * The SASL XOAUTH2 initial response, byte-exact:
- * base64("user=" + mailbox + "\x01auth=Bearer " + token + "\x01\x01")  (m365.md §3.3).
+ * base64("user=" + mailbox + "\x01auth=Bearer " + token + "\x01\x01")  (docs/m365.md §3.3).
  *
  * Pure and tested against Microsoft's documented test vector. The result is a credential:
  * never log it (the transport hides it; the logger scrubs `AUTH XOAUTH2 <base64>`).

@@ -5,7 +5,7 @@
  * assignments (Get-ManagementRoleAssignment).
  *
  * Why it exists: Exchange answers every OAuth refusal with the same `535 5.7.3 Authentication
- * unsuccessful` (m365.md §3.4, §4: "Exchange does not tell you which check failed"), so from the
+ * unsuccessful` (docs/m365.md §3.4, §4: "Exchange does not tell you which check failed"), so from the
  * SMTP reply alone "no service principal", "App Registration object id registered", "no
  * FullAccess" and "not a mailbox of this tenant" cannot be told apart, and the doctor keeps its
  * ordered checklist. The emulator's reply is deliberately the same single text; it does NOT

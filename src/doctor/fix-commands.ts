@@ -36,7 +36,7 @@ export function fillOne(template: string, values: FillValues): string {
   return fillTemplate(template, values);
 }
 
-// ---- Exchange Online PowerShell (m365.md §8.1); the same texts as the diagnosis tables ---------
+// ---- Exchange Online PowerShell (docs/m365.md §8.1); the same texts as the diagnosis tables ---------
 export const PS = {
   connect: 'Connect-ExchangeOnline -Organization {tenantId}',
   newServicePrincipal: 'New-ServicePrincipal -AppId {clientId} -ObjectId {oid} -DisplayName "Mailgate"',
@@ -53,14 +53,14 @@ export const NET = {
   resolveAuthority: 'Resolve-DnsName {authorityHostName}',
 } as const;
 
-/** Where admin consent for SMTP.SendAsApp is granted, click by click (m365.md §8.2 A.1). */
+/** Where admin consent for SMTP.SendAsApp is granted, click by click (docs/m365.md §8.2 A.1). */
 export const CONSENT_PATH =
   'Azure portal → Microsoft Entra ID → App registrations → the app {clientId} → API permissions → Add a permission → APIs my organization uses → Office 365 Exchange Online → Application permissions → SMTP.SendAsApp → Add permissions, then "Grant admin consent for <your organisation>".';
 
 /**
  * After `535 5.7.3` with a token that carries SMTP.SendAsApp for the right tenant and audience,
  * only Exchange-side steps remain. Exchange says nothing about which, so the fix lists them in
- * the order to check them (m365.md §2.3, §8.2 A.2–A.3, §10.12).
+ * the order to check them (docs/m365.md §2.3, §8.2 A.2–A.3, §10.12).
  */
 export const EXCHANGE_SIDE_FIX = [
   'The token is right (audience, tenant and the SMTP.SendAsApp role), so a step in Exchange Online is missing. Check, in this order:',

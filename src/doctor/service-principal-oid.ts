@@ -1,7 +1,7 @@
 /**
  * findServicePrincipalObjectId: the Enterprise Application object id of the configured app, read
  * from the `oid` claim of a freshly issued access token — the value `New-ServicePrincipal
- * -ObjectId` needs (m365.md §2.3).
+ * -ObjectId` needs (docs/m365.md §2.3).
  *
  * Why it exists: `mailgate setup-script` (and the admin page) fill the object id into the
  * set-up commands when a token can be obtained, and must say why not when it cannot. The token

@@ -4,7 +4,7 @@
  *
  * Why it exists: the set-up is a dozen manual steps across the Azure portal and Exchange Online
  * PowerShell, and the most common mistake (New-ServicePrincipal with the App Registration's
- * object id) is invisible until a `535 5.7.3`. The script follows m365.md §8 exactly:
+ * object id) is invisible until a `535 5.7.3`. The script follows docs/m365.md §8 exactly:
  * set-up A (Entra permission SMTP.SendAsApp + New-ServicePrincipal + Add-MailboxPermission
  * FullAccess) by default, set-up B (RBAC for Applications: New-ManagementScope +
  * New-ManagementRoleAssignment -Role "Application SMTP.SendAsApp") by changing one variable;

@@ -1,5 +1,5 @@
 /**
- * Exchange Online's SMTP AUTH submission limits (m365.md §5.1): concurrent authenticated
+ * Exchange Online's SMTP AUTH submission limits (docs/m365.md §5.1): concurrent authenticated
  * connections per mailbox (3), messages per minute per mailbox (30), recipients per message
  * (500) and the message size (mailbox MaxSendSize, default 35 MB), with a way to lift them all
  * (`limits: false`) when the emulator is used as a fast sink, e.g. by the benchmark.

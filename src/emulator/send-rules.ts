@@ -2,7 +2,7 @@
  * Exchange's SendAs rule, judged at the end of DATA: a message whose envelope sender or From
  * header names a mailbox other than the authenticated one is refused with `554 5.2.252
  * SendAsDenied; ...` unless that mailbox's `sendAs` list names the service principal (`oid`)
- * or the authenticated mailbox (m365.md §4, §8.3).
+ * or the authenticated mailbox (docs/m365.md §4, §8.3).
  *
  * Why it exists: "From differs from the authenticated mailbox" is a classic failure that only
  * shows up after the whole message was sent; the rule is pure and tested on its own.

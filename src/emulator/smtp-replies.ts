@@ -1,5 +1,5 @@
 /**
- * Exchange Online's SMTP reply texts (m365.md §3-§5), and the translation of smtp-server's
+ * Exchange Online's SMTP reply texts (docs/m365.md §3-§5), and the translation of smtp-server's
  * stock replies (`Accepted`, `Ready to start TLS`, ...) into Exchange's wording.
  *
  * Why it exists: clients and the product's diagnosis match on these strings, so they live in
@@ -57,11 +57,11 @@ export const REPLIES = {
   alreadyAuthenticated: { code: 503, message: '5.5.2 Already authenticated' },
   /** Exchange on-premises wording for its recipient limit; unconfirmed for Exchange Online. */
   tooManyRecipients: { code: 452, message: '4.5.3 Too many recipients' },
-  /** Generic RFC-style text; that Exchange Online uses it is unconfirmed (m365.md §4). */
+  /** Generic RFC-style text; that Exchange Online uses it is unconfirmed (docs/m365.md §4). */
   messageTooBig: { code: 552, message: '5.3.4 Message size exceeds fixed maximum message size' },
   /**
    * Emulator choice for the 30 messages/minute limit. Microsoft now delays excess messages
-   * ("throttled and successively carried over to the following minutes", m365.md §5.1) instead
+   * ("throttled and successively carried over to the following minutes", docs/m365.md §5.1) instead
    * of refusing them; a delay is invisible to a client and would stall tests for up to a minute,
    * so the emulator refuses the MAIL FROM with a transient 4xx (wording after Exchange
    * on-premises' message rate limit) and the client is expected to retry later.
@@ -74,7 +74,7 @@ export function authUnsuccessful(id: ExchangeIdentity, now: Date): Reply {
   return { code: 535, message: `5.7.3 Authentication unsuccessful [${frontEndFqdn(id)} ${now.toISOString()} ${newExchangeId()}]` };
 }
 
-/** The SendAs refusal at the end of DATA (m365.md §4, observed). */
+/** The SendAs refusal at the end of DATA (docs/m365.md §4, observed). */
 export function sendAsDenied(authMailbox: string, from: string): Reply {
   return {
     code: 554,

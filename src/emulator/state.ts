@@ -67,7 +67,7 @@ const mailboxSchema = z.strictObject({
 });
 
 /**
- * RBAC for Applications (set-up B, m365.md §8.2): `New-ManagementRoleAssignment -Role
+ * RBAC for Applications (set-up B, docs/m365.md §8.2): `New-ManagementRoleAssignment -Role
  * "Application SMTP.SendAsApp" -App <service principal> -CustomResourceScope <scope>`. The app
  * then needs no SMTP.SendAsApp consent in Entra and no mailbox permission.
  */

@@ -6,7 +6,7 @@
  *
  * Why it exists: clients (MSAL, the product's token code, the doctor) act on these exact
  * fields; keeping every code's `error` value and description text in one table makes them
- * reviewable against the reference (m365.md §7).
+ * reviewable against the reference (docs/m365.md §7).
  *
  * Imports: ./ids.ts only.
  */
@@ -26,7 +26,7 @@ interface CatalogueEntry {
   describe(p: Params): string;
 }
 
-/** Description texts as Entra words them (m365.md §7 and the observed replies it cites). */
+/** Description texts as Entra words them (docs/m365.md §7 and the observed replies it cites). */
 const CATALOGUE: Record<AadstsCode, CatalogueEntry> = {
   90002: { error: 'invalid_request', describe: (p) => `Tenant '${p['tenant']}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.` },
   900023: { error: 'invalid_request', describe: (p) => `Specified tenant identifier '${p['tenant']}' is neither a valid DNS name, nor a valid external domain.` },

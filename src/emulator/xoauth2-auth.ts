@@ -4,7 +4,7 @@
  * reply plus the real reason (Exchange itself only ever says `535 5.7.3 Authentication
  * unsuccessful`). Also parses the SASL XOAUTH2 initial response.
  *
- * Rules (m365.md §2-§4, §8): token signature/expiry valid; `aud` is Exchange; the `user=`
+ * Rules (docs/m365.md §2-§4, §8): token signature/expiry valid; `aud` is Exchange; the `user=`
  * mailbox exists in the token's tenant; SMTP AUTH not disabled (the mailbox's setting, when
  * not null, wins over the tenant's: 5.7.139); `roles` contains SMTP.SendAsApp; the app's
  * service principal is registered in Exchange with objectId == the token's `oid` (the
@@ -14,7 +14,7 @@
  *
  * Every OAuth refusal gets the one `535 5.7.3` text on purpose, whatever the reason (no service
  * principal, the App Registration's object id, no FullAccess, a mailbox not in the tenant, no
- * role): real Exchange makes no distinction in its reply (m365.md §3.4, §4), so the product must
+ * role): real Exchange makes no distinction in its reply (docs/m365.md §3.4, §4), so the product must
  * not be able to learn one here either. The reason goes only to the activity log; the doctor
  * reads Exchange-side facts through the admin API's `exchange` view (src/doctor/exchange-facts.ts).
  *
@@ -85,7 +85,7 @@ export function decideXoauth2(state: EmulatorState, token: VerifyTokenResult, us
   const disabled = smtpAuthDisabledReply(tenant, mailbox);
   if (disabled) return { ok: false, reply: disabled.reply, reason: disabled.reason };
   // Set-up B: an RBAC assignment of "Application SMTP.SendAsApp" whose scope covers the mailbox
-  // replaces both the Entra consent and the mailbox permission (m365.md §8.2).
+  // replaces both the Entra consent and the mailbox permission (docs/m365.md §8.2).
   const rbac = tenant.rbacAssignments.some((a) =>
     (a.app.toLowerCase() === claims.oid.toLowerCase() || a.app.toLowerCase() === claims.appid.toLowerCase()) &&
     (a.mailboxes === null || a.mailboxes.some((m) => m.toLowerCase() === mailbox.address.toLowerCase())));

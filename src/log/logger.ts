@@ -7,10 +7,13 @@
  * value passes through `scrubText` (JWT-shaped values, AUTH initial responses).
  *
  * Logs go to stderr (stdout is reserved for command output such as `--json` results and
- * ready lines). Level from MAILGATE_LOG_LEVEL (default `info`).
+ * ready lines). Level from MAILGATE_LOG_LEVEL (default `info`). Format from
+ * MAILGATE_LOG_FORMAT: `json` (one pino JSON object per line, the default: what log shippers
+ * read) or `pretty` (./pretty.ts, short human-readable lines; `mailgate dev`'s default).
  */
 import { pino, type Logger } from 'pino';
 import { scrubDeep, scrubText } from '../core/secret.js';
+import { prettyDestination } from './pretty.js';
 
 export type { Logger } from 'pino';
 
@@ -52,6 +55,18 @@ export interface LoggerOptions {
   /** A writable destination (tests pass a stream to capture lines); default stderr. */
   destination?: NodeJS.WritableStream;
   name?: string;
+  /** `json` or `pretty`; default MAILGATE_LOG_FORMAT, else `json`. */
+  format?: string;
+}
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The log format from an option or MAILGATE_LOG_FORMAT; throws naming the variable when unknown. */
+export function logFormat(value: string | undefined = process.env.MAILGATE_LOG_FORMAT, fallback: LogFormat = 'json'): LogFormat {
+  if (value === undefined || value === '') return fallback;
+  if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
+  throw new Error(`MAILGATE_LOG_FORMAT must be json or pretty (was ${JSON.stringify(value.slice(0, 40))}).`);
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -76,7 +91,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    (options.destination ?? process.stderr) as pino.DestinationStream,
+    (logFormat(options.format) === 'pretty' ? prettyDestination(options.destination ?? process.stderr) : options.destination ?? process.stderr) as pino.DestinationStream,
   );
 }
 

@@ -5,12 +5,12 @@
  * What it does: starts the emulator in-process (random ports, a fresh demo tenant and secret
  * on every start), starts the service on `./data/dev` (or a temp dir), stores the emulator's
  * values as the Email Settings (so the admin page can show and edit them), trusts the
- * emulator's CA explicitly through the mailer's `ca` option (not NODE_EXTRA_CA_CERTS), sets a
- * fresh admin password and a fresh admin-scope API key named `dev`, and returns everything
- * the CLI prints. Email Settings variables from the environment are ignored here: dev always
+ * emulator's CA explicitly through the mailer's `ca` option (not NODE_EXTRA_CA_CERTS), keeps an
+ * admin password and an admin-scope API key named `dev` across restarts of the data dir
+ * (./dev-credentials.ts), and returns everything the CLI prints. Email Settings variables from the environment are ignored here: dev always
  * talks to the emulator.
  *
- * Imports: ../emulator (only here and in tests), ./service, ./api-keys, ./admin-password.
+ * Imports: ../emulator (only here and in tests), ./service, ./dev-credentials, ./data-dir.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,8 @@ import { join, resolve } from 'node:path';
 import { SETTINGS_FIELDS } from '../core/settings.js';
 import { startEmulator, type Emulator, type LimitsOption } from '../emulator/index.js';
 import type { Logger } from '../log/logger.js';
-import { generatePassword, setAdminPassword } from './admin-password.js';
-import { createApiKey, revokeApiKey } from './api-keys.js';
+import { DEV_DATA_DIR } from './data-dir.js';
+import { devCredentials, type DevCredentials } from './dev-credentials.js';
 import { startService, type RunningService, type StartServiceOptions } from './service.js';
 
 export interface DevOptions {
@@ -40,11 +40,12 @@ export interface RunningDev {
   service: RunningService;
   emulator: Emulator;
   dataDir: string;
-  /** Admin-scope API key named `dev` (new on every start). */
+  /** Admin-scope API key named `dev` (kept across restarts of the data dir, see dev-credentials.ts). */
   apiKey: string;
-  /** The admin password (new on every start unless MAILGATE_ADMIN_PASSWORD is set). */
+  /** The admin password ('' when it comes from MAILGATE_ADMIN_PASSWORD or the user changed it). */
   adminPassword: string;
   adminPasswordFromEnv: boolean;
+  credentials: DevCredentials;
   stop(): Promise<void>;
 }
 
@@ -52,7 +53,7 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
   const baseEnv = o.env ?? process.env;
   const emailVars = new Set(SETTINGS_FIELDS.map((f) => f.env));
   const env = Object.fromEntries(Object.entries(baseEnv).filter(([k]) => !emailVars.has(k)));
-  const dataDir = o.temp ? mkdtempSync(join(tmpdir(), 'mailgate-dev-')) : resolve(o.dataDir ?? './data/dev');
+  const dataDir = o.temp ? mkdtempSync(join(tmpdir(), 'mailgate-dev-')) : resolve(o.dataDir ?? DEV_DATA_DIR);
   const emulator = await startEmulator(undefined, { limits: o.emulatorLimits });
   let service: RunningService | undefined;
   try {
@@ -84,24 +85,23 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
     }, 'mailgate dev');
     if (!saved.ok) throw new Error(`mailgate dev could not store the emulator settings: ${saved.problems.map((p) => p.message).join('; ')}`);
 
-    const now = { now: Date.now(), actor: 'mailgate dev' };
-    let adminPassword = env.MAILGATE_ADMIN_PASSWORD ?? '';
-    const adminPasswordFromEnv = !!adminPassword;
-    if (!adminPasswordFromEnv) {
-      adminPassword = generatePassword();
-      await setAdminPassword(service.store, adminPassword, now);
-    }
-    await revokeApiKey(service.store, 'dev', now);
-    const { key } = await createApiKey(service.store, 'dev', 'admin', now);
+    const creds = await devCredentials(service.store, {
+      dataDir,
+      persist: !o.temp,
+      envPassword: env.MAILGATE_ADMIN_PASSWORD || undefined,
+      generatedPassword: service.adminPassword.generated,
+      now: Date.now(),
+    });
 
     const svc = service;
     return {
       service: svc,
       emulator,
       dataDir,
-      apiKey: key,
-      adminPassword,
-      adminPasswordFromEnv,
+      apiKey: creds.apiKey,
+      adminPassword: creds.adminPassword ?? '',
+      adminPasswordFromEnv: creds.adminPasswordSource === 'env',
+      credentials: creds,
       async stop() {
         await svc.stop();
         await emulator.stop();
@@ -116,6 +116,12 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
   }
 }
 
+function passwordText(c: DevCredentials): string {
+  if (c.adminPasswordSource === 'env') return '(from MAILGATE_ADMIN_PASSWORD)';
+  if (c.adminPasswordSource === 'user') return '(the one you set; unchanged, not shown)';
+  return c.adminPassword ?? '';
+}
+
 /** The text `mailgate dev` prints once everything runs. */
 export function devBanner(d: RunningDev, adminMounted: boolean): string {
   const url = d.service.url;
@@ -128,8 +134,11 @@ export function devBanner(d: RunningDev, adminMounted: boolean): string {
     `  Emulator:        SMTP ${d.emulator.smtp.host}:${d.emulator.smtp.port}, Entra ID ${d.emulator.authorityHost}, admin ${d.emulator.admin}`,
     `  Sending as:      ${d.emulator.demo?.authorizedFrom ?? ''}`,
     `  Data dir:        ${d.dataDir}`,
-    `  Admin password:  ${d.adminPasswordFromEnv ? '(from MAILGATE_ADMIN_PASSWORD)' : d.adminPassword}`,
+    `  Admin password:  ${passwordText(d.credentials)}`,
     `  API key (admin): ${d.apiKey}`,
+    d.credentials.file
+      ? `  ${d.credentials.kept ? 'The same as at the last start: they' : 'They'} are kept across restarts in ${d.credentials.file} (mode 0600, dev only); delete it for new ones.`
+      : '  New on every start (--temp keeps nothing).',
     '',
     'Send a message:',
     `  curl -sS -X POST ${url}/api/v1/messages \\`,

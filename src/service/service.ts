@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { BoundedFileError, readBoundedFile } from '../config/bounded-file.js';
@@ -103,6 +104,11 @@ function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Server> 
       reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (set MAILGATE_HTTP_PORT)' : error.message}`, [], { cause: error }));
     });
   });
+}
+
+/** Whether the API listens only on this machine (the 401 may then name the data dir). */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** The extra CA file: a regular file of at most 64 KB, read off the event loop (config/bounded-file.ts). */
@@ -222,6 +228,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       logger,
       maxBodyBytes: config.maxBodyBytes,
       metricsToken: config.metricsToken,
+      dataDir: isLoopbackHost(config.httpHost) ? resolve(config.dataDir) : undefined,
     };
     const app = createApp(deps, { admin: o.admin ?? createAdminApp });
 

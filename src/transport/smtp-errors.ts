@@ -5,7 +5,7 @@
  * EAUTH, EENVELOPE, EMESSAGE, EPROTOCOL), the server's reply (`response`, `responseCode`) and the
  * command that failed (`command`: CONN, STARTTLS, AUTH XOAUTH2, MAIL FROM, RCPT TO, DATA).
  * From those: 4xx is transient and retryable; 5xx is permanent (never retry a 5xx: Exchange
- * throttles senders that keep repeating failures, m365.md §10.10); network trouble is retryable.
+ * throttles senders that keep repeating failures, docs/m365.md §10.10); network trouble is retryable.
  */
 import { MailgateError, parseSmtpReply, type ErrorCode, type Phase } from '../core/errors.js';
 import { scrubText } from '../core/secret.js';

@@ -3,7 +3,7 @@
  *
  * Why not nodemailer's own pool: Exchange Online allows 3 concurrent connections per mailbox
  * (`432 4.3.2`), and pooled XOAUTH2 sessions must be retired before the token that
- * authenticated them expires (a live session is not re-checked, dependencies.md §1). This pool
+ * authenticated them expires (a live session is not re-checked, docs/dependencies.md §1). This pool
  * enforces both exactly:
  * - at most `maxConnections` (≤ 3) sessions exist at any moment, idle ones included;
  * - a session is reused only while its token has more than `retireMarginMs` left; otherwise

@@ -9,7 +9,7 @@
  * - Authentication is mandatory: a session that is not authenticated never sends MAIL FROM.
  * - XOAUTH2 is run by our own handler: as one line with the initial response (what nodemailer
  *   and Outlook send), or in two steps (`AUTH XOAUTH2`, `334`, response) for servers with short
- *   command lines such as Dovecot 2.3 (dependencies.md §4a). A `334` error challenge is answered
+ *   command lines such as Dovecot 2.3 (docs/dependencies.md §4a). A `334` error challenge is answered
  *   with an empty line, as RFC 7628 requires, to collect the final reply.
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';

@@ -1,6 +1,6 @@
 /**
  * The diagnosis tables, pinned row by row by fixtures of real replies
- * (test/fixtures/replies/*.json, verbatim strings from ../shared/reference/m365.md), and the
+ * (test/fixtures/replies/*.json, verbatim strings from docs/m365.md), and the
  * three cases every administrator meets: authentication fails, permission denied, connection
  * timeout.
  */

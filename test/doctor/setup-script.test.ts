@@ -1,7 +1,7 @@
 /**
  * Unit tests of buildSetupScript and the PowerShell quoting: the script carries the real values
  * (once, as single-quoted variables), quotes hostile values safely, has a clearly marked
- * placeholder when the object id is unknown, and follows m365.md §8 (set-ups A and B).
+ * placeholder when the object id is unknown, and follows docs/m365.md §8 (set-ups A and B).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -68,7 +68,7 @@ export function jwtHeader(token: string): Record<string, any> {
   return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8'));
 }
 
-/** `base64("user=" + user + "\x01auth=Bearer " + token + "\x01\x01")` (m365.md §3.3). */
+/** `base64("user=" + user + "\x01auth=Bearer " + token + "\x01\x01")` (docs/m365.md §3.3). */
 export function xoauth2(user: string, token: string): string {
   return Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
 }

@@ -13,7 +13,7 @@
  * - stops them all (SIGTERM to the group, SIGKILL after a grace period; also on process exit
  *   and on SIGINT/SIGTERM), and removes the temp dir unless MAILGATE_INTEROP_KEEP=1.
  *
- * Traps it handles (shared/reference/dependencies.md §4): the temp dir must be traversable by
+ * Traps it handles (docs/dependencies.md §4): the temp dir must be traversable by
  * the postfix and dovecot users (mkdtemp makes it 0700); Postfix's data dir must belong to
  * postfix; `postfix check` (which creates the queue dirs) prints errors only on a tty, so it
  * runs under `script -qec`; the userdb uid must be ≥ 500 (nobody).

@@ -5,7 +5,7 @@
  * gives the pool test a measurement that does not come from Mailgate itself.
  *
  * `localAddress` binds the upstream side to a chosen 127.0.0.N: the server (and Dovecot's
- * per-IP anvil penalty, dependencies.md §4a) then sees that address instead of 127.0.0.1,
+ * per-IP anvil penalty, docs/dependencies.md §4a) then sees that address instead of 127.0.0.1,
  * which lets a test pick its source address even when the client (the CLI) cannot.
  */
 import net from 'node:net';

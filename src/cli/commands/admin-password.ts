@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { setAdminPassword } from '../../service/admin-password.js';
-import { exitWith, withStore } from './store-option.js';
+import { DATA_DIR_HELP, exitWith, withStore } from './store-option.js';
 
 async function readFirstLine(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('New admin password (at least 12 characters), then Enter: ');
@@ -24,7 +24,7 @@ export function registerAdminCommands(program: Command): void {
     .description('Set the admin password (read from stdin unless --password is given; MAILGATE_ADMIN_PASSWORD overrides it)')
     .option('--password <password>', 'the new password (prefer stdin: flags end up in the shell history)')
     .option('--stdin', 'read the password from the first line of standard input (the default)')
-    .option('--data-dir <dir>', 'data directory (default MAILGATE_DATA_DIR or ./data)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
     .action(async (opts: { password?: string; stdin?: boolean; dataDir?: string }) => {
       try {
         const password = opts.password ?? (await readFirstLine());

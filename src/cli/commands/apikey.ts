@@ -8,7 +8,7 @@
 import { Option, type Command } from 'commander';
 import { ApiKeyError, API_KEY_SCOPES, createApiKey, revokeApiKey } from '../../service/api-keys.js';
 import type { ApiKeyScope } from '../../service/store/store.js';
-import { exitWith, withStore } from './store-option.js';
+import { DATA_DIR_HELP, exitWith, withStore } from './store-option.js';
 
 const iso = (t?: number) => (t === undefined ? '' : new Date(t).toISOString());
 
@@ -20,12 +20,12 @@ export function registerApiKeyCommands(program: Command): void {
     .description('Create an API key and print it once')
     .addOption(new Option('--scope <scope>', 'send (submit and read messages) or admin (everything)').choices([...API_KEY_SCOPES]).default('send'))
     .option('--json', 'print {"name","scope","key"} as JSON')
-    .option('--data-dir <dir>', 'data directory (default MAILGATE_DATA_DIR or ./data)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
     .action(async (name: string, opts: { scope: ApiKeyScope; json?: boolean; dataDir?: string }) => {
       try {
-        const created = await withStore(opts, (store) => createApiKey(store, name, opts.scope, { now: Date.now(), actor: 'cli' }));
+        const { created, dataDir } = await withStore(opts, async (store, dataDir) => ({ created: await createApiKey(store, name, opts.scope, { now: Date.now(), actor: 'cli' }), dataDir }));
         if (opts.json) process.stdout.write(`${JSON.stringify(created)}\n`);
-        else process.stdout.write(`Created API key "${created.name}" (scope ${created.scope}). It is shown only now; store it safely:\n${created.key}\n`);
+        else process.stdout.write(`Created API key "${created.name}" (scope ${created.scope}) for the service on the data dir ${dataDir}. It is shown only now; store it safely:\n${created.key}\n`);
       } catch (error) {
         exitWith('apikey create', error);
       }
@@ -35,7 +35,7 @@ export function registerApiKeyCommands(program: Command): void {
     .command('list')
     .description('List API keys (names, scopes, prefixes; never the keys)')
     .option('--json', 'print a JSON array')
-    .option('--data-dir <dir>', 'data directory (default MAILGATE_DATA_DIR or ./data)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
     .action(async (opts: { json?: boolean; dataDir?: string }) => {
       try {
         const keys = await withStore(opts, (store) => store.listApiKeys());
@@ -58,7 +58,7 @@ export function registerApiKeyCommands(program: Command): void {
   apikey
     .command('revoke <name>')
     .description('Revoke the active API key with this name')
-    .option('--data-dir <dir>', 'data directory (default MAILGATE_DATA_DIR or ./data)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
     .action(async (name: string, opts: { dataDir?: string }) => {
       try {
         const done = await withStore(opts, (store) => revokeApiKey(store, name, { now: Date.now(), actor: 'cli' }));

@@ -1,22 +1,24 @@
 /**
- * `mailgate serve`, `mailgate dev`, `mailgate apikey create|list|revoke` and
- * `mailgate admin set-password`: the service's command line.
+ * `mailgate serve`, `mailgate dev`, `mailgate apikey create|list|revoke`,
+ * `mailgate admin set-password` and `mailgate backup`: the service's command line.
  *
  * Output contract:
  * - serve: warnings on stderr; on stdout one line `mailgate: listening on <url>` once ready,
  *   preceded by `Admin password (generated; shown once): <pw>` on the very first start.
- *   Logs (pino JSON) go to stderr. Exit 0 after SIGTERM/SIGINT, 1 when start-up fails (the
+ *   Logs go to stderr: pino JSON, or short lines with MAILGATE_LOG_FORMAT=pretty. Exit 0 after SIGTERM/SIGINT, 1 when start-up fails (the
  *   message names the variable or path to fix).
- * - dev: the banner of ../../service/dev.ts (URLs, admin password, API key, a curl example).
+ * - dev: the banner of ../../service/dev.ts (URLs, admin password, API key, a curl example);
+ *   logs as short readable lines on stderr (MAILGATE_LOG_FORMAT=json for JSON).
  *
  * The emulator is imported lazily, only by `dev`.
  */
 import type { Command } from 'commander';
 import { portArg } from '../arg-parsers.js';
-import { createLogger } from '../../log/logger.js';
+import { createLogger, logFormat } from '../../log/logger.js';
 import { startService } from '../../service/service.js';
 import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
+import { registerBackupCommand } from './backup.js';
 
 function fail(command: string, error: unknown): never {
   process.stderr.write(`mailgate ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -47,7 +49,12 @@ function registerServe(program: Command): void {
     .option('--host <host>', 'HTTP address (default MAILGATE_HTTP_HOST or 127.0.0.1)')
     .option('--port <port>', 'HTTP port (default MAILGATE_HTTP_PORT or 8025)', portArg)
     .action(async (opts: { dataDir?: string; host?: string; port?: number }) => {
-      const logger = createLogger();
+      let logger;
+      try {
+        logger = createLogger();
+      } catch (error) {
+        fail('serve', error);
+      }
       let svc;
       try {
         svc = await startService({
@@ -78,7 +85,9 @@ function registerDev(program: Command): void {
       const { startDev, devBanner } = await import('../../service/dev.js');
       let dev;
       try {
-        dev = await startDev({ temp: opts.temp, dataDir: opts.dataDir, host: opts.host, port: opts.port, logger: createLogger() });
+        // Readable lines next to the banner; MAILGATE_LOG_FORMAT=json still gives JSON.
+        const logger = createLogger({ format: logFormat(process.env.MAILGATE_LOG_FORMAT, 'pretty') });
+        dev = await startDev({ temp: opts.temp, dataDir: opts.dataDir, host: opts.host, port: opts.port, logger });
       } catch (error) {
         fail('dev', error);
       }
@@ -93,4 +102,5 @@ export function registerServeCommands(program: Command): void {
   registerDev(program);
   registerApiKeyCommands(program);
   registerAdminCommands(program);
+  registerBackupCommand(program);
 }

@@ -1,18 +1,28 @@
 /**
- * Opening the store for one-shot commands (`apikey`, `admin`): the data dir comes from
- * `--data-dir`, MAILGATE_DATA_DIR or ./data, exactly as for `mailgate serve`, so the commands
- * work next to a running service (SQLite WAL, busy timeout).
+ * Opening the store for one-shot commands (`apikey`, `admin`, `backup`): the data dir comes from
+ * `--data-dir`, MAILGATE_DATA_DIR, or the rule of ../../service/data-dir.ts (./data, or
+ * `mailgate dev`'s ./data/dev when only that one has a database), so the commands work next to
+ * a running service (SQLite WAL, busy timeout) and agree with `mailgate dev` by default.
  */
+import { resolve } from 'node:path';
+import { DEFAULT_DATA_DIR, resolveDataDir } from '../../service/data-dir.js';
 import { openSqliteStore, type SqliteStore } from '../../service/sqlite/sqlite-store.js';
 
+/** Help text of every `--data-dir` option of the one-shot commands. */
+export const DATA_DIR_HELP = `data directory (default MAILGATE_DATA_DIR, else ${DEFAULT_DATA_DIR}, or ./data/dev when only mailgate dev has a database)`;
+
+/** The data dir to use; says on stderr when it is `mailgate dev`'s. */
 export function dataDirOf(opts: { dataDir?: string }): string {
-  return opts.dataDir ?? process.env.MAILGATE_DATA_DIR ?? './data';
+  const r = resolveDataDir(opts.dataDir);
+  if (r.source === 'dev') process.stderr.write(`mailgate: using the data dir of mailgate dev, ${resolve(r.dir)} (./data has no database; --data-dir or MAILGATE_DATA_DIR chooses another)\n`);
+  return r.dir;
 }
 
-export async function withStore<T>(opts: { dataDir?: string }, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = openSqliteStore(dataDirOf(opts));
+export async function withStore<T>(opts: { dataDir?: string }, fn: (store: SqliteStore, dataDir: string) => Promise<T>): Promise<T> {
+  const dir = dataDirOf(opts);
+  const store = openSqliteStore(dir);
   try {
-    return await fn(store);
+    return await fn(store, resolve(dir));
   } finally {
     await store.close();
   }

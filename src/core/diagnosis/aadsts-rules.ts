@@ -5,10 +5,10 @@
  * instead of the value, expired secret, wrong tenant or client ID, certificate not uploaded),
  * and Entra says exactly which with an AADSTS number. Microsoft's rule is to act on the codes,
  * never on the description text, so this table is keyed by number only.
- * Source of truth: ../shared/reference/m365.md §7 (codes), §1 (endpoint), §10 (pitfalls).
+ * Source of truth: docs/m365.md §7 (codes), §1 (endpoint), §10 (pitfalls).
  *
  * This file is a table and is longer than ~300 lines on purpose: one row per code, each row
- * self-contained, so a reviewer can check a row against m365.md without jumping around.
+ * self-contained, so a reviewer can check a row against docs/m365.md without jumping around.
  *
  * Imports: nothing outside src/core/diagnosis.
  */

@@ -2,7 +2,7 @@
  * Links to Microsoft documentation that the diagnosis rules cite.
  *
  * Why: one place for every address, so a moved page is fixed once. The keys follow the
- * source keys of ../shared/reference/m365.md (its Sources table), which is where each fact
+ * source keys of docs/m365.md (its Sources table), which is where each fact
  * in the rule tables comes from.
  *
  * Imports: nothing.

@@ -6,7 +6,7 @@
  * line. This ordered table turns reply code + enhanced status + text into the administrator's
  * explanation, with the Exchange Online PowerShell commands that fix it. The first matching
  * row wins, so specific rows come before the generic 4xx/5xx fallbacks.
- * Source of truth: ../shared/reference/m365.md §3.4 and §4 (verbatim replies), §8 (cmdlets),
+ * Source of truth: docs/m365.md §3.4 and §4 (verbatim replies), §8 (cmdlets),
  * §10 (continuous-error throttling, retries).
  *
  * Matching ignores the variable parts of a reply: bracketed server names, timestamps and ids
@@ -14,7 +14,7 @@
  * before the text patterns run.
  *
  * This file is a table and is longer than ~300 lines on purpose: one row per reply, each row
- * self-contained so it can be checked against m365.md on its own.
+ * self-contained so it can be checked against docs/m365.md on its own.
  *
  * Imports: nothing outside src/core/diagnosis.
  */
@@ -40,7 +40,7 @@ export interface SmtpMatcher {
   rule: DiagnosisRule;
 }
 
-// ---- Commands shared by several rows (m365.md §8.1) -------------------------------------
+// ---- Commands shared by several rows (docs/m365.md §8.1) -------------------------------------
 const EXO_CONNECT = 'Connect-ExchangeOnline -Organization {tenantId}';
 const GET_SP = 'Get-ServicePrincipal | Where-Object AppId -eq {clientId} | Format-List';
 const NEW_SP = 'New-ServicePrincipal -AppId {clientId} -ObjectId {oid} -DisplayName "Mailgate"';

@@ -4,11 +4,11 @@
  * `New-ServicePrincipal -ObjectId` and `Add-MailboxPermission -User` need.
  *
  * Why it exists: Exchange answers every OAuth failure with the same `535 5.7.3`. Decoding the
- * token (not verifying it: Microsoft says tokens for its APIs are opaque to clients, m365.md
+ * token (not verifying it: Microsoft says tokens for its APIs are opaque to clients, docs/m365.md
  * §1.4) separates the Entra-side causes (a Graph token, the wrong tenant, no admin consent) from
  * the Exchange-side ones, and yields the right object id for every later command.
  *
- * Decision on roles (m365.md §8.2): with set-up A the token must carry `SMTP.SendAsApp`; with
+ * Decision on roles (docs/m365.md §8.2): with set-up A the token must carry `SMTP.SendAsApp`; with
  * set-up B (RBAC for Applications) Microsoft says *not* to add that permission in Entra, so a
  * token without it is legitimate there. From the token alone the two cannot be told apart, so a
  * missing role is a `warn` that names both readings (with the exact portal path for the consent);
@@ -34,7 +34,7 @@ export const SEND_AS_APP_ROLE = 'SMTP.SendAsApp';
 const norm = (s: string) => s.trim().replace(/\/+$/, '').toLowerCase();
 const resourceOf = (scope: string) => norm(scope.replace(/\/\.default$/i, ''));
 
-/** The audiences Exchange Online's SMTP accepts for a cloud (m365.md §1.3, §2.2). */
+/** The audiences Exchange Online's SMTP accepts for a cloud (docs/m365.md §1.3, §2.2). */
 export function exchangeAudiences(cloud: CloudId): string[] {
   const own = resourceOf(CLOUDS[cloud].smtpScope);
   const list = cloud === 'global' ? ['https://outlook.office365.com', 'https://ps.outlook.com'] : [own];

@@ -47,6 +47,8 @@ export interface AppDeps {
   logger: Logger;
   /** Largest accepted request body (bytes). */
   maxBodyBytes: number;
+  /** The data dir (absolute) named in 401 answers; set only when the API listens on loopback. */
+  dataDir?: string;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
 }

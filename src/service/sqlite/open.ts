@@ -21,7 +21,7 @@
  * - synchronous=FULL: every COMMIT fsyncs the WAL, so an accepted (202) message survives a power
  *   loss or an OS crash, not only a process crash. NORMAL would survive `kill -9` but could lose
  *   the last commits on power loss, silently breaking the promise the 202 made. Group commit
- *   makes FULL affordable (one fsync per batch, perf-calibration.md).
+ *   makes FULL affordable (one fsync per batch, docs/perf-calibration.md).
  * - busy_timeout: other processes (a CLI `apikey create`, a second worker) wait for the lock.
  *
  * Imports: node:fs, node:crypto, better-sqlite3, ./migrate, ./storage-space.

@@ -4,7 +4,7 @@
  *
  * Why: a 202 may only be answered once the message is durable (synchronous=FULL: the commit
  * fsyncs the WAL). One fsync per request costs 0.5–5 ms on real disks; batching amortises it
- * over every request of the same event-loop turn. Following perf-calibration.md, the batch is
+ * over every request of the same event-loop turn. Following docs/perf-calibration.md, the batch is
  * flushed on the next `setImmediate` (as soon as the current turn ends), not on a timer: a
  * fixed window only adds latency. Enqueues, claims and completions share the same commits.
  *

@@ -5,7 +5,7 @@
  * Why: when Entra or Exchange refuses the configuration itself (a refused secret, `535 5.7.3`,
  * no STARTTLS, a restricted sender), every queued message would fail the same way, and each try
  * costs token requests and refused logins that Entra and Exchange count against the app
- * (AADSTS50196 loop detection, continuous-error throttling, m365.md §10). So the failing message
+ * (AADSTS50196 loop detection, continuous-error throttling, docs/m365.md §10). So the failing message
  * fails as usual and the rest of the queue waits, untouched, until the Email Settings change, an
  * administrator retries, or the pause ends — then one message probes. Pauses double from 1 to
  * 15 minutes; one incident (several messages in flight failing together) is one pause.
@@ -16,7 +16,7 @@
 import { CONFIGURATION_REFUSALS, type ErrorCode } from '../../core/errors.js';
 
 /**
- * Permanent replies about the sending mailbox or tenant rather than the message (m365.md §4):
+ * Permanent replies about the sending mailbox or tenant rather than the message (docs/m365.md §4):
  * restricted sender (5.1.8), tenant over threshold / IP not accepted / unregistered domains
  * (5.7.705, 5.7.708, 5.7.750), continuous-error throttling (5.2.251–5.2.255), Basic auth retired
  * (5.7.30), sending mailbox full (5.2.2). (554 5.2.252 SendAsDenied concerns one From address,

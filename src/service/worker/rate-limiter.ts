@@ -1,11 +1,11 @@
 /**
  * Per-mailbox rate limit: at most `ratePerMinute` messages in any 60-second window per sending
- * mailbox (Exchange Online: 30 per minute per mailbox, m365.md §5.1), sent evenly spaced.
+ * mailbox (Exchange Online: 30 per minute per mailbox, docs/m365.md §5.1), sent evenly spaced.
  *
  * Two rules together:
  * - a token bucket that by default holds one message: a backlog leaves at one message every
  *   60 s / rate (2 s at 30/min), never front-loaded. How Exchange counts its minute is not
- *   documented (m365.md §5.1 only says excess is "throttled and carried over"), so the safe
+ *   documented (docs/m365.md §5.1 only says excess is "throttled and carried over"), so the safe
  *   behaviour is the one no counting can object to: any window of any length holds at most its
  *   share of the rate, plus one. A larger `burst` can be configured, at that risk;
  * - a sliding-window log of the sends of the last 60 s caps any window at exactly the rate

@@ -1,7 +1,7 @@
 /**
  * The per-mailbox recipient budget: Exchange Online allows 10,000 recipients per mailbox per
  * rolling 24 hours and blocks the mailbox (554 5.2.0 SubmissionQuotaExceeded) when it is
- * exceeded (m365.md §5.1). The worker checks the budget before sending and defers a message
+ * exceeded (docs/m365.md §5.1). The worker checks the budget before sending and defers a message
  * that would exceed it, rather than provoking the block.
  *
  * The count comes from the store (messages sent in the window, shared by every worker on the

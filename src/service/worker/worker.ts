@@ -8,13 +8,13 @@
  * - a per-mailbox token bucket (default 30/min) and the 10,000 recipients / 24 h budget;
  * - transient failures → `retrying` with exponential backoff + jitter (never earlier than the
  *   policy's minDelayMs / Retry-After); permanent ones (5xx, refused credentials) → `failed` at
- *   once with the diagnosis stored, never retried (m365.md §10: retrying 5xx gets the mailbox
+ *   once with the diagnosis stored, never retried (docs/m365.md §10: retrying 5xx gets the mailbox
  *   throttled); past the maximum age → `failed` with EXPIRED;
  * - leases renewed while a message is held, so a slow send is not taken over; a crashed
  *   worker's leases expire and another worker (or this one after restart) takes the messages.
  *
  * Throughput: the worker keeps a small buffer of claimed messages (an in-memory cursor, as in
- * perf-calibration.md) so a finished send is followed at once by the next one, and claims share
+ * docs/perf-calibration.md) so a finished send is followed at once by the next one, and claims share
  * group commits with enqueues. `wake()` (called after an enqueue) avoids waiting for the poll.
  *
  * Policy is injected: `classify` (core retry policy) and `diagnose` (core diagnosis), so the

@@ -28,8 +28,8 @@ const LIST_PARAMS = new Set(['status', 'limit', 'cursor']);
 
 export function messageRoutes(d: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const send = requireScope(d.store, 'send');
-  const admin = requireScope(d.store, 'admin');
+  const send = requireScope(d.store, 'send', d.dataDir);
+  const admin = requireScope(d.store, 'admin', d.dataDir);
 
   app.post('/', send, async (c) => {
     const body = await readJsonBody(c);

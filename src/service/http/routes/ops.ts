@@ -71,7 +71,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
-  app.post('/api/v1/diagnostics', requireScope(d.store, 'admin'), async (c) => {
+  app.post('/api/v1/diagnostics', requireScope(d.store, 'admin', d.dataDir), async (c) => {
     const body = await readJsonBody(c, { optional: true });
     if (!body.ok) return body.response;
     const parsed = diagnosticsSchema.safeParse(body.value ?? {});

@@ -24,7 +24,7 @@ export function settingsBody(v: SettingsView): Record<string, unknown> {
 
 export function settingsRoutes(d: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use('*', requireScope(d.store, 'admin'));
+  app.use('*', requireScope(d.store, 'admin', d.dataDir));
 
   app.get('/', (c) => c.json(settingsBody(d.settings.view())));
 
