@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SETTINGS_FIELDS } from '../core/settings.js';
+import { emulatorExchangeFacts } from '../doctor/exchange-facts.js';
 import { startEmulator, type Emulator, type LimitsOption } from '../emulator/index.js';
 import type { Logger } from '../log/logger.js';
 import { DEV_DATA_DIR } from './data-dir.js';
@@ -61,6 +62,9 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
       env,
       config: { dataDir, httpHost: o.host ?? env.MAILGATE_HTTP_HOST ?? '127.0.0.1', httpPort: o.port ?? (env.MAILGATE_HTTP_PORT ? Number(env.MAILGATE_HTTP_PORT) : 8025) },
       ca: emulator.caPem,
+      // The web Diagnostics page can then name the one missing Exchange-side step (the emulator
+      // stands in for Get-ServicePrincipal / Get-MailboxPermission; see doctor/exchange-facts.ts).
+      doctorOptions: { exchangeFacts: emulatorExchangeFacts(emulator.admin, { ca: emulator.caPem }) },
       logger: o.logger,
       admin: o.admin,
       runDiagnostics: o.runDiagnostics,

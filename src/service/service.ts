@@ -30,6 +30,7 @@ import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js
 import { resolveAdminPassword, type AdminPassword } from './admin-password.js';
 import { scrubText } from '../core/secret.js';
 import { runDoctor } from '../doctor/run-doctor.js';
+import type { DoctorOptions } from '../doctor/types.js';
 import { createAdminApp } from '../admin/index.js';
 import { parseServiceConfig, type ServiceConfig } from './config.js';
 import { createApp, type AppDeps, type AppOptions, type RunDiagnostics } from './http/app.js';
@@ -69,6 +70,8 @@ export interface StartServiceOptions {
   mailerDeps?: Partial<MailerDeps>;
   /** The doctor, for POST /api/v1/diagnostics (501 without it). */
   runDiagnostics?: RunDiagnostics;
+  /** Extra options for the default doctor (`mailgate dev`: the emulator's Exchange-side facts). */
+  doctorOptions?: Pick<DoctorOptions, 'exchangeFacts'>;
   /** The admin page's app factory, mounted under /admin. */
   admin?: AppOptions['admin'];
   /** Bind the HTTP socket (default true); false for in-process tests using `app.request()`. */
@@ -216,7 +219,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
       sendTest: createSendTest({ settings, factory, diagnose, now, onTokenRequests: (n) => (testTokenRequests += n) }),
       // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
-      runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { to: input.to, ca })),
+      runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { ...o.doctorOptions, to: input.to, ca })),
       adminPassword,
       worker,
       deliveryThreadProblem: () => thread?.problem(),

