@@ -200,6 +200,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       now,
       logger,
       maxBodyBytes: config.maxBodyBytes,
+      adminLogin: { trustProxy: config.trustProxy, maxFailures: config.loginMaxFailures, windowMs: config.loginWindowSeconds * 1000, globalFailuresPerMinute: config.loginGlobalFailuresPerMinute },
       metricsToken: config.metricsToken,
     };
     const app = createApp(deps, { admin: o.admin ?? createAdminApp });

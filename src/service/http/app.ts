@@ -40,8 +40,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/api/v1/settings/email', settingsRoutes(deps));
   app.route('/', opsRoutes(deps));
   if (options.admin) {
-    app.use('/admin/*', limit);
+    // The admin app limits its own bodies (64 KB: forms, never 36 MB messages).
     app.route('/admin', options.admin(deps));
+    // Browsers ask for /favicon.ico on their own; the admin page serves it.
+    app.get('/favicon.ico', (c) => c.redirect('/admin/assets/favicon.ico', 301));
   }
   app.notFound(() => problemResponse(404, 'not-found', 'Not found', { detail: 'No such route.' }));
   app.onError(errorHandler(deps.logger));

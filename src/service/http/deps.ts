@@ -47,6 +47,8 @@ export interface AppDeps {
   logger: Logger;
   /** Largest accepted request body (bytes). */
   maxBodyBytes: number;
+  /** The admin page's sign-in limits and proxy trust (MAILGATE_TRUST_PROXY, MAILGATE_LOGIN_*). */
+  adminLogin?: { trustProxy: number; maxFailures: number; windowMs: number; globalFailuresPerMinute: number };
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
 }
