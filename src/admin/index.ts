@@ -53,10 +53,14 @@ export type { AdminOptions } from './context.js';
  */
 export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
 
-/** 413 as a small page of its own (no session is loaded yet); the connection is closed. */
+/**
+ * 413 as a small page of its own (no session is loaded yet). No `Connection: close`: Node would
+ * then reset the socket while the client is still sending, and the client could lose the
+ * answer; the HTTP server reads the rest away for a moment (bounded) and then closes.
+ */
 function tooLarge(): Response {
   const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Form too large · Mailgate admin</title></head><body><h1>Form too large</h1><p>This form sent more than ${ADMIN_MAX_BODY_BYTES / 1024} KB, which no admin form needs. Nothing was saved. <a href="/admin/settings">Go back to the admin page</a>.</p></body></html>`;
-  return new Response(body, { status: 413, headers: { 'content-type': 'text/html; charset=utf-8', connection: 'close' } });
+  return new Response(body, { status: 413, headers: { 'content-type': 'text/html; charset=utf-8' } });
 }
 
 const CSP = [
