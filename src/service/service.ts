@@ -187,7 +187,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       metrics,
       tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
       storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
-      sendTest: createSendTest({ settings, factory, diagnose, now, onTokenRequests: (n) => (testTokenRequests += n) }),
+      sendTest: createSendTest({ settings, factory, diagnose, now, store, onTokenRequests: (n) => (testTokenRequests += n) }),
       // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
       runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { to: input.to, ca })),
       adminPassword,

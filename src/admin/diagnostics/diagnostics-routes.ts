@@ -34,6 +34,17 @@ function detailValue(v: unknown): SafeHtml {
   return html`<code>${JSON.stringify(v)}</code>`;
 }
 
+/**
+ * What a check says on this page where the doctor speaks to a command line: the test message
+ * step skipped for want of a recipient names the form field, not the CLI's `--to`.
+ */
+function pageSummary(check: CheckResult): string {
+  if (check.id === 'send' && check.status === 'skip' && /--to\b/.test(check.summary)) {
+    return 'No test message was sent: no recipient was given in "Also send a test message to".';
+  }
+  return check.summary;
+}
+
 function stepItem(check: CheckResult): SafeHtml {
   const { causes, docs, ...rest } = check.details ?? {};
   const causeList = Array.isArray(causes) ? causes.filter((x): x is string => typeof x === 'string') : [];
@@ -42,7 +53,7 @@ function stepItem(check: CheckResult): SafeHtml {
   const failing = check.status === 'fail' || check.status === 'warn';
   return html`<li class="step step-${check.status}" data-check="${check.id}" data-status="${check.status}">
   <div class="step-head"><span class="badge badge-${check.status}">${STATUS_TEXT[check.status]}</span><h3>${CHECK_TITLES[check.id] ?? check.id}</h3></div>
-  <p>${check.summary}</p>
+  <p>${pageSummary(check)}</p>
   ${failing && causeList.length ? html`<h4>Likely causes</h4><ul>${causeList.map((x) => html`<li>${x}</li>`)}</ul>` : ''}
   ${check.fix ? html`<div class="fix"><h4>How to fix it</h4>${check.fix.split('\n').filter((l) => l.trim()).map((l) => html`<p>${l}</p>`)}</div>` : ''}
   ${check.commands?.length ? html`<h4>Commands</h4>${commandList(`check-${check.id}`, check.commands)}` : ''}

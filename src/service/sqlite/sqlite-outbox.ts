@@ -36,6 +36,7 @@ import {
   type NewMessage,
   type OutboxStore,
   type RequeueResult,
+  type TestMessage,
 } from '../store/store.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -59,6 +60,7 @@ interface MessageRow {
   lease_owner: string | null;
   lease_expires_at: number | null;
   request_hash?: string | null;
+  is_test: number;
 }
 
 interface AttemptRow {
@@ -71,7 +73,7 @@ interface AttemptRow {
 }
 
 const RECORD_COLUMNS = `seq, id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at`;
+  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, is_test`;
 
 function toRecord(r: MessageRow): MessageRecord {
   const rec: MessageRecord = {
@@ -93,6 +95,7 @@ function toRecord(r: MessageRow): MessageRecord {
   if (r.last_code !== null) rec.lastCode = r.last_code;
   if (r.lease_owner !== null) rec.leaseOwner = r.lease_owner;
   if (r.lease_expires_at !== null) rec.leaseExpiresAt = r.lease_expires_at;
+  if (r.is_test === 1) rec.test = true;
   return rec;
 }
 
@@ -119,6 +122,9 @@ export class SqliteOutbox implements OutboxStore {
         VALUES (@id, @messageIdHeader, @mailbox, 'queued', @toSummary, @subject, @recipientCount,
         @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt)`),
       insertPayload: p(`INSERT INTO message_payloads (seq, payload) VALUES (?, ?)`),
+      insertTest: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
+        created_at, updated_at, expires_at, sent_at, response, last_code, is_test)
+        VALUES (@id, @messageIdHeader, @mailbox, @outcome, @toSummary, @subject, 1, 1, @at, @at, @expiresAt, @sentAt, @response, @code, 1)`),
       payloadOf: p(`SELECT payload FROM message_payloads WHERE seq = ?`),
       byKey: p(`SELECT ${RECORD_COLUMNS}, request_hash FROM messages WHERE idempotency_key = ?`),
       byId: p(`SELECT ${RECORD_COLUMNS} FROM messages WHERE id = ?`),
@@ -275,6 +281,35 @@ export class SqliteOutbox implements OutboxStore {
       const row = this.#s.byId.get(id) as MessageRow | undefined;
       if (!row) return { outcome: 'not-found' } as RequeueResult;
       return { outcome: changed ? 'requeued' : 'not-failed', message: toRecord(row) } as RequeueResult;
+    });
+  }
+
+  recordTest(m: TestMessage): Promise<void> {
+    return this.#queue.write(() => {
+      const sent = m.outcome === 'sent';
+      const { lastInsertRowid } = this.#s.insertTest.run({
+        id: m.id,
+        messageIdHeader: m.messageIdHeader,
+        mailbox: m.mailbox,
+        outcome: m.outcome,
+        toSummary: m.toSummary,
+        subject: m.subject,
+        at: m.at,
+        expiresAt: m.expiresAt,
+        sentAt: sent ? m.at : null,
+        response: sent ? m.response ?? null : null,
+        code: sent ? null : m.code ?? null,
+      });
+      this.#s.insertPayload.run(lastInsertRowid, m.payload);
+      this.#s.insertAttempt.run({
+        seq: lastInsertRowid,
+        attempt: 1,
+        at: m.at,
+        outcome: m.outcome,
+        reply: (sent ? m.response : m.reply) ?? null,
+        code: sent ? null : m.code ?? null,
+        diagnosis: m.diagnosis ? JSON.stringify(m.diagnosis) : null,
+      });
     });
   }
 

@@ -43,6 +43,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     markFailed: (lease, a, code) => outbox.markFailed(lease, a, code),
     release: (lease, next) => outbox.release(lease, next),
     requeue: (id, now, expiresAt) => outbox.requeue(id, now, expiresAt),
+    recordTest: (m) => outbox.recordTest(m),
     get: (id) => outbox.get(id),
     list: (o) => outbox.list(o),
     countByStatus: () => outbox.countByStatus(),
@@ -60,6 +61,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     listApiKeys: () => config.listApiKeys(),
     revokeApiKey: (name, at) => config.revokeApiKey(name, at),
     findApiKey: (hash) => config.findApiKey(hash),
+    touchApiKey: (hash, at) => config.touchApiKey(hash, at),
     // A readiness probe (unauthenticated, frequent) proves the store takes writes; it needs no fsync.
     ping: (now) => queue.write(() => void heartbeat.run(String(now)), { durable: false }),
     async close() {
