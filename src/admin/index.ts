@@ -58,8 +58,8 @@ export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
  * then reset the socket while the client is still sending, and the client could lose the
  * answer; the HTTP server reads the rest away for a moment (bounded) and then closes.
  */
-function tooLarge(): Response {
-  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Form too large · Mailgate admin</title></head><body><h1>Form too large</h1><p>This form sent more than ${ADMIN_MAX_BODY_BYTES / 1024} KB, which no admin form needs. Nothing was saved. <a href="/admin/settings">Go back to the admin page</a>.</p></body></html>`;
+function tooLarge(base: string): Response {
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Form too large · Mailgate admin</title></head><body><h1>Form too large</h1><p>This form sent more than ${ADMIN_MAX_BODY_BYTES / 1024} KB, which no admin form needs. Nothing was saved. <a href="${base}/settings">Go back to the admin page</a>.</p></body></html>`;
   return new Response(body, { status: 413, headers: { 'content-type': 'text/html; charset=utf-8' } });
 }
 
@@ -90,7 +90,7 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
   const app = new Hono<AdminEnv>();
   app.use('*', securityHeaders);
   // Before anything reads a body (the guard parses every POST for its CSRF token).
-  app.use('*', limitBody(ADMIN_MAX_BODY_BYTES, tooLarge));
+  app.use('*', limitBody(ADMIN_MAX_BODY_BYTES, () => tooLarge(a.base)));
   app.route('/assets', assetRoutes());
   app.use('*', guard(a));
   app.get('/', (c) => redirect(c, a.url('/settings')));
