@@ -11,6 +11,7 @@ import type { Clock, Mailer, OutboundMessage, SendOptions, SendResult, TokenProv
 import type { EmailSettings } from './core/settings.js';
 import { loadClientCertificate, type ClientCertificate } from './auth/client-certificate.js';
 import { requestEntraToken } from './auth/entra-token-source.js';
+import { decodeTokenClaims } from './auth/jwt-claims.js';
 import { CachingTokenProvider } from './auth/token-provider.js';
 import { composeMessage } from './transport/compose-message.js';
 import { SmtpPool, type Authenticator } from './transport/smtp-pool.js';
@@ -76,11 +77,19 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
   const tokenProvider = settings.useModernAuth ? deps.tokenProvider ?? createTokenProvider(settings, deps) : undefined;
   const marginMs = Math.min(settings.tokenRefreshMarginSeconds * 1000, 120_000);
 
+  // The claims of the last token handed to SMTP: a failure after it (SMTP AUTH refused, a
+  // send refused) carries its oid and roles, so the diagnosis names the real Enterprise
+  // Application object id (never the token itself: only these two non-secret claims).
+  let tokenFacts: { tokenOid?: string; tokenRoles?: string } = {};
   const authenticator: Authenticator = tokenProvider
     ? {
         retryOnRefusal: true,
         async credentials(fresh) {
           const t = await tokenProvider.getToken({ forceRefresh: fresh });
+          const claims = decodeTokenClaims(t.token);
+          tokenFacts = claims
+            ? { tokenOid: typeof claims.oid === 'string' ? claims.oid : undefined, tokenRoles: Array.isArray(claims.roles) ? claims.roles.filter((r) => typeof r === 'string').join(' ') : '' }
+            : {};
           return { creds: { kind: 'xoauth2', user: settings.authorizedFrom, token: t.token }, expiresAt: t.expiresAt };
         },
       }
@@ -129,7 +138,8 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
       } catch (err) {
         // A new error per message: one token failure is handed to every waiting send, and its
         // context must name each one's own message, not the last one's.
-        const context = { messageId: composed.messageId, authorizedFrom: settings.authorizedFrom };
+        const phase = err instanceof MailgateError ? err.phase : 'send';
+        const context = { messageId: composed.messageId, authorizedFrom: settings.authorizedFrom, ...(phase === 'auth' || phase === 'send' ? tokenFacts : {}) };
         if (!(err instanceof MailgateError)) throw new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((err as Error)?.message ?? err), cause: err, context });
         throw new MailgateError({ code: err.code, phase: err.phase, message: err.message, retryable: err.retryable, smtp: err.smtp, token: err.token, problems: err.problems, context: { ...err.context, ...context }, cause: err.cause });
       }

@@ -9,11 +9,15 @@
  *   login page (and back after signing in), anything else is redirected too.
  * - Signing in replaces the session (new id, new CSRF token); the cookie is HttpOnly,
  *   SameSite=Strict, limited to the admin path, and Secure over TLS.
- * - After 5 wrong passwords from one address within 15 minutes, that address is refused until
- *   the window has passed, with a message saying how long (429 + Retry-After); the password
- *   is not even checked then.
+ * - After 5 wrong passwords from one client (an IPv4 address or an IPv6 /64; behind a trusted
+ *   proxy, the forwarded address) within 15 minutes, that client is refused until the window
+ *   has passed, and after 100 wrong passwords from anywhere within a minute everyone is, with
+ *   a message saying how long (429 + Retry-After); the password is not even checked then. The
+ *   limits come from MAILGATE_LOGIN_* (./login-limiter.ts, ./client-address.ts).
+ * - The login error is shown once, in the summary at the top; the field is marked invalid.
  *
- * Imports: hono, ./context, ./session, ./layout, ./html, ./form-controls, ./form-body.
+ * Imports: hono, ./context, ./session, ./layout, ./html, ./form-controls, ./form-body,
+ * ./client-address.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Admin, AdminContext, AdminEnv } from './context.js';
@@ -22,6 +26,7 @@ import { html } from './html.js';
 import { csrfField, redirect, renderPage } from './layout.js';
 import { clearSessionCookie, csrfMatches, readSessionCookie, writeSessionCookie } from './session.js';
 import { lastString, type FormBody } from './form-body.js';
+import { limiterKey } from './client-address.js';
 
 const PUBLIC_PATHS = new Set(['/login']);
 
@@ -73,13 +78,13 @@ function loginPage(a: Admin, c: AdminContext, s: LoginState): Response {
   writeSessionCookie(c, session, a.base);
   const configured = !!a.deps.adminPassword;
   const body = html`<div class="login-box">
-${s.error ? errorSummary([{ fieldId: 'password', message: s.error }], 'Not signed in') : ''}
+${s.error ? errorSummary([{ fieldId: 'password', message: s.error }], 'Not signed in', 'login-error') : ''}
 ${s.info ? html`<p class="flash flash-info" role="status">${s.info}</p>` : ''}
 ${configured ? '' : html`<p class="notice">No admin password is configured. Set one on the server with <code>mailgate admin set-password</code> or the environment variable <code>MAILGATE_ADMIN_PASSWORD</code>.</p>`}
 <form method="post" action="${a.url('/login')}" class="panel" novalidate>
   ${csrfField(session)}
   <input type="hidden" name="next" value="${s.next}">
-  ${textControl({ id: 'password', name: 'password', label: 'Admin password', type: 'password', autocomplete: 'current-password', required: true, maxlength: 1024, error: s.error })}
+  ${textControl({ id: 'password', name: 'password', label: 'Admin password', type: 'password', autocomplete: 'current-password', required: true, maxlength: 1024, invalidBy: s.error ? 'login-error' : undefined })}
   <div class="actions"><button type="submit" class="button"${configured ? '' : html` disabled`}>Sign in</button></div>
 </form>
 <p class="muted">The password was printed when Mailgate first started; change it with <code>mailgate admin set-password</code>.</p>
@@ -103,28 +108,32 @@ export function authRoutes(a: Admin): Hono<AdminEnv> {
     const next = safeNext(a, lastString(form, 'next'));
     const password = lastString(form, 'password') ?? '';
     const address = a.clientAddress(c);
+    const key = limiterKey(address);
     const now = a.deps.now();
-    const limit = a.limiter.check(address, now);
+    const limit = a.limiter.attempt(key, now);
     if (!limit.allowed) {
       const wait = minutes(limit.retryAfterMs);
-      a.deps.logger.warn({ address }, 'admin page: sign-in refused (too many failed attempts)');
+      const global = limit.scope === 'global';
+      a.deps.logger.warn({ address, key, scope: limit.scope }, global ? 'admin page: sign-in refused (too many failed attempts on this server)' : 'admin page: sign-in refused (too many failed attempts)');
       return loginPage(a, c, {
         next,
         status: 429,
         headers: { 'retry-after': String(Math.ceil(limit.retryAfterMs / 1000)) },
-        error: `Too many wrong passwords from your address (${address}). Sign-in is paused for ${wait} minute${wait > 1 ? 's' : ''}; try again after that.`,
+        error: global
+          ? `Too many wrong passwords were tried on this server in the last minute (from any address). Sign-in is paused for everyone for ${wait} minute${wait > 1 ? 's' : ''}; try again after that.`
+          : `Too many wrong passwords from your address (${key}). Sign-in is paused for ${wait} minute${wait > 1 ? 's' : ''}; try again after that.`,
       });
     }
     const ok = !!a.deps.adminPassword && password.length > 0 && password.length <= 1024 && (await a.deps.adminPassword.verify(password));
     if (!ok) {
-      const left = a.limiter.fail(address, now);
-      a.deps.logger.warn({ address }, 'admin page: wrong admin password');
+      const left = limit.left ?? 0;
+      a.deps.logger.warn({ address, key }, 'admin page: wrong admin password');
       const more = left > 0
         ? ` ${left} more attempt${left > 1 ? 's' : ''} before sign-in from your address is paused for ${minutes(a.limiter.windowMs)} minutes.`
         : ` Sign-in from your address is now paused for ${minutes(a.limiter.windowMs)} minutes.`;
       return loginPage(a, c, { next, status: 401, error: `The password is not correct.${more}` });
     }
-    a.limiter.succeed(address);
+    a.limiter.succeed(key, now);
     const session = a.sessions.signIn(c.get('session'));
     await a.deps.store.appendAudit({ at: now, actor: 'admin', action: 'admin.login', detail: { address } });
     c.set('session', session);

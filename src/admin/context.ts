@@ -6,12 +6,13 @@
  * this one object, built once by `createAdminApp`, so tests can build it with fakes (a clock,
  * a fixed client address) and nothing is a module-level singleton.
  *
- * Imports: hono types, @hono/node-server/conninfo, ./session, ./login-limiter, the service's
+ * Imports: hono types, @hono/node-server/conninfo, ./session, ./login-limiter, ./client-address, the service's
  * AppDeps type.
  */
 import type { Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { AppDeps } from '../service/http/deps.js';
+import { clientAddressFrom } from './client-address.js';
 import { LoginLimiter, type LoginLimiterOptions } from './login-limiter.js';
 import { SessionStore, type Session, type SessionStoreOptions } from './session.js';
 
@@ -19,9 +20,9 @@ export interface AdminOptions {
   /** Where the app is mounted by `createApp` (default `/admin`); links and the cookie path use it. */
   basePath?: string;
   /**
-   * The client's address for login rate limiting. Default: the TCP peer address. Behind a
-   * reverse proxy every client has the proxy's address; pass a function that reads the
-   * proxy's header (only when the proxy sets it and clients cannot).
+   * The client's address for login rate limiting. Default: the TCP peer address, or with
+   * `deps.adminLogin.trustProxy` (MAILGATE_TRUST_PROXY) the address the proxy forwarded
+   * (./client-address.ts). Tests pass a function.
    */
   clientAddress?: (c: Context) => string;
   sessions?: SessionStoreOptions;
@@ -52,14 +53,21 @@ export function peerAddress(c: Context): string {
   return 'unknown';
 }
 
+/** The client address: the peer, or what the trusted proxy hops forwarded. */
+export function forwardedClientAddress(trustedHops: number): (c: Context) => string {
+  if (trustedHops <= 0) return peerAddress;
+  return (c) => clientAddressFrom(peerAddress(c), { xForwardedFor: c.req.header('x-forwarded-for'), forwarded: c.req.header('forwarded') }, trustedHops);
+}
+
 export function createAdminContext(deps: AppDeps, o: AdminOptions = {}): Admin {
   const base = (o.basePath ?? '/admin').replace(/\/+$/, '');
+  const login = deps.adminLogin;
   return {
     deps,
     base,
     sessions: new SessionStore({ now: deps.now, ...o.sessions }),
-    limiter: new LoginLimiter(o.loginLimits),
-    clientAddress: o.clientAddress ?? peerAddress,
+    limiter: new LoginLimiter({ maxFailures: login?.maxFailures, windowMs: login?.windowMs, globalFailuresPerMinute: login?.globalFailuresPerMinute, ...o.loginLimits }),
+    clientAddress: o.clientAddress ?? forwardedClientAddress(login?.trustProxy ?? 0),
     url: (path) => `${base}${path}`,
   };
 }

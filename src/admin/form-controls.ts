@@ -18,6 +18,11 @@ export interface ControlBase {
   label: string;
   hint?: Interpolation;
   error?: string;
+  /**
+   * The field is invalid and its message is shown elsewhere (the element with this id, e.g. an
+   * error summary): marked invalid and described by it, without repeating the text.
+   */
+  invalidBy?: string;
   /** Extra markup after the input (e.g. a "clear" checkbox). */
   after?: Interpolation;
 }
@@ -37,7 +42,7 @@ export interface TextControl extends ControlBase {
 }
 
 function describedBy(c: ControlBase): SafeHtml {
-  const ids = [c.hint ? `${c.id}-hint` : '', c.error ? `${c.id}-error` : ''].filter(Boolean).join(' ');
+  const ids = [c.hint ? `${c.id}-hint` : '', c.error ? `${c.id}-error` : '', c.invalidBy ?? ''].filter(Boolean).join(' ');
   return ids ? html` aria-describedby="${ids}"` : html``;
 }
 
@@ -46,11 +51,11 @@ function messages(c: ControlBase): SafeHtml {
 }
 
 export function textControl(c: TextControl): SafeHtml {
-  const common = html` id="${c.id}"${c.name ? html` name="${c.name}"` : ''}${describedBy(c)}${c.error ? html` aria-invalid="true"` : ''}${c.readonly ? html` readonly` : ''}${c.required ? html` required` : ''}${c.autocomplete ? html` autocomplete="${c.autocomplete}"` : ''}${c.maxlength ? html` maxlength="${c.maxlength}"` : ''}${c.placeholder ? html` placeholder="${c.placeholder}"` : ''}${c.spellcheck === false ? html` spellcheck="false"` : ''}`;
+  const common = html` id="${c.id}"${c.name ? html` name="${c.name}"` : ''}${describedBy(c)}${c.error || c.invalidBy ? html` aria-invalid="true"` : ''}${c.readonly ? html` readonly` : ''}${c.required ? html` required` : ''}${c.autocomplete ? html` autocomplete="${c.autocomplete}"` : ''}${c.maxlength ? html` maxlength="${c.maxlength}"` : ''}${c.placeholder ? html` placeholder="${c.placeholder}"` : ''}${c.spellcheck === false ? html` spellcheck="false"` : ''}`;
   const input = c.multiline
     ? html`<textarea${common} rows="4">${c.value ?? ''}</textarea>`
     : html`<input type="${c.type ?? 'text'}"${common}${c.inputmode ? html` inputmode="${c.inputmode}"` : ''} value="${c.value ?? ''}">`;
-  return html`<div class="field${c.error ? ' has-error' : ''}${c.readonly ? ' is-readonly' : ''}">
+  return html`<div class="field${c.error || c.invalidBy ? ' has-error' : ''}${c.readonly ? ' is-readonly' : ''}">
   <label for="${c.id}">${c.label}</label>
   ${messages(c)}
   ${input}
@@ -102,9 +107,9 @@ export interface SummaryItem {
 }
 
 /** "There is a problem" box listing every error with a link to its field; focused by the script. */
-export function errorSummary(items: readonly SummaryItem[], title = 'Nothing was saved: fix the problems below'): SafeHtml {
+export function errorSummary(items: readonly SummaryItem[], title = 'Nothing was saved: fix the problems below', id?: string): SafeHtml {
   if (!items.length) return html``;
-  return html`<div class="error-summary" role="alert" tabindex="-1" data-focus>
+  return html`<div class="error-summary"${id ? html` id="${id}"` : ''} role="alert" tabindex="-1" data-focus>
   <h2>${title}</h2>
   <ul>${items.map((i) => html`<li>${i.fieldId ? html`<a href="#${i.fieldId}">${i.message}</a>` : i.message}</li>`)}</ul>
 </div>`;

@@ -25,10 +25,13 @@
  * // in the composition root (src/service/service.ts):
  * const app = createApp(deps, { admin: createAdminApp });
  *
- * Imports: hono, the service's AppDeps type, the modules of this folder.
+ * Every request body is limited to 64 KB (ADMIN_MAX_BODY_BYTES) before it is read: 413.
+ *
+ * Imports: hono, the service's AppDeps type and body limit, the modules of this folder.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppDeps } from '../service/http/deps.js';
+import { limitBody } from '../service/http/body-limit.js';
 import { apiKeysRoutes } from './api-keys/api-keys-routes.js';
 import { assetRoutes } from './assets.js';
 import { authRoutes, guard } from './auth-routes.js';
@@ -41,6 +44,24 @@ import { settingsRoutes } from './settings/settings-routes.js';
 import { testEmailRoutes } from './test-email/test-email-routes.js';
 
 export type { AdminOptions } from './context.js';
+
+/**
+ * The largest admin form body. The biggest real form, the Email Settings with a certificate
+ * PEM pasted (certificate, private key and a chain: typically 3–12 KB, ~10 % more once
+ * form-encoded), fits many times; a 30 MB "login" is refused from its Content-Length (or,
+ * chunked, as soon as 64 KB have streamed in), before any byte is parsed.
+ */
+export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * 413 as a small page of its own (no session is loaded yet). No `Connection: close`: Node would
+ * then reset the socket while the client is still sending, and the client could lose the
+ * answer; the HTTP server reads the rest away for a moment (bounded) and then closes.
+ */
+function tooLarge(base: string): Response {
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Form too large · Mailgate admin</title></head><body><h1>Form too large</h1><p>This form sent more than ${ADMIN_MAX_BODY_BYTES / 1024} KB, which no admin form needs. Nothing was saved. <a href="${base}/settings">Go back to the admin page</a>.</p></body></html>`;
+  return new Response(body, { status: 413, headers: { 'content-type': 'text/html; charset=utf-8' } });
+}
 
 const CSP = [
   "default-src 'none'",
@@ -68,6 +89,8 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
   const a = createAdminContext(deps, options);
   const app = new Hono<AdminEnv>();
   app.use('*', securityHeaders);
+  // Before anything reads a body (the guard parses every POST for its CSRF token).
+  app.use('*', limitBody(ADMIN_MAX_BODY_BYTES, () => tooLarge(a.base)));
   app.route('/assets', assetRoutes());
   app.use('*', guard(a));
   app.get('/', (c) => redirect(c, a.url('/settings')));

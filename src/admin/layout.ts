@@ -74,6 +74,7 @@ export function renderPage(a: Admin, c: AdminContext, p: PageInput): Response {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${p.title} · Mailgate admin</title>
+<link rel="icon" href="${a.url('/assets/favicon.ico')}" type="image/x-icon">
 <link rel="stylesheet" href="${a.url(`/assets/admin.css?v=${ASSET_VERSION}`)}">
 <script src="${a.url(`/assets/admin.js?v=${ASSET_VERSION}`)}" defer></script>
 </head>

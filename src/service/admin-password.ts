@@ -4,11 +4,13 @@
  * generates one, stores its hash and returns it once for printing.
  *
  * Why scrypt: unlike API keys, passwords are chosen by people and must be slow to guess
- * offline. Hash format: `scrypt$N$r$p$<salt b64>$<hash b64>`.
+ * offline. Hash format: `scrypt$N$r$p$<salt b64>$<hash b64>`. Checking a password (~40 ms of
+ * CPU) runs on libuv's thread pool (async `scrypt`), never on the event loop, so sign-in
+ * attempts cannot stall the API's intake.
  *
  * Imports: node:crypto, ./store.
  */
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { ConfigStore } from './store/store.js';
 
 export const ADMIN_PASSWORD_META = 'admin.passwordHash';
@@ -22,13 +24,20 @@ export function hashPassword(password: string): string {
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-export function verifyPassword(password: string, stored: string): boolean {
+function scryptAsync(password: string, salt: Buffer, length: number, o: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, length, o, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** Whether `password` matches the stored hash; hashes off the event loop. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [n, r, p] = parts.slice(1, 4).map(Number);
+  if (![n, r, p].every((x) => Number.isInteger(x) && x > 0) || n > 1 << 20 || r > 64 || p > 16) return false;
   const salt = Buffer.from(parts[4], 'base64');
   const expected = Buffer.from(parts[5], 'base64');
-  const actual = scryptSync(password, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 });
+  if (expected.length < 16) return false;
+  const actual = await scryptAsync(password, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 });
   return timingSafeEqual(actual, expected);
 }
 
@@ -54,7 +63,7 @@ export interface AdminPassword {
 export async function resolveAdminPassword(store: ConfigStore, envValue: string | undefined, o: { now: number }): Promise<AdminPassword> {
   if (envValue) {
     const hash = hashPassword(envValue);
-    return { source: 'env', verify: async (pw) => verifyPassword(pw, hash) };
+    return { source: 'env', verify: (pw) => verifyPassword(pw, hash) };
   }
   let generated: string | undefined;
   let hash = await store.getMeta(ADMIN_PASSWORD_META);
@@ -73,7 +82,7 @@ export async function resolveAdminPassword(store: ConfigStore, envValue: string 
     // Read the hash on each check so `mailgate admin set-password` takes effect at once.
     verify: async (pw) => {
       const current = await store.getMeta(ADMIN_PASSWORD_META);
-      return current !== undefined && verifyPassword(pw, current);
+      return current !== undefined && (await verifyPassword(pw, current));
     },
   };
 }

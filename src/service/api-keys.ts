@@ -6,6 +6,9 @@
  * per-request check cheap. Scope `send` may submit and read messages; `admin` may do
  * everything (settings, retries, diagnostics).
  *
+ * Each authentication that reaches the store also records the key's "last used" time (so it is
+ * exact to within the cache lifetime, API_KEY_CACHE_TTL_MS).
+ *
  * Authentication results are cached in memory per store object (see `authenticateApiKey`): the
  * store lookup cost ~0.015 ms of CPU on every API request. Per store object, because the HTTP
  * auth middleware, the admin page and `mailgate dev` all hold the service's one store (AppDeps),
@@ -113,6 +116,9 @@ export async function authenticateApiKey(store: ConfigStore, presented: string, 
   const generation = cache.generation;
   const found = await store.findApiKey(hash);
   if (!found) return undefined;
+  // "Last used" for the admin page: once per cache miss, i.e. at most every
+  // API_KEY_CACHE_TTL_MS per key and process; a bookkeeping write nobody waits for.
+  store.touchApiKey?.(hash, Date.now())?.catch(() => undefined);
   const key: ApiKeyRecord = Object.freeze({ ...found }); // shared between requests: read-only
   if (cache.generation === generation) {
     if (cache.entries.size >= API_KEY_CACHE_MAX) cache.entries.delete(cache.entries.keys().next().value!);

@@ -34,12 +34,20 @@ export interface ServiceConfig {
   worker: 'on' | 'off';
   /** Compose and send in a worker thread ('off': on the main event loop, with the HTTP API). */
   deliveryThread: 'on' | 'off';
+  /** Reverse-proxy hops in front of the service whose forwarding header is trusted (0: none). */
+  trustProxy: number;
+  /** Admin sign-in: wrong passwords allowed per client (IPv4 address or IPv6 /64) per window. */
+  loginMaxFailures: number;
+  loginWindowSeconds: number;
+  /** Admin sign-in: wrong passwords allowed per minute from all clients together. */
+  loginGlobalFailuresPerMinute: number;
 }
 
 interface Var {
   key: keyof ServiceConfig;
   env: string;
-  kind: 'string' | 'int' | 'number' | 'onoff';
+  /** `hops`: off (0), on (1) or a whole number of hops. */
+  kind: 'string' | 'int' | 'number' | 'onoff' | 'hops';
   default?: string | number;
   min?: number;
   max?: number;
@@ -62,6 +70,11 @@ export const SERVICE_VARS: readonly Var[] = [
   { key: 'settingsRefreshMs', env: 'MAILGATE_SETTINGS_REFRESH_MS', kind: 'int', default: 5000, min: 100, max: 3_600_000 },
   { key: 'worker', env: 'MAILGATE_WORKER', kind: 'onoff', default: 'on' },
   { key: 'deliveryThread', env: 'MAILGATE_DELIVERY_THREAD', kind: 'onoff', default: 'on' },
+  // Off by default: a forwarding header is only trustworthy when our own proxy wrote it.
+  { key: 'trustProxy', env: 'MAILGATE_TRUST_PROXY', kind: 'hops', default: 0, min: 0, max: 10 },
+  { key: 'loginMaxFailures', env: 'MAILGATE_LOGIN_MAX_FAILURES', kind: 'int', default: 5, min: 1, max: 1000 },
+  { key: 'loginWindowSeconds', env: 'MAILGATE_LOGIN_WINDOW_SECONDS', kind: 'int', default: 900, min: 1, max: 86_400 },
+  { key: 'loginGlobalFailuresPerMinute', env: 'MAILGATE_LOGIN_GLOBAL_FAILURES_PER_MINUTE', kind: 'int', default: 100, min: 1, max: 100_000 },
 ];
 
 export type ConfigResult = { ok: true; config: ServiceConfig } | { ok: false; problems: Problem[] };
@@ -86,6 +99,14 @@ export function parseServiceConfig(env: Record<string, string | undefined>, over
       if (['on', 'true', '1', 'yes'].includes(t)) out[v.key] = 'on';
       else if (['off', 'false', '0', 'no'].includes(t)) out[v.key] = 'off';
       else problems.push({ key: v.key, env: v.env, message: `${v.env} must be on or off, got "${raw.slice(0, 40)}"` });
+      continue;
+    }
+    if (v.kind === 'hops') {
+      const t = raw.trim().toLowerCase();
+      if (['off', 'false', '0', 'no'].includes(t)) out[v.key] = 0;
+      else if (['on', 'true', 'yes'].includes(t)) out[v.key] = 1;
+      else if (/^\d+$/.test(t) && Number(t) <= (v.max ?? 10)) out[v.key] = Number(t);
+      else problems.push({ key: v.key, env: v.env, message: `${v.env} must be off, on, or the number of proxies in front of Mailgate (1 to ${v.max}), got "${raw.slice(0, 40)}"` });
       continue;
     }
     const n = Number(raw.trim());

@@ -87,7 +87,7 @@ export async function devCredentials(
     passwordKept = true;
   } else {
     const hash = await store.getMeta(ADMIN_PASSWORD_META);
-    if (saved.adminPassword && hash && verifyPassword(saved.adminPassword, hash)) {
+    if (saved.adminPassword && hash && (await verifyPassword(saved.adminPassword, hash))) {
       adminPassword = saved.adminPassword;
       passwordKept = true;
     } else if ((saved.adminPassword || saved.userPassword) && hash) {

@@ -217,7 +217,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       metrics,
       tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
       storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
-      sendTest: createSendTest({ settings, factory, diagnose, now, onTokenRequests: (n) => (testTokenRequests += n) }),
+      sendTest: createSendTest({ settings, factory, diagnose, now, store, onTokenRequests: (n) => (testTokenRequests += n) }),
       // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
       runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { ...o.doctorOptions, to: input.to, ca })),
       adminPassword,
@@ -230,6 +230,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       now,
       logger,
       maxBodyBytes: config.maxBodyBytes,
+      adminLogin: { trustProxy: config.trustProxy, maxFailures: config.loginMaxFailures, windowMs: config.loginWindowSeconds * 1000, globalFailuresPerMinute: config.loginGlobalFailuresPerMinute },
       metricsToken: config.metricsToken,
       dataDir: isLoopbackHost(config.httpHost) ? resolve(config.dataDir) : undefined,
     };

@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Dialog, Page } from 'playwright-core';
 import { createAdminApp } from '../../src/admin/index.js';
 import { buildTenantState, startEmulator, type BuiltTenant, type Emulator, type TenantStateOptions } from '../../src/emulator/index.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -57,6 +57,8 @@ interface World {
   profile: string;
   data: { dir: string; remove(): void };
   logs: LineCapture;
+  /** The handler that fails the test on any dialog (taken off where a dialog is expected). */
+  unexpectedDialog: (d: Dialog) => void;
 }
 
 /** Elements that stick out to the right of the viewport (empty when nothing scrolls sideways). */
@@ -115,10 +117,11 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
     const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: LAPTOP });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: svc.url });
     const page = context.pages()[0] ?? (await context.newPage());
-    page.on('dialog', (d) => {
+    const unexpectedDialog = (d: Dialog) => {
       throw new Error(`unexpected dialog: ${d.message()}`);
-    });
-    w = { emulator, tenant, tenantOptions, svc, context, page, profile, data, logs };
+    };
+    page.on('dialog', unexpectedDialog);
+    w = { emulator, tenant, tenantOptions, svc, context, page, profile, data, logs, unexpectedDialog };
   });
 
   after(async () => {
@@ -139,8 +142,13 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
     await shot(page, '01-login', PHONE);
     await page.getByLabel('Admin password').fill('wrong password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#password-error').waitFor();
-    assert.match(await page.locator('#password-error').innerText(), /The password is not correct/);
+    await page.locator('#login-error').waitFor();
+    assert.match(await page.locator('#login-error').innerText(), /The password is not correct/);
+    assert.equal((await page.locator('main').innerText()).split('The password is not correct').length - 1, 1, 'the login error is shown once');
+    assert.equal(await page.getByLabel('Admin password').getAttribute('aria-invalid'), 'true');
+    const icon = await page.request.get(`${svc.url}/favicon.ico`);
+    assert.equal(icon.status(), 200, '/favicon.ico is served (through its redirect)');
+    assert.equal(icon.headers()['content-type'], 'image/x-icon');
     await page.getByLabel('Admin password').fill(ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/admin\/settings$/);
@@ -240,6 +248,15 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
     assert.ok(!(await page.content()).includes(w.tenant.clientSecret!));
     await shot(page, '06-test-success');
     await shot(page, '06-test-success', PHONE);
+    // The test email is in the Delivery log, marked as a test.
+    await page.locator('#test-result').getByRole('link', { name: 'See it in the Delivery log' }).click();
+    await page.locator('ol.timeline').waitFor();
+    assert.match(await page.locator('dl.facts').innerText(), /Test email, sent at once/);
+    await nav(page, 'Delivery log').click();
+    const testRow = page.locator('tr', { has: page.locator('.badge-test') });
+    assert.equal(await testRow.count(), 1);
+    assert.match(await testRow.innerText(), /admin@example\.com/);
+    assert.match(await testRow.locator('td[data-label="Reply"]').innerText(), /^250 2\.0\.0$/, 'the short reply');
     void svc;
   });
 
@@ -260,6 +277,36 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
     await page.reload();
     assert.match(await page.locator('table.data').first().innerText(), /browser-test/);
     assert.ok(!(await page.content()).includes(key), 'the key is shown only once');
+  });
+
+  it('API keys: shows when each key was last used, and revokes only after a confirmation', async () => {
+    const { page } = w;
+    await nav(page, 'API keys').click();
+    assert.deepEqual(await page.locator('table.data').first().locator('thead th').allInnerTexts(), ['Name', 'Scope', 'Starts with', 'Created', 'Last used', 'Action']);
+    assert.match(await page.locator('tr[data-key="browser-test"] td[data-label="Last used"]').innerText(), /UTC$/, 'the key used for the message has a time');
+    await page.getByLabel('Name').fill('to-revoke');
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    await page.locator('#new-api-key').waitFor();
+    assert.equal(await page.locator('tr[data-key="to-revoke"] td[data-label="Last used"]').innerText(), 'Never');
+    page.off('dialog', w.unexpectedDialog);
+    try {
+      const asked: string[] = [];
+      page.once('dialog', (d) => {
+        asked.push(d.message());
+        void d.dismiss();
+      });
+      await page.getByRole('button', { name: 'Revoke to-revoke…' }).click();
+      assert.match(asked[0] ?? '', /Revoke the API key "to-revoke"\? Applications using it get 401 at once/);
+      assert.equal(await page.locator('tr[data-key="to-revoke"]').count(), 1, 'cancelled: still active');
+      assert.ok((await w.svc.store.listApiKeys()).some((k) => k.name === 'to-revoke' && k.revokedAt === undefined));
+      page.once('dialog', (d) => void d.accept());
+      await page.getByRole('button', { name: 'Revoke to-revoke…' }).click();
+      await page.locator('.flash-success', { hasText: 'API key "to-revoke" revoked.' }).waitFor();
+    } finally {
+      page.on('dialog', w.unexpectedDialog);
+    }
+    assert.ok((await w.svc.store.listApiKeys()).some((k) => k.name === 'to-revoke' && k.revokedAt !== undefined));
+    await shot(page, '07b-api-keys-revoked');
   });
 
   it('breaks the tenant (no service principal), runs diagnostics, and sees New-ServicePrincipal with the right object id', async () => {
@@ -315,7 +362,8 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
     await row.waitFor();
     assert.match(await row.innerText(), /Failed/i);
     assert.match(await row.innerText(), /user@example\.com/);
-    assert.match(await row.innerText(), /535 5\.7\.3 Authentication unsuccessful/);
+    assert.match(await row.locator('td[data-label="Reply"]').innerText(), /^535 5\.7\.3\n/, 'the short reply: code and enhanced status');
+    assert.doesNotMatch(await row.innerText(), /Authentication unsuccessful/, 'the full reply is on the message page');
     assert.ok((await row.innerText()).includes(XSS_SUBJECT), 'the subject is shown as text');
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no script ran');
     assert.equal(await page.locator('svg.chart rect.bar-sent').count() >= 1, true);
@@ -327,10 +375,14 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
     await page.waitForURL(/status=failed/);
     assert.equal(await page.locator('table.stack tbody tr').count(), 1);
 
-    await row.getByRole('link').click();
+    await row.getByRole('link').first().click();
     await page.locator('ol.timeline').waitFor();
     assert.match(await page.locator('ol.timeline').innerText(), /Attempt 1: Failed/);
     assert.match(await page.locator('ol.timeline').innerText(), /New-ServicePrincipal/);
+    assert.match(await page.locator('ol.timeline pre.reply').innerText(), /^535 5\.7\.3 Authentication unsuccessful/);
+    const fix = `New-ServicePrincipal -AppId ${w.tenant.clientId} -ObjectId ${w.tenant.servicePrincipalObjectId} -DisplayName "Mailgate"`;
+    assert.ok((await page.locator('ol.timeline pre').allInnerTexts()).includes(fix), 'the real oid from the token, not the placeholder');
+    assert.doesNotMatch(await page.locator('ol.timeline').innerText(), /the token's oid\)>/);
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     await shot(page, '11-message-detail');
     await shot(page, '11-message-detail', PHONE);
@@ -338,6 +390,14 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
     // The worker paused delivery after the refusal (the queue waits); the page says so.
     await page.goto(`${svc.url}/admin/messages/${id}`);
     assert.match(await page.locator('[data-delivery-paused]').innerText(), /Delivery is paused until .* UTC because the configuration was refused \(AUTH_FAILED\)/);
+    // A message submitted now waits; the log says until when, not a due time already past.
+    const held = await fetch(`${svc.url}/api/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ to: 'later@example.com', subject: 'Held while paused', text: 'x' }) });
+    const heldId = ((await held.json()) as { id: string }).id;
+    await nav(page, 'Delivery log').click();
+    const heldReply = page.locator(`tr[data-message="${heldId}"] td[data-label="Reply"]`);
+    assert.match(await heldReply.innerText(), /^Paused until \d\d:\d\d UTC$/);
+    await shot(page, '11b-delivery-log-paused');
+    await page.goto(`${svc.url}/admin/messages/${id}`);
     // The administrator fixes the tenant and retries: the retry ends the pause and the message goes out.
     emulator.setState(buildTenantState(w.tenantOptions).state);
     await page.getByRole('button', { name: 'Retry delivery' }).click();
@@ -408,6 +468,19 @@ describe('admin page in Chromium', { skip: SKIP_REASON }, () => {
       await page.getByRole('button', { name: 'Send test email' }).click();
       await page.locator('#test-result [data-outcome="success"]').waitFor({ timeout: 20_000 });
       assert.equal(await page.locator('button.copy:visible').count(), 0, 'copy buttons need the script and stay hidden');
+
+      // Revoking a key without the script: a confirmation page, then the key is revoked.
+      await page.goto(`${w.svc.url}/admin/api-keys`);
+      await page.getByLabel('Name').fill('nojs-key');
+      await page.getByRole('button', { name: 'Create API key' }).click();
+      await page.locator('#new-api-key').waitFor();
+      await page.getByRole('button', { name: 'Revoke nojs-key…' }).click();
+      await page.getByRole('heading', { name: 'Revoke the API key "nojs-key"?' }).waitFor();
+      assert.ok((await w.svc.store.listApiKeys()).some((k) => k.name === 'nojs-key' && k.revokedAt === undefined), 'not before the confirmation');
+      await shot(page, '15-api-key-revoke-confirm-nojs');
+      await page.getByRole('button', { name: 'Revoke key' }).click();
+      await page.locator('.flash-success', { hasText: 'API key "nojs-key" revoked.' }).waitFor();
+      assert.ok((await w.svc.store.listApiKeys()).some((k) => k.name === 'nojs-key' && k.revokedAt !== undefined));
     } finally {
       await browser.close();
     }

@@ -119,6 +119,22 @@ describe('LoginLimiter', () => {
     assert.equal(limiter.fail('a', 1), 1);
   });
 
+  it('attempt() counts before the check of the password; succeed() takes it back; a global ceiling per minute', () => {
+    const limiter = new LoginLimiter({ maxFailures: 2, globalFailuresPerMinute: 3 });
+    assert.deepEqual(limiter.attempt('a', 0), { allowed: true, left: 1 });
+    assert.deepEqual(limiter.attempt('a', 1), { allowed: true, left: 0 });
+    assert.deepEqual(limiter.attempt('a', 2), { allowed: false, scope: 'client', retryAfterMs: 15 * 60_000 - 2 });
+    const ok = limiter.attempt('b', 3);
+    assert.equal(ok.allowed, true);
+    limiter.succeed('b', 3); // the right password: neither b nor the global count keep it
+    assert.equal(limiter.attempt('c', 4).allowed, true, 'third failure of the minute');
+    const refused = limiter.attempt('d', 5);
+    assert.equal(refused.allowed, false);
+    assert.equal(!refused.allowed && refused.scope, 'global');
+    assert.equal(!refused.allowed && refused.retryAfterMs, 60_000 - 5);
+    assert.equal(limiter.attempt('d', 60_001).allowed, true, 'the minute has passed');
+  });
+
   it('tracks a bounded number of addresses', () => {
     const limiter = new LoginLimiter({ maxFailures: 1, maxAddresses: 2 });
     limiter.fail('a', 0);

@@ -201,7 +201,7 @@ describe('admin password and API keys', () => {
       const fromEnv = await resolveAdminPassword(store, 'env-password-123', { now: 5 });
       assert.equal(fromEnv.source, 'env');
       assert.equal(await fromEnv.verify('env-password-123'), true);
-      assert.ok(verifyPassword('a-new-long-password', (await store.getMeta(ADMIN_PASSWORD_META))!));
+      assert.ok(await verifyPassword('a-new-long-password', (await store.getMeta(ADMIN_PASSWORD_META))!));
     });
   });
 

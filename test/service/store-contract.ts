@@ -382,6 +382,48 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    it('records when an API key was last used (never earlier than already recorded)', async () => {
+      await withStore(factory, async ({ store }) => {
+        await store.createApiKey({ name: 'app', scope: 'send', hash: 'h1', prefix: 'mg_ab', createdAt: T0 });
+        assert.equal((await store.listApiKeys())[0]!.lastUsedAt, undefined);
+        await store.touchApiKey('h1', T0 + 10);
+        await store.touchApiKey('h1', T0 + 5);
+        assert.equal((await store.listApiKeys())[0]!.lastUsedAt, T0 + 10);
+        assert.equal((await store.findApiKey('h1'))!.lastUsedAt, T0 + 10);
+      });
+    });
+
+    it('records a test email as sent or failed with its attempt, marked as a test and never claimed', async () => {
+      await withStore(factory, async ({ store }) => {
+        const base = { mailbox: 'sender@example.com', payload: JSON.stringify({ to: ['t@example.com'], subject: 'Mailgate test message', text: 'x' }), toSummary: 't@example.com', subject: 'Mailgate test message', at: T0, expiresAt: T0 + DAY };
+        const ok = randomUUID();
+        await store.recordTest({ ...base, id: ok, messageIdHeader: `<${ok}@example.com>`, outcome: 'sent', response: '250 2.0.0 OK' });
+        const bad = randomUUID();
+        const diagnosis = { id: 'smtp-535-5.7.3', summary: 'refused', causes: [], fixes: [] };
+        await store.recordTest({ ...base, id: bad, messageIdHeader: `<${bad}@example.com>`, outcome: 'failed', reply: '535 5.7.3 Authentication unsuccessful', code: 'AUTH_FAILED', diagnosis });
+        const sent = await store.get(ok);
+        assert.equal(sent!.status, 'sent');
+        assert.equal(sent!.test, true);
+        assert.equal(sent!.response, '250 2.0.0 OK');
+        assert.equal(sent!.sentAt, T0);
+        assert.deepEqual(sent!.attempts.map((a) => [a.attempt, a.outcome, a.reply]), [[1, 'sent', '250 2.0.0 OK']]);
+        const failed = await store.get(bad);
+        assert.equal(failed!.status, 'failed');
+        assert.equal(failed!.lastCode, 'AUTH_FAILED');
+        assert.deepEqual(failed!.attempts[0], { attempt: 1, at: T0, outcome: 'failed', reply: '535 5.7.3 Authentication unsuccessful', code: 'AUTH_FAILED', diagnosis });
+        assert.equal((await store.list({ limit: 10 })).items.filter((m) => m.test).length, 2);
+        assert.deepEqual(await store.claim({ owner: 'w', limit: 10, now: T0 + 1, leaseMs: 1000 }), []);
+        // A failed test can be retried like any message: its payload is there.
+        assert.equal((await store.requeue(bad, T0 + 2, T0 + DAY)).outcome, 'requeued');
+        const [claimed] = await store.claim({ owner: 'w', limit: 10, now: T0 + 3, leaseMs: 1000 });
+        assert.equal(claimed!.id, bad);
+        assert.equal(JSON.parse(claimed!.payload).subject, 'Mailgate test message');
+        const normal = newMessage();
+        await store.enqueue(normal);
+        assert.equal((await store.get(normal.id))!.test, undefined);
+      });
+    });
+
     it('ping writes; close is idempotent', async () => {
       const h = await factory();
       await h.store.ping(T0);

@@ -1,6 +1,13 @@
 /**
- * The API keys page: list (name, scope, prefix, created, revoked), create (the key is shown
- * once, on the response to the create form, and never again), revoke.
+ * The API keys page: list (name, scope, prefix, created, last used; revoked keys with when),
+ * create (the key is shown once, on the response to the create form, and never again), revoke
+ * after a confirmation.
+ *
+ * Revoking cuts an application off at once and cannot be undone, so it is confirmed: the
+ * "Revoke…" button posts without `confirmed`, and the server answers with a confirmation page
+ * (the key, what happens, "Revoke key" and "Cancel"); only a post with `confirmed=yes` revokes.
+ * With the script, the browser's confirm dialog asks first and then posts `confirmed=yes` —
+ * one step fewer, same rule. "Last used" is exact to within a few seconds (api-keys.ts).
  *
  * Why: applications need a key to submit mail, and an administrator who suspects a leak must
  * be able to cut it off without a shell on the server. Only the hash is stored (api-keys.ts);
@@ -12,7 +19,7 @@
  */
 import { Hono } from 'hono';
 import { API_KEY_SCOPES, ApiKeyError, createApiKey, revokeApiKey } from '../../service/api-keys.js';
-import type { ApiKeyScope } from '../../service/store/store.js';
+import type { ApiKeyRecord, ApiKeyScope } from '../../service/store/store.js';
 import type { Admin, AdminContext, AdminEnv } from '../context.js';
 import { commandBlock, timeTag } from '../diagnosis-view.js';
 import { selectControl, textControl } from '../form-controls.js';
@@ -32,23 +39,32 @@ interface PageState {
   created?: { name: string; scope: ApiKeyScope; key: string };
 }
 
+const whenUsed = (k: ApiKeyRecord): SafeHtml => (k.lastUsedAt === undefined ? html`<span class="muted">Never</span>` : timeTag(k.lastUsedAt));
+
 async function page(a: Admin, c: AdminContext, s: PageState, status = 200): Promise<Response> {
   const keys = await a.deps.store.listApiKeys();
   const active = keys.filter((k) => k.revokedAt === undefined);
   const revoked = keys.filter((k) => k.revokedAt !== undefined);
   const session = c.get('session');
-  const row = (k: (typeof keys)[number]) => html`<tr data-key="${k.name}">
+  const activeRow = (k: ApiKeyRecord) => html`<tr data-key="${k.name}">
     <td data-label="Name">${k.name}</td>
     <td data-label="Scope">${k.scope}</td>
     <td data-label="Starts with"><code>${k.prefix}…</code></td>
     <td data-label="Created">${timeTag(k.createdAt)}</td>
-    <td data-label="Status">${k.revokedAt === undefined
-      ? html`<form method="post" action="${a.url('/api-keys/revoke')}">${csrfField(session)}<input type="hidden" name="name" value="${k.name}"><button type="submit" class="button button-danger" aria-label="Revoke ${k.name}">Revoke</button></form>`
-      : html`Revoked ${timeTag(k.revokedAt)}`}</td>
+    <td data-label="Last used" data-last-used>${whenUsed(k)}</td>
+    <td data-label="Action"><form method="post" action="${a.url('/api-keys/revoke')}" data-confirm="Revoke the API key &quot;${k.name}&quot;? Applications using it get 401 at once. This cannot be undone.">${csrfField(session)}<input type="hidden" name="name" value="${k.name}"><button type="submit" class="button button-danger" aria-label="Revoke ${k.name}…">Revoke…</button></form></td>
   </tr>`;
-  const table = (list: typeof keys, caption: string): SafeHtml => html`<div class="table-wrap"><table class="data stack">
+  const revokedRow = (k: ApiKeyRecord) => html`<tr data-key="${k.name}">
+    <td data-label="Name">${k.name}</td>
+    <td data-label="Scope">${k.scope}</td>
+    <td data-label="Starts with"><code>${k.prefix}…</code></td>
+    <td data-label="Created">${timeTag(k.createdAt)}</td>
+    <td data-label="Last used">${whenUsed(k)}</td>
+    <td data-label="Revoked on">${timeTag(k.revokedAt)}</td>
+  </tr>`;
+  const table = (list: ApiKeyRecord[], caption: string, last: string, row: (k: ApiKeyRecord) => SafeHtml): SafeHtml => html`<div class="table-wrap"><table class="data stack">
   <caption class="visually-hidden">${caption}</caption>
-  <thead><tr><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Starts with</th><th scope="col">Created</th><th scope="col">Status</th></tr></thead>
+  <thead><tr><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Starts with</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">${last}</th></tr></thead>
   <tbody>${list.map(row)}</tbody></table></div>`;
 
   const body = html`${s.created ? html`<section class="outcome outcome-ok new-key" aria-labelledby="new-key-heading" data-new-key>
@@ -58,7 +74,7 @@ async function page(a: Admin, c: AdminContext, s: PageState, status = 200): Prom
 </section>` : ''}
 <p class="lead">Applications authenticate to the HTTP API with an API key. Scope <em>send</em> is enough to submit mail.</p>
 <h2>Active keys</h2>
-${active.length ? table(active, 'Active API keys') : html`<p class="muted">No active API keys.</p>`}
+${active.length ? table(active, 'Active API keys', 'Action', activeRow) : html`<p class="muted">No active API keys.</p>`}
 <h2>Create a key</h2>
 <form method="post" action="${a.url('/api-keys')}" class="panel" novalidate>
   ${csrfField(session)}
@@ -66,8 +82,25 @@ ${active.length ? table(active, 'Active API keys') : html`<p class="muted">No ac
   ${selectControl({ id: 'key-scope', name: 'scope', label: 'Scope', value: s.scope, options: API_KEY_SCOPES.map((v) => ({ value: v, label: SCOPE_TEXT[v] })), error: s.errors?.scope })}
   <div class="actions"><button type="submit" class="button">Create API key</button></div>
 </form>
-${revoked.length ? html`<details class="more"><summary>Revoked keys (${revoked.length})</summary>${table(revoked, 'Revoked API keys')}</details>` : ''}`;
+${revoked.length ? html`<details class="more"><summary>Revoked keys (${revoked.length})</summary>${table(revoked, 'Revoked API keys', 'Revoked on', revokedRow)}</details>` : ''}`;
   return renderPage(a, c, { title: 'API keys', active: 'api-keys', body, status });
+}
+
+/** "Revoke this key?": the step that makes revoking deliberate without JavaScript. */
+function confirmPage(a: Admin, c: AdminContext, k: ApiKeyRecord): Response {
+  const body = html`<section class="panel" aria-labelledby="confirm-heading" data-confirm-revoke="${k.name}">
+  <h2 id="confirm-heading" tabindex="-1" data-focus>Revoke the API key "${k.name}"?</h2>
+  <dl class="facts"><dt>Scope</dt><dd>${k.scope}</dd><dt>Starts with</dt><dd><code>${k.prefix}…</code></dd><dt>Created</dt><dd>${timeTag(k.createdAt)}</dd><dt>Last used</dt><dd>${whenUsed(k)}</dd></dl>
+  <p>Applications that use this key are refused (401) from now on. This cannot be undone: to let them send again, create a new key and give it to them.</p>
+  <form method="post" action="${a.url('/api-keys/revoke')}" class="actions">
+    ${csrfField(c.get('session'))}
+    <input type="hidden" name="name" value="${k.name}">
+    <input type="hidden" name="confirmed" value="yes">
+    <button type="submit" class="button button-danger">Revoke key</button>
+    <a class="button button-secondary" href="${a.url('/api-keys')}">Cancel</a>
+  </form>
+</section>`;
+  return renderPage(a, c, { title: 'Revoke API key', active: 'api-keys', body });
 }
 
 export function apiKeysRoutes(a: Admin): Hono<AdminEnv> {
@@ -95,8 +128,14 @@ export function apiKeysRoutes(a: Admin): Hono<AdminEnv> {
   app.post('/revoke', async (c) => {
     const form = (await c.req.parseBody({ all: true })) as FormBody;
     const name = (lastString(form, 'name') ?? '').trim();
-    const done = name ? await revokeApiKey(a.deps.store, name, { now: a.deps.now(), actor: 'admin' }) : false;
     const session = c.get('session');
+    const key = name ? (await a.deps.store.listApiKeys()).find((k) => k.name === name && k.revokedAt === undefined) : undefined;
+    if (!key) {
+      if (session) session.flash = { kind: 'error', text: 'No active API key has that name.' };
+      return redirect(c, a.url('/api-keys'));
+    }
+    if (lastString(form, 'confirmed') !== 'yes') return confirmPage(a, c, key);
+    const done = await revokeApiKey(a.deps.store, name, { now: a.deps.now(), actor: 'admin' });
     if (session) session.flash = done ? { kind: 'success', text: `API key "${name.slice(0, 64)}" revoked.` } : { kind: 'error', text: 'No active API key has that name.' };
     return redirect(c, a.url('/api-keys'));
   });

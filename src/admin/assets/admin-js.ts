@@ -9,6 +9,8 @@
  *   replaced in place from the server's page (the live region announces the outcome), with a
  *   busy state on the button;
  * - "Copy" buttons next to commands and the new API key;
+ * - forms marked `data-confirm="question"` ask with the browser's confirm dialog and then post
+ *   `confirmed=yes` (without the script the server asks on a page of its own);
  * - focus moves to an error summary when a page has one.
  *
  * Why a TypeScript string: see ./admin-css.ts. No inline script anywhere, so the page's
@@ -143,8 +145,24 @@ export const ADMIN_JS = `'use strict';
     });
   }
 
+  function wireConfirm() {
+    document.addEventListener('submit', function (event) {
+      var form = event.target;
+      if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-confirm')) return;
+      if (!window.confirm(form.getAttribute('data-confirm') || 'Are you sure?')) { event.preventDefault(); return; }
+      if (!form.querySelector('input[name=confirmed]')) {
+        var yes = document.createElement('input');
+        yes.type = 'hidden';
+        yes.name = 'confirmed';
+        yes.value = 'yes';
+        form.appendChild(yes);
+      }
+    });
+  }
+
   function start() {
     wireModernSwitch();
+    wireConfirm();
     wireCopy();
     wireEnhancedForms();
     focusFirst(document);

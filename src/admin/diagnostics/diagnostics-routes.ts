@@ -34,7 +34,18 @@ function detailValue(v: unknown): SafeHtml {
   return html`<code>${JSON.stringify(v)}</code>`;
 }
 
-function stepItem(check: CheckResult): SafeHtml {
+/**
+ * What a check says on this page where the doctor speaks to a command line: the test message
+ * step, skipped because the form gave no recipient, names the form field, not the CLI's `--to`.
+ */
+function pageSummary(check: CheckResult, to: string): string {
+  if (check.id === 'send' && check.status === 'skip' && !to) {
+    return 'No test message was sent: no recipient was given in "Also send a test message to".';
+  }
+  return check.summary;
+}
+
+function stepItem(check: CheckResult, to: string): SafeHtml {
   const { causes, docs, ...rest } = check.details ?? {};
   const causeList = Array.isArray(causes) ? causes.filter((x): x is string => typeof x === 'string') : [];
   const docList = Array.isArray(docs) ? docs.filter((x): x is string => typeof x === 'string') : [];
@@ -42,7 +53,7 @@ function stepItem(check: CheckResult): SafeHtml {
   const failing = check.status === 'fail' || check.status === 'warn';
   return html`<li class="step step-${check.status}" data-check="${check.id}" data-status="${check.status}">
   <div class="step-head"><span class="badge badge-${check.status}">${STATUS_TEXT[check.status]}</span><h3>${CHECK_TITLES[check.id] ?? check.id}</h3></div>
-  <p>${check.summary}</p>
+  <p>${pageSummary(check, to)}</p>
   ${failing && causeList.length ? html`<h4>Likely causes</h4><ul>${causeList.map((x) => html`<li>${x}</li>`)}</ul>` : ''}
   ${check.fix ? html`<div class="fix"><h4>How to fix it</h4>${check.fix.split('\n').filter((l) => l.trim()).map((l) => html`<p>${l}</p>`)}</div>` : ''}
   ${check.commands?.length ? html`<h4>Commands</h4>${commandList(`check-${check.id}`, check.commands)}` : ''}
@@ -51,7 +62,7 @@ function stepItem(check: CheckResult): SafeHtml {
 </li>`;
 }
 
-function reportBlock(report: DoctorReport): SafeHtml {
+function reportBlock(report: DoctorReport, to: string): SafeHtml {
   const failed = report.checks.filter((c) => c.status === 'fail').length;
   const warned = report.checks.filter((c) => c.status === 'warn').length;
   const title = failed
@@ -63,7 +74,7 @@ function reportBlock(report: DoctorReport): SafeHtml {
   <h2 tabindex="-1" data-focus>${title}</h2>
   <p>The steps run in order; a step is skipped when an earlier failure makes it meaningless.</p>
 </div>
-<ol class="steps">${report.checks.map(stepItem)}</ol>`;
+<ol class="steps">${report.checks.map((check) => stepItem(check, to))}</ol>`;
 }
 
 function scriptSection(a: Admin, oid: string | undefined): SafeHtml {
@@ -115,7 +126,7 @@ export function diagnosticsRoutes(a: Admin): Hono<AdminEnv> {
       if (!report) {
         return page(a, c, { to, result: html`<div class="outcome outcome-fail" data-outcome="failure"><h2 tabindex="-1" data-focus>Diagnostics failed</h2><p>The doctor returned a report this page cannot read.</p></div>` }, 502);
       }
-      return page(a, c, { to, result: reportBlock(report), oid: servicePrincipalObjectId(report) });
+      return page(a, c, { to, result: reportBlock(report, to), oid: servicePrincipalObjectId(report) });
     } catch (error) {
       if (isMailgateError(error) && error.problems?.length) {
         return page(a, c, { to, error: error.problems.map((p) => p.message).join(' ') }, 422);

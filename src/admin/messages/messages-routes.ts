@@ -8,6 +8,10 @@
  * reading server logs. Everything shown came from API clients or servers, so it all goes
  * through the escaping template (a `<script>` in a subject is text).
  *
+ * The reply column is short (the SMTP code and enhanced status, e.g. `535 5.7.3`, linking to
+ * the message's page with the full text); while delivery is paused a waiting message says
+ * "Paused until HH:MM" instead of a due time already past; test emails carry a "Test" mark.
+ *
  * The list shows the last attempt's reply and diagnosis for failed and retrying messages by
  * reading each such message's detail (at most one page, 25 rows); a store query returning the
  * last attempt with the list would save those reads (see the report of issue 6).
@@ -33,14 +37,48 @@ const OUTCOME_LABEL: Record<AttemptRecord['outcome'], string> = { sent: 'Sent', 
 
 const badge = (s: MessageStatus) => html`<span class="badge badge-${s}">${STATUS_LABEL[s]}</span>`;
 
-function replyCell(m: MessageRecord, detail: MessageDetail | undefined): SafeHtml {
-  if (m.status === 'sent') return html`${m.response ?? ''}`;
-  const last = detail?.attempts.at(-1);
-  if (!last) {
-    return m.status === 'queued' && m.nextAttemptAt ? html`<span class="muted">Due ${timeTag(m.nextAttemptAt)}</span>` : html`<span class="muted">—</span>`;
-  }
-  return html`<div>${last.reply ? html`<div>${last.reply}</div>` : ''}${last.diagnosis ? html`<div class="muted">${last.diagnosis.summary}</div>` : last.code ? html`<div class="muted"><code>${last.code}</code></div>` : ''}</div>`;
+/**
+ * The short form of a server reply for the list: the SMTP code and enhanced status
+ * (`250 2.0.0`, `535 5.7.3`), or for a reply that is not an SMTP line (a token endpoint error)
+ * the error code. The full text is on the message's page (and in the cell's title).
+ */
+export function shortReply(reply: string | undefined, code?: string): string | undefined {
+  const m = reply ? /^([2-5]\d\d)(?:[ -]+([245]\.\d{1,3}\.\d{1,3}))?/.exec(reply.trim()) : null;
+  if (m) return m[2] ? `${m[1]} ${m[2]}` : m[1];
+  return code ?? (reply ? reply.slice(0, 40) + (reply.length > 40 ? '…' : '') : undefined);
 }
+
+/** "HH:MM UTC" (the date only when it is not today), as a `<time>` with the full time in its title. */
+function clockTime(ms: number, now: number): SafeHtml {
+  const iso = new Date(ms).toISOString();
+  const sameDay = iso.slice(0, 10) === new Date(now).toISOString().slice(0, 10);
+  return html`<time datetime="${iso}" title="${iso.slice(0, 19).replace('T', ' ')} UTC">${sameDay ? '' : `${iso.slice(0, 10)} `}${iso.slice(11, 16)} UTC</time>`;
+}
+
+/** While delivery is paused, a waiting message's due time means nothing: say until when it waits. */
+function waitingText(a: Admin, m: MessageRecord, now: number): SafeHtml | undefined {
+  if (m.status !== 'queued' && m.status !== 'retrying') return undefined;
+  const paused = a.deps.worker?.activity().paused;
+  if (paused && paused.until > now && (m.nextAttemptAt === undefined || m.nextAttemptAt < paused.until)) {
+    return html`<span class="muted" data-paused>Paused until ${clockTime(paused.until, now)}</span>`;
+  }
+  if (m.nextAttemptAt === undefined) return undefined;
+  return m.nextAttemptAt <= now ? html`<span class="muted">Due now</span>` : html`<span class="muted">Due ${clockTime(m.nextAttemptAt, now)}</span>`;
+}
+
+function replyCell(a: Admin, m: MessageRecord, detail: MessageDetail | undefined, now: number): SafeHtml {
+  if (m.status === 'sent') {
+    const short = shortReply(m.response);
+    return short ? html`<a href="${a.url(`/messages/${m.id}`)}" class="reply-short" title="${m.response ?? ''}"><code>${short}</code></a>` : html``;
+  }
+  const last = detail?.attempts.at(-1);
+  const waiting = waitingText(a, m, now);
+  if (!last) return waiting ?? html`<span class="muted">—</span>`;
+  const short = shortReply(last.reply, last.code);
+  return html`<div>${short ? html`<a href="${a.url(`/messages/${m.id}`)}" class="reply-short" title="${last.reply ?? ''}"><code>${short}</code></a>` : ''}${last.diagnosis ? html`<div class="muted">${last.diagnosis.summary}</div>` : ''}${waiting ? html`<div>${waiting}</div>` : ''}</div>`;
+}
+
+const testMark = (m: MessageRecord) => (m.test ? html` <span class="badge badge-test" title="Sent from the Test page (or the settings test API), outside the queue">Test</span>` : '');
 
 async function listPage(a: Admin, c: AdminContext): Promise<Response> {
   const store = a.deps.store;
@@ -87,10 +125,10 @@ ${page.items.length === 0
   <tbody>${page.items.map((m) => html`<tr data-message="${m.id}">
     <td data-label="Status">${badge(m.status)}</td>
     <td data-label="Recipient">${m.toSummary}${m.recipientCount > 1 ? html` <span class="muted">(${m.recipientCount} recipients)</span>` : ''}</td>
-    <td data-label="Subject"><a href="${a.url(`/messages/${m.id}`)}">${m.subject || '(no subject)'}</a></td>
+    <td data-label="Subject"><a href="${a.url(`/messages/${m.id}`)}">${m.subject || '(no subject)'}</a>${testMark(m)}</td>
     <td data-label="Created">${timeTag(m.createdAt)}</td>
     <td data-label="Attempts">${m.attemptCount}</td>
-    <td data-label="Reply" class="reply-cell">${replyCell(m, details.get(m.id))}</td>
+    <td data-label="Reply" class="reply-cell">${replyCell(a, m, details.get(m.id), now)}</td>
   </tr>`)}</tbody>
 </table></div>`}
 <div class="pager">
@@ -112,8 +150,9 @@ function attemptItem(a: Admin, t: AttemptRecord, messageId: string): SafeHtml {
 }
 
 function detailPage(a: Admin, c: AdminContext, m: MessageDetail): Response {
+  const now = a.deps.now();
   const facts: [string, SafeHtml | string][] = [
-    ['Status', badge(m.status)],
+    ['Status', html`${badge(m.status)}${testMark(m)}`],
     ['To', m.toSummary],
     ['Subject', m.subject || '(no subject)'],
     ['From mailbox', m.mailbox || '—'],
@@ -121,7 +160,9 @@ function detailPage(a: Admin, c: AdminContext, m: MessageDetail): Response {
     ['Created', timeTag(m.createdAt)],
     ['Updated', timeTag(m.updatedAt)],
   ];
-  if ((m.status === 'queued' || m.status === 'retrying') && m.nextAttemptAt) facts.push(['Next attempt', timeTag(m.nextAttemptAt)]);
+  if (m.test) facts.push(['Kind', 'Test email, sent at once from the Test page (or the settings test API), outside the queue']);
+  const waiting = waitingText(a, m, now);
+  if (waiting) facts.push(['Next attempt', waiting]);
   if (m.sentAt) facts.push(['Sent', timeTag(m.sentAt)]);
   if (m.status !== 'sent' && m.status !== 'failed') facts.push(['Expires', timeTag(m.expiresAt)]);
   if (m.response) facts.push(['Server reply', m.response]);

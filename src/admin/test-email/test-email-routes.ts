@@ -7,7 +7,8 @@
  * through a fresh mailer built from the saved settings (`deps.sendTest`), outside the queue.
  * Without JavaScript the form posts and the page comes back with the outcome below the form;
  * with it, the form is sent with fetch and only the form and the outcome region are replaced
- * (the region is `aria-live`, so the outcome is announced).
+ * (the region is `aria-live`, so the outcome is announced). Each test that was sent (or tried)
+ * is also in the Delivery log, marked as a test (the service records it: ../../service/send-test.ts).
  *
  * Imports: hono, ../context, ../layout, ../html, ../form-controls, ../diagnosis-view,
  * ../recipient, service types.
@@ -29,6 +30,7 @@ function outcomeBlock(a: Admin, to: string, r: SendTestResult): SafeHtml {
   <p>The message to <strong>${to}</strong> was accepted. The server replied:</p>
   <pre class="reply" data-reply>${r.response}</pre>
   <p class="muted">Message-ID <code>${r.messageId}</code></p>
+  ${r.id ? html`<p><a href="${a.url(`/messages/${r.id}`)}">See it in the Delivery log</a> (marked as a test).</p>` : ''}
 </div>`;
   }
   const e = r.error;
@@ -39,6 +41,7 @@ function outcomeBlock(a: Admin, to: string, r: SendTestResult): SafeHtml {
   <p class="muted">Error <code>${e.code}</code> while ${phaseText(e.phase)}.</p>
   ${e.problems?.length ? html`<ul>${e.problems.map((p) => html`<li>${p.message}</li>`)}</ul><p><a href="${a.url('/settings')}">Fix the Email Settings</a></p>` : ''}
   ${e.diagnosis ? diagnosisBlock(e.diagnosis, 'test') : ''}
+  ${r.id ? html`<p><a href="${a.url(`/messages/${r.id}`)}">See it in the Delivery log</a> (marked as a test; it can be retried from there once the cause is fixed).</p>` : ''}
 </div>`;
 }
 

@@ -3,8 +3,14 @@
  * fix texts and commands, plus what a caller learned on the way (the token's oid and roles, the
  * From address). One builder for the worker, the CLI, the admin test email and the doctor.
  *
+ * A mailer that failed after it had a token (SMTP AUTH or later) puts the token's `oid` and
+ * `roles` into the error's context (`tokenOid`, `tokenRoles`: see src/mailer.ts), so the
+ * worker and the test email fill the real oid into `New-ServicePrincipal -ObjectId` as the
+ * doctor and `mailgate send` do, even when the error crossed from the delivery thread.
+ *
  * Imports: nothing outside src/core.
  */
+import { isMailgateError } from '../errors.js';
 import type { EmailSettings } from '../settings.js';
 import type { DiagnosisContext } from './types.js';
 
@@ -20,5 +26,16 @@ export function contextFor(settings: EmailSettings, learned: { oid?: string; fro
     scope: settings.scope,
     servicePrincipalObjectId: learned.oid,
     tokenRoles: learned.roles,
+  };
+}
+
+/** The token facts a mailer attached to its error (see the header), as `contextFor` takes them. */
+export function learnedFromError(error: unknown): { oid?: string; roles?: string[] } {
+  if (!isMailgateError(error)) return {};
+  const oid = error.context.tokenOid;
+  const roles = error.context.tokenRoles;
+  return {
+    oid: typeof oid === 'string' && oid ? oid : undefined,
+    roles: typeof roles === 'string' ? roles.split(' ').filter(Boolean) : undefined,
   };
 }

@@ -10,4 +10,4 @@ export type { Diagnosis, DiagnosisContext, DiagnosisRule } from './types.js';
 export { diagnose, diagnoseSmtpReply, diagnoseAadsts, renderDiagnosisRule } from './diagnose.js';
 export { listDiagnosisRuleIds, getDiagnosisRule, diagnosisForRule } from './rule-index.js';
 export { PLACEHOLDERS } from './render.js';
-export { contextFor } from './context.js';
+export { contextFor, learnedFromError } from './context.js';

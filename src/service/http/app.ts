@@ -49,8 +49,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   if (options.admin) {
     // A browser pointed at the service's root lands on the admin page.
     app.get('/', (c) => c.redirect('/admin', 302));
-    app.use('/admin/*', limit);
+    // The admin app limits its own bodies (64 KB: forms, never 36 MB messages).
     app.route('/admin', options.admin(deps));
+    // Browsers ask for /favicon.ico on their own; the admin page serves it.
+    app.get('/favicon.ico', (c) => c.redirect('/admin/assets/favicon.ico', 301));
   }
   app.notFound(() => problemResponse(404, 'not-found', 'Not found', { detail: 'No such route.' }));
   app.onError(errorHandler(deps.logger));

@@ -17,8 +17,9 @@ import type { WorkerActivity } from '../worker/worker.js';
 
 /** The outcome of "Send test email". */
 export type SendTestResult =
-  | { ok: true; response: string; messageId: string }
-  | { ok: false; error: { code: string; phase: string; message: string; reply?: string; diagnosis?: Diagnosis; problems?: { key: string; message: string }[] } };
+  /** `id`: the test's entry in the delivery log (when it was recorded). */
+  | { ok: true; response: string; messageId: string; id?: string }
+  | { ok: false; id?: string; error: { code: string; phase: string; message: string; reply?: string; diagnosis?: Diagnosis; problems?: { key: string; message: string }[] } };
 
 /** Runs the doctor; resolves to the same JSON as `mailgate doctor --json`. */
 export type RunDiagnostics = (input: { to?: string }) => Promise<unknown>;
@@ -49,6 +50,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** The data dir (absolute) named in 401 answers; set only when the API listens on loopback. */
   dataDir?: string;
+  /** The admin page's sign-in limits and proxy trust (MAILGATE_TRUST_PROXY, MAILGATE_LOGIN_*). */
+  adminLogin?: { trustProxy: number; maxFailures: number; windowMs: number; globalFailuresPerMinute: number };
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
 }

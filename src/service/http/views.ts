@@ -24,6 +24,7 @@ export function messageView(m: MessageRecord): Record<string, unknown> {
     sentAt: iso(m.sentAt),
     response: m.response ?? null,
     errorCode: m.lastCode ?? null,
+    ...(m.test ? { test: true } : {}),
   };
 }
 

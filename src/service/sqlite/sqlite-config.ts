@@ -20,11 +20,13 @@ interface ApiKeyRow {
   prefix: string;
   created_at: number;
   revoked_at: number | null;
+  last_used_at: number | null;
 }
 
 function toApiKey(r: ApiKeyRow): ApiKeyRecord {
   const k: ApiKeyRecord = { id: String(r.seq), name: r.name, scope: r.scope, prefix: r.prefix, createdAt: r.created_at };
   if (r.revoked_at !== null) k.revokedAt = r.revoked_at;
+  if (r.last_used_at !== null) k.lastUsedAt = r.last_used_at;
   return k;
 }
 
@@ -46,9 +48,10 @@ export class SqliteConfig implements ConfigStore {
       listAudit: p('SELECT at, actor, action, detail FROM audit_log ORDER BY seq DESC LIMIT ?'),
       activeKeyByName: p('SELECT 1 FROM api_keys WHERE name = ? AND revoked_at IS NULL'),
       insertKey: p('INSERT INTO api_keys (name, scope, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)'),
-      listKeys: p('SELECT seq, name, scope, prefix, created_at, revoked_at FROM api_keys ORDER BY seq'),
+      listKeys: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at FROM api_keys ORDER BY seq'),
       revokeKey: p('UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
-      findKey: p('SELECT seq, name, scope, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
+      findKey: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
+      touchKey: p('UPDATE api_keys SET last_used_at = ? WHERE key_hash = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
     };
   }
 
@@ -129,5 +132,12 @@ export class SqliteConfig implements ConfigStore {
   async findApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
     const row = this.#s.findKey.get(hash) as ApiKeyRow | undefined;
     return row ? toApiKey(row) : undefined;
+  }
+
+  /** Bookkeeping (lazy, no fsync): "last used" may lag after a crash, nothing else depends on it. */
+  touchApiKey(hash: string, at: number): Promise<void> {
+    return this.#queue.write(() => {
+      this.#s.touchKey.run(at, hash, at);
+    }, { lazy: true, durable: false });
   }
 }

@@ -36,6 +36,7 @@ import {
   type NewMessage,
   type OutboxStore,
   type RequeueResult,
+  type TestMessage,
 } from '../store/store.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -60,6 +61,7 @@ interface MessageRow {
   lease_expires_at: number | null;
   api_key_id: string | null;
   request_hash?: string | null;
+  is_test: number;
 }
 
 interface AttemptRow {
@@ -72,7 +74,7 @@ interface AttemptRow {
 }
 
 const RECORD_COLUMNS = `seq, id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id`;
+  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id, is_test`;
 
 function toRecord(r: MessageRow): MessageRecord {
   const rec: MessageRecord = {
@@ -95,6 +97,7 @@ function toRecord(r: MessageRow): MessageRecord {
   if (r.lease_owner !== null) rec.leaseOwner = r.lease_owner;
   if (r.lease_expires_at !== null) rec.leaseExpiresAt = r.lease_expires_at;
   if (r.api_key_id !== null) rec.apiKeyId = r.api_key_id;
+  if (r.is_test === 1) rec.test = true;
   return rec;
 }
 
@@ -121,6 +124,9 @@ export class SqliteOutbox implements OutboxStore {
         VALUES (@id, @messageIdHeader, @mailbox, 'queued', @toSummary, @subject, @recipientCount,
         @apiKeyId, @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt)`),
       insertPayload: p(`INSERT INTO message_payloads (seq, payload) VALUES (?, ?)`),
+      insertTest: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
+        created_at, updated_at, expires_at, sent_at, response, last_code, is_test)
+        VALUES (@id, @messageIdHeader, @mailbox, @outcome, @toSummary, @subject, 1, 1, @at, @at, @expiresAt, @sentAt, @response, @code, 1)`),
       payloadOf: p(`SELECT payload FROM message_payloads WHERE seq = ?`),
       // The expression matches the unique index messages_idempotency (0002): '' is "no submitter".
       byKey: p(`SELECT ${RECORD_COLUMNS}, request_hash FROM messages WHERE coalesce(api_key_id, '') = ? AND client_idempotency_key = ?`),
@@ -293,6 +299,35 @@ export class SqliteOutbox implements OutboxStore {
       const row = this.#s.byId.get(id) as MessageRow | undefined;
       if (!row) return { outcome: 'not-found' } as RequeueResult;
       return { outcome: changed ? 'requeued' : 'not-failed', message: toRecord(row) } as RequeueResult;
+    });
+  }
+
+  recordTest(m: TestMessage): Promise<void> {
+    return this.#queue.write(() => {
+      const sent = m.outcome === 'sent';
+      const { lastInsertRowid } = this.#s.insertTest.run({
+        id: m.id,
+        messageIdHeader: m.messageIdHeader,
+        mailbox: m.mailbox,
+        outcome: m.outcome,
+        toSummary: m.toSummary,
+        subject: m.subject,
+        at: m.at,
+        expiresAt: m.expiresAt,
+        sentAt: sent ? m.at : null,
+        response: sent ? m.response ?? null : null,
+        code: sent ? null : m.code ?? null,
+      });
+      this.#s.insertPayload.run(lastInsertRowid, m.payload);
+      this.#s.insertAttempt.run({
+        seq: lastInsertRowid,
+        attempt: 1,
+        at: m.at,
+        outcome: m.outcome,
+        reply: (sent ? m.response : m.reply) ?? null,
+        code: sent ? null : m.code ?? null,
+        diagnosis: m.diagnosis ? JSON.stringify(m.diagnosis) : null,
+      });
     });
   }
 

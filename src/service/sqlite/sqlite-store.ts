@@ -74,6 +74,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     markFailed: (lease, a, code) => outbox.markFailed(lease, a, code),
     release: (lease, next) => outbox.release(lease, next),
     requeue: (id, now, expiresAt) => outbox.requeue(id, now, expiresAt),
+    recordTest: (m) => outbox.recordTest(m),
     get: (id) => outbox.get(id),
     list: (o) => outbox.list(o),
     countByStatus: () => outbox.countByStatus(),
@@ -91,6 +92,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     listApiKeys: () => config.listApiKeys(),
     revokeApiKey: (name, at) => config.revokeApiKey(name, at),
     findApiKey: (hash) => config.findApiKey(hash),
+    touchApiKey: (hash, at) => config.touchApiKey(hash, at),
     // A readiness probe (unauthenticated, frequent) proves the store takes writes; it needs no fsync.
     async ping(now) {
       if (stillFull()) throw new StorageFullError('the data directory is full: writes fail until space is freed');

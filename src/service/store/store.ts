@@ -97,6 +97,8 @@ export interface MessageRecord {
   lastCode?: string;
   leaseOwner?: string;
   leaseExpiresAt?: number;
+  /** A test email (admin page "Send test email" or the settings test API), sent outside the queue. */
+  test?: boolean;
 }
 
 export interface MessageDetail extends MessageRecord {
@@ -171,6 +173,25 @@ export interface DeliveryBucket {
   failed: number;
 }
 
+/** A test email sent outside the queue, recorded with its one attempt so the delivery log shows it. */
+export interface TestMessage {
+  id: string;
+  messageIdHeader: string;
+  mailbox: string;
+  /** The message as JSON (as for enqueue: a retry sends it again through the queue). */
+  payload: string;
+  toSummary: string;
+  subject: string;
+  at: number;
+  expiresAt: number;
+  /** `sent` with the server's final reply, or `failed` with the attempt's reply, code and diagnosis. */
+  outcome: 'sent' | 'failed';
+  response?: string;
+  reply?: string;
+  code?: string;
+  diagnosis?: Diagnosis;
+}
+
 export type RequeueResult = { outcome: 'requeued'; message: MessageRecord } | { outcome: 'not-found' } | { outcome: 'not-failed'; message: MessageRecord };
 
 /** The outbox: messages, claims and attempts. */
@@ -193,6 +214,8 @@ export interface OutboxStore {
   release(lease: Lease, nextAttemptAt: number): Promise<boolean>;
   /** failed → queued (admin retry); the expiry moves to at least `expiresAt`. */
   requeue(id: string, now: number, expiresAt: number): Promise<RequeueResult>;
+  /** Record a test email sent outside the queue (status sent or failed, one attempt, `test`). */
+  recordTest(message: TestMessage): Promise<void>;
   get(id: string): Promise<MessageDetail | undefined>;
   /** Newest first, keyset paged. */
   list(options: ListOptions): Promise<MessagePage>;
@@ -227,6 +250,8 @@ export interface ApiKeyRecord {
   prefix: string;
   createdAt: number;
   revokedAt?: number;
+  /** When a request last authenticated with it (to within a few seconds). */
+  lastUsedAt?: number;
 }
 
 /** Stored settings (raw strings; secret values arrive already encrypted), metadata, audit and API keys. */
@@ -253,6 +278,8 @@ export interface ConfigStore {
   revokeApiKey(name: string, at: number): Promise<boolean>;
   /** The active key with that hash. */
   findApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** Note that the key with that hash was used at `at` (bookkeeping: may be lost in a crash). */
+  touchApiKey(hash: string, at: number): Promise<void>;
 }
 
 /**

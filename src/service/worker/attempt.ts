@@ -10,7 +10,7 @@
  * Imports: src/core, ../store, ../payload, sibling worker modules.
  */
 import { isMailgateError } from '../../core/errors.js';
-import { contextFor } from '../../core/diagnosis/context.js';
+import { contextFor, learnedFromError } from '../../core/diagnosis/context.js';
 import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
 import { scrubDeep, scrubText } from '../../core/secret.js';
 import type { EmailSettings } from '../../core/settings.js';
@@ -143,7 +143,7 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
   const reply = scrubText(rawReply, secrets);
   let diagnosis: Diagnosis | undefined;
   try {
-    diagnosis = d.diagnose ? scrubDeep(d.diagnose(error, contextFor(settings)), secrets) : undefined;
+    diagnosis = d.diagnose ? scrubDeep(d.diagnose(error, contextFor(settings, learnedFromError(error))), secrets) : undefined;
   } catch (e) {
     d.logger.error({ messageId: m.id, err: e }, 'diagnosis failed');
   }
