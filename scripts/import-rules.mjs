@@ -92,8 +92,4 @@ export const exceptions = [
   { rule: 'emulator-only-for-dev-and-tests', from: 'src/cli/commands/emulator.ts', to: 'src/emulator/', why: '`mailgate emulator` runs the emulator.' },
   { rule: 'emulator-only-for-dev-and-tests', from: 'src/app/dev.ts', to: 'src/emulator/', why: '`mailgate dev` is the service plus the emulator\'s demo tenant.' },
   { rule: 'auth-not-transport', from: 'src/auth/client-certificate.ts', to: 'src/config/bounded-file.ts', why: 'A certificate file named by the settings is read like every such file: a regular file of at most 64 KB, without blocking (one reader, Node-only).' },
-  // Temporary, until the composition roots move out of service/ (issue 20):
-  { rule: 'service-below-admin-cli-emulator', from: 'src/service/service.ts', to: 'src/admin/index.ts', why: 'TEMPORARY: the composition root still lives in service/.' },
-  { rule: 'service-below-admin-cli-emulator', from: 'src/service/dev.ts', to: 'src/emulator/index.ts', why: 'TEMPORARY: `mailgate dev` still lives in service/.' },
-  { rule: 'emulator-only-for-dev-and-tests', from: 'src/service/dev.ts', to: 'src/emulator/index.ts', why: 'TEMPORARY: `mailgate dev` still lives in service/.' },
 ];

@@ -11,7 +11,7 @@
  */
 import type { Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { AppDeps } from '../service/http/deps.js';
+import type { AppDeps } from '../service/intake/http/deps.js';
 import { clientAddressFrom } from './client-address.js';
 import { LoginLimiter, type LoginLimiterOptions } from './login-limiter.js';
 import { SessionStore, type Session, type SessionStoreOptions } from './session.js';

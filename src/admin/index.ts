@@ -22,7 +22,7 @@
  *   GET  /api-keys          POST /api-keys         POST /api-keys/revoke
  *
  * @example
- * // in the composition root (src/service/service.ts):
+ * // in the composition root (src/app/service.ts):
  * const app = createApp(deps, { admin: createAdminApp });
  *
  * Every request body is limited to 64 KB (ADMIN_MAX_BODY_BYTES) before it is read: 413.
@@ -30,8 +30,8 @@
  * Imports: hono, the service's AppDeps type and body limit, the modules of this folder.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { AppDeps } from '../service/http/deps.js';
-import { limitBody } from '../service/http/body-limit.js';
+import type { AppDeps } from '../service/intake/http/deps.js';
+import { limitBody } from '../service/intake/http/body-limit.js';
 import { apiKeysRoutes } from './api-keys/api-keys-routes.js';
 import { assetRoutes } from './assets.js';
 import { authRoutes, guard } from './auth-routes.js';

@@ -16,7 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATABASE_FILE } from './sqlite/open.js';
+import { DATABASE_FILE } from './outbox/sqlite/open.js';
 
 export const DEFAULT_DATA_DIR = './data';
 export const DEV_DATA_DIR = './data/dev';

@@ -7,8 +7,8 @@
  *
  * Imports: ./store types, ./worker types.
  */
-import type { AttemptOutcome, MessageStatus } from './store/store.js';
-import type { WorkerMetrics } from './worker/attempt.js';
+import type { AttemptOutcome, MessageStatus } from './outbox/store.js';
+import type { WorkerMetrics } from './delivery/attempt.js';
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const CODE = /^[A-Z][A-Z0-9_]{0,40}$/;

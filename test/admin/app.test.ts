@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { createAdminApp } from '../../src/admin/index.js';
 import { MailgateError } from '../../src/core/errors.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
-import { createApp } from '../../src/service/http/app.js';
-import { parseMessageRequest } from '../../src/service/message-request.js';
+import { createApp } from '../../src/service/intake/http/app.js';
+import { parseMessageRequest } from '../../src/service/intake/message-request.js';
 import { AdminClient, ADMIN_PASSWORD, appClient, SECRET, SMTP_PASSWORD, startAdmin, VALID, type AdminCtx } from './helpers.js';
 
 const SP_OID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';

@@ -26,7 +26,7 @@ import type { BrowserContext, Dialog, Page } from 'playwright-core';
 import { createAdminApp } from '../../src/admin/index.js';
 import { buildTenantState, startEmulator, type BuiltTenant, type Emulator, type TenantStateOptions } from '../../src/emulator/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import { startService, type RunningService } from '../../src/service/service.js';
+import { startService, type RunningService } from '../../src/app/service.js';
 import { LineCapture, tempDir, waitFor } from '../service/helpers.js';
 import { ADMIN_PASSWORD, MASTER_KEY } from './helpers.js';
 

@@ -5,7 +5,7 @@
  */
 import { createAdminApp, type AdminOptions } from '../../src/admin/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import { startService, type RunningService, type StartServiceOptions } from '../../src/service/service.js';
+import { startService, type RunningService, type StartServiceOptions } from '../../src/app/service.js';
 import { FakeMailer, LineCapture, tempDir } from '../service/helpers.js';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { clientAddressFrom, limiterKey } from '../../src/admin/client-address.js';
 import { ADMIN_MAX_BODY_BYTES } from '../../src/admin/index.js';
-import { hashPassword, verifyPassword } from '../../src/service/admin-password.js';
+import { hashPassword, verifyPassword } from '../../src/service/access/admin-password.js';
 import { parseServiceConfig } from '../../src/service/config.js';
 import { ADMIN_PASSWORD, appClient, startAdmin, VALID, type AdminCtx } from './helpers.js';
 

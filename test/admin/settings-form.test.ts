@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inlineMessage, lastString, modernAuthOn, problemsByKey, readSettingsForm } from '../../src/admin/settings/settings-form.js';
 import { SETTING_KEYS, type SettingKey } from '../../src/core/settings.js';
-import type { SettingSource, SettingsView } from '../../src/service/settings-store.js';
+import type { SettingSource, SettingsView } from '../../src/service/settings/settings-store.js';
 
 function view(values: Record<string, unknown> = {}, sources: Partial<Record<SettingKey, SettingSource>> = {}): SettingsView {
   const all = Object.fromEntries(SETTING_KEYS.map((k) => [k, sources[k] ?? 'default'])) as Record<SettingKey, SettingSource>;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseMessageRequest } from '../../src/service/message-request.js';
-import { openApiDocument } from '../../src/service/http/openapi.js';
+import { parseMessageRequest } from '../../src/service/intake/message-request.js';
+import { openApiDocument } from '../../src/service/intake/http/openapi.js';
 
 test('the README\'s message request example is accepted, and it names every attachment field of the OpenAPI schema', () => {
   const readme = readFileSync('README.md', 'utf8');

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useEmulatedTenants } from '../helpers/emulated-tenant.js';
 import { runCli, singleJson } from '../helpers/cli.js';
-import { loadMasterKey, MASTER_KEY_FILE } from '../../src/service/secret-box.js';
-import { SettingsService } from '../../src/service/settings-store.js';
-import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import { loadMasterKey, MASTER_KEY_FILE } from '../../src/service/settings/secret-box.js';
+import { SettingsService } from '../../src/service/settings/settings-store.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 
 const fixture = useEmulatedTenants();
 

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator/index.js';
-import { ServiceStartError, startService } from '../../src/service/service.js';
+import { ServiceStartError, startService } from '../../src/app/service.js';
 import { AdminClient } from '../admin/helpers.js';
 import { runCli } from '../helpers/cli.js';
 import { MASTER_KEY, startPair, type Pair } from '../service/e2e-helpers.js';

@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'n
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { DATABASE_FILE } from '../../src/service/sqlite/open.js';
+import { DATABASE_FILE } from '../../src/service/outbox/sqlite/open.js';
 import { mountTmpfs, skipLoudly } from '../helpers/tmpfs.js';
 import { tempDir, waitFor } from '../service/helpers.js';
 
@@ -171,7 +171,7 @@ describe('security replay: storage', () => {
       for (const id of accepted) {
         const m = await http(`${url}/api/v1/messages/${id}`, 'GET', key);
         assert.equal(m.status, 200, 'a message accepted before the disk filled is still there');
-        assert.ok(['queued', 'sending', 'sent', 'retrying'].includes(m.json.status), m.json.status);
+        assert.ok(['queued', 'sending', 'sent', 'retrying'].includes(m.json.status), m.text);
       }
       await s.stop();
       s = undefined;

@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createApiKey } from '../../src/service/api-keys.js';
-import type { RunningService } from '../../src/service/service.js';
+import { createApiKey } from '../../src/service/access/api-keys.js';
+import type { RunningService } from '../../src/app/service.js';
 import { appClient, startAdmin, type AdminCtx } from '../admin/helpers.js';
 
 const message = (over: Record<string, unknown> = {}) => ({ to: 'user@example.com', subject: 'Your code', text: 'Code: 123456', ...over });

@@ -11,9 +11,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
-import { createApiKey } from '../../src/service/api-keys.js';
-import { startService, type RunningService } from '../../src/service/service.js';
-import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import { createApiKey } from '../../src/service/access/api-keys.js';
+import { startService, type RunningService } from '../../src/app/service.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 import { LineCapture, tempDir } from './helpers.js';
 
 const MAIN = 'dist/src/cli/main.js';

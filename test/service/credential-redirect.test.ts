@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SettingsService } from '../../src/service/settings-store.js';
-import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import { SettingsService } from '../../src/service/settings/settings-store.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 import { attackPatch, DESTINATION_FIELDS, envFor, envLocked, KINDS, makeMaterial, otherModePatch, setupPatch, typed, type CredentialKind, type Material } from '../helpers/credential-matrix.js';
 import { tempDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeliveryPause, pausesDelivery, PAUSE_MAX_MS, PAUSE_MIN_MS } from '../../src/service/worker/delivery-pause.js';
+import { DeliveryPause, pausesDelivery, PAUSE_MAX_MS, PAUSE_MIN_MS } from '../../src/service/delivery/delivery-pause.js';
 
 test('configuration refusals and mailbox-wide replies pause delivery; message-level ones do not', () => {
   assert.equal(pausesDelivery('AUTH_FAILED', '535 5.7.3'), true);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MailgateError } from '../../src/core/errors.js';
 import { scrubText } from '../../src/core/secret.js';
-import { errorFromPlain, errorToPlain } from '../../src/service/delivery-thread/protocol.js';
+import { errorFromPlain, errorToPlain } from '../../src/service/delivery/thread/protocol.js';
 
 function composeBug(): never {
   throw new TypeError('Cannot read properties of undefined (reading "x") near abc~secret-value-123');

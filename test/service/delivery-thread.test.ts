@@ -10,10 +10,10 @@ import { classifyForRetry } from '../../src/core/retry-policy.js';
 import { Secret, scrubText } from '../../src/core/secret.js';
 import { parseSettings, type EmailSettings, type RawSettings } from '../../src/core/settings.js';
 import { buildTenantState, startEmulator, type BuiltTenant, type Emulator } from '../../src/emulator/index.js';
-import { DeliveryThread } from '../../src/service/delivery-thread/delivery-thread.js';
+import { DeliveryThread } from '../../src/service/delivery/thread/delivery-thread.js';
 import { createLogger } from '../../src/log/logger.js';
 import { LineCapture } from './helpers.js';
-import { errorFromPlain, errorToPlain, messageFromClone, settingsFromPlain, settingsToPlain } from '../../src/service/delivery-thread/protocol.js';
+import { errorFromPlain, errorToPlain, messageFromClone, settingsFromPlain, settingsToPlain } from '../../src/service/delivery/thread/protocol.js';
 
 describe('delivery thread protocol', () => {
   it('settings keep their secrets as Secret across the boundary', () => {

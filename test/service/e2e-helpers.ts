@@ -5,9 +5,9 @@
 import { classifyForRetry } from '../../src/core/retry-policy.js';
 import { buildTenantState, startEmulator, type Emulator, type LimitsOption, type TenantStateOptions } from '../../src/emulator/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import { createApiKey } from '../../src/service/api-keys.js';
-import { startService, type RunningService } from '../../src/service/service.js';
-import type { WorkerOptions } from '../../src/service/worker/worker.js';
+import { createApiKey } from '../../src/service/access/api-keys.js';
+import { startService, type RunningService } from '../../src/app/service.js';
+import type { WorkerOptions } from '../../src/service/delivery/worker.js';
 import { LineCapture, tempDir, waitFor } from './helpers.js';
 
 export const MASTER_KEY = Buffer.alloc(32, 9).toString('base64');

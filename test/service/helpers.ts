@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Mailer, OutboundMessage, SendResult } from '../../src/core/ports.js';
-import type { Scheduler } from '../../src/service/worker/scheduler.js';
+import type { Scheduler } from '../../src/service/delivery/scheduler.js';
 
 export function tempDir(prefix = 'mailgate-test-'): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
-import { createApiKey, revokeApiKey } from '../../src/service/api-keys.js';
-import { startService, type RunningService } from '../../src/service/service.js';
+import { createApiKey, revokeApiKey } from '../../src/service/access/api-keys.js';
+import { startService, type RunningService } from '../../src/app/service.js';
 import { FakeMailer, LineCapture, tempDir } from './helpers.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -185,7 +185,7 @@ describe('HTTP API input', () => {
 describe('zodProblems', () => {
   it('names the field and the type on every JSON route (diagnostics, send test), not zod\'s "Invalid input"', async () => {
     const { z } = await import('zod');
-    const { zodProblems } = await import('../../src/service/zod-problems.js');
+    const { zodProblems } = await import('../../src/service/intake/zod-problems.js');
     const schema = z.strictObject({ to: z.string().min(3).max(5).optional(), n: z.number().int().max(3).optional(), either: z.union([z.string(), z.array(z.string())]).optional() });
     const body = { to: 5, n: 9, either: { a: 1 }, extra: true };
     const r = schema.safeParse(body);

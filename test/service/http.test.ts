@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MailgateError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log/logger.js';
-import { createApiKey } from '../../src/service/api-keys.js';
-import { startService, type RunningService } from '../../src/service/service.js';
+import { createApiKey } from '../../src/service/access/api-keys.js';
+import { startService, type RunningService } from '../../src/app/service.js';
 import { FakeMailer, LineCapture, tempDir } from './helpers.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');

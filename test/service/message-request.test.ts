@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseMessageRequest } from '../../src/service/message-request.js';
+import { parseMessageRequest } from '../../src/service/intake/message-request.js';
 
 const base = { to: 'user@example.com', subject: 'Hi', text: 'x' };
 

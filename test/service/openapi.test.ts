@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
-import { createApiKey } from '../../src/service/api-keys.js';
-import { messageRequestSchema } from '../../src/service/message-request.js';
-import { startService, type RunningService } from '../../src/service/service.js';
+import { createApiKey } from '../../src/service/access/api-keys.js';
+import { messageRequestSchema } from '../../src/service/intake/message-request.js';
+import { startService, type RunningService } from '../../src/app/service.js';
 import { FakeMailer, LineCapture, tempDir } from './helpers.js';
 
 type Schema = Record<string, any>;

@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ADMIN_PASSWORD_META, resolveAdminPassword, setAdminPassword, verifyPassword } from '../../src/service/admin-password.js';
-import { authenticateApiKey, createApiKey, hashApiKey, revokeApiKey } from '../../src/service/api-keys.js';
-import { decryptValue, encryptValue, loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../src/service/secret-box.js';
-import { SettingsService } from '../../src/service/settings-store.js';
-import { openSqliteStore, type SqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import { ADMIN_PASSWORD_META, resolveAdminPassword, setAdminPassword, verifyPassword } from '../../src/service/access/admin-password.js';
+import { authenticateApiKey, createApiKey, hashApiKey, revokeApiKey } from '../../src/service/access/api-keys.js';
+import { decryptValue, encryptValue, loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../src/service/settings/secret-box.js';
+import { SettingsService } from '../../src/service/settings/settings-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 import { tempDir } from './helpers.js';
 
 const KEY = Buffer.alloc(32, 3);

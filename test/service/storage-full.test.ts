@@ -10,10 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
-import { createApiKey } from '../../src/service/api-keys.js';
-import { startService } from '../../src/service/service.js';
-import { DataDirError, DATABASE_FILE } from '../../src/service/sqlite/open.js';
-import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
+import { createApiKey } from '../../src/service/access/api-keys.js';
+import { startService } from '../../src/app/service.js';
+import { DataDirError, DATABASE_FILE } from '../../src/service/outbox/sqlite/open.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 import { mountTmpfs, skipLoudly } from '../helpers/tmpfs.js';
 import { LineCapture, waitFor } from './helpers.js';
 

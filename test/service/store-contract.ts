@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { NewMessage, Store } from '../../src/service/store/store.js';
+import type { NewMessage, Store } from '../../src/service/outbox/store.js';
 
 export interface StoreHandle {
   store: Store;

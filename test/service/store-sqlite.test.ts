@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { openSqliteStore } from '../../src/service/sqlite/sqlite-store.js';
-import { DataDirError, DATABASE_FILE } from '../../src/service/sqlite/open.js';
-import { isStorageFull } from '../../src/service/sqlite/storage-space.js';
-import { StorageFullError } from '../../src/service/store/store.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
+import { DataDirError, DATABASE_FILE } from '../../src/service/outbox/sqlite/open.js';
+import { isStorageFull } from '../../src/service/outbox/sqlite/storage-space.js';
+import { StorageFullError } from '../../src/service/outbox/store.js';
 import BetterSqlite3 from 'better-sqlite3';
-import { loadMigrations, migrate } from '../../src/service/sqlite/migrate.js';
+import { loadMigrations, migrate } from '../../src/service/outbox/sqlite/migrate.js';
 import { runStoreContract, newMessage } from './store-contract.js';
 import { tempDir } from './helpers.js';
 

@@ -9,12 +9,12 @@ import { MailgateError } from '../../src/core/errors.js';
 import type { Mailer, TokenProvider } from '../../src/core/ports.js';
 import { parseSettings, type EmailSettings } from '../../src/core/settings.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { openSqliteStore, type SqliteStore } from '../../src/service/sqlite/sqlite-store.js';
-import type { NewMessage } from '../../src/service/store/store.js';
-import { MailerSource, type SettingsSnapshot } from '../../src/service/worker/mailer-source.js';
-import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../../src/service/worker/worker.js';
-import { retryDelayMs } from '../../src/service/worker/backoff.js';
-import { TokenBucket } from '../../src/service/worker/rate-limiter.js';
+import { openSqliteStore, type SqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
+import { StorageFullError, type NewMessage } from '../../src/service/outbox/store.js';
+import { MailerSource, type SettingsSnapshot } from '../../src/service/delivery/mailer-source.js';
+import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../../src/service/delivery/worker.js';
+import { retryDelayMs } from '../../src/service/delivery/backoff.js';
+import { TokenBucket } from '../../src/service/delivery/rate-limiter.js';
 import { FakeClock, FakeMailer, settle, tempDir, waitFor } from './helpers.js';
 import { newMessage } from './store-contract.js';
 
@@ -118,6 +118,32 @@ describe('delivery worker', () => {
     assert.equal(h.mailer.calls.length, 1);
     assert.equal(h.mailer.calls[0].messageId, m?.messageIdHeader);
     assert.deepEqual(m?.attempts.map((a) => a.outcome), ['sent']);
+  });
+
+  it('a sent message whose result cannot be written yet (disk full) stays sent, never failed, and is not sent twice', async () => {
+    const h = await harness();
+    const markSent = h.store.markSent.bind(h.store);
+    let refusals = 3;
+    h.store.markSent = async (...args) => {
+      if (refusals > 0) {
+        refusals--;
+        throw new StorageFullError();
+      }
+      return markSent(...args);
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(() => h.mailer.calls.length === 1, 5000, 'the message handed to the mailer');
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      h.clock.advance(1000);
+    }
+    await h.idle();
+    const m = await h.store.get(id);
+    assert.equal(refusals, 0);
+    assert.equal(m?.status, 'sent', JSON.stringify(m?.attempts));
+    assert.deepEqual(m?.attempts.map((a) => a.outcome), ['sent']);
+    assert.equal(h.mailer.calls.length, 1);
   });
 
   it('never has more than maxInFlight messages in flight', async () => {

@@ -18,8 +18,8 @@
  * ../html, ../form-controls, ../diagnosis-view.
  */
 import { Hono } from 'hono';
-import { API_KEY_SCOPES, ApiKeyError, createApiKey, revokeApiKey } from '../../service/api-keys.js';
-import type { ApiKeyRecord, ApiKeyScope } from '../../service/store/store.js';
+import { API_KEY_SCOPES, ApiKeyError, createApiKey, revokeApiKey } from '../../service/access/api-keys.js';
+import type { ApiKeyRecord, ApiKeyScope } from '../../service/outbox/store.js';
 import type { Admin, AdminContext, AdminEnv } from '../context.js';
 import { commandBlock, timeTag } from '../diagnosis-view.js';
 import { selectControl, textControl } from '../form-controls.js';

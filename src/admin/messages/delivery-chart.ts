@@ -8,7 +8,7 @@
  *
  * Imports: src/service/store types, ../html.
  */
-import type { DeliveryBucket } from '../../service/store/store.js';
+import type { DeliveryBucket } from '../../service/outbox/store.js';
 import { html, type SafeHtml } from '../html.js';
 
 export const HOUR_MS = 3_600_000;

@@ -20,7 +20,7 @@
  * ./delivery-chart.
  */
 import { Hono } from 'hono';
-import { MESSAGE_STATUSES, type AttemptRecord, type MessageDetail, type MessageRecord, type MessageStatus } from '../../service/store/store.js';
+import { MESSAGE_STATUSES, type AttemptRecord, type MessageDetail, type MessageRecord, type MessageStatus } from '../../service/outbox/store.js';
 import type { Admin, AdminContext, AdminEnv } from '../context.js';
 import { deliveryPauseNotice } from '../delivery-pause.js';
 import { diagnosisBlock, timeTag } from '../diagnosis-view.js';

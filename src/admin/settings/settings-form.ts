@@ -13,7 +13,7 @@
 import { CLOUD_IDS, type CloudId } from '../../core/clouds.js';
 import type { Problem } from '../../core/errors.js';
 import { FIELD_BY_KEY, SETTINGS_FIELDS, SETTING_KEYS, type SettingField, type SettingKey } from '../../core/settings.js';
-import type { SettingsView } from '../../service/settings-store.js';
+import type { SettingsView } from '../../service/settings/settings-store.js';
 import { lastString, type FormBody } from '../form-body.js';
 
 export { lastString, type FormBody } from '../form-body.js';

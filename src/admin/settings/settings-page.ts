@@ -17,7 +17,7 @@
 import { CLOUD_IDS, CLOUDS, type CloudId } from '../../core/clouds.js';
 import type { Problem } from '../../core/errors.js';
 import { FIELD_BY_KEY, SETTINGS_FIELDS, type SettingKey } from '../../core/settings.js';
-import type { SettingsView } from '../../service/settings-store.js';
+import type { SettingsView } from '../../service/settings/settings-store.js';
 import { checkboxControl, errorSummary, selectControl, textControl, type SummaryItem } from '../form-controls.js';
 import { html, type SafeHtml } from '../html.js';
 import type { Session } from '../session.js';

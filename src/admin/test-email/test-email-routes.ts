@@ -8,13 +8,13 @@
  * Without JavaScript the form posts and the page comes back with the outcome below the form;
  * with it, the form is sent with fetch and only the form and the outcome region are replaced
  * (the region is `aria-live`, so the outcome is announced). Each test that was sent (or tried)
- * is also in the Delivery log, marked as a test (the service records it: ../../service/send-test.ts).
+ * is also in the Delivery log, marked as a test (the service records it: ../../service/delivery/send-test.ts).
  *
  * Imports: hono, ../context, ../layout, ../html, ../form-controls, ../diagnosis-view,
  * ../recipient, service types.
  */
 import { Hono } from 'hono';
-import type { SendTestResult } from '../../service/http/deps.js';
+import type { SendTestResult } from '../../service/intake/http/deps.js';
 import type { Admin, AdminContext, AdminEnv } from '../context.js';
 import { diagnosisBlock } from '../diagnosis-view.js';
 import { textControl } from '../form-controls.js';

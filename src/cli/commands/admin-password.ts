@@ -4,7 +4,7 @@
  * line), so it does not appear in the shell history or the process list.
  */
 import type { Command } from 'commander';
-import { setAdminPassword } from '../../service/admin-password.js';
+import { setAdminPassword } from '../../service/access/admin-password.js';
 import { DATA_DIR_HELP, exitWith, withStore } from './store-option.js';
 
 async function readFirstLine(): Promise<string> {

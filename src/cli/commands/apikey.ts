@@ -6,8 +6,8 @@
  * only its SHA-256 hash is stored. `list` prints a table (or a JSON array) without keys.
  */
 import { Option, type Command } from 'commander';
-import { ApiKeyError, API_KEY_SCOPES, createApiKey, revokeApiKey } from '../../service/api-keys.js';
-import type { ApiKeyScope } from '../../service/store/store.js';
+import { ApiKeyError, API_KEY_SCOPES, createApiKey, revokeApiKey } from '../../service/access/api-keys.js';
+import type { ApiKeyScope } from '../../service/outbox/store.js';
 import { DATA_DIR_HELP, exitWith, withStore } from './store-option.js';
 
 const iso = (t?: number) => (t === undefined ? '' : new Date(t).toISOString());

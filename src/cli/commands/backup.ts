@@ -1,6 +1,6 @@
 /**
  * `mailgate backup FILE [--data-dir DIR] [--json]`: a consistent copy of the service's SQLite
- * database, safe while `mailgate serve` runs (../../service/sqlite/backup.ts). Restore by
+ * database, safe while `mailgate serve` runs (../../service/outbox/sqlite/backup.ts). Restore by
  * stopping the service and putting the file in place as <data dir>/mailgate.db, with the same
  * master key.
  *
@@ -8,7 +8,7 @@
  * master key (`--json`: {"file","bytes","messages","source"}). Exit 1 on failure.
  */
 import type { Command } from 'commander';
-import { backupDatabase } from '../../service/sqlite/backup.js';
+import { backupDatabase } from '../../service/outbox/sqlite/backup.js';
 import { DATA_DIR_HELP, dataDirOf, exitWith } from './store-option.js';
 
 export function registerBackupCommand(program: Command): void {

@@ -7,7 +7,7 @@
  *   preceded by `Admin password (generated; shown once): <pw>` on the very first start.
  *   Logs go to stderr: pino JSON, or short lines with MAILGATE_LOG_FORMAT=pretty. Exit 0 after SIGTERM/SIGINT, 1 when start-up fails (the
  *   message names the variable or path to fix).
- * - dev: the banner of ../../service/dev.ts (URLs, admin password, API key, a curl example);
+ * - dev: the banner of ../../app/dev.ts (URLs, admin password, API key, a curl example);
  *   logs as short readable lines on stderr (MAILGATE_LOG_FORMAT=json for JSON).
  *
  * The emulator is imported lazily, only by `dev`.
@@ -15,7 +15,7 @@
 import type { Command } from 'commander';
 import { portArg } from '../arg-parsers.js';
 import { createLogger, logFormat } from '../../log/logger.js';
-import { startService } from '../../service/service.js';
+import { startService } from '../../app/service.js';
 import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
 import { registerBackupCommand } from './backup.js';
@@ -82,7 +82,7 @@ function registerDev(program: Command): void {
     .option('--port <port>', 'HTTP port (default 8025)', portArg)
     .option('--host <host>', 'HTTP address (default 127.0.0.1)')
     .action(async (opts: { temp?: boolean; dataDir?: string; port?: number; host?: string }) => {
-      const { startDev, devBanner } = await import('../../service/dev.js');
+      const { startDev, devBanner } = await import('../../app/dev.js');
       let dev;
       try {
         // Readable lines next to the banner; MAILGATE_LOG_FORMAT=json still gives JSON.

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { DEFAULT_DATA_DIR, resolveDataDir } from '../../service/data-dir.js';
-import { openSqliteStore, type SqliteStore } from '../../service/sqlite/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../service/outbox/sqlite/sqlite-store.js';
 
 /** Help text of every `--data-dir` option of the one-shot commands. */
 export const DATA_DIR_HELP = `data directory (default MAILGATE_DATA_DIR, else ${DEFAULT_DATA_DIR}, or ./data/dev when only mailgate dev has a database)`;

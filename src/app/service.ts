@@ -1,0 +1,282 @@
+/**
+ * `startService(options)`: the composition root of `mailgate serve` (and `mailgate dev`).
+ * The only place that knows every concrete piece: the SQLite store, the master key, the
+ * settings service, the one process-wide mailer (createMailer), the delivery worker, the Hono
+ * app and the HTTP socket.
+ *
+ * Start-up order: service settings (all problems at once) → data dir and store (a corrupt or
+ * unwritable dir stops here, naming the path) → master key → stored settings → admin password
+ * → worker → HTTP. Shutdown (`stop()`): stop accepting HTTP, let in-flight requests finish, stop
+ * the worker (buffered messages released, in-flight sends given `shutdownGraceSeconds`), close
+ * the mailers, flush and close the store.
+ *
+ * Everything is injectable for tests (env, scheduler, mailer factory, retry policy, logger).
+ *
+ * Imports: everything in src/service, src/mailer.ts, src/core, @hono/node-server.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { BoundedFileError, readBoundedFile } from '../config/bounded-file.js';
+import { diagnose } from '../core/diagnosis/index.js';
+import type { Problem } from '../core/errors.js';
+import { classifyForRetry } from '../core/retry-policy.js';
+import { addLogSecretSource, createLogger, type Logger } from '../log/logger.js';
+import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js';
+import { resolveAdminPassword, type AdminPassword } from '../service/access/admin-password.js';
+import { scrubText } from '../core/secret.js';
+import { runDoctor } from '../doctor/run-doctor.js';
+import type { DoctorOptions } from '../doctor/types.js';
+import { createAdminApp } from '../admin/index.js';
+import { parseServiceConfig, type ServiceConfig } from '../service/config.js';
+import { createApp, type AppDeps, type AppOptions, type RunDiagnostics } from '../service/intake/http/app.js';
+import type { AppEnv } from '../service/intake/http/auth.js';
+import { ServiceMetrics } from '../service/metrics.js';
+import { DeliveryThread } from '../service/delivery/thread/delivery-thread.js';
+import { createOutbox } from '../service/outbox/outbox.js';
+import { loadMasterKey } from '../service/settings/secret-box.js';
+import { createSendTest } from '../service/delivery/send-test.js';
+import { SettingsService } from '../service/settings/settings-store.js';
+import { openSqliteStore, type SqliteStore } from '../service/outbox/sqlite/sqlite-store.js';
+import { MailerSource, type MailerFactory } from '../service/delivery/mailer-source.js';
+import { systemScheduler, type Scheduler } from '../service/delivery/scheduler.js';
+import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../service/delivery/worker.js';
+
+/** Start-up failed for a reason the operator must fix (bad variable, data dir, master key). */
+export class ServiceStartError extends Error {
+  override readonly name = 'ServiceStartError';
+  constructor(message: string, readonly problems: Problem[] = [], options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Builds a mailer for the service; the default is `createMailer` from src/mailer.ts. */
+export type ServiceMailerFactory = (settings: Parameters<typeof createMailer>[0], deps: MailerDeps) => MailgateMailer;
+
+export interface StartServiceOptions {
+  /** Environment (service variables, Email Settings overrides, master key, admin password). Default process.env. */
+  env?: Record<string, string | undefined>;
+  /** Service settings that win over the environment (tests, `mailgate dev`). */
+  config?: Partial<ServiceConfig>;
+  logger?: Logger;
+  /** Extra trusted CA for the token endpoint and SMTP (wins over MAILGATE_CA_FILE). */
+  ca?: string | Buffer;
+  createMailer?: ServiceMailerFactory;
+  /** Extra options for every mailer (tests shorten token retries, idle timeouts). */
+  mailerDeps?: Partial<MailerDeps>;
+  /** The doctor, for POST /api/v1/diagnostics (501 without it). */
+  runDiagnostics?: RunDiagnostics;
+  /** Extra options for the default doctor (`mailgate dev`: the emulator's Exchange-side facts). */
+  doctorOptions?: Pick<DoctorOptions, 'exchangeFacts'>;
+  /** The admin page's app factory, mounted under /admin. */
+  admin?: AppOptions['admin'];
+  /** Bind the HTTP socket (default true); false for in-process tests using `app.request()`. */
+  listen?: boolean;
+  /** Run the delivery worker (default true; MAILGATE_WORKER=off also disables it). */
+  worker?: boolean;
+  /** Worker tuning beyond the variables (tests: backoff, prefetch). */
+  workerOptions?: Partial<WorkerOptions>;
+  /** Retry policy override (tests shorten the policy's minimum delays). */
+  classify?: (error: unknown) => RetryClassification;
+  scheduler?: Scheduler;
+}
+
+export interface RunningService {
+  /** `http://host:port` (empty when not listening). */
+  url: string;
+  app: Hono<AppEnv>;
+  deps: AppDeps;
+  config: ServiceConfig;
+  store: SqliteStore;
+  settings: SettingsService;
+  worker?: DeliveryWorker;
+  adminPassword: AdminPassword;
+  /** Warnings for the operator now (master key file in use, settings incomplete). */
+  warnings(): string[];
+  stop(): Promise<void>;
+}
+
+function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (set MAILGATE_HTTP_PORT)' : error.message}`, [], { cause: error }));
+    });
+  });
+}
+
+/** Whether the API listens only on this machine (the 401 may then name the data dir). */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The extra CA file: a regular file of at most 64 KB, read off the event loop (config/bounded-file.ts). */
+async function loadCa(o: StartServiceOptions, config: ServiceConfig): Promise<string | Buffer | undefined> {
+  if (o.ca !== undefined) return o.ca;
+  if (!config.caFile) return undefined;
+  try {
+    return await readBoundedFile(config.caFile);
+  } catch (error) {
+    throw new ServiceStartError(`MAILGATE_CA_FILE cannot be used: ${(error as Error).message}`, [], { cause: error });
+  }
+}
+
+/**
+ * A client certificate path from the environment must name a regular file of at most 64 KB:
+ * a device, a FIFO, a directory or a huge file stops the start, naming the variable (the same
+ * rule the API applies with a 422). A file that is merely missing or unreadable does not: it may
+ * be provisioned after the start (a mounted secret), and until then delivery waits and /readyz
+ * and the admin page say why.
+ */
+async function checkCertificateFileFromEnv(env: Record<string, string | undefined>): Promise<void> {
+  const path = env.MAILGATE_CLIENT_CERTIFICATE_PATH?.trim();
+  if (!path) return;
+  try {
+    await readBoundedFile(path);
+  } catch (error) {
+    if (error instanceof BoundedFileError && error.reason === 'unreadable') return;
+    const problem = { key: 'clientCertificatePath', env: 'MAILGATE_CLIENT_CERTIFICATE_PATH', label: 'Client certificate', message: `MAILGATE_CLIENT_CERTIFICATE_PATH cannot be used: ${(error as Error).message}` };
+    throw new ServiceStartError(problem.message, [problem], { cause: error });
+  }
+}
+
+export async function startService(o: StartServiceOptions = {}): Promise<RunningService> {
+  const env = o.env ?? process.env;
+  const logger = o.logger ?? createLogger();
+  const scheduler = o.scheduler ?? systemScheduler;
+  const now = () => scheduler.now();
+  const parsed = parseServiceConfig(env, o.config);
+  if (!parsed.ok) throw new ServiceStartError(`Invalid service settings:\n  ${parsed.problems.map((p) => p.message).join('\n  ')}`, parsed.problems);
+  const config = parsed.config;
+  const ca = await loadCa(o, config);
+  await checkCertificateFileFromEnv(env);
+
+  const store = openSqliteStore(config.dataDir); // throws DataDirError naming the path
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const masterKey = loadMasterKey(env.MAILGATE_MASTER_KEY, config.dataDir);
+    const settings = await SettingsService.open({ store, masterKey: masterKey.key, env, now });
+    // Every log line is scrubbed of the secrets in effect, whatever field carries them.
+    const removeSecretSource = addLogSecretSource(() => settings.secrets());
+    closers.push(async () => removeSecretSource());
+    const adminPassword = await resolveAdminPassword(store, env.MAILGATE_ADMIN_PASSWORD, { now: now() });
+    const warnings = () => {
+      const v = settings.view();
+      const out = [...masterKey.warnings, ...v.warnings.map((w) => w.message)];
+      if (!v.valid) out.push(`The Email Settings are incomplete, so nothing is delivered yet (messages are queued): ${v.problems.map((p) => p.message).join('; ')}`);
+      return out;
+    };
+
+    const metrics = new ServiceMetrics();
+    const build = o.createMailer ?? createMailer;
+    const mailerDeps: MailerDeps = { ca, logger, maxConnections: config.maxConnections, ...o.mailerDeps };
+    const factory: MailerFactory = (s, reuse) => build(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider });
+    // The delivery worker's mailers live in a worker thread (compose + SMTP on the second
+    // core), unless a test injects its own mailer factory or clock, which cannot cross threads.
+    const useThread = config.deliveryThread === 'on' && o.worker !== false && config.worker === 'on' && !o.createMailer && !o.mailerDeps?.clock;
+    const thread = useThread ? new DeliveryThread(logger) : undefined;
+    const deliveryFactory: MailerFactory = thread ? (s, reuse) => thread.createMailer(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider }) : factory;
+    if (thread) closers.push(() => thread.stop());
+    const threadReady = thread?.warmUp();
+    const mailers = new MailerSource(() => settings.snapshot(), deliveryFactory, (error) =>
+      logger.error({ err: error, code: (error as { code?: string })?.code }, 'the Email Settings cannot be used to send (nothing is delivered until they change)'),
+    );
+    closers.push(() => mailers.close());
+    let testTokenRequests = 0;
+
+    const worker = o.worker === false || config.worker === 'off' ? undefined : new DeliveryWorker(
+      {
+        owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        leaseMs: Math.round(config.leaseSeconds * 1000),
+        maxInFlight: config.maxConnections,
+        // At high rates the rest of the prefetch (32) waits in the mailer's pool, so a
+        // connection never idles while the main thread is busy with intake or a commit
+        // (measured: ~5 % faster bursts than 3 ahead). Not at Exchange's rates: the rate
+        // limit is taken when a message is handed over, and messages piled up in the pool
+        // behind a stalled connection would then leave back to back (up to 29 over the
+        // minute's share); from 6,000/min on, 29 is under the limiter's 1 % headroom.
+        queueAhead: config.ratePerMinute >= 6000 ? 32 - config.maxConnections : 0,
+        ratePerMinute: config.ratePerMinute,
+        pollIntervalMs: config.pollIntervalMs,
+        ...o.workerOptions,
+      },
+      { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics },
+    );
+    const outbox = createOutbox({ store, now, settings: () => settings.settings(), maxAgeMs: config.maxAgeSeconds * 1000, onEnqueued: () => worker?.wake(), onRetried: () => worker?.resume() });
+    const deps: AppDeps = {
+      store,
+      settings,
+      outbox,
+      metrics,
+      tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
+      storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
+      sendTest: createSendTest({ settings, factory, diagnose, now, store, onTokenRequests: (n) => (testTokenRequests += n) }),
+      // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
+      runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { ...o.doctorOptions, to: input.to, ca })),
+      adminPassword,
+      worker,
+      deliveryThreadProblem: () => thread?.problem(),
+      deliveryProblem: () => {
+        const e = mailers.buildError();
+        return e === undefined ? undefined : scrubText(e instanceof Error ? e.message : String(e), settings.secrets());
+      },
+      now,
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+      adminLogin: { trustProxy: config.trustProxy, maxFailures: config.loginMaxFailures, windowMs: config.loginWindowSeconds * 1000, globalFailuresPerMinute: config.loginGlobalFailuresPerMinute },
+      metricsToken: config.metricsToken,
+      dataDir: isLoopbackHost(config.httpHost) ? resolve(config.dataDir) : undefined,
+    };
+    const app = createApp(deps, { admin: o.admin ?? createAdminApp });
+
+    const refresh = setInterval(() => {
+      settings.refresh().catch((error: unknown) => logger.error({ err: error }, 'could not reload the stored settings'));
+    }, config.settingsRefreshMs);
+    refresh.unref();
+    closers.push(async () => clearInterval(refresh));
+    settings.onChange((v) => {
+      logger.info({ version: v.version, valid: v.valid }, 'Email Settings changed');
+      worker?.wake();
+    });
+
+    // Loads while the store and settings are set up; ready only once sending need not wait.
+    await threadReady;
+    let server: Server | undefined;
+    let url = '';
+    if (o.listen !== false) {
+      server = await listen(app, config.httpHost, config.httpPort);
+      const addr = server.address() as AddressInfo;
+      url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    }
+    worker?.start();
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        if (server) {
+          const s = server;
+          await new Promise<void>((r) => {
+            s.close(() => r());
+            s.closeIdleConnections();
+            // Requests still open after the grace period are cut.
+            setTimeout(() => s.closeAllConnections(), config.shutdownGraceSeconds * 1000).unref();
+          });
+        }
+        await worker?.stop(config.shutdownGraceSeconds * 1000);
+        await closeAll();
+      })();
+      return stopping;
+    };
+    return { url, app, deps, config, store, settings, worker, adminPassword, warnings, stop };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * One delivery attempt of one claimed message, and how its outcome is recorded.
+ *
+ * Why apart from the loop (worker.ts): this is the state machine of a message
+ * (sending → sent | retrying | failed) and the only place that decides between retry and
+ * failure, computes the backoff and stores the diagnosis. Every text that came from outside
+ * (server replies, error messages, diagnoses) is scrubbed of the send's own secrets before it is
+ * stored or logged.
+ *
+ * Imports: src/core, ../store, ../payload, sibling worker modules.
+ */
+import { isMailgateError } from '../../core/errors.js';
+import { contextFor, learnedFromError } from '../../core/diagnosis/context.js';
+import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
+import { scrubDeep, scrubText } from '../../core/secret.js';
+import type { EmailSettings } from '../../core/settings.js';
+import type { Logger } from '../../log/logger.js';
+import { decodePayload } from '../outbox/payload.js';
+import type { AttemptInput, AttemptOutcome, ClaimedMessage, OutboxStore } from '../outbox/store.js';
+import { retryDelayMs, type BackoffOptions } from './backoff.js';
+import type { MailerLease } from './mailer-source.js';
+import type { RecipientBudget } from './recipient-budget.js';
+import type { Scheduler } from './scheduler.js';
+
+/** What the retry policy says about an error (core/retry-policy.ts `classifyForRetry`). */
+export interface RetryClassification {
+  retryable: boolean;
+  reason: string;
+  minDelayMs?: number;
+}
+
+export interface WorkerMetrics {
+  attempt(outcome: AttemptOutcome | 'requeued' | 'held', code: string | undefined): void;
+  sent(latencyMs: number): void;
+}
+
+export interface AttemptDeps {
+  store: OutboxStore;
+  scheduler: Scheduler;
+  logger: Logger;
+  classify: (error: unknown) => RetryClassification;
+  diagnose?: (error: unknown, ctx: DiagnosisContext) => Diagnosis;
+  metrics?: WorkerMetrics;
+  /** The secret values of these settings (the ones the send used), for scrubbing what is stored. */
+  secrets: (settings: EmailSettings) => string[];
+  random: () => number;
+  backoff: BackoffOptions;
+  budget: RecipientBudget;
+  budgetDeferMs: number;
+}
+
+
+/** Fail a message that outlived its maximum age, without sending it. */
+export async function expireMessage(d: AttemptDeps, m: ClaimedMessage, now: number): Promise<void> {
+  const attempt: AttemptInput = { at: now, outcome: 'expired', code: 'EXPIRED', reply: 'Not delivered within the maximum age (MAILGATE_MAX_AGE_SECONDS); no further attempts.' };
+  await d.store.markFailed(m.lease, attempt, 'EXPIRED');
+  d.metrics?.attempt('expired', 'EXPIRED');
+  d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, code: 'EXPIRED' }, 'message expired before it could be delivered');
+}
+
+/** Hooks of one delivery for the loop: give back the rate token, free the connection slot. */
+export interface DeliveryHooks {
+  /** The message was deferred without being sent: its rate-limit token is not used. */
+  untake(): void;
+  /** The SMTP part is over (sent, failed or skipped); the connection slot is free again. */
+  sendSettled(): void;
+  /**
+   * The attempt failed permanently with this error code (the loop may pause delivery). `reply`
+   * is the server's basic and enhanced code, e.g. `550 5.7.708`, when there was a reply.
+   * Returns 'held' when delivery was already paused for this very cause (another message in
+   * flight hit it first): the message then goes back to the queue instead of failing.
+   */
+  failedPermanently?(code: string, diagnosisSummary: string | undefined, reply?: string): 'held' | undefined;
+  /** The message was accepted by the server. */
+  delivered?(): void;
+  /** The message went back to the queue untried and is due now (the loop looks again). */
+  requeued?(): void;
+}
+
+/**
+ * Send one claimed message and record the outcome. The connection slot is freed as soon as the
+ * server answered (`hooks.sendSettled`), before the result is committed, so the next message
+ * goes out while the bookkeeping shares a commit with others.
+ */
+export async function deliverMessage(d: AttemptDeps, m: ClaimedMessage, lease: MailerLease, hooks: DeliveryHooks): Promise<void> {
+  let settled = false;
+  const settle = () => {
+    if (!settled) {
+      settled = true;
+      hooks.sendSettled();
+    }
+  };
+  try {
+    await sendAndRecord(d, m, lease, hooks, settle);
+  } finally {
+    settle();
+  }
+}
+
+async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLease, hooks: DeliveryHooks, settle: () => void): Promise<void> {
+  const mailbox = lease.settings.authorizedFrom;
+  const started = d.scheduler.now();
+  if (!(await d.budget.allows(mailbox, m.recipientCount, started))) {
+    hooks.untake();
+    settle();
+    await d.store.release(m.lease, started + d.budgetDeferMs);
+    d.logger.warn({ messageId: m.id, code: 'RECIPIENT_BUDGET' }, 'the 10,000 recipients per 24 h budget of the mailbox is used up; message deferred');
+    return;
+  }
+  let result: Awaited<ReturnType<typeof lease.mailer.send>>;
+  try {
+    const message = decodePayload(m.payload, m.messageIdHeader);
+    result = await lease.mailer.send(message);
+  } catch (error) {
+    settle();
+    await recordFailure(d, m, error, lease.settings, hooks);
+    return;
+  }
+  // Exchange has the message. From here on a failure is the store's, never the send's: a sent
+  // message must not be recorded as failed (an administrator's retry would send it twice).
+  settle();
+  const at = d.scheduler.now();
+  d.budget.record(mailbox, m.recipientCount);
+  const response = scrubText(result.response, d.secrets(lease.settings));
+  hooks.delivered?.();
+  d.metrics?.attempt('sent', undefined);
+  d.metrics?.sent(at - m.createdAt);
+  const recorded = await recordSent(d, m, { at, response, mailbox });
+  if (recorded === true) d.logger.debug({ messageId: m.id, attempt: m.lease.attempt }, 'message sent');
+  else if (recorded === false) d.logger.warn({ messageId: m.id, attempt: m.lease.attempt }, 'message sent but its lease was lost; another worker may send it again (same Message-ID)');
+}
+
+/** How long a sent message's result is retried while the store refuses writes (a full disk). */
+export const RECORD_SENT_RETRY_MS = 1000;
+export const RECORD_SENT_TRIES = 60;
+
+/**
+ * Record a delivered message as sent, retrying while the store cannot write (a full disk clears
+ * up, a busy database frees itself). True when recorded, false when the lease was lost, undefined
+ * when the store kept refusing: the lease then expires and the message is sent again with the
+ * same Message-ID, which is the at-least-once promise (never lost, never recorded as failed).
+ */
+async function recordSent(d: AttemptDeps, m: ClaimedMessage, result: { at: number; response: string; mailbox: string }): Promise<boolean | undefined> {
+  for (let tryNo = 1; ; tryNo++) {
+    try {
+      return await d.store.markSent(m.lease, result);
+    } catch (error) {
+      if (tryNo >= RECORD_SENT_TRIES) {
+        d.logger.error({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent but its result could not be recorded; when the lease expires it will be sent again (same Message-ID)');
+        return undefined;
+      }
+      if (tryNo === 1) d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent; recording its result failed, retrying');
+      await new Promise<void>((resolve) => d.scheduler.setTimer(resolve, RECORD_SENT_RETRY_MS));
+    }
+  }
+}
+
+async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, settings: EmailSettings, hooks?: DeliveryHooks): Promise<void> {
+  const at = d.scheduler.now();
+  if (isMailgateError(error) && error.code === 'INTERRUPTED' && error.context.notSent === true) {
+    // Mailgate withdrew the message before any byte went out (its pool closed: settings
+    // changed, shutdown): not an attempt. It goes back to the queue as it was.
+    await d.store.release(m.lease, at);
+    d.metrics?.attempt('requeued', error.code);
+    d.logger.debug({ messageId: m.id, code: error.code }, 'send withdrawn before it started; message returned to the queue');
+    hooks?.requeued?.();
+    return;
+  }
+  const secrets = d.secrets(settings);
+  const code = isMailgateError(error) ? error.code : 'INTERNAL';
+  const rawReply = isMailgateError(error) ? error.reply ?? error.message : error instanceof Error ? error.message : String(error);
+  const reply = scrubText(rawReply, secrets);
+  let diagnosis: Diagnosis | undefined;
+  try {
+    diagnosis = d.diagnose ? scrubDeep(d.diagnose(error, contextFor(settings, learnedFromError(error))), secrets) : undefined;
+  } catch (e) {
+    d.logger.error({ messageId: m.id, err: e }, 'diagnosis failed');
+  }
+  const policy = code === 'ARGUMENT_INVALID' ? { retryable: false, reason: 'invalid message' } : d.classify(error);
+  // An unexpected error is a bug: its type and stack (scrubbed by the logger) go to the log.
+  const log = { messageId: m.id, attempt: m.lease.attempt, code, reply, diagnosisId: diagnosis?.id, ...(code === 'INTERNAL' ? { err: error } : {}) };
+  if (policy.retryable) {
+    const delay = retryDelayMs(m.lease.attempt, d.backoff, d.random(), policy.minDelayMs);
+    // Never schedule past the expiry: the message is then claimed once more and expires.
+    const next = Math.min(at + delay, m.expiresAt);
+    await d.store.markRetrying(m.lease, { at, outcome: 'retry', reply, code, diagnosis }, next);
+    d.metrics?.attempt('retry', code);
+    d.logger.warn({ ...log, retryInMs: next - at, reason: policy.reason }, 'transient failure; will retry');
+  } else {
+    const smtp = isMailgateError(error) ? error.smtp : undefined;
+    if (hooks?.failedPermanently?.(code, diagnosis?.summary, smtp ? `${smtp.code} ${smtp.enhanced ?? ''}`.trim() : undefined) === 'held') {
+      // One configuration incident fails one message; the others wait with the queue.
+      await d.store.release(m.lease, at);
+      d.metrics?.attempt('held', code);
+      d.logger.warn({ ...log }, 'configuration refused again while delivery is paused for it; message returned to the queue');
+      return;
+    }
+    await d.store.markFailed(m.lease, { at, outcome: 'failed', reply, code, diagnosis });
+    d.metrics?.attempt('failed', code);
+    d.logger.error({ ...log, reason: policy.reason }, 'permanent failure; message failed');
+  }
+}

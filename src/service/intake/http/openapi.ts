@@ -1,0 +1,221 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, served without authentication at
+ * GET /api/v1/openapi.json.
+ *
+ * Why generated: the request schemas are the validators' own zod schemas turned into JSON
+ * Schema (`z.toJSONSchema`; OpenAPI 3.1 schemas are JSON Schema 2020-12), so the document cannot
+ * drift from what the API accepts. Routes and responses are listed here by hand; a test checks
+ * that every route of the Hono app is in the document and every documented route exists
+ * (test/service/openapi.test.ts). The admin page (/admin) is a browser UI with CSRF-protected
+ * forms, not part of the API, and is not documented here.
+ *
+ * Imports: zod, src/core (settings fields), ../message-request, ../store types, ./routes schemas.
+ */
+import { z } from 'zod';
+import { SETTINGS_FIELDS } from '../../../core/settings.js';
+import { VERSION } from '../../../version.js';
+import { messageRequestSchema } from '../message-request.js';
+import { MESSAGE_STATUSES } from '../../outbox/store.js';
+import { diagnosticsSchema } from './routes/ops.js';
+import { testSchema } from './routes/settings.js';
+
+type Json = Record<string, unknown>;
+
+/** A zod schema as a JSON Schema for an OpenAPI 3.1 document (without its $schema line). */
+function jsonSchema(schema: z.ZodType): Json {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Json;
+  return rest;
+}
+
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
+const json = (description: string, schema: Json) => ({ description, content: { 'application/json': { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const body = (schema: Json, required = true) => ({ required, content: { 'application/json': { schema } } });
+
+const AUTH_ERRORS = {
+  '401': problem('No API key, a malformed Authorization header, or an unknown or revoked key (the detail says which).'),
+  '403': problem('The key has too small a scope.'),
+};
+const INPUT_ERRORS = {
+  '400': problem('The body is not valid JSON.'),
+  '413': problem('The body is larger than MAILGATE_MAX_BODY_BYTES.'),
+  '415': problem('The body is not sent as application/json.'),
+  '422': problem('Invalid values: every problem is listed in errors, each with the field (key) and what is wrong.'),
+};
+const send = [{ apiKey: [] }];
+const admin = [{ apiKey: [] }];
+
+function settingsSchema(): Json {
+  const properties: Record<string, Json> = {};
+  for (const f of SETTINGS_FIELDS) {
+    const type = f.kind === 'boolean' ? ['boolean', 'string', 'null'] : f.kind === 'integer' ? ['integer', 'string', 'null'] : ['string', 'null'];
+    properties[f.key] = {
+      type,
+      description: `${f.label} (${f.env}). ${f.description}${f.kind === 'secret' ? ' Write-only: never returned; omitted or "" keeps the stored value, null clears it.' : ' null or "" restores the default.'}`,
+      ...(f.kind === 'enum' && f.values ? { enum: [...f.values, null] } : {}),
+      ...(f.kind === 'secret' ? { writeOnly: true } : {}),
+    };
+  }
+  return { type: 'object', properties, additionalProperties: false };
+}
+
+/** The document, built once per app (it depends on nothing at run time). */
+export function openApiDocument(): Json {
+  const messageView = {
+    type: 'object',
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      status: { type: 'string', enum: [...MESSAGE_STATUSES] },
+      messageId: { type: 'string', description: 'The Message-ID header, stable across retries.' },
+      to: { type: 'string' },
+      subject: { type: 'string' },
+      recipients: { type: 'integer' },
+      attemptCount: { type: 'integer' },
+      createdAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+      expiresAt: { type: ['string', 'null'], format: 'date-time' },
+      sentAt: { type: ['string', 'null'], format: 'date-time' },
+      response: { type: ['string', 'null'], description: 'The server reply to the message (e.g. 250 2.0.0 OK).' },
+      errorCode: { type: ['string', 'null'] },
+    },
+  };
+  const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Mailgate API',
+      version: VERSION,
+      description: 'Send application email through Microsoft 365 (SMTP XOAUTH2) with a durable outbox. Every failure is application/problem+json (RFC 9457).',
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (mailgate apikey create NAME): scope send or admin.' },
+      },
+      schemas: {
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status'],
+          properties: {
+            type: { type: 'string', description: 'urn:mailgate:problem:<slug>' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            errors: { type: 'array', items: { type: 'object', required: ['key', 'message'], properties: { key: { type: 'string' }, message: { type: 'string' } } } },
+          },
+        },
+        MessageRequest: jsonSchema(messageRequestSchema),
+        Message: messageView,
+        MessageDetail: {
+          allOf: [
+            ref('Message'),
+            { type: 'object', properties: { attempts: { type: 'array', items: { type: 'object', properties: { attempt: { type: 'integer' }, at: { type: 'string', format: 'date-time' }, outcome: { type: 'string' }, reply: { type: ['string', 'null'] }, code: { type: ['string', 'null'] }, diagnosis: {} } } } } },
+          ],
+        },
+        EmailSettings: settingsSchema(),
+      },
+    },
+    paths: {
+      '/': { get: { summary: 'Redirects to the admin page (/admin).', security: [], responses: { '302': { description: 'To /admin.' } } } },
+      '/healthz': { get: { summary: 'Liveness: the process answers.', security: [], responses: { '200': json('Alive.', { type: 'object', properties: { status: { const: 'ok' } } }) } } },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: the store accepts writes and the Email Settings can send.',
+          security: [],
+          responses: { '200': json('Ready.', { type: 'object' }), '503': problem('Not ready; every reason is listed in errors.') },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics (behind a bearer token when MAILGATE_METRICS_TOKEN is set).',
+          security: [],
+          responses: { '200': { description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } }, '401': problem('MAILGATE_METRICS_TOKEN is set and was not sent.') },
+        },
+      },
+      '/api/v1/openapi.json': { get: { summary: 'This document.', security: [], responses: { '200': json('The OpenAPI 3.1 document.', { type: 'object' }) } } },
+      '/api/v1/messages': {
+        post: {
+          summary: 'Submit a message to the outbox (scope send).',
+          security: send,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', minLength: 1, maxLength: 255 },
+              description: 'Same as the body field idempotencyKey (either, or both when equal): a retry with the same key and content returns the first message (200) instead of sending twice; different content is 409.',
+            },
+          ],
+          requestBody: body(ref('MessageRequest')),
+          responses: {
+            '202': json('Accepted and queued.', { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' }, messageId: { type: 'string' } } }),
+            '200': json('The same idempotency key and content were accepted before: the first message.', { type: 'object' }),
+            '409': problem('The idempotency key was used with different content.'),
+            ...AUTH_ERRORS,
+            ...INPUT_ERRORS,
+            '503': problem('The outbox cannot store the message now (e.g. the disk is full); retry after Retry-After.'),
+          },
+        },
+        get: {
+          summary: 'List messages, newest first, with keyset paging (scope send).',
+          security: send,
+          parameters: [
+            { name: 'status', in: 'query', schema: { type: 'string', enum: [...MESSAGE_STATUSES] } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+            { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'The nextCursor of the previous page.' },
+          ],
+          responses: {
+            '200': json('A page.', { type: 'object', properties: { items: { type: 'array', items: ref('Message') }, nextCursor: { type: ['string', 'null'] } } }),
+            ...AUTH_ERRORS,
+            '422': INPUT_ERRORS['422'],
+          },
+        },
+      },
+      '/api/v1/messages/{id}': {
+        get: {
+          summary: 'One message with its delivery attempts (scope send).',
+          security: send,
+          parameters: [idParam],
+          responses: { '200': json('The message.', ref('MessageDetail')), ...AUTH_ERRORS, '404': problem('No such message.') },
+        },
+      },
+      '/api/v1/messages/{id}/retry': {
+        post: {
+          summary: 'Queue a failed message again (scope admin). No body.',
+          security: admin,
+          parameters: [idParam],
+          responses: { '202': json('Queued again.', { type: 'object' }), ...AUTH_ERRORS, '404': problem('No such message.'), '409': problem('The message has not failed.') },
+        },
+      },
+      '/api/v1/settings/email': {
+        get: { summary: 'The Email Settings, without secrets, with validity, problems and sources (scope admin).', security: admin, responses: { '200': json('The settings.', { type: 'object' }), ...AUTH_ERRORS } },
+        put: {
+          summary: 'Change the Email Settings (scope admin). Only the keys sent change; nothing is saved unless the result is valid.',
+          security: admin,
+          requestBody: body(ref('EmailSettings')),
+          responses: { '200': json('The settings after the change.', { type: 'object' }), ...AUTH_ERRORS, ...INPUT_ERRORS },
+        },
+      },
+      '/api/v1/settings/email/test': {
+        post: {
+          summary: 'Send a test message now with the settings in effect, outside the outbox (scope admin).',
+          security: admin,
+          requestBody: body(jsonSchema(testSchema)),
+          responses: {
+            '200': json('Sent ({ok:true, response, messageId}), or the failure with its diagnosis ({ok:false, error}).', { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } }),
+            ...AUTH_ERRORS,
+            ...INPUT_ERRORS,
+          },
+        },
+      },
+      '/api/v1/diagnostics': {
+        post: {
+          summary: 'Run the doctor on the settings in effect (scope admin). The body is optional.',
+          security: admin,
+          requestBody: body(jsonSchema(diagnosticsSchema), false),
+          responses: { '200': json('The doctor report (as mailgate doctor --json).', { type: 'object' }), ...AUTH_ERRORS, ...INPUT_ERRORS, '501': problem('No doctor in this build.') },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The outbox's application service: accepting a parsed submission into the store (stable
+ * Message-ID, expiry, idempotency) and the admin retry of a failed message.
+ *
+ * Why: the HTTP route, the admin page and tests all submit the same way; the Message-ID is
+ * generated here, once, at enqueue, so every attempt (and a duplicate after a crash) carries
+ * the same one. Its domain is the Authorized from Address's domain when known, else
+ * `mailgate`.
+ *
+ * Imports: node:crypto, ./store, ./message-request, ./payload.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EmailSettings } from '../../core/settings.js';
+import type { ParsedMessageRequest } from '../intake/message-request.js';
+import { encodePayload } from './payload.js';
+import type { EnqueueResult, ConfigStore, OutboxStore, RequeueResult } from './store.js';
+
+export interface OutboxDeps {
+  store: OutboxStore & Pick<ConfigStore, 'appendAudit'>;
+  now: () => number;
+  /** Current valid settings (for the mailbox and the Message-ID domain), if any. */
+  settings: () => EmailSettings | undefined;
+  /** Messages older than this are failed with EXPIRED instead of sent. */
+  maxAgeMs: number;
+  /** Called after a message was committed (wakes the worker). */
+  onEnqueued?: () => void;
+  /** A failed message was queued again by an administrator (who has presumably fixed the cause). */
+  onRetried?: () => void;
+}
+
+export interface Outbox {
+  /** `submitter.apiKeyId`: the API key submitting (scopes the idempotency key, owns the message). */
+  submit(request: ParsedMessageRequest, submitter?: { apiKeyId?: string }): Promise<EnqueueResult>;
+  /** Queue a failed message again; the retry is audited under `actor` (e.g. `admin`, `api-key:NAME`). */
+  retry(id: string, actor: string): Promise<RequeueResult>;
+}
+
+export function messageIdFor(id: string, authorizedFrom: string | undefined): string {
+  const domain = authorizedFrom?.split('@')[1]?.replace(/[^A-Za-z0-9.-]/g, '');
+  return `<${id}@${domain || 'mailgate'}>`;
+}
+
+export function createOutbox(d: OutboxDeps): Outbox {
+  return {
+    async submit(r, submitter = {}) {
+      const id = randomUUID();
+      const now = d.now();
+      const from = d.settings()?.authorizedFrom;
+      const result = await d.store.enqueue({
+        id,
+        messageIdHeader: messageIdFor(id, from),
+        mailbox: from ?? '',
+        payload: r.payloadJson ?? encodePayload(r.payload),
+        toSummary: r.payload.to.join(', ').slice(0, 500),
+        subject: r.payload.subject.slice(0, 500),
+        recipientCount: r.recipientCount,
+        ...(submitter.apiKeyId !== undefined ? { apiKeyId: submitter.apiKeyId } : {}),
+        idempotencyKey: r.idempotencyKey,
+        requestHash: r.requestHash,
+        createdAt: now,
+        expiresAt: now + d.maxAgeMs,
+      });
+      if (result.outcome === 'created') d.onEnqueued?.();
+      return result;
+    },
+    async retry(id, actor) {
+      const now = d.now();
+      const r = await d.store.requeue(id, now, now + d.maxAgeMs);
+      if (r.outcome === 'requeued') {
+        await d.store.appendAudit({ at: now, actor, action: 'message.retry', detail: { id: r.message.id } });
+        (d.onRetried ?? d.onEnqueued)?.();
+      }
+      return r;
+    },
+  };
+}

@@ -1,0 +1,264 @@
+/**
+ * The effective Email Settings of the service: stored values (editable through the API and
+ * the admin page) overridden by environment variables, validated by the core's
+ * `parseSettings`, with the source of every value reported.
+ *
+ * Why: administrators configure Mailgate on a settings page, operators pin values with
+ * environment variables, and both must see which value wins. Stored secrets are encrypted
+ * (secret-box.ts) and never leave this module except as `Secret` inside EmailSettings; views
+ * for the API carry only `<key>Set: boolean`. Every change is validated as a whole before it
+ * is saved and is recorded in the audit log with the changed keys (never secret values).
+ * Other processes sharing the store notice a change through the store's settings version
+ * (`refresh()`), so the worker's mailer is rebuilt without a restart.
+ *
+ * Imports: src/core (settings, errors, credential-destinations), auth/client-certificate (checked
+ * when saved), ./store, ./secret-box.
+ */
+import { isMailgateError, type Problem } from '../../core/errors.js';
+import { Secret } from '../../core/secret.js';
+import { readClientCertificate } from '../../auth/client-certificate.js';
+import { credentialDestinationProblems } from '../../core/credential-destinations.js';
+import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, secretValues, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../../core/settings.js';
+import type { ConfigStore } from '../outbox/store.js';
+import { decryptValue, encryptValue, isEncrypted, keyCheck, keyMatches, MasterKeyError } from './secret-box.js';
+import type { SettingsSnapshot } from '../delivery/mailer-source.js';
+
+export type SettingSource = 'env' | 'stored' | 'default';
+
+const KEY_CHECK = 'crypto.keyCheck';
+
+/** The settings as the API and the admin page see them: no secret values. */
+export interface SettingsView {
+  version: number;
+  valid: boolean;
+  /** Non-secret values (typed when valid), plus `<key>Set: boolean` for every secret. */
+  values: Record<string, unknown>;
+  sources: Record<SettingKey, SettingSource>;
+  problems: Problem[];
+  warnings: Problem[];
+}
+
+export type UpdateResult =
+  | { ok: true; view: SettingsView; changedKeys: SettingKey[] }
+  /** `reenter`: the credentials the change of a destination needs entered again (or cleared). */
+  | { ok: false; problems: Problem[]; reenter: SettingKey[] };
+
+interface Loaded {
+  version: number;
+  stored: RawSettings;
+  settings?: EmailSettings;
+  view: SettingsView;
+  /** The secret values in effect (computed once per load: every log line asks for them). */
+  secrets: string[];
+}
+
+export class SettingsService {
+  readonly #store: ConfigStore;
+  readonly #key: Buffer;
+  readonly #env: { raw: RawSettings; keys: SettingKey[] };
+  readonly #now: () => number;
+  #loaded!: Loaded;
+  readonly #listeners = new Set<(view: SettingsView) => void>();
+  /** Updates run one at a time (see `update`). */
+  #updates: Promise<unknown> = Promise.resolve();
+
+  private constructor(store: ConfigStore, key: Buffer, env: Record<string, string | undefined>, now: () => number) {
+    this.#store = store;
+    this.#key = key;
+    this.#env = settingsFromEnv(env);
+    this.#now = now;
+  }
+
+  /** Load the settings; throws MasterKeyError when the stored secrets were encrypted with another key. */
+  static async open(o: { store: ConfigStore; masterKey: Buffer; env: Record<string, string | undefined>; now?: () => number }): Promise<SettingsService> {
+    const svc = new SettingsService(o.store, o.masterKey, o.env, o.now ?? Date.now);
+    const check = await o.store.getMeta(KEY_CHECK);
+    if (check !== undefined && !keyMatches(o.masterKey, check)) {
+      const stored = await o.store.getSettings();
+      if (Object.values(stored).some(isEncrypted)) {
+        throw new MasterKeyError('The master key (MAILGATE_MASTER_KEY or the data dir\'s master.key) is not the one the stored secrets were encrypted with. Use the original key, or clear the stored secrets and enter them again.');
+      }
+      await o.store.setMeta(KEY_CHECK, keyCheck(o.masterKey));
+    } else if (check === undefined) {
+      await o.store.setMetaIfAbsent(KEY_CHECK, keyCheck(o.masterKey));
+    }
+    svc.#loaded = await svc.#load();
+    return svc;
+  }
+
+  /** The current view (cached; cheap). */
+  view(): SettingsView {
+    return this.#loaded.view;
+  }
+
+  /** Valid settings, or undefined. */
+  settings(): EmailSettings | undefined {
+    return this.#loaded.settings;
+  }
+
+  /**
+   * The effective raw values (stored, then environment overrides), valid or not: what the
+   * doctor checks, so it can report every settings problem too. Holds decrypted secrets:
+   * never serialise it.
+   */
+  effectiveRaw(): RawSettings {
+    return { ...this.#loaded.stored, ...this.#env.raw };
+  }
+
+  /** For the worker's MailerSource. */
+  snapshot(): SettingsSnapshot {
+    return { version: this.#loaded.version, settings: this.#loaded.settings };
+  }
+
+  /** The secret values in effect (for scrubbing texts before they are stored or shown). */
+  secrets(): string[] {
+    return this.#loaded.secrets;
+  }
+
+  onChange(listener: (view: SettingsView) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Reload when another process changed the stored settings. Returns true when reloaded. */
+  async refresh(): Promise<boolean> {
+    const v = await this.#store.settingsVersion();
+    if (v === this.#loaded.version) return false;
+    this.#loaded = await this.#load();
+    for (const l of this.#listeners) l(this.#loaded.view);
+    return true;
+  }
+
+  async #load(): Promise<Loaded> {
+    const version = await this.#store.settingsVersion();
+    const rows = await this.#store.getSettings();
+    const stored: RawSettings = {};
+    for (const [key, value] of Object.entries(rows)) {
+      if (!(SETTING_KEYS as readonly string[]).includes(key)) continue;
+      const k = key as SettingKey;
+      stored[k] = isSecretField(k) ? decryptValue(this.#key, value, `settings.${k}`) : value;
+    }
+    const effective: RawSettings = { ...stored, ...this.#env.raw };
+    const parsed = parseSettings(effective);
+    const sources = Object.fromEntries(
+      SETTING_KEYS.map((k) => [k, this.#env.keys.includes(k) ? 'env' : stored[k] !== undefined ? 'stored' : 'default']),
+    ) as Record<SettingKey, SettingSource>;
+    const values = parsed.ok ? publicSettings(parsed.settings) : rawPublicValues(effective);
+    const view: SettingsView = {
+      version,
+      valid: parsed.ok,
+      values,
+      sources,
+      problems: parsed.ok ? [] : parsed.problems,
+      warnings: parsed.warnings,
+    };
+    return { version, stored, settings: parsed.ok ? parsed.settings : undefined, view, secrets: secretValues(effective) };
+  }
+
+  /**
+   * Validate and save a change. Rules: unknown keys are refused; a secret that is omitted or
+   * empty keeps the stored one, `null` clears it; any other key set to `null` or "" is cleared
+   * (its default applies); a key set by an environment variable cannot be changed here.
+   * The merged settings must pass `parseSettings` or nothing is saved.
+   *
+   * Updates are serialised: checking a certificate file is asynchronous, and two interleaved
+   * updates would each be checked against the settings before the other (e.g. one moving the
+   * SMTP host with a throw-away secret, one setting a certificate file back), so their sum
+   * could pass what neither may do alone (core/credential-destinations.ts).
+   */
+  update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
+    const run = this.#updates.then(() => this.#update(patch, actor));
+    this.#updates = run.catch(() => undefined);
+    return run;
+  }
+
+  async #update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
+    const problems: Problem[] = [];
+    const next: RawSettings = { ...this.#loaded.stored };
+    const changes: Record<string, string | null> = {};
+    const changedKeys: SettingKey[] = [];
+    for (const [key, value] of Object.entries(patch)) {
+      if (!(SETTING_KEYS as readonly string[]).includes(key)) {
+        problems.push({ key, message: `${key}: unknown setting` });
+        continue;
+      }
+      const k = key as SettingKey;
+      const f = FIELD_BY_KEY[k];
+      if (value === undefined) continue;
+      if (value !== null && !['string', 'number', 'boolean'].includes(typeof value)) {
+        problems.push({ key: k, env: f.env, label: f.label, message: `${f.label} (${k}) must be text, a number or true/false` });
+        continue;
+      }
+      const secret = f.kind === 'secret';
+      if (secret && value === '') continue;
+      if (this.#env.keys.includes(k)) {
+        // The page may send back the value it showed read-only; anything else is a change.
+        if (!secret && value !== null && String(value) === String(this.#env.raw[k])) continue;
+        problems.push({ key: k, env: f.env, label: f.label, message: `${f.label} (${k}) is set by the environment variable ${f.env}; change it there` });
+        continue;
+      }
+      const clear = value === null || value === '';
+      const before = this.#loaded.stored[k];
+      const after = clear ? undefined : String(value);
+      if (after === (before === undefined ? undefined : String(before))) continue;
+      if (after === undefined) delete next[k];
+      else next[k] = after;
+      changes[k] = after === undefined ? null : secret ? encryptValue(this.#key, after, `settings.${k}`) : after;
+      changedKeys.push(k);
+    }
+    // A change of where credentials are sent must come with the credentials themselves
+    // (core/credential-destinations.ts: the destinations, the credential kinds, the env cases).
+    const redirect = credentialDestinationProblems({ before: this.effectiveRaw(), after: { ...next, ...this.#env.raw }, patch, envKeys: this.#env.keys });
+    problems.push(...redirect);
+    problems.push(...(await certificateProblems({ ...next, ...this.#env.raw }, changedKeys)));
+    const parsed = parseSettings({ ...next, ...this.#env.raw });
+    if (!parsed.ok) {
+      const seen = new Set(problems.map((p) => p.key));
+      problems.push(...parsed.problems.filter((p) => !seen.has(p.key)));
+    }
+    if (problems.length) return { ok: false, problems, reenter: redirect.map((p) => p.key as SettingKey) };
+    if (changedKeys.length) {
+      await this.#store.saveSettings(changes, { at: this.#now(), actor, action: 'settings.update', detail: { keys: changedKeys } });
+      this.#loaded = await this.#load();
+      for (const l of this.#listeners) l(this.#loaded.view);
+    }
+    return { ok: true, view: this.#loaded.view, changedKeys };
+  }
+}
+
+/**
+ * A changed client certificate must be readable and hold a key that matches the certificate:
+ * checked when it is saved, so a bad file is refused at once instead of stopping delivery later.
+ * A changed path is checked on its own even when a PEM (which wins) is set: every path a
+ * setting names must be a regular file of at most 64 KB, read without blocking the event loop
+ * (config/bounded-file.ts), never a device or a FIFO.
+ */
+async function certificateProblems(raw: RawSettings, changedKeys: SettingKey[]): Promise<Problem[]> {
+  const pathChanged = changedKeys.includes('clientCertificatePath');
+  if (!pathChanged && !changedKeys.includes('clientCertificatePem')) return [];
+  const path = typeof raw.clientCertificatePath === 'string' && raw.clientCertificatePath.trim() ? raw.clientCertificatePath.trim() : undefined;
+  const pem = typeof raw.clientCertificatePem === 'string' && raw.clientCertificatePem ? new Secret(raw.clientCertificatePem) : undefined;
+  const checks: { path?: string; pem?: Secret }[] = [];
+  if (pem) checks.push({ pem });
+  if (path && (pathChanged || !pem)) checks.push({ path });
+  const out: Problem[] = [];
+  for (const check of checks) {
+    try {
+      await readClientCertificate(check);
+    } catch (error) {
+      out.push(...(isMailgateError(error) && error.problems ? error.problems : [{ key: check.pem ? 'clientCertificatePem' : 'clientCertificatePath', message: 'Client certificate: cannot be used' }]));
+    }
+  }
+  return out;
+}
+
+/** Public values from raw (unvalidated) settings: non-secret values as given, secrets as `<key>Set`. */
+function rawPublicValues(raw: RawSettings): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of SETTINGS_FIELDS) {
+    const v = raw[f.key];
+    if (f.kind === 'secret') out[`${f.key}Set`] = v !== undefined && v !== '';
+    else if (v !== undefined) out[f.key] = v;
+  }
+  return out;
+}
