@@ -151,6 +151,12 @@ export function devBanner(d: RunningDev, adminMounted: boolean): string {
     'Then look at it (use the id from the answer):',
     `  curl -sS -H 'Authorization: Bearer ${d.apiKey}' ${url}/api/v1/messages/<id>`,
     '',
+    // The README's "Try a broken tenant" speaks of `mailgate emulator` on its fixed ports; dev's
+    // emulator has random ones, so the banner gives the commands with its own admin URL.
+    `Break the demo tenant, then run Diagnostics${adminMounted ? ` (${url}/admin/diagnostics)` : ''} to see the fix:`,
+    `  curl -sk -X PUT ${d.emulator.admin}/scenario/no-service-principal`,
+    `  Back to healthy: curl -sk -X PUT ${d.emulator.admin}/scenario/healthy   (every scenario: npx mailgate emulator --list-scenarios)`,
+    '',
     'Press Ctrl-C to stop.',
   ];
   return `${lines.join('\n')}\n`;

@@ -104,7 +104,7 @@ function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Server> 
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
     server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (set MAILGATE_HTTP_PORT)' : error.message}`, [], { cause: error }));
+      reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (another Mailgate?). Choose another port with --port N or MAILGATE_HTTP_PORT=N (npm run dev -- --port N; 0 picks a free one)' : error.message}`, [], { cause: error }));
     });
   });
 }
