@@ -4,25 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildTenantState, mergeStates, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { fetchToken, httpsRequest, type HttpsResponse } from '../helpers/emulator-client.js';
+import { fetchToken, httpsRequest } from '../helpers/emulator-client.js';
+import { assertGraphError } from './graph-helpers.js';
 
 const GRAPH = 'https://graph.microsoft.com/.default';
 const OUTLOOK = 'https://outlook.office365.com/.default';
-
-/** Asserts Graph's error shape exactly and returns it. */
-export function assertGraphError(res: HttpsResponse, status: number, code: string, message: string | RegExp): void {
-  assert.equal(res.status, status, res.body);
-  const body = res.json();
-  assert.deepEqual(Object.keys(body), ['error']);
-  assert.deepEqual(Object.keys(body.error), ['code', 'message', 'innerError']);
-  assert.equal(body.error.code, code);
-  if (typeof message === 'string') assert.equal(body.error.message, message);
-  else assert.match(body.error.message, message);
-  assert.deepEqual(Object.keys(body.error.innerError), ['date', 'request-id', 'client-request-id']);
-  assert.match(body.error.innerError.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
-  assert.equal(body.error.innerError['request-id'], res.headers['request-id']);
-  assert.equal(body.error.innerError['client-request-id'], res.headers['client-request-id']);
-}
 
 const mime = (from: string, to: string, extra = ''): string => [
   `From: Mailgate <${from}>`, `To: ${to}`, `Subject: Graph test ${extra}`, 'Message-ID: <graph-test-1@mailgate.test>',
