@@ -71,6 +71,15 @@ describe('Graph scenarios', () => {
     });
   }
 
+  test('SMTP AUTH turned off (tenant or mailbox) leaves Graph working: what Automatic routing moves on', async () => {
+    for (const name of ['smtp-auth-disabled-mailbox', 'smtp-auth-disabled-tenant']) {
+      emu.setScenario(name);
+      assert.match(await smtpAuthReply(), /^535 5\.7\.139 /);
+      assert.equal((await graphSend()).status, 202, name);
+    }
+    emu.setScenario('healthy');
+  });
+
   test('graph-no-mail-send: the Graph token carries no Mail.Send role', async () => {
     emu.setScenario('graph-no-mail-send');
     const d = emu.demo!;

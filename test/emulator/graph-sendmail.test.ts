@@ -199,6 +199,16 @@ describe('Graph sendMail', () => {
     assertGraphError(res, 400, 'InvalidInternetMessageHeader', "The internet message header name 'Precedence' should start with 'x-' or 'X-'.");
   });
 
+  test('neither the log, the stats nor the stored messages ever hold a token or the XOAUTH2-like secret material', async () => {
+    const outlook = await fetchToken(emu, good.tenantId, good.clientId, good.clientSecret!, OUTLOOK);
+    await sendMime(good.authorizedFrom, mime(good.authorizedFrom, 'a@example.com'), outlook);
+    const everything = JSON.stringify([emu.log(), emu.stats(), emu.messages()]);
+    for (const secret of [token, outlook, good.clientSecret!]) assert.equal(everything.includes(secret), false);
+    const admin = await httpsRequest(`${emu.admin}/log`, { ca: emu.caPem });
+    assert.ok(admin.json().some((e: { kind: string }) => e.kind === 'graph'));
+    assert.equal(admin.body.includes(token), false);
+  });
+
   test('the Graph token Graph accepts carries aud https://graph.microsoft.com and the Graph roles only (SMTP refuses it: smtp-auth.test.ts)', async () => {
     const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
     assert.equal(payload.aud, 'https://graph.microsoft.com');
