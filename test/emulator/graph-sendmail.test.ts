@@ -215,3 +215,21 @@ describe('Graph sendMail', () => {
     assert.deepEqual(payload.roles, ['Mail.Send']);
   });
 });
+
+describe('Graph and an expired token', () => {
+  test('a token past its exp: 401 "Lifetime validation failed, the token is expired."', async () => {
+    const t = buildTenantState();
+    // Entra back-dates nbf by five minutes; a 1-second lifetime makes a token that expires at once.
+    const emu = await startEmulator(t.state, { tokenLifetimeSeconds: 1 });
+    try {
+      const token = await fetchToken(emu, t.tenantId, t.clientId, t.clientSecret!, GRAPH);
+      await new Promise((r) => setTimeout(r, 1100));
+      const res = await httpsRequest(`${emu.graph}/v1.0/users/${t.authorizedFrom}/sendMail`, {
+        method: 'POST', ca: emu.caPem, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' }, body: Buffer.from(mime(t.authorizedFrom, 'a@example.com')).toString('base64'),
+      });
+      assertGraphError(res, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
+    } finally {
+      await emu.stop();
+    }
+  });
+});
