@@ -134,6 +134,16 @@ describe('Graph sendMail', () => {
     assert.equal((await sendMime(good.authorizedFrom, mime(good.authorizedFrom, 'a@example.com'), byAppId)).status, 202);
   });
 
+  test('the national clouds\' Graph scopes give tokens for that Graph root, which the emulated Graph accepts', async () => {
+    for (const root of ['https://graph.microsoft.us', 'https://dod-graph.microsoft.us', 'https://microsoftgraph.chinacloudapi.cn']) {
+      const t = await fetchToken(emu, good.tenantId, good.clientId, good.clientSecret!, `${root}/.default`);
+      const claims = JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString());
+      assert.equal(claims.aud, root);
+      assert.deepEqual(claims.roles, ['Mail.Send']);
+      assert.equal((await sendMime(good.authorizedFrom, mime(good.authorizedFrom, 'a@example.com'), t)).status, 202, root);
+    }
+  });
+
   test('a token that is not a JWT: 401 CompactToken parsing failed', async () => {
     assertGraphError(await sendMime(good.authorizedFrom, mime(good.authorizedFrom, 'a@example.com'), 'not-a-token'), 401, 'InvalidAuthenticationToken', 'CompactToken parsing failed with error code: 80049217');
   });
