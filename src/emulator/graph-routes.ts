@@ -91,6 +91,21 @@ async function readBody(c: Context, max: number): Promise<Buffer | 'too-large'> 
   return Buffer.concat(chunks);
 }
 
+const CANONICAL_SEGMENTS = new Map(['v1.0', 'users', 'me', 'sendMail', 'messages', 'attachments', 'createUploadSession', 'send'].map((x) => [x.toLowerCase(), x]));
+
+/**
+ * Graph's paths are case-insensitive (`/sendmail` works like `/sendMail`); the router is not, so
+ * the fixed segments of a `/v1.0/` path are put in canonical case (ids and addresses untouched).
+ */
+export function canonicalGraphPath(path: string): string {
+  if (!/^\/v1\.0\//i.test(path)) return path;
+  return path.split('/').map((segment, i, all) => {
+    const canonical = CANONICAL_SEGMENTS.get(segment.toLowerCase());
+    // Position 3 is the user (`/v1.0/users/{id}`) and 5 the message id: never rewritten.
+    return canonical && !(all[2]?.toLowerCase() === 'users' && (i === 3 || i === 5)) ? canonical : segment;
+  }).join('/');
+}
+
 const invalidRequest = (message: string): GraphErrorSpec => ({ status: 400, code: 'ErrorInvalidRequest', message });
 
 export function graphRoutes(rt: HttpRuntime): Hono {

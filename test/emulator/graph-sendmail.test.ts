@@ -82,6 +82,14 @@ describe('Graph sendMail', () => {
     assert.ok(emu.rawMessage(m!.id)!.toString().startsWith(`Message-ID: ${m!.messageId}\r\n`));
   });
 
+  test('the path is case-insensitive like Graph\'s (/V1.0/Users/{id}/sendmail)', async () => {
+    const res = await httpsRequest(`${emu.graph}/V1.0/Users/${good.authorizedFrom}/sendmail`, {
+      method: 'POST', ca: emu.caPem, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' },
+      body: Buffer.from(mime(good.authorizedFrom, 'a@example.com')).toString('base64'),
+    });
+    assert.equal(res.status, 202, res.body);
+  });
+
   test('the user may be named by its object id', async () => {
     const res = await sendMime(good.userObjectId, mime(good.authorizedFrom, 'a@example.com'));
     assert.equal(res.status, 202, res.body);
