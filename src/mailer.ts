@@ -12,6 +12,7 @@ import type { EmailSettings } from './core/settings.js';
 import { loadClientCertificate, type ClientCertificate } from './auth/client-certificate.js';
 import { requestEntraToken } from './auth/entra-token-source.js';
 import { decodeTokenClaims } from './auth/jwt-claims.js';
+import { ResourceTokenProvider } from './auth/resource-token-provider.js';
 import { CachingTokenProvider } from './auth/token-provider.js';
 import { composeMessage } from './transport/compose-message.js';
 import { SmtpPool, type Authenticator } from './transport/smtp-pool.js';
@@ -45,8 +46,11 @@ export interface MailgateMailer extends Mailer {
   readonly stats: { peakConnections: number; connectionsOpened: number; openConnections: number };
 }
 
-/** Build the token provider for modern-auth settings (one per credential). */
-export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDeps, 'ca' | 'clock' | 'tokenRetry' | 'logger'> = {}): CachingTokenProvider {
+/**
+ * Build the token provider for modern-auth settings (one per credential), with one cache entry
+ * per resource: `getToken()` serves the SMTP scope, `forResource(graphScope)` Graph's.
+ */
+export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDeps, 'ca' | 'clock' | 'tokenRetry' | 'logger'> = {}): ResourceTokenProvider {
   if (!settings.clientId || !settings.tenantId) {
     throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: 'Modern authentication needs the client ID and the tenant ID' });
   }
@@ -55,13 +59,13 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
     certificate = loadClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem });
   }
   const { clientId, tenantId } = settings;
-  return new CachingTokenProvider({
+  return new ResourceTokenProvider(settings.scope, (scope) => new CachingTokenProvider({
     fetchToken: () =>
       requestEntraToken({
         authorityHost: settings.authorityHost,
         tenantId,
         clientId,
-        scope: settings.scope,
+        scope,
         clientSecret: certificate ? undefined : settings.clientSecret,
         certificate,
         ca: deps.ca,
@@ -69,8 +73,8 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
     refreshMarginMs: settings.tokenRefreshMarginSeconds * 1000,
     clock: deps.clock,
     ...deps.tokenRetry,
-    onRequest: (o) => deps.logger?.debug({ event: 'token_request', ok: o.ok, code: o.code, attempt: o.attempt, tenantId, clientId }, 'token request'),
-  });
+    onRequest: (o) => deps.logger?.debug({ event: 'token_request', ok: o.ok, code: o.code, attempt: o.attempt, tenantId, clientId, scope }, 'token request'),
+  }));
 }
 
 export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): MailgateMailer {
