@@ -1,5 +1,7 @@
 /**
- * createMailer: the composition of settings, token provider and SMTP pool into a Mailer.
+ * createMailer: the composition of settings, token provider and a transport into a Mailer: the
+ * SMTP pool (Transport smtp, the default) or Microsoft Graph sendMail (Transport graph), behind
+ * the same Mailer port, so the worker, the delivery thread and the CLI do not change.
  *
  * This is the one place that knows both the core (settings, message rules, errors) and the
  * adapters (MSAL token source, nodemailer sessions). The CLI, the service and the doctor get a
@@ -16,6 +18,7 @@ import { ResourceTokenProvider } from './auth/resource-token-provider.js';
 import { CachingTokenProvider } from './auth/token-provider.js';
 import { composeMessage } from './transport/compose-message.js';
 import { SmtpPool, type Authenticator } from './transport/smtp-pool.js';
+import { GraphTransport } from './transport/graph/graph-transport.js';
 import type { Logger } from './log/logger.js';
 
 /** Exchange Online accepts at most 3 concurrent SMTP connections per mailbox. */
@@ -77,7 +80,75 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
   }));
 }
 
+/** Token audiences of Exchange Online (Outlook): never sent to Graph. */
+const OUTLOOK_AUDIENCES = /^(https:\/\/outlook\.|https:\/\/outlook-dod\.|https:\/\/partner\.outlook\.cn|00000002-0000-0ff1-ce00-000000000000)/i;
+
+function tokenFactsOf(token: string): { tokenOid?: string; tokenRoles?: string; aud?: string } {
+  const claims = decodeTokenClaims(token);
+  if (!claims) return {};
+  return {
+    tokenOid: typeof claims.oid === 'string' ? claims.oid : undefined,
+    tokenRoles: Array.isArray(claims.roles) ? claims.roles.filter((r) => typeof r === 'string').join(' ') : '',
+    aud: typeof claims.aud === 'string' ? claims.aud : undefined,
+  };
+}
+
+/**
+ * The Graph mailer: the same composer as SMTP (Message-ID, attachments identical; the Bcc
+ * header kept because Graph reads recipients from the MIME), a Graph token from the provider's
+ * Graph entry (never the SMTP one), and the Graph transport.
+ */
+function createGraphMailer(settings: EmailSettings, deps: MailerDeps): MailgateMailer {
+  if (!settings.useModernAuth) {
+    throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: 'Transport graph needs modern authentication (Graph accepts only OAuth2 tokens)' });
+  }
+  const base = deps.tokenProvider ?? createTokenProvider(settings, deps);
+  // One cache entry per resource: without forResource (a foreign provider) a fresh provider
+  // of our own is built rather than ever using a token issued for another resource.
+  const graphTokens = base.forResource ? base.forResource(settings.graphScope) : createTokenProvider(settings, deps).forResource(settings.graphScope);
+  let tokenFacts: { tokenOid?: string; tokenRoles?: string } = {};
+  const transport = new GraphTransport(
+    { endpoint: settings.graphEndpoint, mailbox: settings.authorizedFrom, clientId: settings.clientId ?? '', ca: deps.ca },
+    {
+      async token(fresh) {
+        const t = await graphTokens.getToken({ forceRefresh: fresh });
+        const { aud, ...facts } = tokenFactsOf(t.token);
+        tokenFacts = facts;
+        if (aud && OUTLOOK_AUDIENCES.test(aud)) {
+          // Defence in depth: the cache is per resource, so this means the Graph token scope
+          // names Exchange; an Outlook token is never handed to Graph.
+          throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `The token for Graph token scope ${settings.graphScope} is for Exchange Online (aud ${aud}), not Microsoft Graph; it was not sent. Set Graph token scope (MAILGATE_GRAPH_SCOPE) to the Graph resource, e.g. https://graph.microsoft.com/.default, or leave it empty.`, context: { scope: settings.graphScope } });
+        }
+        return t.token;
+      },
+    },
+  );
+  return {
+    tokenProvider: base,
+    get stats() {
+      return { peakConnections: transport.peakConcurrent, connectionsOpened: 0, openConnections: transport.activeRequests };
+    },
+    async send(input: OutboundMessage): Promise<SendResult> {
+      const message = validateMessage(input);
+      const composed = await composeMessage(message, settings.authorizedFrom, { keepBcc: true });
+      const started = Date.now();
+      try {
+        const r = await transport.send({ raw: composed.raw, messageId: composed.messageId, recipients: composed.envelope.to });
+        deps.logger?.debug({ event: 'sent', transport: 'graph', messageId: composed.messageId, requestId: r.requestId, clientRequestId: r.clientRequestId, ms: Date.now() - started }, 'message accepted by Graph');
+        return r;
+      } catch (err) {
+        const phase = err instanceof MailgateError ? err.phase : 'send';
+        const context = { messageId: composed.messageId, authorizedFrom: settings.authorizedFrom, transport: 'graph', ...(phase === 'auth' || phase === 'send' ? tokenFacts : {}) };
+        if (!(err instanceof MailgateError)) throw new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((err as Error)?.message ?? err), cause: err, context });
+        throw new MailgateError({ code: err.code, phase: err.phase, message: err.message, retryable: err.retryable, smtp: err.smtp, token: err.token, graph: err.graph, problems: err.problems, context: { ...err.context, ...context }, cause: err.cause });
+      }
+    },
+    close: () => transport.close(),
+  };
+}
+
 export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): MailgateMailer {
+  if (settings.transport === 'graph') return createGraphMailer(settings, deps);
   const tokenProvider = settings.useModernAuth ? deps.tokenProvider ?? createTokenProvider(settings, deps) : undefined;
   const marginMs = Math.min(settings.tokenRefreshMarginSeconds * 1000, 120_000);
 
@@ -138,14 +209,14 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
       try {
         const r = await pool.send(composed.envelope, composed.raw);
         deps.logger?.debug({ event: 'sent', messageId: composed.messageId, ms: Date.now() - started }, 'message accepted');
-        return { messageId: composed.messageId, response: r.response, accepted: r.accepted, rejected: r.rejected };
+        return { messageId: composed.messageId, response: r.response, accepted: r.accepted, rejected: r.rejected, transport: 'smtp' };
       } catch (err) {
         // A new error per message: one token failure is handed to every waiting send, and its
         // context must name each one's own message, not the last one's.
         const phase = err instanceof MailgateError ? err.phase : 'send';
         const context = { messageId: composed.messageId, authorizedFrom: settings.authorizedFrom, ...(phase === 'auth' || phase === 'send' ? tokenFacts : {}) };
         if (!(err instanceof MailgateError)) throw new MailgateError({ code: 'INTERNAL', phase: 'send', message: String((err as Error)?.message ?? err), cause: err, context });
-        throw new MailgateError({ code: err.code, phase: err.phase, message: err.message, retryable: err.retryable, smtp: err.smtp, token: err.token, problems: err.problems, context: { ...err.context, ...context }, cause: err.cause });
+        throw new MailgateError({ code: err.code, phase: err.phase, message: err.message, retryable: err.retryable, smtp: err.smtp, token: err.token, graph: err.graph, problems: err.problems, context: { ...err.context, ...context }, cause: err.cause });
       }
     },
     close: () => pool.close(),

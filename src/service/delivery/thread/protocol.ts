@@ -88,7 +88,7 @@ export function errorToPlain(error: unknown, scrub: (text: string) => string = (
   if (error instanceof MailgateError) {
     return {
       mailgate: true,
-      init: { code: error.code, phase: error.phase, message: scrub(error.message), retryable: error.retryable, smtp: error.smtp, token: error.token, problems: error.problems, context: error.context },
+      init: { code: error.code, phase: error.phase, message: scrub(error.message), retryable: error.retryable, smtp: error.smtp, token: error.token, graph: error.graph, problems: error.problems, context: error.context },
       cause: causeOf(error.cause),
       ...(error.stack ? { stack: scrub(error.stack) } : {}),
     };
