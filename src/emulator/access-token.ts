@@ -33,8 +33,15 @@ export interface Resource {
 /** The resources the emulated tenant knows (any other scope gets AADSTS500011). */
 export const RESOURCES: readonly Resource[] = [
   { name: 'Office 365 Exchange Online', appId: EXCHANGE_APP_ID, identifierUris: ['https://outlook.office365.com', 'https://ps.outlook.com'], kind: 'exchange' },
-  { name: 'Microsoft Graph', appId: GRAPH_APP_ID, identifierUris: ['https://graph.microsoft.com'], kind: 'graph' },
+  // One emulator plays every cloud, so it knows Graph by each cloud's root (docs/m365.md §1.1).
+  { name: 'Microsoft Graph', appId: GRAPH_APP_ID, identifierUris: ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us', 'https://microsoftgraph.chinacloudapi.cn'], kind: 'graph' },
 ];
+
+/**
+ * The audiences the emulated Graph accepts: each Graph identifier URI (`aud` is the one the
+ * scope named) and Graph's application id, which Entra puts in v1 tokens requested by app id.
+ */
+export const GRAPH_AUDIENCES: readonly string[] = [...RESOURCES.find((r) => r.kind === 'graph')!.identifierUris, GRAPH_APP_ID];
 
 /** The audiences Exchange Online's SMTP front end accepts. */
 export const EXCHANGE_AUDIENCES: readonly string[] = ['https://outlook.office365.com', 'https://ps.outlook.com', EXCHANGE_APP_ID];

@@ -1,5 +1,5 @@
 /**
- * The emulator's admin log: one entry per token request and one per SMTP session (its commands
+ * The emulator's admin log: one entry per token request, one per Graph request, and one per SMTP session (its commands
  * with their replies, whether TLS was active at AUTH, the decoded XOAUTH2 `user=`, and the real
  * reason behind a deliberately vague `535 5.7.3`). Served at `GET {admin}/log` and `log()`.
  *
@@ -65,7 +65,30 @@ export interface SmtpSessionLogEntry {
   notes: string[];
 }
 
-export type LogEntry = TokenLogEntry | SmtpSessionLogEntry;
+/** One request to the emulated Graph (never the token or the message body). */
+export interface GraphLogEntry {
+  kind: 'graph';
+  at: string;
+  method: string;
+  /** The path without the query (an upload URL's `authtoken` is never logged). */
+  path: string;
+  endpoint: string;
+  requestId: string;
+  clientRequestId: string;
+  /** The mailbox named by `/users/{id}`, as resolved (or as sent when unknown). */
+  mailbox?: string;
+  status: number;
+  /** `error.code` of an error answer. */
+  error?: string;
+  /** Why the request was refused (Graph's answer is sometimes vague), or which fault answered it. */
+  reason?: string;
+  /** Claims of the presented token that decided the outcome. */
+  token?: { aud?: string; tid?: string; oid?: string; appid?: string; roles?: string[] };
+  /** The id of the stored message, when one was accepted. */
+  messageId?: string;
+}
+
+export type LogEntry = TokenLogEntry | SmtpSessionLogEntry | GraphLogEntry;
 
 const MAX_ENTRIES = 2000;
 const MAX_COMMANDS_PER_SESSION = 500;

@@ -40,7 +40,11 @@ export interface TenantStateOptions {
   /** Secret expiry (ISO); a past date reproduces AADSTS7000222. Default: one year from now. */
   secretExpires?: string;
   certificates?: CertificateCredentialInput[];
-  /** Admin-consented application permissions. Default `['SMTP.SendAsApp']`; `[]` = consent never granted. */
+  /**
+   * Admin-consented application permissions. Default `['SMTP.SendAsApp', 'Mail.Send']` (the set-up
+   * guide grants both, so either transport works); `[]` = consent never granted. Add
+   * `'Mail.ReadWrite'` for Graph's draft + upload-session path.
+   */
   consentedRoles?: string[];
   /** `false` reproduces a disabled app (AADSTS7000112). */
   appEnabled?: boolean;
@@ -65,6 +69,19 @@ export interface TenantStateOptions {
    * `consentedRoles: []` and `fullAccess: false`, as Microsoft's RBAC onboarding describes.
    */
   rbacMailboxes?: string[] | null;
+  /**
+   * More RBAC for Applications assignments for the app's service principal, e.g.
+   * `[{ role: 'Application Mail.Send', mailboxes: ['noreply@contoso.onmicrosoft.com'] }]` (Graph scoped to one mailbox).
+   */
+  rbacAssignments?: Array<{ role: 'Application SMTP.SendAsApp' | 'Application Mail.Send' | 'Application Mail.ReadWrite'; mailboxes: string[] | null }>;
+  /** Application Access Policies for the app (legacy Graph scoping): `RestrictAccess` to, or `DenyAccess` for, these mailboxes. */
+  applicationAccessPolicies?: Array<{ accessRight: 'RestrictAccess' | 'DenyAccess'; mailboxes: string[] }>;
+  /** `false`: the mailbox's user has no Exchange Online licence (Graph: MailboxNotEnabledForRESTAPI). Default true. */
+  mailboxLicensed?: boolean;
+  /** `true`: the mailbox is hosted on-premises (Graph: MailboxNotEnabledForRESTAPI). Default false. */
+  mailboxOnPremises?: boolean;
+  /** The mailbox user's Entra object id (Graph's `/users/{id}`). Default: random. */
+  userObjectId?: string;
   /** More mailboxes in the same tenant (addresses must use one of its domains). */
   extraMailboxes?: NonNullable<EmulatorStateInput['tenants'][number]['mailboxes']>;
 }
@@ -82,6 +99,8 @@ export interface BuiltTenant {
   authorizedFrom: string;
   servicePrincipalObjectId: string;
   applicationObjectId: string;
+  /** The mailbox user's Entra object id (Graph accepts `/users/{userObjectId}`). */
+  userObjectId: string;
 }
 
 const YEAR_MS = 365 * 24 * 3600_000;
@@ -112,6 +131,7 @@ export function buildTenantState(options: TenantStateOptions = {}): BuiltTenant 
   const secretId = options.secretId ?? newGuid();
   const secretExpires = options.secretExpires ?? new Date(Date.now() + YEAR_MS).toISOString();
   const spMode = options.exchangeServicePrincipal ?? 'correct';
+  const userObjectId = options.userObjectId ?? newGuid();
 
   const input: EmulatorStateInput = {
     tenants: [{
@@ -130,7 +150,7 @@ export function buildTenantState(options: TenantStateOptions = {}): BuiltTenant 
           pem: c.certPem,
           expires: c.expires ?? new Date(Date.now() + YEAR_MS).toISOString(),
         })),
-        consentedRoles: options.consentedRoles ?? ['SMTP.SendAsApp'],
+        consentedRoles: options.consentedRoles ?? ['SMTP.SendAsApp', 'Mail.Send'],
       }],
       exchangeServicePrincipals: spMode === 'missing' ? [] : [{
         appId: clientId,
@@ -143,17 +163,24 @@ export function buildTenantState(options: TenantStateOptions = {}): BuiltTenant 
           fullAccess: options.fullAccess === false ? [] : [servicePrincipalObjectId],
           sendAs: options.sendAs ?? [],
           basicAuthPassword: options.basicAuthPassword ?? null,
+          userObjectId,
+          licensed: options.mailboxLicensed ?? true,
+          onPremises: options.mailboxOnPremises ?? false,
         },
         ...(options.extraMailboxes ?? []),
       ],
-      rbacAssignments: options.rbacMailboxes === undefined ? [] : [{ app: servicePrincipalObjectId, role: 'Application SMTP.SendAsApp', mailboxes: options.rbacMailboxes }],
+      rbacAssignments: [
+        ...(options.rbacMailboxes === undefined ? [] : [{ app: servicePrincipalObjectId, role: 'Application SMTP.SendAsApp' as const, mailboxes: options.rbacMailboxes }]),
+        ...(options.rbacAssignments ?? []).map((a) => ({ app: servicePrincipalObjectId, role: a.role, mailboxes: a.mailboxes })),
+      ],
+      applicationAccessPolicies: (options.applicationAccessPolicies ?? []).map((p) => ({ appId: clientId, accessRight: p.accessRight, mailboxes: p.mailboxes })),
     }],
   };
   const parsed = parseState(input);
   if (!parsed.ok) throw new Error(`buildTenantState made an invalid state: ${parsed.problems.join('; ')}`);
   return {
     state: parsed.state, tenantId, domain, clientId, clientSecret, secretId,
-    authorizedFrom: mailbox, servicePrincipalObjectId, applicationObjectId,
+    authorizedFrom: mailbox, servicePrincipalObjectId, applicationObjectId, userObjectId,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Scripted faults for reliability tests: the token endpoint answering 503/429 (with
  * Retry-After) or slowly, the SMTP greeting that never comes, a connection dropped in the
- * middle of DATA, and transient `421`/`451` replies to the next N commands.
+ * middle of DATA, transient `421`/`451` replies to the next N commands, and for Graph: an
+ * error status (429/503/504 with Retry-After), a slow answer, a connection dropped after the request.
  *
  * Why it exists: retry, back-off and timeout code can only be tested against a server that
  * fails on cue. Faults are plain JSON (`POST {admin}/faults`, `setFaults()`), validated here;
@@ -13,8 +14,18 @@
  *   "tokenDelay":     {"ms": 1500, "count": 1},
  *   "smtpNoGreeting": {"count": 1},
  *   "smtpDropInData": {"count": 1},
- *   "smtpTransient":  {"code": 451, "count": 1, "command": "MAIL", "message": "4.7.0 ..."}
+ *   "smtpTransient":  {"code": 451, "count": 1, "command": "MAIL", "message": "4.7.0 ..."},
+ *   "graphError":     {"status": 429, "count": 1, "retryAfterSeconds": 2, "endpoint": "sendMail"},
+ *   "graphDelay":     {"ms": 3000, "count": 1},
+ *   "graphDrop":      {"count": 1, "accepted": false}
  * }
+ * The Graph faults apply to the emulated Graph's requests (`endpoint`: `sendMail`, `createMessage`,
+ * `addAttachment`, `createUploadSession`, `upload` (the PUT to an upload URL), `send`; omitted = any).
+ * `graphError` answers with Graph's error body for that status (429 with `Retry-After`);
+ * `graphDelay` holds the request (and its concurrency slot) before deciding it, and a request
+ * whose client went away meanwhile is dropped undecided; `graphDrop` decides the request and then
+ * closes the connection without an answer: `accepted` (default false) says whether the message
+ * was nevertheless accepted (the unknown outcome a client must not turn into a duplicate).
  * `smtpTransient.command` is an SMTP verb (EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, ...) or
  * `EOM` (the reply to the end of the message); omitted = any command.
  *
@@ -23,6 +34,11 @@
 import { z } from 'zod';
 
 const count = z.number().int().positive().optional();
+
+/** The emulated Graph's operations a Graph fault may be limited to. */
+export const GRAPH_ENDPOINTS = ['sendMail', 'createMessage', 'addAttachment', 'createUploadSession', 'upload', 'send'] as const;
+export type GraphEndpoint = (typeof GRAPH_ENDPOINTS)[number];
+const graphEndpoint = z.enum(GRAPH_ENDPOINTS);
 
 export const faultsSchema = z.strictObject({
   tokenError: z.strictObject({
@@ -41,6 +57,15 @@ export const faultsSchema = z.strictObject({
     /** The reply text after the code; defaults to Exchange's text for 421 and 451. */
     message: z.string().min(1).max(400).regex(/^[^\r\n]*$/).optional(),
   }).optional(),
+  graphError: z.strictObject({
+    status: z.number().int().min(400).max(599),
+    count,
+    /** Seconds for the Retry-After header (default 1; 0 omits the header). */
+    retryAfterSeconds: z.number().int().nonnegative().optional(),
+    endpoint: graphEndpoint.optional(),
+  }).optional(),
+  graphDelay: z.strictObject({ ms: z.number().int().nonnegative().max(600_000), count, endpoint: graphEndpoint.optional() }).optional(),
+  graphDrop: z.strictObject({ count, accepted: z.boolean().optional(), endpoint: graphEndpoint.optional() }).optional(),
 });
 
 export type Faults = z.output<typeof faultsSchema>;
@@ -102,6 +127,28 @@ export class FaultController {
 
   takeDropInData(): boolean {
     return this.#take('smtpDropInData') !== undefined;
+  }
+
+  /** Consumes a Graph fault when it applies to `endpoint` (a fault without `endpoint` applies to all). */
+  #takeGraph<K extends 'graphError' | 'graphDelay' | 'graphDrop'>(key: K, endpoint: GraphEndpoint): NonNullable<Faults[K]> | undefined {
+    const fault = this.#faults[key];
+    if (!fault || (fault.endpoint && fault.endpoint !== endpoint)) return undefined;
+    return this.#take(key);
+  }
+
+  takeGraphError(endpoint: GraphEndpoint): { status: number; retryAfterSeconds: number } | undefined {
+    const fault = this.#takeGraph('graphError', endpoint);
+    return fault && { status: fault.status, retryAfterSeconds: fault.retryAfterSeconds ?? 1 };
+  }
+
+  takeGraphDelay(endpoint: GraphEndpoint): number {
+    return this.#takeGraph('graphDelay', endpoint)?.ms ?? 0;
+  }
+
+  /** `undefined` when no drop is scripted; else whether the dropped request's message is accepted. */
+  takeGraphDrop(endpoint: GraphEndpoint): { accepted: boolean } | undefined {
+    const fault = this.#takeGraph('graphDrop', endpoint);
+    return fault && { accepted: fault.accepted ?? false };
   }
 
   /** A transient reply for this command (verb upper-case, or `EOM`), if one is scripted for it. */

@@ -1,5 +1,5 @@
 /**
- * What the emulator's HTTPS endpoints (Entra token endpoint and metadata, admin API) share:
+ * What the emulator's HTTPS endpoints (Entra token endpoint and metadata, Graph, admin API) share:
  * the live tenant state, the signing key, the token lifetime, faults, log, stats, messages,
  * and the public URLs (known only once the listener has its port).
  *
@@ -11,6 +11,8 @@
 import type { SigningKey } from './access-token.js';
 import type { ActivityLog } from './activity-log.js';
 import type { FaultController } from './faults.js';
+import type { DraftStore } from './graph-drafts.js';
+import type { ConnectionCounter, Limits } from './limits.js';
 import type { MessageStore } from './message-store.js';
 import type { AppliedScenario } from './scenarios.js';
 import type { EmulatorState } from './state.js';
@@ -38,6 +40,14 @@ export interface HttpRuntime {
   snapshotStats(): EmulatorStats;
   resetStats(): void;
   store: MessageStore;
+  /** Exchange's limits (Graph: concurrent requests per app and mailbox, request size; MaxSendSize). */
+  limits: Limits;
+  /** Graph requests in flight per `<appId> <mailbox>` (and their peaks). */
+  graphConcurrency: ConnectionCounter;
+  /** Graph drafts and upload sessions. */
+  drafts: DraftStore;
+  /** The host in Message-IDs Exchange assigns (the mailbox server's name). */
+  messageIdHost: string;
   /** One-line activity report for a human (the CLI's stderr); never given secrets. */
   say(line: string): void;
 }

@@ -1,12 +1,13 @@
 /**
- * The emulator's HTTPS listener: one Hono app with the Entra routes (token-endpoint.ts) at the
- * root and the admin API (admin-api.ts) under `/_emulator`, served by node:https with the
+ * The emulator's HTTPS listener: one Hono app with the Entra routes (token-endpoint.ts) and
+ * Microsoft Graph (graph-routes.ts: `/v1.0/...` and upload URLs) at the root and the admin API
+ * (admin-api.ts) under `/_emulator`, served by node:https with the
  * emulator's server certificate (TLS 1.2+).
  *
  * Why it exists: to keep socket handling (listen, port 0, fast close) out of the route
  * modules, and to answer anything unexpected with JSON instead of crashing.
  *
- * Imports: hono, @hono/node-server, node:https, ./token-endpoint.ts, ./admin-api.ts.
+ * Imports: hono, @hono/node-server, node:https, ./token-endpoint.ts, ./graph-routes.ts, ./admin-api.ts.
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { getPath as honoGetPath } from 'hono/utils/url';
 import { adminRoutes } from './admin-api.js';
+import { graphRoutes } from './graph-routes.js';
 import type { HttpRuntime } from './http-runtime.js';
 import { tokenEndpointRoutes } from './token-endpoint.js';
 
@@ -30,6 +32,7 @@ function pathOf(request: Request): string {
 export function createHttpsApp(rt: HttpRuntime): Hono {
   const app = new Hono({ getPath: pathOf });
   app.route('/_emulator', adminRoutes(rt));
+  app.route('/', graphRoutes(rt));
   app.route('/', tokenEndpointRoutes(rt));
   app.notFound((c) => c.json({ error: 'not_found', error_description: `No emulated endpoint at ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((err, c) => c.json({ error: 'server_error', error_description: `Emulator error: ${err.message}` }, 500));

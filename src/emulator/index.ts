@@ -1,6 +1,7 @@
 /**
- * `mailgate/emulator`: a faithful local stand-in for Microsoft 365 (Entra ID's token endpoint
- * and Exchange Online's SMTP AUTH submission), started in-process with `startEmulator()`.
+ * `mailgate/emulator`: a faithful local stand-in for Microsoft 365 (Entra ID's token endpoint,
+ * Exchange Online's SMTP AUTH submission and Microsoft Graph's sendMail with drafts and upload
+ * sessions), started in-process with `startEmulator()`.
  *
  * Why it exists: nobody can test mail through Microsoft 365 without a tenant, and generic dev
  * inboxes accept any token. This module wires the pieces (PKI, signing key, HTTPS endpoints,
@@ -26,8 +27,10 @@ import { FaultController, parseFaults, type Faults } from './faults.js';
 import { createHttpsApp, listenHttps } from './https-server.js';
 import type { HttpRuntime } from './http-runtime.js';
 import { newFrontEndName, newMailboxServerName } from './ids.js';
+import { DraftStore } from './graph-drafts.js';
 import { ConnectionCounter, MessageRateWindow, resolveLimits, type Limits, type LimitsOption } from './limits.js';
 import { MessageStore, type StoredMessageSummary } from './message-store.js';
+import { mailboxServerFqdn } from './smtp-replies.js';
 import { createEmulatorPki } from './pki.js';
 import { ExchangeSmtpServer } from './smtp-server.js';
 import type { SmtpRuntime } from './smtp-runtime.js';
@@ -41,9 +44,11 @@ export { parseState, emulatorStateSchema, findTenant, findMailbox, type Emulator
 export { parseFaults, faultsSchema, type Faults } from './faults.js';
 export { listScenarios, scenarioInfo, applyScenario, clientValuesOf, ScenarioError, HEALTHY, type ScenarioInfo, type ClientValues, type AppliedScenario, type ScenarioCheck } from './scenarios.js';
 export { DEFAULT_LIMITS, NO_LIMITS, type Limits, type LimitsOption } from './limits.js';
-export { EXCHANGE_APP_ID, GRAPH_APP_ID, EXCHANGE_AUDIENCES } from './access-token.js';
+export { EXCHANGE_APP_ID, GRAPH_APP_ID, EXCHANGE_AUDIENCES, GRAPH_AUDIENCES } from './access-token.js';
+export { GRAPH_ERRORS, type GraphErrorSpec, type GraphErrorBody } from './graph-errors.js';
+export { GRAPH_ENDPOINTS, type GraphEndpoint } from './faults.js';
 export type { EmulatorStats } from './stats.js';
-export type { LogEntry, TokenLogEntry, SmtpSessionLogEntry, SmtpAuthRecord, SmtpCommandRecord } from './activity-log.js';
+export type { LogEntry, TokenLogEntry, GraphLogEntry, SmtpSessionLogEntry, SmtpAuthRecord, SmtpCommandRecord } from './activity-log.js';
 export type { StoredMessageSummary } from './message-store.js';
 
 /** Fixed ports of the `mailgate emulator` command (the library defaults to 0 = any free port). */
@@ -96,6 +101,10 @@ export interface DemoInfo {
 export interface ReadyInfo {
   smtp: { host: string; port: number };
   authorityHost: string;
+  /**
+   * Microsoft Graph's root, like `https://graph.microsoft.com` (the same listener as Entra):
+   * `POST {graph}/v1.0/users/{Authorized from Address}/sendMail`.
+   */
   graph: string;
   caFile: string;
   admin: string;
@@ -192,7 +201,9 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
   const connections = new ConnectionCounter();
   const rate = new MessageRateWindow();
   const identity = { frontEnd: newFrontEndName(), region: `namprd${String(Math.floor(Math.random() * 20)).padStart(2, '0')}`, mailboxServer: newMailboxServerName() };
-  const statsView = (): EmulatorStats => structuredClone({ ...stats, peakAuthenticatedConnections: connections.peaks() });
+  const graphConcurrency = new ConnectionCounter();
+  const drafts = new DraftStore();
+  const statsView = (): EmulatorStats => structuredClone({ ...stats, peakAuthenticatedConnections: connections.peaks(), peakGraphConcurrentRequests: graphConcurrency.peaks() });
 
   const smtpRuntime: SmtpRuntime = {
     identity, getState: () => current, signingKey, limits, connections, rate, faults, log, store,
@@ -220,12 +231,14 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     signingKey,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     onTokenIssued: options.onTokenIssued,
-    faults, log, store,
+    faults, log, store, limits, graphConcurrency, drafts,
+    messageIdHost: mailboxServerFqdn(identity),
     get stats() { return stats; },
     snapshotStats: statsView,
     resetStats: () => {
       stats = emptyStats();
       connections.resetPeaks();
+      graphConcurrency.resetPeaks();
     },
     say,
   };

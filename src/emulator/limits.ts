@@ -1,7 +1,8 @@
 /**
  * Exchange Online's SMTP AUTH submission limits (docs/m365.md §5.1): concurrent authenticated
  * connections per mailbox (3), messages per minute per mailbox (30), recipients per message
- * (500) and the message size (mailbox MaxSendSize, default 35 MB), with a way to lift them all
+ * (500) and the message size (mailbox MaxSendSize, default 35 MB); Graph's (§5.2): 4 concurrent
+ * requests per app and mailbox, 4 MB per request; with a way to lift them all
  * (`limits: false`) when the emulator is used as a fast sink, e.g. by the benchmark.
  *
  * Why it exists: the product must cope with these limits (432 on the 4th connection, throttling);
@@ -17,8 +18,12 @@ export interface Limits {
   maxConnectionsPerMailbox: number;
   /** Recipients per message. */
   maxRecipients: number;
-  /** Message size in bytes. */
+  /** Message size in bytes (SMTP, and a Graph draft when it is sent). */
   maxMessageSize: number;
+  /** Concurrent Graph requests per app and mailbox; the next gets 429 MailboxConcurrency (docs/m365.md §5.2). */
+  maxGraphConcurrentRequests: number;
+  /** Bytes of one Graph request body; larger gets 413 (docs/m365.md §5.2). */
+  maxGraphRequestBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -26,6 +31,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnectionsPerMailbox: 3,
   maxRecipients: 500,
   maxMessageSize: 35 * 1024 * 1024,
+  maxGraphConcurrentRequests: 4,
+  maxGraphRequestBytes: 4 * 1024 * 1024,
 });
 
 export const NO_LIMITS: Readonly<Limits> = Object.freeze({
@@ -33,6 +40,8 @@ export const NO_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnectionsPerMailbox: Infinity,
   maxRecipients: Infinity,
   maxMessageSize: Infinity,
+  maxGraphConcurrentRequests: Infinity,
+  maxGraphRequestBytes: Infinity,
 });
 
 /** `false` lifts every limit; a partial object overrides some defaults (Infinity lifts one). */

@@ -1,6 +1,6 @@
 /**
- * Keeps the messages the emulated Exchange accepted: the envelope, a summary (subject,
- * Message-ID) and the raw message as received. In memory (capped: oldest dropped first) and,
+ * Keeps the messages the emulated Exchange accepted (by SMTP or by Graph, marked `transport`):
+ * the envelope, a summary (subject, Message-ID) and the raw message as received. In memory (capped: oldest dropped first) and,
  * when a data directory was given, also on disk as `<dataDir>/messages/<id>.eml` + `<id>.json`.
  *
  * Why it exists: tests and `mailgate dev` read what was "sent" through `GET {admin}/messages`,
@@ -24,8 +24,12 @@ export interface StoredMessageSummary {
   messageId: string;
   receivedAt: string;
   size: number;
-  /** The mailbox the session authenticated as. */
+  /** The mailbox the session authenticated as (for Graph: the mailbox of `/users/{id}`). */
   authenticatedAs: string;
+  /** How the message came in: SMTP AUTH submission or Microsoft Graph (`sendMail` or a sent draft). */
+  transport: 'smtp' | 'graph';
+  /** Graph only: the `request-id` of the request that sent it, and whether a copy went to Sent Items. */
+  graph?: { requestId: string; clientRequestId: string; via: 'sendMail-mime' | 'sendMail-json' | 'draft'; saveToSentItems: boolean };
 }
 
 interface StoredMessage extends StoredMessageSummary {
@@ -48,7 +52,7 @@ export class MessageStore {
   }
 
   /** Stores an accepted message; resolves once it is on disk (when a directory is configured). */
-  async add(input: { id: string; from: string; to: string[]; raw: Buffer; messageId: string; authenticatedAs: string }): Promise<StoredMessageSummary> {
+  async add(input: { id: string; from: string; to: string[]; raw: Buffer; messageId: string; authenticatedAs: string; transport?: 'smtp' | 'graph'; graph?: StoredMessageSummary['graph'] }): Promise<StoredMessageSummary> {
     const fields = parseHeaderFields(input.raw);
     const summary: StoredMessageSummary = {
       id: input.id,
@@ -59,6 +63,8 @@ export class MessageStore {
       receivedAt: new Date().toISOString(),
       size: input.raw.length,
       authenticatedAs: input.authenticatedAs,
+      transport: input.transport ?? 'smtp',
+      ...(input.graph ? { graph: input.graph } : {}),
     };
     if (this.#maxMessages > 0) {
       this.#messages.push({ ...summary, raw: input.raw });

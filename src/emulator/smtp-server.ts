@@ -140,7 +140,7 @@ export class ExchangeSmtpServer extends SMTPServer {
 
     const messageId = headerValue(fields, 'message-id')?.match(/<[^<>\s]+>/)?.[0] ?? `<${newShortId()}${newShortId()}@${mailboxServerFqdn(runtime.identity)}>`;
     const id = newShortId();
-    await runtime.store.add({ id, from: envelopeFrom, to: session.envelope.rcptTo.map((r) => r.address), raw, messageId, authenticatedAs: user.mailbox });
+    await runtime.store.add({ id, from: envelopeFrom, to: session.envelope.rcptTo.map((r) => r.address), raw, messageId, authenticatedAs: user.mailbox, transport: 'smtp' });
     runtime.rate.record(user.mailbox, Date.now());
     runtime.stats.messagesAccepted++;
     connection?.logEntry.messages.push(id);

@@ -64,19 +64,46 @@ const mailboxSchema = z.strictObject({
   sendAs: z.array(z.string().min(1)).default([]),
   /** When set, AUTH LOGIN/PLAIN with this password succeeds (basic auth not yet turned off). */
   basicAuthPassword: z.string().nullable().default(null),
+  /**
+   * The user's object id in Entra ID (Graph's `/users/{id}` accepts it as well as the address).
+   * Optional: without it the mailbox is found by address only.
+   */
+  userObjectId: guid().optional(),
+  /** Whether the user holds an Exchange Online licence; `false` makes Graph answer `MailboxNotEnabledForRESTAPI`. */
+  licensed: z.boolean().default(true),
+  /** A mailbox hosted on Exchange on-premises (hybrid): Graph answers `MailboxNotEnabledForRESTAPI`. */
+  onPremises: z.boolean().default(false),
 });
 
+/** The application roles of RBAC for Applications the emulator knows (SMTP, and Graph's mail roles). */
+export const RBAC_APPLICATION_ROLES = ['Application SMTP.SendAsApp', 'Application Mail.Send', 'Application Mail.ReadWrite'] as const;
+
 /**
- * RBAC for Applications (set-up B, docs/m365.md §8.2): `New-ManagementRoleAssignment -Role
+ * RBAC for Applications (set-up B, docs/m365.md §6.3, §8.2): `New-ManagementRoleAssignment -Role
  * "Application SMTP.SendAsApp" -App <service principal> -CustomResourceScope <scope>`. The app
- * then needs no SMTP.SendAsApp consent in Entra and no mailbox permission.
+ * then needs no SMTP.SendAsApp consent in Entra and no mailbox permission. The Graph roles
+ * (`Application Mail.Send`, `Application Mail.ReadWrite`) grant that Graph permission on the
+ * scope's mailboxes only, independently of (in addition to) any grant in Entra ID.
  */
 const rbacAssignmentSchema = z.strictObject({
   /** The service principal as given to `-App`: its object id (or the app id, which Exchange also resolves). */
   app: guid(),
-  role: z.literal('Application SMTP.SendAsApp'),
+  role: z.enum(RBAC_APPLICATION_ROLES).default('Application SMTP.SendAsApp'),
   /** The management scope: the mailboxes it covers (`null` = every mailbox of the tenant). */
   mailboxes: z.array(z.email({ message: 'must be an e-mail address' })).nullable().default(null),
+});
+
+/**
+ * A legacy Application Access Policy (`New-ApplicationAccessPolicy -AppId <app> -PolicyScopeGroupId
+ * <group> -AccessRight RestrictAccess|DenyAccess`, docs/m365.md §6.3): limits what the app's Entra
+ * (tenant-wide) Graph permissions reach. The group is modelled by its members' addresses.
+ */
+const applicationAccessPolicySchema = z.strictObject({
+  /** The application (client) id given to `-AppId`. */
+  appId: guid(),
+  accessRight: z.enum(['RestrictAccess', 'DenyAccess']),
+  /** The members of the mail-enabled security group given to `-PolicyScopeGroupId`. */
+  mailboxes: z.array(z.email({ message: 'must be an e-mail address' })),
 });
 
 const tenantSchema = z.strictObject({
@@ -88,6 +115,7 @@ const tenantSchema = z.strictObject({
   exchangeServicePrincipals: z.array(exchangeServicePrincipalSchema).default([]),
   mailboxes: z.array(mailboxSchema).default([]),
   rbacAssignments: z.array(rbacAssignmentSchema).default([]),
+  applicationAccessPolicies: z.array(applicationAccessPolicySchema).default([]),
 });
 
 /** The schema of the whole state document (also checks cross-references such as certificate thumbprints). */
@@ -166,6 +194,12 @@ export function findApp(tenant: TenantState, appId: string): AppState | undefine
 export function findMailbox(tenant: TenantState, address: string): MailboxState | undefined {
   const key = address.toLowerCase();
   return tenant.mailboxes.find((m) => m.address.toLowerCase() === key);
+}
+
+/** Finds a mailbox as Graph's `/users/{id | userPrincipalName}` does: by address or by the user's object id. */
+export function findMailboxByUserId(tenant: TenantState, idOrUpn: string): MailboxState | undefined {
+  const key = idOrUpn.toLowerCase();
+  return tenant.mailboxes.find((m) => m.address.toLowerCase() === key || m.userObjectId?.toLowerCase() === key);
 }
 
 /** The tenant that hosts a mailbox address (by its domain), across all tenants. */

@@ -1,7 +1,8 @@
 /**
  * Counters the emulator keeps for tests and the benchmark (`stats()`, `GET {admin}/stats`):
  * token requests (in total and per app), SMTP connections, authentication outcomes, the peak
- * number of concurrent authenticated connections per mailbox, and messages accepted/refused.
+ * number of concurrent authenticated connections per mailbox, messages accepted/refused, and
+ * Graph requests with their peak concurrency per app and mailbox.
  *
  * Why it exists: tests assert behaviour such as "one token request for many messages" or "never
  * more than 3 connections per mailbox" without parsing the log.
@@ -21,11 +22,20 @@ export interface EmulatorStats {
   peakAuthenticatedConnections: Record<string, number>;
   messagesAccepted: number;
   messagesRejected: number;
+  /** Requests to the emulated Graph (`/v1.0/...` and upload URLs). */
+  graphRequests: number;
+  /** Messages Graph accepted (`sendMail` or a sent draft); also counted in `messagesAccepted`. */
+  graphMessagesAccepted: number;
+  /** Graph requests answered with an error (4xx/5xx, faults included). */
+  graphRequestsFailed: number;
+  /** Highest number of concurrent Graph requests seen per app and mailbox (`<appId> <mailbox>`). */
+  peakGraphConcurrentRequests: Record<string, number>;
 }
 
 export function emptyStats(): EmulatorStats {
   return {
     tokenRequests: 0, tokenRequestsByApp: {}, tokensIssued: 0, smtpConnections: 0,
     authSuccesses: 0, authFailures: 0, peakAuthenticatedConnections: {}, messagesAccepted: 0, messagesRejected: 0,
+    graphRequests: 0, graphMessagesAccepted: 0, graphRequestsFailed: 0, peakGraphConcurrentRequests: {},
   };
 }

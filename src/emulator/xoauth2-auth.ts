@@ -86,7 +86,7 @@ export function decideXoauth2(state: EmulatorState, token: VerifyTokenResult, us
   if (disabled) return { ok: false, reply: disabled.reply, reason: disabled.reason };
   // Set-up B: an RBAC assignment of "Application SMTP.SendAsApp" whose scope covers the mailbox
   // replaces both the Entra consent and the mailbox permission (docs/m365.md §8.2).
-  const rbac = tenant.rbacAssignments.some((a) =>
+  const rbac = tenant.rbacAssignments.some((a) => a.role === 'Application SMTP.SendAsApp' &&
     (a.app.toLowerCase() === claims.oid.toLowerCase() || a.app.toLowerCase() === claims.appid.toLowerCase()) &&
     (a.mailboxes === null || a.mailboxes.some((m) => m.toLowerCase() === mailbox.address.toLowerCase())));
   if (!claims.roles.includes('SMTP.SendAsApp') && !rbac) {

@@ -95,7 +95,9 @@ describe('admin API', () => {
     const res = await admin('/nope');
     assert.equal(res.status, 404);
     assert.equal(res.json().error, 'not_found');
-    assert.equal((await httpsRequest(`${emulator.authorityHost}/v1.0/users/x/sendMail`, { method: 'POST', ca: emulator.caPem })).status, 404);
+    // Graph lives on this listener now: an unauthenticated sendMail gets Graph's 401, an unknown Graph path Graph's 400.
+    assert.equal((await httpsRequest(`${emulator.authorityHost}/v1.0/users/x/sendMail`, { method: 'POST', ca: emulator.caPem })).status, 401);
+    assert.equal((await httpsRequest(`${emulator.authorityHost}/v1.0/nope`, { ca: emulator.caPem })).json().error.code, 'BadRequest');
   });
 
   test('the ready line has the documented shape', () => {

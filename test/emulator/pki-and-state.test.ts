@@ -50,7 +50,7 @@ describe('state', () => {
     assert.notEqual(a.clientSecret, b.clientSecret);
     assert.equal(a.clientSecret!.length, 40);
     const tenant = a.state.tenants[0]!;
-    assert.deepEqual(tenant.apps[0]!.consentedRoles, ['SMTP.SendAsApp']);
+    assert.deepEqual(tenant.apps[0]!.consentedRoles, ['SMTP.SendAsApp', 'Mail.Send']);
     assert.deepEqual(tenant.exchangeServicePrincipals, [{ appId: a.clientId, objectId: a.servicePrincipalObjectId }]);
     assert.deepEqual(tenant.mailboxes[0]!.fullAccess, [a.servicePrincipalObjectId]);
   });

@@ -35,7 +35,10 @@ describe('limits', () => {
   test('the defaults are Exchange Online\'s', async () => {
     const defaults = await startEmulator();
     try {
-      assert.deepEqual(defaults.limits(), { messagesPerMinute: 30, maxConnectionsPerMailbox: 3, maxRecipients: 500, maxMessageSize: 35 * 1024 * 1024 });
+      assert.deepEqual(defaults.limits(), {
+        messagesPerMinute: 30, maxConnectionsPerMailbox: 3, maxRecipients: 500, maxMessageSize: 35 * 1024 * 1024,
+        maxGraphConcurrentRequests: 4, maxGraphRequestBytes: 4 * 1024 * 1024,
+      });
     } finally {
       await defaults.stop();
     }

@@ -69,7 +69,8 @@ describe('sending messages', () => {
     const list = await httpsRequest(`${emulator.admin}/messages`, { ca: emulator.caPem });
     assert.equal(list.status, 200);
     const [first] = list.json();
-    assert.deepEqual(Object.keys(first).sort(), ['authenticatedAs', 'from', 'id', 'messageId', 'receivedAt', 'size', 'subject', 'to']);
+    assert.deepEqual(Object.keys(first).sort(), ['authenticatedAs', 'from', 'id', 'messageId', 'receivedAt', 'size', 'subject', 'to', 'transport']);
+    assert.equal(first.transport, 'smtp');
     const raw = await httpsRequest(`${emulator.admin}/messages/${first.id}/raw`, { ca: emulator.caPem });
     assert.equal(raw.status, 200);
     assert.equal(raw.headers['content-type'], 'message/rfc822');
