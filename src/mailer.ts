@@ -1,7 +1,8 @@
 /**
  * createMailer: the composition of settings, token provider and a transport into a Mailer: the
- * SMTP pool (Transport smtp, the default) or Microsoft Graph sendMail (Transport graph), behind
- * the same Mailer port, so the worker, the delivery thread and the CLI do not change.
+ * SMTP pool (Transport smtp, the default), Microsoft Graph sendMail (Transport graph), or both
+ * behind the router (Transport auto), behind the same Mailer port, so the worker, the delivery
+ * thread and the CLI do not change.
  *
  * This is the one place that knows both the core (settings, message rules, errors) and the
  * adapters (MSAL token source, nodemailer sessions). The CLI, the service and the doctor get a
@@ -9,6 +10,7 @@
  */
 import { MailgateError } from './core/errors.js';
 import { validateMessage } from './core/message.js';
+import { decideRoute, type RouteTransport } from './core/transport-routing.js';
 import type { Clock, Mailer, OutboundMessage, SendOptions, SendResult, TokenProvider } from './core/ports.js';
 import type { EmailSettings } from './core/settings.js';
 import { loadClientCertificate, type ClientCertificate } from './auth/client-certificate.js';
@@ -147,8 +149,85 @@ function createGraphMailer(settings: EmailSettings, deps: MailerDeps): MailgateM
   };
 }
 
+/** Where Automatic sends now, per app and mailbox, kept across mailers rebuilt by a settings change. */
+export interface RouteState {
+  transport: RouteTransport;
+  reason: string;
+  /** When the choice was made (epoch ms). */
+  since: number;
+  /** Moves made so far, by `from→to reason`. */
+  switches: Record<string, number>;
+}
+
+const routes = new Map<string, RouteState>();
+
+/** The route of one app and mailbox (for the admin page, /readyz and tests). */
+export function routeStateFor(clientId: string, mailbox: string): RouteState | undefined {
+  const r = routes.get(`${clientId.toLowerCase()}|${mailbox.toLowerCase()}`);
+  return r ? structuredClone(r) : undefined;
+}
+
+/** After this long on the fallback, the next message tries the preferred transport (SMTP) again. */
+export const ROUTE_REPROBE_MS = 15 * 60_000;
+
+/**
+ * Automatic (Transport auto): both mailers behind one Mailer, SMTP preferred (today's behaviour).
+ * A failure moves to the other transport only when core/transport-routing.ts says so, which
+ * requires that the message certainly was not accepted; the same message is then sent on the
+ * other transport at once (one move per message, so no ping-pong). The choice is sticky per app
+ * and mailbox, recorded with its reason, and re-probed after ROUTE_REPROBE_MS. A message too
+ * large for Graph goes by SMTP without changing the choice.
+ */
+function createAutoMailer(settings: EmailSettings, deps: MailerDeps): MailgateMailer {
+  const tokenProvider = deps.tokenProvider ?? createTokenProvider(settings, deps);
+  const smtp = createMailer({ ...settings, transport: 'smtp' }, { ...deps, tokenProvider });
+  const graph = createGraphMailer({ ...settings, transport: 'graph' }, { ...deps, tokenProvider });
+  const key = `${(settings.clientId ?? '').toLowerCase()}|${settings.authorizedFrom.toLowerCase()}`;
+  const now = () => deps.clock?.now() ?? Date.now();
+  const state = (): RouteState => {
+    let r = routes.get(key);
+    if (!r) {
+      r = { transport: 'smtp', reason: 'preferred', since: now(), switches: {} };
+      routes.set(key, r);
+    }
+    // Re-probe: after a while on the fallback, SMTP (preferred) gets the next message again.
+    if (r.transport !== 'smtp' && now() - r.since >= ROUTE_REPROBE_MS) Object.assign(r, { transport: 'smtp', reason: 'reprobe', since: now() });
+    return r;
+  };
+  const by = (t: RouteTransport) => (t === 'smtp' ? smtp : graph);
+  return {
+    tokenProvider,
+    get stats() {
+      const a = smtp.stats;
+      const b = graph.stats;
+      return { peakConnections: Math.max(a.peakConnections, b.peakConnections), connectionsOpened: a.connectionsOpened, openConnections: a.openConnections + b.openConnections };
+    },
+    async send(input: OutboundMessage, options?: SendOptions): Promise<SendResult> {
+      const route = state();
+      const first = route.transport;
+      try {
+        return await by(first).send(input, options);
+      } catch (err) {
+        const d = decideRoute(first, err);
+        if (!d.next) throw err;
+        const r = routes.get(key)!;
+        const label = `${first}→${d.next} ${d.reason}`;
+        r.switches[label] = (r.switches[label] ?? 0) + 1;
+        if (d.sticky) Object.assign(r, { transport: d.next, reason: d.reason, since: now() });
+        deps.logger?.debug({ event: 'transport_switch', from: first, to: d.next, reason: d.reason, sticky: d.sticky, authorizedFrom: settings.authorizedFrom }, 'automatic routing moved to the other transport');
+        // One move per message: a failure there is that transport's answer (retried or failed by the worker).
+        return await by(d.next).send(input, options);
+      }
+    },
+    close: async () => {
+      await Promise.all([smtp.close(), graph.close()]);
+    },
+  };
+}
+
 export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): MailgateMailer {
   if (settings.transport === 'graph') return createGraphMailer(settings, deps);
+  if (settings.transport === 'auto') return createAutoMailer(settings, deps);
   const tokenProvider = settings.useModernAuth ? deps.tokenProvider ?? createTokenProvider(settings, deps) : undefined;
   const marginMs = Math.min(settings.tokenRefreshMarginSeconds * 1000, 120_000);
 

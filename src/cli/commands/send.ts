@@ -208,7 +208,7 @@ async function runSend(flags: SendFlags): Promise<number> {
     const err = asMailgateError(e, 'mailgate send', 'send');
     const d = err.problems ? undefined : diagnose(err, settings ? await diagnosisContext(settings, mailer, err) : undefined);
     // The transport that was tried (absent when the settings were not valid: nothing was tried).
-    const tried = settings ? (settings.transport === 'graph' ? 'graph' : 'smtp') : undefined;
+    const tried = settings ? (settings.transport === 'graph' || err.context.transport === 'graph' ? 'graph' : 'smtp') : undefined;
     if (flags.json) out({ ok: false, ...(tried ? { transport: tried } : {}), error: errorToJson(err, d) });
     else process.stderr.write(renderError(err, d));
     return exitCodeFor(err);
