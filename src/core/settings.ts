@@ -159,7 +159,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
     schema: nonEmpty.refine((s) => s.endsWith('/.default'), 'must end with /.default (client-credentials scopes name a resource, e.g. https://graph.microsoft.com/.default)'),
     description: 'The client-credentials scope for Microsoft Graph, https://graph.microsoft.com/.default for the global cloud.' }),
   field({ key: 'saveToSentItems', label: 'Save to Sent Items', kind: 'boolean', mode: 'modern', transport: 'graph', defaultValue: true, schema: z.boolean(),
-    description: 'Whether Graph keeps a copy of each message in the mailbox\'s Sent Items (Graph\'s own default: on). SMTP AUTH always saves one.' }),
+    description: 'Whether Graph keeps a copy of each message in the mailbox\'s Sent Items (Graph\'s own default: on). Graph honours it only for JSON messages; Mailgate sends MIME (identical to SMTP), which Graph always saves, as SMTP AUTH does.' }),
 ];
 
 export const FIELD_BY_KEY: Readonly<Record<SettingKey, SettingField>> = Object.fromEntries(
@@ -300,6 +300,12 @@ export function parseSettings(raw: RawSettings): SettingsResult {
         'is off: Basic authentication for SMTP AUTH is disabled by default for existing Microsoft 365 tenants from the end of December 2026. Switch to modern authentication (OAuth2).',
       ),
     );
+  }
+
+  if (values.saveToSentItems === false && (values.transport === 'graph' || values.transport === 'auto')) {
+    // Graph takes saveToSentItems only with a JSON body; Mailgate sends the MIME message (so the
+    // message is byte for byte the SMTP one), which Graph always saves (docs/m365.md §13).
+    warnings.push(problem(FIELD_BY_KEY.saveToSentItems, 'is off, but Microsoft Graph applies it only to JSON messages: Mailgate sends the MIME message (identical to the SMTP one), which Graph always saves to Sent Items, as SMTP AUTH does. Use a retention policy on Sent Items to keep the mailbox small.'));
   }
 
   if (problems.length) return { ok: false, problems, warnings };

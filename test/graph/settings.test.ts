@@ -51,6 +51,8 @@ describe('Graph settings', () => {
     // The override moves where requests go, not the token's resource: the scope follows the cloud.
     assert.equal(r.settings.graphScope, 'https://graph.microsoft.us/.default');
     assert.equal(r.settings.saveToSentItems, false);
+    // Graph saves a MIME message to Sent Items whatever the flag says: the administrator is told.
+    assert.match(r.warnings.find((w) => w.key === 'saveToSentItems')!.message, /always saves/);
     const scoped = parseSettings({ ...BASE, graphScope: 'https://graph.microsoft.com/.default', cloud: 'gcc-high' });
     assert.ok(scoped.ok);
     assert.equal(scoped.settings.graphScope, 'https://graph.microsoft.com/.default');
