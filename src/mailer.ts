@@ -123,6 +123,7 @@ function createGraphMailer(settings: EmailSettings, deps: MailerDeps): MailgateM
         }
         return t.token;
       },
+      roles: () => (tokenFacts.tokenRoles === undefined ? undefined : tokenFacts.tokenRoles.split(' ').filter(Boolean)),
     },
   );
   return {
@@ -135,7 +136,16 @@ function createGraphMailer(settings: EmailSettings, deps: MailerDeps): MailgateM
       const composed = await composeMessage(message, settings.authorizedFrom, { keepBcc: true });
       const started = Date.now();
       try {
-        const r = await transport.send({ raw: composed.raw, messageId: composed.messageId, recipients: composed.envelope.to });
+        const r = await transport.send({
+          raw: composed.raw,
+          messageId: composed.messageId,
+          recipients: composed.envelope.to,
+          // Over Graph's request limit: the same message (same Message-ID) without its attachments, and the attachments.
+          split: async () => ({
+            raw: (await composeMessage({ ...message, messageId: composed.messageId, attachments: [] }, settings.authorizedFrom, { keepBcc: true })).raw,
+            attachments: (message.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content, ...(a.cid ? { cid: a.cid } : {}) })),
+          }),
+        });
         deps.logger?.debug({ event: 'sent', transport: 'graph', messageId: composed.messageId, requestId: r.requestId, clientRequestId: r.clientRequestId, ms: Date.now() - started }, 'message accepted by Graph');
         return r;
       } catch (err) {

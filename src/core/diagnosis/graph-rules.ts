@@ -341,11 +341,11 @@ export const GRAPH_CODE_MATCHERS: readonly GraphCodeMatcher[] = [
     codes: ['GRAPH_TOO_LARGE'],
     rule: {
       id: 'graph-message-too-large',
-      summary: 'The message is too large for one Microsoft Graph request (Graph takes at most 4 MB per request; attachments over 3 MB need an upload session), so it was not sent by Graph.',
+      summary: 'The message is too large for one Microsoft Graph request (Graph takes at most 4 MB per request; attachments over 3 MB need an upload session, which needs Mail.ReadWrite), so it was not sent by Graph.',
       causes: ['The message, attachments included, is over about 3 MB: base64-encoded for sendMail it exceeds Graph\'s 4 MB request limit.'],
       fixes: [
         'Send it by SMTP: set Transport to smtp, or to auto (Automatic), which sends messages too large for Graph by SMTP (SMTP takes up to the mailbox\'s MaxSendSize, 35 MB by default).',
-        'Or send it through a Graph upload session (a draft with its attachments uploaded in parts, then sent), which needs the Microsoft Graph application permission Mail.ReadWrite besides Mail.Send; this version of Mailgate does not send by upload session yet, so use SMTP or Automatic.',
+        'Or let Mailgate send it through a Graph upload session (a draft, its attachments uploaded in parts, then sent): grant the Microsoft Graph application permission Mail.ReadWrite besides Mail.Send, with admin consent (Mailgate uses the upload session whenever the token carries Mail.ReadWrite).',
         'Or keep attachments under 3 MB in total, or link to large files instead of attaching them.',
       ],
       docs: [GRAPH_DOCS.LARGE_ATTACHMENTS],
