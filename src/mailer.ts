@@ -47,6 +47,8 @@ export interface MailerDeps {
 
 export interface MailgateMailer extends Mailer {
   readonly tokenProvider?: TokenProvider;
+  /** Transport auto: where the sender goes now, why, and the moves so far (for metrics). */
+  readonly route?: RouteState;
   /** Connection statistics of the pool. */
   readonly stats: { peakConnections: number; connectionsOpened: number; openConnections: number };
 }
@@ -207,6 +209,9 @@ function createAutoMailer(settings: EmailSettings, deps: MailerDeps): MailgateMa
   const by = (t: RouteTransport) => (t === 'smtp' ? smtp : graph);
   return {
     tokenProvider,
+    get route() {
+      return routes.get(key) ? structuredClone(routes.get(key)!) : undefined;
+    },
     get stats() {
       const a = smtp.stats;
       const b = graph.stats;

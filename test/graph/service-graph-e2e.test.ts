@@ -58,3 +58,19 @@ describe('the service with Transport graph, against the emulator', () => {
     });
   });
 });
+
+describe('the service with Transport auto, against the emulator', () => {
+  it('SMTP AUTH disabled for the mailbox: every message goes by Graph, once; the switch is counted in /metrics with its reason', async () => {
+    await withPair({ tenant: { domain: 'autoroute.onmicrosoft.com', mailboxSmtpAuthDisabled: true }, env: (e) => ({ MAILGATE_TRANSPORT: 'auto', MAILGATE_GRAPH_ENDPOINT: e.graph }) }, async (p) => {
+      const accepted = await p.submit(20);
+      await p.waitForStatus(accepted.map((a) => a.id), 'sent', 30_000);
+      const received = p.emulator.messages();
+      assert.equal(received.length, 20, 'zero lost');
+      assert.equal(new Set(received.map((m) => m.messageId)).size, 20, 'zero duplicates');
+      assert.ok(received.every((m) => m.transport === 'graph'));
+      const metrics = await fetch(`${p.svc.url}/metrics`).then((r) => r.text());
+      const n = Number(/mailgate_transport_switches_total\{from="smtp",to="graph",reason="smtp-auth-disabled"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(n >= 1, metrics);
+    });
+  });
+});

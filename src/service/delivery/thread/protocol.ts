@@ -40,6 +40,8 @@ export type ToThread =
 
 export interface MailerCounters {
   tokenRequests: number;
+  /** Transport auto: the route of the mailer's sender (RouteState of mailer.ts), plain data. */
+  route?: { transport: 'smtp' | 'graph'; reason: string; since: number; switches: Record<string, number> };
   peakConnections: number;
   connectionsOpened: number;
   openConnections: number;
