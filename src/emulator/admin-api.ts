@@ -5,7 +5,8 @@
  * faults`), counters (`GET`/`DELETE stats`), named scenarios (`GET scenarios`, `GET scenario`,
  * `PUT scenario/{name}`, `DELETE scenario` = back to the baseline, see scenarios.ts) and what
  * Exchange Online PowerShell would show about an app and a mailbox (`GET exchange?appId=&mailbox=`:
- * Get-ServicePrincipal, Get-MailboxPermission, Get-CASMailbox). A trailing slash is accepted on
+ * Get-ServicePrincipal, Get-MailboxPermission, Get-CASMailbox, Get-ManagementRoleAssignment,
+ * Get-ApplicationAccessPolicy, and the mailbox's licence / on-premises state for Graph). A trailing slash is accepted on
  * every path (https-server.ts).
  *
  * Why it exists: out-of-process users (the CLI emulator, `mailgate dev`, other languages) need
@@ -115,9 +116,14 @@ export function adminRoutes(rt: HttpRuntime): Hono {
         address: mailbox.address,
         fullAccess: [...mailbox.fullAccess],
         smtpAuthDisabled: mailbox.smtpAuthDisabled,
+        userObjectId: mailbox.userObjectId ?? null,
+        licensed: mailbox.licensed,
+        onPremises: mailbox.onPremises,
       } : null,
       tenantSmtpAuthDisabled: tenant?.smtpAuthDisabled ?? null,
       rbacAssignments: (tenant?.rbacAssignments ?? []).map((a) => ({ app: a.app, role: a.role, mailboxes: a.mailboxes })),
+      applicationAccessPolicies: (tenant?.applicationAccessPolicies ?? []).filter((p) => p.appId.toLowerCase() === appId.toLowerCase())
+        .map((p) => ({ appId: p.appId, accessRight: p.accessRight, mailboxes: [...p.mailboxes] })),
     });
   });
 

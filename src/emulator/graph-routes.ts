@@ -47,7 +47,7 @@ const UPLOAD_CHUNK_LIMIT = 4 * 1024 * 1024;
 
 interface RequestCtx {
   c: Context;
-  endpoint: GraphEndpoint;
+  endpoint: GraphEndpoint | 'other';
   requestId: string;
   clientRequestId: string;
   entry: GraphLogEntry;
@@ -91,13 +91,28 @@ async function readBody(c: Context, max: number): Promise<Buffer | 'too-large'> 
   return Buffer.concat(chunks);
 }
 
+const CANONICAL_SEGMENTS = new Map(['v1.0', 'users', 'me', 'sendMail', 'messages', 'attachments', 'createUploadSession', 'send'].map((x) => [x.toLowerCase(), x]));
+
+/**
+ * Graph's paths are case-insensitive (`/sendmail` works like `/sendMail`); the router is not, so
+ * the fixed segments of a `/v1.0/` path are put in canonical case (ids and addresses untouched).
+ */
+export function canonicalGraphPath(path: string): string {
+  if (!/^\/v1\.0\//i.test(path)) return path;
+  return path.split('/').map((segment, i, all) => {
+    const canonical = CANONICAL_SEGMENTS.get(segment.toLowerCase());
+    // Position 3 is the user (`/v1.0/users/{id}`) and 5 the message id: never rewritten.
+    return canonical && !(all[2]?.toLowerCase() === 'users' && (i === 3 || i === 5)) ? canonical : segment;
+  }).join('/');
+}
+
 const invalidRequest = (message: string): GraphErrorSpec => ({ status: 400, code: 'ErrorInvalidRequest', message });
 
 export function graphRoutes(rt: HttpRuntime): Hono {
   const app = new Hono();
   const graphBase = () => rt.authorityHost;
 
-  function begin(c: Context, endpoint: GraphEndpoint): RequestCtx {
+  function begin(c: Context, endpoint: GraphEndpoint | 'other'): RequestCtx {
     const requestId = newGuid();
     const sent = c.req.header('client-request-id');
     // A client-request-id is echoed only when it is a plain token (it goes back into a header).
@@ -131,8 +146,8 @@ export function graphRoutes(rt: HttpRuntime): Hono {
 
   const refused = (ctx: RequestCtx, r: GraphRefusal) => fail(ctx, r.error, r.reason, r.message);
 
-  function faultAnswer(ctx: RequestCtx): Response | undefined {
-    const fault = rt.faults.takeGraphError(ctx.endpoint);
+  function faultAnswer(ctx: RequestCtx, endpoint: GraphEndpoint): Response | undefined {
+    const fault = rt.faults.takeGraphError(endpoint);
     if (!fault) return undefined;
     const headers: Record<string, string> = fault.retryAfterSeconds > 0 ? { 'Retry-After': String(fault.retryAfterSeconds) } : {};
     return fail(ctx, faultError(fault.status), `fault graphError: ${fault.status}`, undefined, headers);
@@ -148,7 +163,7 @@ export function graphRoutes(rt: HttpRuntime): Hono {
     ctx.entry.mailbox = user;
     const body = await readBody(c, rt.limits.maxGraphRequestBytes);
     if (body === 'too-large') return fail(ctx, GRAPH_ERRORS.requestTooLarge, `the request body exceeds ${rt.limits.maxGraphRequestBytes} bytes`, undefined, { Connection: 'close' });
-    const faulted = faultAnswer(ctx);
+    const faulted = faultAnswer(ctx, endpoint);
     if (faulted) return faulted;
     const token = bearerToken(c.req.header('authorization'));
     const verified = token ? verifyAccessToken(token, rt.signingKey, Math.floor(Date.now() / 1000)) : undefined;
@@ -382,7 +397,7 @@ export function graphRoutes(rt: HttpRuntime): Hono {
     const ctx = begin(c, 'upload');
     const path = decodeURIComponent(new URL(c.req.url).pathname);
     const sessionId = /AttachmentSessions\('([^']+)'\)$/.exec(path)?.[1] ?? '';
-    const faulted = faultAnswer(ctx);
+    const faulted = faultAnswer(ctx, 'upload');
     if (faulted) return faulted;
     if (c.req.header('authorization')) return fail(ctx, GRAPH_ERRORS.uploadHasAuthorization, 'an Authorization header was sent to the pre-authenticated upload URL');
     const session = rt.drafts.session(sessionId, c.req.query('authtoken') ?? '');
@@ -438,7 +453,7 @@ export function graphRoutes(rt: HttpRuntime): Hono {
 
   // ---- what app-only callers get wrong --------------------------------------------------------
   app.post('/v1.0/me/*', async (c) => {
-    const ctx = begin(c, 'sendMail');
+    const ctx = begin(c, 'other');
     const token = bearerToken(c.req.header('authorization'));
     const verified = token ? verifyAccessToken(token, rt.signingKey, Math.floor(Date.now() / 1000)) : undefined;
     const auth = decideGraphToken(rt.getState(), token, verified);
@@ -447,7 +462,7 @@ export function graphRoutes(rt: HttpRuntime): Hono {
   });
 
   app.all('/v1.0/*', (c) => {
-    const ctx = begin(c, 'sendMail');
+    const ctx = begin(c, 'other');
     const segment = new URL(c.req.url).pathname.split('/').filter(Boolean).at(-1) ?? '';
     return fail(ctx, { status: 400, code: 'BadRequest', message: '' }, `no emulated Graph endpoint at ${c.req.method} ${new URL(c.req.url).pathname}`,
       `Resource not found for the segment '${segment}'.`);

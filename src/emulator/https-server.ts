@@ -15,18 +15,20 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { getPath as honoGetPath } from 'hono/utils/url';
 import { adminRoutes } from './admin-api.js';
-import { graphRoutes } from './graph-routes.js';
+import { canonicalGraphPath, graphRoutes } from './graph-routes.js';
 import type { HttpRuntime } from './http-runtime.js';
 import { tokenEndpointRoutes } from './token-endpoint.js';
 
 /**
  * The request path, with one trailing slash dropped under `/_emulator/` (`PUT /_emulator/state/`
  * works like `PUT /_emulator/state`, as users of REST APIs expect). Entra's own routes stay
- * strict: the real token endpoint does not answer `.../token/` either.
+ * strict: the real token endpoint does not answer `.../token/` either. Graph's fixed path
+ * segments are matched case-insensitively, as Graph does (graph-routes.ts).
  */
 function pathOf(request: Request): string {
   const path = honoGetPath(request);
-  return path.startsWith('/_emulator/') && path.endsWith('/') ? path.slice(0, -1) : path;
+  if (path.startsWith('/_emulator/') && path.endsWith('/')) return path.slice(0, -1);
+  return canonicalGraphPath(path);
 }
 
 export function createHttpsApp(rt: HttpRuntime): Hono {

@@ -274,7 +274,7 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     admin: `${authorityHost}/_emulator`,
     ...(demo ? { demo } : {}),
   };
-  say(`listening: smtp ${ready.smtp.host}:${smtpPort}, https ${authorityHost}`);
+  say(`listening: smtp ${ready.smtp.host}:${smtpPort}, https ${authorityHost} (Entra, Microsoft Graph at ${ready.graph}/v1.0, admin)`);
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -2,7 +2,9 @@
  * Named scenarios: one broken Microsoft 365 set-up per name, as the doctor knows them (no admin
  * consent, no service principal in Exchange, the App Registration's object id registered, no
  * FullAccess, SMTP AUTH off for the tenant or the mailbox, a wrong, expired or disabled
- * credential, an unknown tenant or app, a mailbox that is not in the tenant, ...).
+ * credential, an unknown tenant or app, a mailbox that is not in the tenant, ...), and the Graph
+ * ones (`transport: 'graph'`: no Mail.Send, an unlicensed mailbox, an RBAC scope or Application
+ * Access Policy that leaves the mailbox out), which leave SMTP working.
  *
  * Why it exists: breaking the emulated tenant used to mean editing GUID-laden JSON by hand.
  * `mailgate emulator --scenario NAME`, `PUT /_emulator/scenario/NAME` and `setScenario(name)`
@@ -44,7 +46,7 @@ export interface ClientValues {
   smtpPassword?: string;
 }
 
-export type ScenarioCheck = 'token' | 'token-claims' | 'smtp-auth';
+export type ScenarioCheck = 'token' | 'token-claims' | 'smtp-auth' | 'graph-token' | 'graph-send';
 
 export interface ScenarioInfo {
   name: string;
@@ -54,9 +56,12 @@ export interface ScenarioInfo {
   check: ScenarioCheck | null;
   /** True when the mistake is in the client's settings, not in the tenant. */
   client: boolean;
+  /** The transport the mistake breaks (`smtp` also for token problems both transports share). */
+  transport: 'smtp' | 'graph';
 }
 
-interface Scenario extends ScenarioInfo {
+interface Scenario extends Omit<ScenarioInfo, 'transport'> {
+  transport?: 'smtp' | 'graph';
   /** Changes the (cloned) baseline in place. */
   breakTenant?(tenant: TenantState): void;
   /** Client settings that differ from the baseline's (client-side scenarios). */
@@ -195,18 +200,51 @@ const SCENARIOS: readonly Scenario[] = [
     description: 'Modern authentication is off and a username and password are used; Exchange refuses Basic authentication: 535 5.7.139. A client-side mistake: use the printed settings.',
     clientOverrides: (c) => ({ useModernAuth: false, smtpUsername: c.authorizedFrom, smtpPassword: 'Password-used-before-OAuth2' }),
   },
+  // ---- Microsoft Graph refuses sendMail (SMTP is unaffected) ----------------------------------
+  {
+    name: 'graph-no-mail-send', check: 'graph-token', client: false, transport: 'graph',
+    description: 'The Microsoft Graph application permission Mail.Send was never granted admin consent (and no RBAC for Applications role gives it): the Graph token has no Mail.Send, sendMail answers 403 ErrorAccessDenied.',
+    breakTenant: (t) => {
+      const { app } = primary(t);
+      app.consentedRoles = app.consentedRoles.filter((r) => r !== 'Mail.Send');
+      t.rbacAssignments = t.rbacAssignments.filter((a) => a.role !== 'Application Mail.Send');
+    },
+  },
+  {
+    name: 'graph-mailbox-not-licensed', check: 'graph-send', client: false, transport: 'graph',
+    description: 'The Authorized from Address has no Exchange Online licence: sendMail answers 404 MailboxNotEnabledForRESTAPI (SMTP AUTH still works).',
+    breakTenant: (t) => { primary(t).mailbox.licensed = false; },
+  },
+  {
+    name: 'graph-rbac-scope-excludes-mailbox', check: 'graph-send', client: false, transport: 'graph',
+    description: 'Graph access is scoped with RBAC for Applications ("Application Mail.Send", no Entra Mail.Send), and the management scope does not include the Authorized from Address: 403 ErrorAccessDenied.',
+    breakTenant: (t) => {
+      const { app, mailbox } = primary(t);
+      app.consentedRoles = app.consentedRoles.filter((r) => r !== 'Mail.Send');
+      const other = `someone-else@${mailbox.address.split('@')[1]}`;
+      t.rbacAssignments = [...t.rbacAssignments.filter((a) => a.role !== 'Application Mail.Send'), { app: app.servicePrincipalObjectId, role: 'Application Mail.Send', mailboxes: [other] }];
+    },
+  },
+  {
+    name: 'graph-access-policy-excludes-mailbox', check: 'graph-send', client: false, transport: 'graph',
+    description: 'An Application Access Policy (RestrictAccess) limits the app to a group without the Authorized from Address: 403 ErrorAccessDenied "Access to OData is disabled".',
+    breakTenant: (t) => {
+      const { app, mailbox } = primary(t);
+      t.applicationAccessPolicies = [...t.applicationAccessPolicies, { appId: app.appId, accessRight: 'RestrictAccess', mailboxes: [`someone-else@${mailbox.address.split('@')[1]}`] }];
+    },
+  },
 ];
 
 const BY_NAME = new Map(SCENARIOS.map((s) => [s.name, s]));
 
 /** Every scenario, `healthy` first, as `--list-scenarios` and `GET /_emulator/scenarios` show them. */
 export function listScenarios(): ScenarioInfo[] {
-  return SCENARIOS.map(({ name, description, check, client }) => ({ name, description, check, client }));
+  return SCENARIOS.map(({ name, description, check, client, transport }) => ({ name, description, check, client, transport: transport ?? 'smtp' }));
 }
 
 export function scenarioInfo(name: string): ScenarioInfo | undefined {
   const s = BY_NAME.get(name);
-  return s && { name: s.name, description: s.description, check: s.check, client: s.client };
+  return s && { name: s.name, description: s.description, check: s.check, client: s.client, transport: s.transport ?? 'smtp' };
 }
 
 /** The client values for a state: its primary tenant, app, secret and mailbox. */

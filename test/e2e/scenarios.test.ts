@@ -46,7 +46,9 @@ async function doctorFor(name: string, withFacts: boolean) {
 
 const byId = (checks: CheckResult[], id: string) => checks.find((c) => c.id === id)!;
 
-const scenarios = listScenarios();
+// The doctor checks SMTP here; the Graph scenarios (transport 'graph', issue 15) leave SMTP working
+// and are held to their Graph checks once the doctor has them (graph-token, graph-send).
+const scenarios = listScenarios().filter((s) => s.transport === 'smtp');
 
 test('the scenario list covers every broken set-up the issue names', () => {
   const names = scenarios.map((s) => s.name);

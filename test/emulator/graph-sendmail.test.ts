@@ -4,25 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildTenantState, mergeStates, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { fetchToken, httpsRequest, type HttpsResponse } from '../helpers/emulator-client.js';
+import { fetchToken, httpsRequest } from '../helpers/emulator-client.js';
+import { assertGraphError } from './graph-helpers.js';
 
 const GRAPH = 'https://graph.microsoft.com/.default';
 const OUTLOOK = 'https://outlook.office365.com/.default';
-
-/** Asserts Graph's error shape exactly and returns it. */
-export function assertGraphError(res: HttpsResponse, status: number, code: string, message: string | RegExp): void {
-  assert.equal(res.status, status, res.body);
-  const body = res.json();
-  assert.deepEqual(Object.keys(body), ['error']);
-  assert.deepEqual(Object.keys(body.error), ['code', 'message', 'innerError']);
-  assert.equal(body.error.code, code);
-  if (typeof message === 'string') assert.equal(body.error.message, message);
-  else assert.match(body.error.message, message);
-  assert.deepEqual(Object.keys(body.error.innerError), ['date', 'request-id', 'client-request-id']);
-  assert.match(body.error.innerError.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
-  assert.equal(body.error.innerError['request-id'], res.headers['request-id']);
-  assert.equal(body.error.innerError['client-request-id'], res.headers['client-request-id']);
-}
 
 const mime = (from: string, to: string, extra = ''): string => [
   `From: Mailgate <${from}>`, `To: ${to}`, `Subject: Graph test ${extra}`, 'Message-ID: <graph-test-1@mailgate.test>',
@@ -96,6 +82,14 @@ describe('Graph sendMail', () => {
     assert.ok(emu.rawMessage(m!.id)!.toString().startsWith(`Message-ID: ${m!.messageId}\r\n`));
   });
 
+  test('the path is case-insensitive like Graph\'s (/V1.0/Users/{id}/sendmail)', async () => {
+    const res = await httpsRequest(`${emu.graph}/V1.0/Users/${good.authorizedFrom}/sendmail`, {
+      method: 'POST', ca: emu.caPem, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' },
+      body: Buffer.from(mime(good.authorizedFrom, 'a@example.com')).toString('base64'),
+    });
+    assert.equal(res.status, 202, res.body);
+  });
+
   test('the user may be named by its object id', async () => {
     const res = await sendMime(good.userObjectId, mime(good.authorizedFrom, 'a@example.com'));
     assert.equal(res.status, 202, res.body);
@@ -146,6 +140,16 @@ describe('Graph sendMail', () => {
     const byAppId = await fetchToken(emu, good.tenantId, good.clientId, good.clientSecret!, '00000003-0000-0000-c000-000000000000/.default');
     assert.equal(JSON.parse(Buffer.from(byAppId.split('.')[1]!, 'base64url').toString()).aud, '00000003-0000-0000-c000-000000000000');
     assert.equal((await sendMime(good.authorizedFrom, mime(good.authorizedFrom, 'a@example.com'), byAppId)).status, 202);
+  });
+
+  test('the national clouds\' Graph scopes give tokens for that Graph root, which the emulated Graph accepts', async () => {
+    for (const root of ['https://graph.microsoft.us', 'https://dod-graph.microsoft.us', 'https://microsoftgraph.chinacloudapi.cn']) {
+      const t = await fetchToken(emu, good.tenantId, good.clientId, good.clientSecret!, `${root}/.default`);
+      const claims = JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString());
+      assert.equal(claims.aud, root);
+      assert.deepEqual(claims.roles, ['Mail.Send']);
+      assert.equal((await sendMime(good.authorizedFrom, mime(good.authorizedFrom, 'a@example.com'), t)).status, 202, root);
+    }
   });
 
   test('a token that is not a JWT: 401 CompactToken parsing failed', async () => {
@@ -213,9 +217,37 @@ describe('Graph sendMail', () => {
     assertGraphError(res, 400, 'InvalidInternetMessageHeader', "The internet message header name 'Precedence' should start with 'x-' or 'X-'.");
   });
 
+  test('neither the log, the stats nor the stored messages ever hold a token or the XOAUTH2-like secret material', async () => {
+    const outlook = await fetchToken(emu, good.tenantId, good.clientId, good.clientSecret!, OUTLOOK);
+    await sendMime(good.authorizedFrom, mime(good.authorizedFrom, 'a@example.com'), outlook);
+    const everything = JSON.stringify([emu.log(), emu.stats(), emu.messages()]);
+    for (const secret of [token, outlook, good.clientSecret!]) assert.equal(everything.includes(secret), false);
+    const admin = await httpsRequest(`${emu.admin}/log`, { ca: emu.caPem });
+    assert.ok(admin.json().some((e: { kind: string }) => e.kind === 'graph'));
+    assert.equal(admin.body.includes(token), false);
+  });
+
   test('the Graph token Graph accepts carries aud https://graph.microsoft.com and the Graph roles only (SMTP refuses it: smtp-auth.test.ts)', async () => {
     const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
     assert.equal(payload.aud, 'https://graph.microsoft.com');
     assert.deepEqual(payload.roles, ['Mail.Send']);
+  });
+});
+
+describe('Graph and an expired token', () => {
+  test('a token past its exp: 401 "Lifetime validation failed, the token is expired."', async () => {
+    const t = buildTenantState();
+    // Entra back-dates nbf by five minutes; a 1-second lifetime makes a token that expires at once.
+    const emu = await startEmulator(t.state, { tokenLifetimeSeconds: 1 });
+    try {
+      const token = await fetchToken(emu, t.tenantId, t.clientId, t.clientSecret!, GRAPH);
+      await new Promise((r) => setTimeout(r, 1100));
+      const res = await httpsRequest(`${emu.graph}/v1.0/users/${t.authorizedFrom}/sendMail`, {
+        method: 'POST', ca: emu.caPem, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' }, body: Buffer.from(mime(t.authorizedFrom, 'a@example.com')).toString('base64'),
+      });
+      assertGraphError(res, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
+    } finally {
+      await emu.stop();
+    }
   });
 });
