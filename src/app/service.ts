@@ -224,6 +224,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       outbox,
       metrics,
       tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
+      transportRoute: () => mailers.route(),
       storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
       sendTest: createSendTest({ settings, factory, diagnose, now, store, onTokenRequests: (n) => (testTokenRequests += n) }),
       // The doctor, on the settings in effect now, trusting the same extra CA as delivery.

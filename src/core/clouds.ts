@@ -2,7 +2,7 @@
  * The Microsoft clouds and the endpoints each one implies.
  *
  * Why: choosing a cloud must set the authority host, the SMTP host, the token scope and the
- * Graph host together; mixing them fails (a token from one cloud is refused by another).
+ * Graph host and scope together; mixing them fails (a token from one cloud is refused by another).
  * Sources: docs/m365.md §1.1, §1.3, §3.1.
  *
  * Only the global values are confirmed by Microsoft documentation. For the national clouds the
@@ -21,7 +21,10 @@ export interface CloudEndpoints {
   smtpHost: string;
   /** The client-credentials scope for SMTP AUTH (Exchange Online resource + /.default). */
   smtpScope: string;
+  /** The Microsoft Graph endpoint (scheme and host) the Graph transport posts to. */
   graphHost: string;
+  /** The client-credentials scope for Graph (the Graph resource + /.default); follows the cloud. */
+  graphScope: string;
   /** Whether the SMTP host and scope are confirmed by Microsoft documentation. */
   confirmed: boolean;
 }
@@ -33,6 +36,7 @@ export const CLOUDS: Record<CloudId, CloudEndpoints> = {
     smtpHost: 'smtp.office365.com',
     smtpScope: 'https://outlook.office365.com/.default',
     graphHost: 'https://graph.microsoft.com',
+    graphScope: 'https://graph.microsoft.com/.default',
     confirmed: true,
   },
   'gcc-high': {
@@ -42,6 +46,7 @@ export const CLOUDS: Record<CloudId, CloudEndpoints> = {
     smtpHost: 'smtp.office365.us',
     smtpScope: 'https://outlook.office365.us/.default', // unconfirmed
     graphHost: 'https://graph.microsoft.us',
+    graphScope: 'https://graph.microsoft.us/.default',
     confirmed: false,
   },
   dod: {
@@ -51,6 +56,7 @@ export const CLOUDS: Record<CloudId, CloudEndpoints> = {
     smtpHost: 'outlook-dod.office365.us',
     smtpScope: 'https://outlook-dod.office365.us/.default', // unconfirmed
     graphHost: 'https://dod-graph.microsoft.us',
+    graphScope: 'https://dod-graph.microsoft.us/.default',
     confirmed: false,
   },
   china: {
@@ -59,6 +65,7 @@ export const CLOUDS: Record<CloudId, CloudEndpoints> = {
     smtpHost: 'smtp.partner.outlook.cn', // unconfirmed
     smtpScope: 'https://partner.outlook.cn/.default', // unconfirmed
     graphHost: 'https://microsoftgraph.chinacloudapi.cn',
+    graphScope: 'https://microsoftgraph.chinacloudapi.cn/.default',
     confirmed: false,
   },
 };

@@ -52,8 +52,7 @@ function modernOf(raw: RawSettings): boolean {
 }
 
 /**
- * Every setting that decides where a credential goes: one row each (a Graph endpoint, when
- * there is one, is one more line). `value` gives the effective destination, defaults applied.
+ * Every setting that decides where a credential goes: one row each. `value` gives the effective destination, defaults applied.
  */
 export const DESTINATIONS: readonly { key: SettingKey; endpoint: boolean; value: (raw: RawSettings) => string }[] = [
   { key: 'useModernAuth', endpoint: false, value: (r) => String(modernOf(r)) }, // which credential goes where
@@ -62,6 +61,9 @@ export const DESTINATIONS: readonly { key: SettingKey; endpoint: boolean; value:
   { key: 'scope', endpoint: true, value: (r) => text(r.scope, CLOUDS[cloudOf(r)].smtpScope) }, // the resource the token is for
   { key: 'smtpHost', endpoint: true, value: (r) => text(r.smtpHost, CLOUDS[cloudOf(r)].smtpHost) }, // access token, SMTP password
   { key: 'smtpPort', endpoint: true, value: (r) => text(r.smtpPort, 587) },
+  // The Graph scope, like the SMTP scope: the resource the Graph token is for (the safe choice).
+  { key: 'graphScope', endpoint: true, value: (r) => text(r.graphScope, CLOUDS[cloudOf(r)].graphScope) },
+  { key: 'graphEndpoint', endpoint: true, value: (r) => text(r.graphEndpoint, CLOUDS[cloudOf(r)].graphHost).replace(/\/+$/, '') }, // access token for Graph
 ];
 
 /**

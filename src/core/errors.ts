@@ -30,6 +30,12 @@ export const ERROR_CODES = {
   CONNECTION_LOST: 'The connection to the SMTP server closed or timed out in the middle of the dialogue.',
   INTERNAL: 'An unexpected internal error.',
   INTERRUPTED: 'Mailgate stopped the send itself (shutdown, settings changed, delivery thread restarted); the message goes back to the queue.',
+  GRAPH_AUTH_FAILED: 'Microsoft Graph refused the token or the app\'s access to the mailbox (401, 403 ErrorAccessDenied, an unknown or REST-disabled mailbox): a set-up step is missing.',
+  GRAPH_REJECTED: 'Microsoft Graph refused the message permanently (4xx: recipients, Send As, size, quota); nothing was sent.',
+  GRAPH_TRANSIENT: 'Microsoft Graph answered with a temporary error (429 throttled, 503, 504, other 5xx); a later retry can succeed.',
+  GRAPH_UNREACHABLE: 'The Microsoft Graph endpoint could not be reached (DNS, refused, TLS) before the request was sent; nothing was sent.',
+  GRAPH_OUTCOME_UNKNOWN: 'The sendMail request was sent but no answer came (timeout, connection closed): Graph may have accepted it.',
+  GRAPH_TOO_LARGE: 'The message does not fit one Microsoft Graph request (4 MB); nothing was sent.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -38,7 +44,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  * The codes that mean the configuration itself was refused (credentials, set-up, TLS), not a
  * message: the pool stops waiting sends on them, the worker pauses delivery on them.
  */
-export const CONFIGURATION_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['TOKEN_REJECTED', 'AUTH_FAILED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID']);
+export const CONFIGURATION_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['TOKEN_REJECTED', 'AUTH_FAILED', 'STARTTLS_UNAVAILABLE', 'TLS_FAILED', 'SETTINGS_INVALID', 'GRAPH_AUTH_FAILED']);
 
 /** A parsed SMTP reply: `535 5.7.3 Authentication unsuccessful [...]`. */
 export interface SmtpReply {
@@ -68,6 +74,27 @@ export interface TokenEndpointReply {
   retryAfterSeconds?: number;
 }
 
+/**
+ * What Microsoft Graph answered: the HTTP status, the `error.code` / `error.message` of its JSON
+ * body (`{"error":{"code":"ErrorAccessDenied","message":"...","innerError":{...}}}`), the ids
+ * Microsoft support asks for, and Retry-After. Graph never echoes the bearer token.
+ */
+export interface GraphReply {
+  status: number;
+  /** `error.code`, e.g. "ErrorAccessDenied", "InvalidAuthenticationToken", "ApplicationThrottled". */
+  code?: string;
+  /** `error.message` as sent (at most 500 characters). */
+  message?: string;
+  /** `error.innerError.code` when there is one. */
+  innerCode?: string;
+  /** The `request-id` response header (or `innerError.request-id`). */
+  requestId?: string;
+  /** The `client-request-id` Mailgate sent (echoed by Graph). */
+  clientRequestId?: string;
+  /** Seconds from a Retry-After header, when present. */
+  retryAfterSeconds?: number;
+}
+
 /** One invalid setting or argument. */
 export interface Problem {
   /** The setting key (e.g. `clientId`) or argument name (e.g. `to`). */
@@ -86,6 +113,7 @@ export interface MailgateErrorInit {
   retryable?: boolean;
   smtp?: SmtpReply;
   token?: TokenEndpointReply;
+  graph?: GraphReply;
   problems?: Problem[];
   /** Redacted context: host, port, tenant, client id, mailbox. Never a secret or token. */
   context?: Record<string, string | number | boolean | undefined>;
@@ -99,6 +127,7 @@ export class MailgateError extends Error {
   readonly retryable: boolean;
   readonly smtp?: SmtpReply;
   readonly token?: TokenEndpointReply;
+  readonly graph?: GraphReply;
   readonly problems?: Problem[];
   readonly context: Record<string, string | number | boolean | undefined>;
 
@@ -109,13 +138,15 @@ export class MailgateError extends Error {
     this.retryable = init.retryable ?? false;
     this.smtp = init.smtp;
     this.token = init.token;
+    this.graph = init.graph;
     this.problems = init.problems;
     this.context = init.context ?? {};
   }
 
-  /** The raw server reply as one line for display: the SMTP reply, or `AADSTSnnn: description`. */
+  /** The raw server reply as one line for display: the SMTP reply, `AADSTSnnn: description`, or Graph's `HTTP 403 ErrorAccessDenied: message`. */
   get reply(): string | undefined {
     if (this.smtp) return this.smtp.raw;
+    if (this.graph) return `HTTP ${this.graph.status}${this.graph.code ? ` ${this.graph.code}` : ''}${this.graph.message ? `: ${this.graph.message}` : ''}`;
     if (this.token?.description) return this.token.description;
     if (this.token?.status) return `HTTP ${this.token.status}${this.token.error ? ` ${this.token.error}` : ''}`;
     return undefined;

@@ -57,6 +57,12 @@ export interface SendResult {
   response: string;
   accepted: string[];
   rejected: string[];
+  /** Which transport sent it (absent: SMTP, from mailers that predate Graph). */
+  transport?: 'smtp' | 'graph';
+  /** Graph's `request-id` response header (Graph only). */
+  requestId?: string;
+  /** The `client-request-id` Mailgate sent (Graph only). */
+  clientRequestId?: string;
 }
 
 export interface SendOptions {
@@ -83,6 +89,11 @@ export interface TokenProvider {
   invalidate(): void;
   /** Token requests sent to the token endpoint so far (for metrics and tests). */
   readonly requestCount: number;
+  /**
+   * The provider of another resource's tokens (e.g. Graph's `https://graph.microsoft.com/.default`),
+   * with its own cache entry: a token is only ever handed to the resource it was issued for.
+   */
+  forResource?(scope: string): TokenProvider;
 }
 
 /** Current time; injected so tests can move it. */

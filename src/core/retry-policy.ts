@@ -18,13 +18,15 @@
  *   (capped at 1 hour so a bogus header cannot park a message forever).
  * - AADSTS50196 (request loop) and AADSTS90055 (tenant throttling): 60 s unless Retry-After says.
  * - connect/greeting failures: 5 s; a connection lost mid-dialogue: 1 s (reconnect).
+ * - Microsoft Graph: 429 waits Retry-After (10 s without one), 503/504 Retry-After or 5 s,
+ *   other 5xx 30 s; every other 4xx is permanent (permission, mailbox, recipients, size).
  * - 421 4.7.66 (TLS 1.0/1.1 refused) is a 4xx by form but a configuration problem: a retry over
  *   the same TLS gets the same answer, so it is not retried.
  *
  * Pure: no I/O, never throws.
  * Imports: nothing outside src/core.
  */
-import { isMailgateError, type ErrorCode, type SmtpReply, type TokenEndpointReply } from './errors.js';
+import { isMailgateError, type ErrorCode, type GraphReply, type SmtpReply, type TokenEndpointReply } from './errors.js';
 import { collectSignals, foreignSmtpReply, hasGroup, inferErrorCode, type Signals } from './diagnosis/signals.js';
 
 export interface RetryDecision {
@@ -41,6 +43,7 @@ interface Facts {
   code?: ErrorCode;
   smtp?: SmtpReply;
   token?: TokenEndpointReply;
+  graph?: GraphReply;
   aadsts: readonly number[];
   signals: Signals;
 }
@@ -58,7 +61,7 @@ const MAX_RETRY_AFTER_MS = 3600 * SECOND;
 
 /** Retry-After in ms (capped), or the fallback. */
 const retryAfterOr = (fallbackMs: number) => (f: Facts) => {
-  const s = f.token?.retryAfterSeconds;
+  const s = f.token?.retryAfterSeconds ?? f.graph?.retryAfterSeconds;
   return typeof s === 'number' && Number.isFinite(s) && s >= 0 ? Math.min(s * SECOND, MAX_RETRY_AFTER_MS) : fallbackMs;
 };
 const replyClass = (f: Facts) => (f.smtp ? Math.floor(f.smtp.code / 100) : 0);
@@ -79,6 +82,27 @@ export const RETRY_RULES: readonly RetryRow[] = [
     reason: 'The mailbox is throttled for continuous errors (550 5.2.25x); every retry prolongs the throttle.' },
   { rule: 'smtp-5xx', when: (f) => replyClass(f) === 5, retryable: false,
     reason: 'Permanent SMTP failure (5xx); retrying it would get the mailbox throttled for continuous errors.' },
+  // ---- Microsoft Graph (docs/m365.md §5.2, §6.4): 429/503/504 transient, other 4xx permanent ----
+  { rule: 'graph-429', when: (f) => f.graph?.status === 429, retryable: true, minDelayMs: retryAfterOr(10 * SECOND),
+    reason: 'Microsoft Graph throttles the app for this mailbox (429); wait as long as Retry-After says (immediate retries count against the limit).' },
+  { rule: 'graph-503-504', when: (f) => f.graph?.status === 503 || f.graph?.status === 504, retryable: true, minDelayMs: retryAfterOr(5 * SECOND),
+    reason: 'Microsoft Graph is temporarily unavailable (503/504); retry after Retry-After or a short wait.' },
+  { rule: 'graph-5xx', when: (f) => (f.graph?.status ?? 0) >= 500, retryable: true, minDelayMs: retryAfterOr(30 * SECOND),
+    reason: 'Microsoft Graph answered with a server error (5xx); a later attempt can succeed.' },
+  { rule: 'graph-4xx', when: (f) => (f.graph?.status ?? 0) >= 400, retryable: false,
+    reason: 'Microsoft Graph refused the request (4xx: permission, mailbox, recipients, size, quota); the same request gets the same answer until something changes.' },
+  { rule: 'graph-too-large', when: codeIs('GRAPH_TOO_LARGE'), retryable: false,
+    reason: 'The message does not fit one Graph request (4 MB); a retry by Graph fails the same way.' },
+  { rule: 'graph-tls', when: (f) => f.code === 'GRAPH_UNREACHABLE' && ['tlsUntrusted', 'tlsHostname', 'tlsExpired', 'tlsVersion'].some((g) => hasGroup(f.signals, g as Parameters<typeof hasGroup>[1])), retryable: false,
+    reason: 'The Graph endpoint\'s certificate is not trusted; every retry meets the same certificate.' },
+  { rule: 'graph-unreachable', when: codeIs('GRAPH_UNREACHABLE'), retryable: true, minDelayMs: 5 * SECOND,
+    reason: 'The Graph endpoint could not be reached and nothing was sent; the network may recover.' },
+  { rule: 'graph-outcome-unknown', when: codeIs('GRAPH_OUTCOME_UNKNOWN'), retryable: true, minDelayMs: 5 * SECOND,
+    reason: 'The sendMail request got no answer; it is sent again on the same transport with the same Message-ID.' },
+  { rule: 'graph-transient', when: codeIs('GRAPH_TRANSIENT'), retryable: true, minDelayMs: retryAfterOr(10 * SECOND),
+    reason: 'Microsoft Graph answered with a temporary error.' },
+  { rule: 'graph-rejected', when: codeIs('GRAPH_REJECTED', 'GRAPH_AUTH_FAILED'), retryable: false,
+    reason: 'Microsoft Graph refused the request permanently.' },
   // ---- Token endpoint ----
   { rule: 'aadsts-50196', when: (f) => f.aadsts.includes(50196), retryable: true, minDelayMs: retryAfterOr(60 * SECOND),
     reason: 'Entra detected a token request loop (AADSTS50196); wait before asking again.' },
@@ -130,7 +154,7 @@ function factsOf(error: unknown): Facts {
   if (isMailgateError(error)) {
     const listed = Array.isArray(error.token?.aadsts) ? error.token!.aadsts! : [];
     const described = [...(error.token?.description ?? '').matchAll(/AADSTS(\d{4,9})/g)].map((m) => Number(m[1]));
-    return { code: error.code, smtp: error.smtp, token: error.token, aadsts: listed.length ? listed : described, signals };
+    return { code: error.code, smtp: error.smtp, token: error.token, graph: error.graph, aadsts: listed.length ? listed : described, signals };
   }
   return { code: inferErrorCode(signals), smtp: foreignSmtpReply(error), aadsts: [], signals };
 }

@@ -35,6 +35,12 @@ export interface SettingField {
   advanced?: boolean;
   /** Which authentication mode uses the field ('both' when always). */
   mode: 'modern' | 'basic' | 'both';
+  /**
+   * Which transport uses the field, when only one does ('smtp': SMTP host, port, SMTP scope,
+   * timeouts; 'graph': Graph endpoint, scope, Save to Sent Items). Omitted: both. The admin
+   * page shows a field only when the chosen Transport uses it (Automatic uses both).
+   */
+  transport?: 'smtp' | 'graph';
   /** zod schema for the parsed value (after type coercion). */
   schema: z.ZodType;
 }
@@ -60,6 +66,13 @@ const httpsUrl = z
   .pipe(z.url('must be a URL such as https://login.microsoftonline.com'))
   .refine((s) => s.startsWith('https://'), 'must use https://')
   .refine((s) => !/\/[^/]+\/oauth2/i.test(s), 'must be the host only (e.g. https://login.microsoftonline.com), without the tenant or /oauth2 path');
+/** A Graph endpoint: https, scheme and host (and port) only; Mailgate adds /v1.0/users/... itself. */
+const graphUrl = z
+  .string()
+  .pipe(z.url('must be a URL such as https://graph.microsoft.com'))
+  .refine((s) => s.startsWith('https://'), 'must use https://')
+  .refine((s) => { try { const u = new URL(s); return (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username && !u.password; } catch { return false; } },
+    'must be the endpoint only (e.g. https://graph.microsoft.com), without a path such as /v1.0');
 const port = z.number().int('must be a whole number').min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535');
 const ms = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 const nonEmpty = z.string().min(1).refine(NO_CRLF, 'must not contain line breaks');
@@ -69,8 +82,12 @@ function field(f: Omit<SettingField, 'env'> & { env?: string }): SettingField {
   return { ...f, env };
 }
 
+export const TRANSPORT_IDS = ['smtp', 'graph', 'auto'] as const;
+export type TransportId = (typeof TRANSPORT_IDS)[number];
+
 export const SETTING_KEYS = [
   'useModernAuth',
+  'transport',
   'cloud',
   'smtpHost',
   'smtpPort',
@@ -88,6 +105,9 @@ export const SETTING_KEYS = [
   'greetingTimeoutMs',
   'socketTimeoutMs',
   'tokenRefreshMarginSeconds',
+  'graphEndpoint',
+  'graphScope',
+  'saveToSentItems',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -95,11 +115,13 @@ export type SettingKey = (typeof SETTING_KEYS)[number];
 export const SETTINGS_FIELDS: readonly SettingField[] = [
   field({ key: 'useModernAuth', label: 'Use modern SMTP Authentication', kind: 'boolean', mode: 'both', defaultValue: true, schema: z.boolean(),
     description: 'On: OAuth2 client credentials and SMTP XOAUTH2. Off: SMTP AUTH with a username and password (Basic authentication, which Microsoft disables by default from the end of December 2026).' }),
+  field({ key: 'transport', label: 'Transport', kind: 'enum', values: TRANSPORT_IDS, mode: 'both', defaultValue: 'smtp', schema: z.enum(TRANSPORT_IDS),
+    description: 'How messages leave: smtp (SMTP AUTH XOAUTH2, needs SMTP.SendAsApp), graph (Microsoft Graph sendMail, needs the Mail.Send application permission), or auto (Automatic: SMTP or Graph, whichever works for the sender). Graph and Automatic need modern authentication.' }),
   field({ key: 'cloud', label: 'Cloud', kind: 'enum', values: CLOUD_IDS, mode: 'both', defaultValue: 'global', schema: z.enum(CLOUD_IDS),
     description: 'The Microsoft cloud: global, gcc-high, dod or china. Sets the authority host, SMTP host and scope together.' }),
-  field({ key: 'smtpHost', label: 'SMTP Client Server', kind: 'string', mode: 'both', defaultValue: (c) => CLOUDS[c].smtpHost, schema: host,
+  field({ key: 'smtpHost', transport: 'smtp', label: 'SMTP Client Server', kind: 'string', mode: 'both', defaultValue: (c) => CLOUDS[c].smtpHost, schema: host,
     description: 'The SMTP submission host, smtp.office365.com for the global cloud.' }),
-  field({ key: 'smtpPort', label: 'Port', kind: 'integer', mode: 'both', defaultValue: 587, schema: port,
+  field({ key: 'smtpPort', transport: 'smtp', label: 'Port', kind: 'integer', mode: 'both', defaultValue: 587, schema: port,
     description: 'The SMTP submission port: 587 with STARTTLS.' }),
   field({ key: 'clientId', label: 'Application (client) ID', kind: 'string', mode: 'modern', schema: guid,
     description: 'The Application (client) ID from the app registration\'s Overview page.' }),
@@ -111,7 +133,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
     description: 'The mailbox the application sends as; the service principal needs FullAccess on it.' }),
   field({ key: 'authorityHost', label: 'Authority host', kind: 'string', mode: 'modern', advanced: true, defaultValue: (c) => CLOUDS[c].authorityHost, schema: httpsUrl,
     description: 'The Microsoft Entra ID host that issues tokens, e.g. https://login.microsoftonline.com.' }),
-  field({ key: 'scope', label: 'Token scope', kind: 'string', mode: 'modern', advanced: true, defaultValue: (c) => CLOUDS[c].smtpScope,
+  field({ key: 'scope', transport: 'smtp', label: 'Token scope', kind: 'string', mode: 'modern', advanced: true, defaultValue: (c) => CLOUDS[c].smtpScope,
     schema: nonEmpty.refine((s) => s.endsWith('/.default'), 'must end with /.default (client-credentials scopes name a resource, e.g. https://outlook.office365.com/.default)'),
     description: 'The client-credentials scope for SMTP, https://outlook.office365.com/.default for the global cloud.' }),
   field({ key: 'clientCertificatePath', label: 'Client certificate', kind: 'string', mode: 'modern', schema: nonEmpty,
@@ -123,14 +145,21 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
     description: 'The mailbox username for Basic authentication (only when modern authentication is off).' }),
   field({ key: 'smtpPassword', label: 'SMTP Password', kind: 'secret', mode: 'basic', schema: nonEmpty,
     description: 'The mailbox password for Basic authentication (only when modern authentication is off).' }),
-  field({ key: 'connectionTimeoutMs', label: 'Connection timeout (ms)', kind: 'integer', mode: 'both', advanced: true, defaultValue: 15000, schema: ms(100, 300000),
+  field({ key: 'connectionTimeoutMs', transport: 'smtp', label: 'Connection timeout (ms)', kind: 'integer', mode: 'both', advanced: true, defaultValue: 15000, schema: ms(100, 300000),
     description: 'How long to wait for the TCP connection to the SMTP server.' }),
-  field({ key: 'greetingTimeoutMs', label: 'Greeting timeout (ms)', kind: 'integer', mode: 'both', advanced: true, defaultValue: 15000, schema: ms(100, 300000),
+  field({ key: 'greetingTimeoutMs', transport: 'smtp', label: 'Greeting timeout (ms)', kind: 'integer', mode: 'both', advanced: true, defaultValue: 15000, schema: ms(100, 300000),
     description: 'How long to wait for the SMTP greeting once connected.' }),
-  field({ key: 'socketTimeoutMs', label: 'Socket timeout (ms)', kind: 'integer', mode: 'both', advanced: true, defaultValue: 60000, schema: ms(100, 3600000),
+  field({ key: 'socketTimeoutMs', transport: 'smtp', label: 'Socket timeout (ms)', kind: 'integer', mode: 'both', advanced: true, defaultValue: 60000, schema: ms(100, 3600000),
     description: 'How long a silent connection may stay open before it is closed.' }),
   field({ key: 'tokenRefreshMarginSeconds', label: 'Token refresh margin (s)', kind: 'integer', mode: 'modern', advanced: true, defaultValue: 300, schema: ms(30, 3000),
     description: 'Refresh an access token this many seconds before it expires (at least 5 minutes is recommended).' }),
+  field({ key: 'graphEndpoint', label: 'Microsoft Graph endpoint', kind: 'string', mode: 'modern', transport: 'graph', advanced: true, defaultValue: (c) => CLOUDS[c].graphHost, schema: graphUrl,
+    description: 'Where Graph requests go, e.g. https://graph.microsoft.com. Changing it does not change the token\'s scope, which follows the cloud (or Graph token scope).' }),
+  field({ key: 'graphScope', label: 'Graph token scope', kind: 'string', mode: 'modern', transport: 'graph', advanced: true, defaultValue: (c) => CLOUDS[c].graphScope,
+    schema: nonEmpty.refine((s) => s.endsWith('/.default'), 'must end with /.default (client-credentials scopes name a resource, e.g. https://graph.microsoft.com/.default)'),
+    description: 'The client-credentials scope for Microsoft Graph, https://graph.microsoft.com/.default for the global cloud.' }),
+  field({ key: 'saveToSentItems', label: 'Save to Sent Items', kind: 'boolean', mode: 'modern', transport: 'graph', defaultValue: true, schema: z.boolean(),
+    description: 'Whether Graph keeps a copy of each message in the mailbox\'s Sent Items (Graph\'s own default: on). Graph honours it only for JSON messages; Mailgate sends MIME (identical to SMTP), which Graph always saves, as SMTP AUTH does.' }),
 ];
 
 export const FIELD_BY_KEY: Readonly<Record<SettingKey, SettingField>> = Object.fromEntries(
@@ -140,6 +169,8 @@ export const FIELD_BY_KEY: Readonly<Record<SettingKey, SettingField>> = Object.f
 /** Typed, validated Email Settings. */
 export interface EmailSettings {
   useModernAuth: boolean;
+  /** smtp (default), graph, or auto (Automatic). */
+  transport: TransportId;
   cloud: CloudId;
   smtpHost: string;
   smtpPort: number;
@@ -157,6 +188,10 @@ export interface EmailSettings {
   greetingTimeoutMs: number;
   socketTimeoutMs: number;
   tokenRefreshMarginSeconds: number;
+  /** The Graph endpoint, scheme and host, without a trailing slash. */
+  graphEndpoint: string;
+  graphScope: string;
+  saveToSentItems: boolean;
 }
 
 /** Loosely typed input: strings from the environment, JSON values from a store or a request. */
@@ -253,6 +288,10 @@ export function parseSettings(raw: RawSettings): SettingsResult {
       warnings.push(problem(FIELD_BY_KEY.clientCertificatePath, 'is set together with a Client Secret: the certificate is used.'));
     }
   } else {
+    const transport = values.transport as TransportId | undefined;
+    if (transport === 'graph' || transport === 'auto') {
+      problems.push(problem(FIELD_BY_KEY.transport, `is ${transport}, which needs modern authentication: Microsoft Graph accepts only OAuth2 tokens. Turn on Use modern SMTP Authentication or choose smtp.`));
+    }
     need('smtpUsername', 'when modern authentication is off');
     need('smtpPassword', 'when modern authentication is off');
     warnings.push(
@@ -261,6 +300,12 @@ export function parseSettings(raw: RawSettings): SettingsResult {
         'is off: Basic authentication for SMTP AUTH is disabled by default for existing Microsoft 365 tenants from the end of December 2026. Switch to modern authentication (OAuth2).',
       ),
     );
+  }
+
+  if (values.saveToSentItems === false && (values.transport === 'graph' || values.transport === 'auto')) {
+    // Graph takes saveToSentItems only with a JSON body; Mailgate sends the MIME message (so the
+    // message is byte for byte the SMTP one), which Graph always saves (docs/m365.md §13).
+    warnings.push(problem(FIELD_BY_KEY.saveToSentItems, 'is off, but Microsoft Graph applies it only to JSON messages: Mailgate sends the MIME message (identical to the SMTP one), which Graph always saves to Sent Items, as SMTP AUTH does. Use a retention policy on Sent Items to keep the mailbox small.'));
   }
 
   if (problems.length) return { ok: false, problems, warnings };
@@ -274,6 +319,7 @@ export function parseSettings(raw: RawSettings): SettingsResult {
 
   const settings: EmailSettings = {
     useModernAuth: modern,
+    transport: get<TransportId>('transport'),
     cloud,
     smtpHost: get<string>('smtpHost'),
     smtpPort: get<number>('smtpPort'),
@@ -291,6 +337,9 @@ export function parseSettings(raw: RawSettings): SettingsResult {
     greetingTimeoutMs: get<number>('greetingTimeoutMs'),
     socketTimeoutMs: get<number>('socketTimeoutMs'),
     tokenRefreshMarginSeconds: get<number>('tokenRefreshMarginSeconds'),
+    graphEndpoint: get<string>('graphEndpoint').replace(/\/+$/, ''),
+    graphScope: get<string>('graphScope'),
+    saveToSentItems: get<boolean>('saveToSentItems'),
   };
   return { ok: true, settings, warnings };
 }

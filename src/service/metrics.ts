@@ -20,6 +20,8 @@ export interface ScrapeInput {
   storeCommits?: { durable: number; bookkeeping: number };
   /** The store's disk-full state and the writes it refused. */
   storage?: { full: boolean; fullWrites: number };
+  /** Transport auto: moves between SMTP and Graph, keyed `from→to reason`. */
+  transportSwitches?: Record<string, number>;
 }
 
 export class ServiceMetrics implements WorkerMetrics {
@@ -66,6 +68,13 @@ export class ServiceMetrics implements WorkerMetrics {
         const [outcome, code] = k.split('\u0000');
         return `mailgate_delivery_attempts_total{outcome="${outcome}",code="${code}"} ${n}`;
       }));
+    if (input.transportSwitches) {
+      const lines = Object.entries(input.transportSwitches).flatMap(([k, n]) => {
+        const m = /^(smtp|graph)→(smtp|graph) ([a-z0-9-]{1,60})$/.exec(k);
+        return m ? [`mailgate_transport_switches_total{from="${m[1]}",to="${m[2]}",reason="${m[3]}"} ${n}`] : [];
+      });
+      metric('mailgate_transport_switches_total', 'counter', 'Automatic routing: moves of the sender between SMTP and Microsoft Graph, by reason.', lines);
+    }
     metric('mailgate_token_requests_total', 'counter', 'Requests to the Microsoft Entra token endpoint since start.', [`mailgate_token_requests_total ${input.tokenRequests}`]);
     if (input.storeCommits) {
       metric('mailgate_store_commits_total', 'counter', 'Store transactions committed since start: durable (fsync, e.g. enqueues) or bookkeeping (claims, results; synced by the next durable commit or within 200 ms).', [

@@ -25,7 +25,12 @@ function newMessageId(fromAddress: string): string {
   return `<${randomUUID()}@${domain}>`;
 }
 
-export async function composeMessage(msg: OutboundMessage, defaultFrom: string): Promise<ComposedMessage> {
+/**
+ * @param options.keepBcc keep the Bcc header in the MIME (Graph's MIME sendMail takes the
+ *   recipients from the headers and removes Bcc itself; SMTP gives them in the envelope and
+ *   must not show them). Everything else is identical for both transports.
+ */
+export async function composeMessage(msg: OutboundMessage, defaultFrom: string, options: { keepBcc?: boolean } = {}): Promise<ComposedMessage> {
   const from = msg.from ?? defaultFrom;
   const messageId = msg.messageId ?? newMessageId(from);
   // Addresses go to MailComposer already split, so a display name can never be re-parsed
@@ -58,7 +63,7 @@ export async function composeMessage(msg: OutboundMessage, defaultFrom: string):
     disableUrlAccess: true,
   });
   const node = composer.compile();
-  node.keepBcc = false;
+  node.keepBcc = options.keepBcc === true;
   const raw = await node.build();
   const rcpt = [...msg.to, ...(msg.cc ?? []), ...(msg.bcc ?? [])].map((a) => splitAddress(a).address);
   return { raw, messageId, envelope: { from: splitAddress(from).address, to: [...new Set(rcpt)] } };

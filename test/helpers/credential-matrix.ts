@@ -130,6 +130,8 @@ export function attackPatch(field: SettingKey, kind: CredentialKind, a: Attacker
     case 'scope': return { scope: `https://${a.host}/.default` };
     case 'smtpHost': return { smtpHost: a.host };
     case 'smtpPort': return { smtpPort: a.port };
+    case 'graphScope': return { graphScope: `https://${a.host}/.default` };
+    case 'graphEndpoint': return { graphEndpoint: `https://${a.host}:${a.port}` };
     default: throw new Error(`no attack for ${field}: add one (the destination table grew)`);
   }
 }

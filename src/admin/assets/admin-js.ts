@@ -4,6 +4,7 @@
  *
  * What it adds:
  * - the "Use modern SMTP Authentication" switch shows and hides the SMTP sections instantly
+ *   and the Transport select the fields of one transport (SMTP or Graph);
  *   (the hidden section is also disabled, so its fields are not submitted);
  * - forms marked `data-enhance="id1 id2"` are sent with fetch and the named regions are
  *   replaced in place from the server's page (the live region announces the outcome), with a
@@ -35,6 +36,20 @@ export const ADMIN_JS = `'use strict';
       setSection($('basic-section'), !box.checked);
     };
     box.addEventListener('change', apply);
+  }
+  // The Transport select shows the fields of one transport only where they apply
+  // (SMTP: smtp and auto; Graph: graph and auto); hidden fields are still submitted.
+  function wireTransport() {
+    var select = $('modern-transport');
+    if (!select) return;
+    select.addEventListener('change', function () {
+      var t = select.value;
+      var parts = document.querySelectorAll('#modern-section [data-transport-only], .advanced [data-transport-only]');
+      for (var i = 0; i < parts.length; i++) {
+        var only = parts[i].getAttribute('data-transport-only');
+        parts[i].hidden = !(t === 'auto' || t === only);
+      }
+    });
   }
 
   function announce(text) {
@@ -162,6 +177,7 @@ export const ADMIN_JS = `'use strict';
 
   function start() {
     wireModernSwitch();
+    wireTransport();
     wireConfirm();
     wireCopy();
     wireEnhancedForms();

@@ -11,12 +11,15 @@
  * script flips them instantly; without it the server renders the section for the saved or
  * submitted state. Secrets are write-only: the page shows "set"/"not set", never a value.
  * Values from environment variables are read-only and carry no `name`, so they are never sent.
+ * The Transport select (SMTP, Microsoft Graph, Automatic) shows the fields of one transport only
+ * where they apply (SMTP host, port, scope and timeouts; Graph endpoint, scope, Save to Sent
+ * Items); the script flips them on a change, the server renders them for the saved state.
  *
  * Imports: src/core/settings, ../html, ../form-controls, ./settings-form, service types.
  */
 import { CLOUD_IDS, CLOUDS, type CloudId } from '../../core/clouds.js';
 import type { Problem } from '../../core/errors.js';
-import { FIELD_BY_KEY, SETTINGS_FIELDS, type SettingKey } from '../../core/settings.js';
+import { FIELD_BY_KEY, SETTINGS_FIELDS, TRANSPORT_IDS, type SettingKey, type TransportId } from '../../core/settings.js';
 import type { SettingsView } from '../../service/settings/settings-store.js';
 import { checkboxControl, errorSummary, selectControl, textControl, type SummaryItem } from '../form-controls.js';
 import { html, type SafeHtml } from '../html.js';
@@ -26,9 +29,29 @@ import { anythingConfigured, clearFieldName, defaultText, inlineMessage, modernA
 
 type Section = 'modern' | 'basic' | 'adv';
 
-const MODERN: readonly SettingKey[] = ['cloud', 'smtpHost', 'smtpPort', 'clientId', 'clientSecret', 'clientCertificatePath', 'clientCertificatePem', 'tenantId', 'authorizedFrom'];
+const MODERN: readonly SettingKey[] = ['cloud', 'transport', 'saveToSentItems', 'smtpHost', 'smtpPort', 'clientId', 'clientSecret', 'clientCertificatePath', 'clientCertificatePem', 'tenantId', 'authorizedFrom'];
 const BASIC: readonly SettingKey[] = ['smtpHost', 'smtpPort', 'smtpUsername', 'smtpPassword', 'authorizedFrom'];
-const ADVANCED: readonly SettingKey[] = ['authorityHost', 'scope', 'connectionTimeoutMs', 'greetingTimeoutMs', 'socketTimeoutMs', 'tokenRefreshMarginSeconds'];
+const ADVANCED: readonly SettingKey[] = ['authorityHost', 'scope', 'graphEndpoint', 'graphScope', 'connectionTimeoutMs', 'greetingTimeoutMs', 'socketTimeoutMs', 'tokenRefreshMarginSeconds'];
+
+const TRANSPORT_LABELS: Record<TransportId, string> = { smtp: 'SMTP', graph: 'Microsoft Graph', auto: 'Automatic (SMTP or Graph)' };
+
+/** The transport the page shows (submitted value first; basic authentication is always SMTP). */
+function transportOf(view: SettingsView, submitted?: Partial<Record<SettingKey, string>>): TransportId {
+  const t = String(submitted?.transport ?? view.values.transport ?? 'smtp');
+  return (TRANSPORT_IDS as readonly string[]).includes(t) ? (t as TransportId) : 'smtp';
+}
+
+/**
+ * A field used by one transport only is wrapped so the page (and its script, on a change of
+ * Transport) shows it only where it applies: SMTP fields for smtp and auto, Graph fields for
+ * graph and auto. Hidden, not disabled: its value is still submitted and kept.
+ */
+function onlyFor(ctx: Ctx, key: SettingKey, control: SafeHtml): SafeHtml {
+  const only = FIELD_BY_KEY[key].transport;
+  if (!only) return control;
+  const shown = ctx.transport === 'auto' || ctx.transport === only || (ctx.basic && only === 'smtp');
+  return html`<div data-transport-only="${only}"${shown ? '' : html` hidden`}>${control}</div>`;
+}
 
 export const BASIC_AUTH_NOTICE =
   'Microsoft disables Basic authentication for SMTP AUTH by default for existing Microsoft 365 tenants from the end of December 2026 (new tenants after that date get it off by default). Switch on modern authentication (OAuth2) before then.';
@@ -56,6 +79,9 @@ const REQUIRED_HINT: Partial<Record<SettingKey, string>> = {
 interface Ctx {
   view: SettingsView;
   cloud: CloudId;
+  transport: TransportId;
+  /** Basic authentication is on (the SMTP fields of its own section always apply). */
+  basic?: boolean;
   errors: Partial<Record<SettingKey, string>>;
   submitted?: Partial<Record<SettingKey, string>>;
 }
@@ -112,14 +138,41 @@ function plainControl(ctx: Ctx, section: Section, key: SettingKey): SafeHtml {
       value,
       disabled: fromEnv,
       options: CLOUD_IDS.map((c) => ({ value: c, label: CLOUDS[c].label })),
-      hint: 'Global, GCC High, DoD or China: sets the default SMTP Client Server, authority host and token scope together.',
+      hint: 'Global, GCC High, DoD or China: sets the default SMTP Client Server, authority host, Graph endpoint and token scopes together.',
       error: ctx.errors[key],
       after: fromEnv ? envNote(key) : '',
     });
   }
+  if (key === 'transport') {
+    return selectControl({
+      id,
+      name: fromEnv ? undefined : key,
+      label: f.label,
+      value: ctx.transport,
+      disabled: fromEnv,
+      options: TRANSPORT_IDS.map((t) => ({ value: t, label: TRANSPORT_LABELS[t] })),
+      hint: 'SMTP needs the SMTP.SendAsApp permission; Microsoft Graph needs the Mail.Send application permission (Microsoft Graph API); Automatic uses whichever works.',
+      error: ctx.errors[key],
+      after: fromEnv ? envNote(key) : '',
+    });
+  }
+  if (f.kind === 'boolean') {
+    const on = (displayValue(ctx, key) || String(f.defaultValue ?? '')).toLowerCase() !== 'false';
+    return onlyFor(ctx, key, selectControl({
+      id,
+      name: fromEnv ? undefined : key,
+      label: f.label,
+      value: on ? 'true' : 'false',
+      disabled: fromEnv,
+      options: [{ value: 'true', label: 'On' }, { value: 'false', label: 'Off' }],
+      hint: f.description,
+      error: ctx.errors[key],
+      after: fromEnv ? envNote(key) : '',
+    }));
+  }
   const def = defaultText(f, ctx.cloud);
   const isPem = key === 'clientCertificatePath';
-  return textControl({
+  return onlyFor(ctx, key, textControl({
     id,
     name: fromEnv ? undefined : key,
     label: key === 'clientCertificatePath' ? `${f.label} (instead of the Client Secret)` : f.label,
@@ -133,15 +186,17 @@ function plainControl(ctx: Ctx, section: Section, key: SettingKey): SafeHtml {
     hint: html`${REQUIRED_HINT[key] ?? ''} ${f.description}${def && !fromEnv ? html` Empty means the default, <code>${def}</code>.` : ''}`,
     error: ctx.errors[key],
     after: fromEnv ? envNote(key) : '',
-  });
+  }));
 }
 
 function modernSection(ctx: Ctx, on: boolean): SafeHtml {
   const c = (k: SettingKey) => plainControl(ctx, 'modern', k);
   return html`<fieldset class="panel" id="modern-section"${on ? '' : html` hidden disabled`}>
   <legend>SMTP</legend>
-  <p class="lead">OAuth2 client credentials from the app registration in Microsoft Entra ID, and SMTP AUTH XOAUTH2.</p>
+  <p class="lead">OAuth2 client credentials from the app registration in Microsoft Entra ID, and SMTP AUTH XOAUTH2 or Microsoft Graph.</p>
   ${c('cloud')}
+  ${c('transport')}
+  ${c('saveToSentItems')}
   ${c('smtpHost')}
   ${c('smtpPort')}
   ${c('clientId')}
@@ -158,7 +213,7 @@ function modernSection(ctx: Ctx, on: boolean): SafeHtml {
 }
 
 function basicSection(ctx: Ctx, on: boolean): SafeHtml {
-  const c = (k: SettingKey) => plainControl(ctx, 'basic', k);
+  const c = (k: SettingKey) => plainControl({ ...ctx, basic: true }, 'basic', k);
   return html`<fieldset class="panel" id="basic-section"${on ? '' : html` hidden disabled`}>
   <legend>SMTP (Basic authentication)</legend>
   <p class="notice" role="note"><strong>Basic authentication is being retired.</strong> ${BASIC_AUTH_NOTICE}</p>
@@ -207,7 +262,7 @@ export function settingsPageBody(p: SettingsPageInput): SafeHtml {
   const submitted = p.failed?.submitted;
   const cloudText = submitted?.cloud ?? String(view.values.cloud ?? 'global');
   const cloud = ((CLOUD_IDS as readonly string[]).includes(cloudText) ? cloudText : 'global') as CloudId;
-  const ctx: Ctx = { view, cloud, errors: byKey, submitted };
+  const ctx: Ctx = { view, cloud, transport: transportOf(view, submitted), errors: byKey, submitted };
   const modern = modernAuthOn(view, submitted);
   const modernFromEnv = view.sources.useModernAuth === 'env';
   const warnings = p.failed ? [] : view.warnings;

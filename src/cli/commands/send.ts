@@ -148,7 +148,10 @@ export async function diagnosisContext(settings: EmailSettings, mailer?: Mailgat
   // Only when a token was issued (the failure came later): then it is cached and no request is sent.
   if (mailer?.tokenProvider && (!err || err.phase === 'auth' || err.phase === 'send')) {
     try {
-      const t = await mailer.tokenProvider.getToken();
+      // The token of the resource that was used (Graph's for Transport graph): cached, never a new request for another.
+      const provider = settings.transport === 'graph' ? mailer.tokenProvider.forResource?.(settings.graphScope) : mailer.tokenProvider;
+      if (!provider) throw new Error('no provider');
+      const t = await provider.getToken();
       const claims = decodeTokenClaims(t.token);
       ctx.servicePrincipalObjectId = claims?.oid;
       // The roles tell "no consent" (no SMTP.SendAsApp) from an Exchange-side 535.
@@ -196,13 +199,17 @@ async function runSend(flags: SendFlags): Promise<number> {
     for (const w of parsed.ok ? parsed.warnings : []) process.stderr.write(`warning: ${w.message}\n`);
     mailer = createMailer(settings!, { logger, maxConnections: 1, ca: cli.ca });
     const result = await mailer.send(message!);
-    if (flags.json) out({ ok: true, messageId: result.messageId, response: result.response });
+    const transport = result.transport ?? 'smtp';
+    if (flags.json) out({ ok: true, messageId: result.messageId, response: result.response, transport });
+    else if (transport === 'graph') process.stdout.write(`✓ Accepted by Microsoft Graph (${settings!.graphEndpoint})\n  Reply: ${result.response}\n  Message-ID: ${result.messageId}\n`);
     else process.stdout.write(`✓ Accepted by ${settings!.smtpHost}:${settings!.smtpPort}\n  Server reply: ${result.response}\n  Message-ID: ${result.messageId}\n`);
     return EXIT.OK;
   } catch (e) {
     const err = asMailgateError(e, 'mailgate send', 'send');
     const d = err.problems ? undefined : diagnose(err, settings ? await diagnosisContext(settings, mailer, err) : undefined);
-    if (flags.json) out({ ok: false, error: errorToJson(err, d) });
+    // The transport that was tried (absent when the settings were not valid: nothing was tried).
+    const tried = settings ? (settings.transport === 'graph' || err.context.transport === 'graph' ? 'graph' : 'smtp') : undefined;
+    if (flags.json) out({ ok: false, ...(tried ? { transport: tried } : {}), error: errorToJson(err, d) });
     else process.stderr.write(renderError(err, d));
     return exitCodeFor(err);
   } finally {

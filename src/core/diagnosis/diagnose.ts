@@ -7,7 +7,8 @@
  * this module only picks the row, in this order:
  *   1. the token endpoint's AADSTS codes (Entra says precisely what is wrong),
  *   2. the SMTP reply (code + enhanced status + text),
- *   3. our error code, refined by the low-level signal (ECONNREFUSED, certificate errors, ...),
+ *   3. Microsoft Graph's answer (status, error code, message: graph-rules),
+ *   4. our error code, refined by the low-level signal (ECONNREFUSED, certificate errors, ...),
  * and renders it with values from the caller's DiagnosisContext, then from the error's own
  * redacted context, then from what the server reply names. Every value is shape-checked in
  * render.ts; nothing else from the error (message, cause, free text) is ever copied, so a
@@ -20,6 +21,7 @@
  */
 import { isMailgateError, parseSmtpReply, type MailgateError, type Problem, type SmtpReply, type TokenEndpointReply } from '../errors.js';
 import { aadstsRule, unknownAadstsRule } from './aadsts-rules.js';
+import { matchGraphCode, matchGraphReply } from './graph-rules.js';
 import { contextSource, renderRule, resolveValues, redactOpaque, type FillValues, type ValueSource } from './render.js';
 import { collectSignals, foreignSmtpReply, inferErrorCode } from './signals.js';
 import { matchSmtpReply, SMTP_PERMANENT_RULE, SMTP_TRANSIENT_RULE, UNRECOGNIZED_REPLY_RULE } from './smtp-rules.js';
@@ -113,6 +115,11 @@ function diagnoseMailgateError(error: MailgateError, ctx: DiagnosisContext): Dia
     // (e.g. STARTTLS_UNAVAILABLE after `454 4.7.0 TLS not available`).
     const generic = d && GENERIC_SMTP_RULES.has(d.id) && error.code !== 'SMTP_TRANSIENT' && error.code !== 'SMTP_REJECTED';
     if (d && !generic) return d;
+  }
+  if (error.graph || error.code.startsWith('GRAPH_')) {
+    // Microsoft Graph's answer (status, error code, message), else our Graph code.
+    const rule = (error.graph ? matchGraphReply(error.graph, ctx) : undefined) ?? matchGraphCode(error.code, collectSignals(error));
+    if (rule) return render(rule, resolveValues(...sources));
   }
   const values = resolveValues(...sources, tokenSource(error.token));
   // An unknown AADSTS code on a transient answer (5xx, 429, temporarily_unavailable) is better

@@ -7,6 +7,7 @@
  * Imports: nothing outside src/core/diagnosis.
  */
 import { AADSTS_CODES, aadstsRule } from './aadsts-rules.js';
+import { GRAPH_4XX_RULE, GRAPH_CODE_MATCHERS, GRAPH_MATCHERS } from './graph-rules.js';
 import { renderDiagnosisRule } from './diagnose.js';
 import { SMTP_MATCHERS, UNRECOGNIZED_REPLY_RULE } from './smtp-rules.js';
 import { TRANSPORT_MATCHERS, UNKNOWN_ERROR_RULE } from './transport-rules.js';
@@ -18,6 +19,9 @@ function buildIndex(): ReadonlyMap<string, DiagnosisRule> {
     ...SMTP_MATCHERS.map((m) => m.rule),
     UNRECOGNIZED_REPLY_RULE,
     ...TRANSPORT_MATCHERS.map((m) => m.rule),
+    ...GRAPH_MATCHERS.map((m) => m.rule),
+    GRAPH_4XX_RULE,
+    ...GRAPH_CODE_MATCHERS.map((m) => m.rule),
     UNKNOWN_ERROR_RULE,
   ];
   const index = new Map<string, DiagnosisRule>();

@@ -109,6 +109,12 @@ export class MailerSource {
     return !this.#closed && this.#settings().settings !== undefined && this.buildError() === undefined;
   }
 
+  /** Transport auto: the current mailer's route (where its sender goes, why, the moves so far). */
+  route(): { transport: string; reason: string; since: number; switches: Record<string, number> } | undefined {
+    const m = this.#current?.mailer as { route?: { transport: string; reason: string; since: number; switches: Record<string, number> } } | undefined;
+    return m?.route;
+  }
+
   /** Token requests made by every mailer this source built (for metrics and tests). */
   tokenRequests(): number {
     return this.#retiredTokenRequests + (this.#current?.mailer.tokenProvider?.requestCount ?? 0);

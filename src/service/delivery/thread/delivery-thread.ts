@@ -195,7 +195,8 @@ export class DeliveryThread {
       localAddress: deps.localAddress,
     };
     const debug = deps.logger?.isLevelEnabled?.('debug') ?? false;
-    let stats: Omit<MailerCounters, 'tokenRequests'> = { peakConnections: 0, connectionsOpened: 0, openConnections: 0 };
+    let stats: Omit<MailerCounters, 'tokenRequests' | 'route'> = { peakConnections: 0, connectionsOpened: 0, openConnections: 0 };
+    let route: MailerCounters['route'];
     let closed: Promise<void> | undefined;
     const ensureOpen = () => {
       if (this.#opened.has(id)) return;
@@ -208,6 +209,9 @@ export class DeliveryThread {
       get stats() {
         return stats;
       },
+      get route() {
+        return route;
+      },
       send: (message: OutboundMessage): Promise<SendResult> => {
         if (closed) return Promise.reject(new MailgateError({ code: 'INTERRUPTED', phase: 'send', retryable: true, message: 'The mailer was closed (the settings changed or the service is stopping); nothing was sent', context: { notSent: true } }));
         ensureOpen();
@@ -217,8 +221,9 @@ export class DeliveryThread {
             resolve,
             reject,
             counters: (c) => {
-              const { tokenRequests, ...rest } = c;
+              const { tokenRequests, route: r, ...rest } = c;
               stats = rest;
+              if (r) route = r;
               // Mailers sharing a provider report that provider's total.
               if (tokens) tokens.current = tokenRequests;
             },

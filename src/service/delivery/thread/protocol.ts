@@ -40,6 +40,8 @@ export type ToThread =
 
 export interface MailerCounters {
   tokenRequests: number;
+  /** Transport auto: the route of the mailer's sender (RouteState of mailer.ts), plain data. */
+  route?: { transport: 'smtp' | 'graph'; reason: string; since: number; switches: Record<string, number> };
   peakConnections: number;
   connectionsOpened: number;
   openConnections: number;
@@ -88,7 +90,7 @@ export function errorToPlain(error: unknown, scrub: (text: string) => string = (
   if (error instanceof MailgateError) {
     return {
       mailgate: true,
-      init: { code: error.code, phase: error.phase, message: scrub(error.message), retryable: error.retryable, smtp: error.smtp, token: error.token, problems: error.problems, context: error.context },
+      init: { code: error.code, phase: error.phase, message: scrub(error.message), retryable: error.retryable, smtp: error.smtp, token: error.token, graph: error.graph, problems: error.problems, context: error.context },
       cause: causeOf(error.cause),
       ...(error.stack ? { stack: scrub(error.stack) } : {}),
     };

@@ -53,6 +53,7 @@ function counters(o: Open | undefined): MailerCounters {
   const s = o?.mailer.stats;
   return {
     tokenRequests: o?.tokens?.requestCount ?? 0,
+    ...(o?.mailer.route ? { route: o.mailer.route } : {}),
     peakConnections: s?.peakConnections ?? 0,
     connectionsOpened: s?.connectionsOpened ?? 0,
     openConnections: s?.openConnections ?? 0,

@@ -31,6 +31,8 @@ export interface AppDeps {
   metrics: ServiceMetrics;
   /** Token requests made by the service's mailers so far. */
   tokenRequests: () => number;
+  /** Transport auto: the route of the sender (current transport, reason, moves), when known. */
+  transportRoute?: () => { transport: string; reason: string; since: number; switches: Record<string, number> } | undefined;
   /** Store commit counters for /metrics (the SQLite store's group commit). */
   storeCommits?: () => { durable: number; bookkeeping: number };
   /** Send a test message now through a fresh mailer built from the current settings. */

@@ -67,7 +67,8 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
         return problemResponse(401, 'unauthorized', 'Authentication required', { detail: 'Send "Authorization: Bearer <MAILGATE_METRICS_TOKEN>".' }, { 'www-authenticate': 'Bearer realm="mailgate-metrics"' });
       }
     }
-    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth() });
+    const route = d.transportRoute?.();
+    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), ...(route ? { transportSwitches: route.switches } : {}) });
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
