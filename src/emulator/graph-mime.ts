@@ -8,7 +8,7 @@
  * both body kinds and drafts must end up as one raw message the store and the tests can read.
  * A small purpose-built composer is enough (plain or HTML body, base64 attachments).
  *
- * Imports: node:crypto, ./message-headers.ts.
+ * Imports: node:crypto, zod, ./message-headers.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
