@@ -393,6 +393,49 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    it('manages relay clients: unique active names and usernames, verifiers only for the active list, revocation', async () => {
+      await withStore(factory, async ({ store }) => {
+        const base = { allowFrom: ['scanner@example.com'], allowIp: [], fromPolicy: 'reject' as const, noAuth: false, createdAt: T0 };
+        assert.equal(await store.createRelayClient({ ...base, name: 'scanner', username: 'u1', passwordHash: 'scrypt$x' }), true);
+        assert.equal(await store.createRelayClient({ ...base, name: 'scanner', username: 'u2', passwordHash: 'scrypt$y' }), false, 'name taken');
+        assert.equal(await store.createRelayClient({ ...base, name: 'other', username: 'u1', passwordHash: 'scrypt$y' }), false, 'username taken');
+        assert.equal(await store.createRelayClient({ ...base, name: 'printer', username: 'u3', noAuth: true, allowIp: ['192.168.1.0/24'], fromPolicy: 'rewrite' }), true);
+        const active = await store.activeRelayClients();
+        assert.deepEqual(active.map((c) => [c.name, c.username, c.passwordHash, c.noAuth, c.allowIp, c.fromPolicy]), [
+          ['scanner', 'u1', 'scrypt$x', false, [], 'reject'],
+          ['printer', 'u3', undefined, true, ['192.168.1.0/24'], 'rewrite'],
+        ]);
+        const listed = await store.listRelayClients();
+        assert.ok(listed.every((c) => !('passwordHash' in c)), 'the listing never carries a verifier');
+        assert.deepEqual(listed.map((c) => [c.name, c.allowFrom, c.messagesSent, c.messagesFailed, c.lastUsedAt]), [
+          ['scanner', ['scanner@example.com'], 0, 0, undefined],
+          ['printer', ['scanner@example.com'], 0, 0, undefined],
+        ]);
+        const scannerId = listed[0]!.id;
+        await store.touchRelayClient(scannerId, T0 + 10);
+        await store.touchRelayClient(scannerId, T0 + 5);
+        assert.equal((await store.listRelayClients())[0]!.lastUsedAt, T0 + 10);
+        // Counters come from the messages the client submitted; source is kept for the log.
+        const m = newMessage({ relayClientId: scannerId, source: 'scanner' });
+        await store.enqueue(m);
+        const got = await store.get(m.id);
+        assert.equal(got!.relayClientId, scannerId);
+        assert.equal(got!.source, 'scanner');
+        assert.equal((await store.list({ limit: 10 })).items[0]!.source, 'scanner');
+        const [claimed] = await store.claim({ owner: 'w', limit: 1, now: T0, leaseMs: 1000 });
+        await store.markSent(claimed!.lease, { at: T0 + 1, response: '250 ok', mailbox: 'sender@example.com' });
+        assert.equal((await store.listRelayClients())[0]!.messagesSent, 1);
+        assert.equal(await store.revokeRelayClient('scanner', T0 + 20), true);
+        assert.equal(await store.revokeRelayClient('scanner', T0 + 21), false);
+        assert.deepEqual((await store.activeRelayClients()).map((c) => c.name), ['printer']);
+        assert.equal(await store.createRelayClient({ ...base, name: 'scanner', username: 'u1', passwordHash: 'scrypt$z' }), true, 'name and username reusable after revocation');
+        const again = await store.listRelayClients();
+        assert.deepEqual(again.map((c) => [c.name, c.revokedAt]), [['scanner', T0 + 20], ['printer', undefined], ['scanner', undefined]]);
+        assert.notEqual(again[2]!.id, scannerId);
+        assert.equal(again[2]!.messagesSent, 0, 'a new client with a reused name starts its own counters');
+      });
+    });
+
     it('records a test email as sent or failed with its attempt, marked as a test and never claimed', async () => {
       await withStore(factory, async ({ store }) => {
         const base = { mailbox: 'sender@example.com', payload: JSON.stringify({ to: ['t@example.com'], subject: 'Mailgate test message', text: 'x' }), toSummary: 't@example.com', subject: 'Mailgate test message', at: T0, expiresAt: T0 + DAY };

@@ -28,6 +28,13 @@ function scryptAsync(password: string, salt: Buffer, length: number, o: ScryptOp
   return new Promise((resolve, reject) => scrypt(password, salt, length, o, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
+/** hashPassword off the event loop (relay client creation, which a web request may trigger). */
+export async function hashPasswordAsync(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password, salt, 32, { N, r: R, p: P });
+  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
 /** Whether `password` matches the stored hash; hashes off the event loop. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parts = stored.split('$');

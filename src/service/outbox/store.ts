@@ -68,6 +68,10 @@ export interface NewMessage {
   idempotencyKey?: string;
   /** Hash of the canonical request body; same key + different hash is a conflict. */
   requestHash?: string;
+  /** `RelayClientRecord.id` of the relay client that submitted it over SMTP (counters, revocation). */
+  relayClientId?: string;
+  /** Who submitted it, for the delivery log: the relay client's name. Absent for API messages. */
+  source?: string;
   createdAt: number;
   /** After this time the message is failed with EXPIRED instead of being sent. */
   expiresAt: number;
@@ -85,6 +89,10 @@ export interface MessageRecord {
   attemptCount: number;
   /** The API key that submitted it (NewMessage.apiKeyId), when known. */
   apiKeyId?: string;
+  /** The relay client that submitted it (NewMessage.relayClientId). */
+  relayClientId?: string;
+  /** NewMessage.source: the relay client's name for a relay message. */
+  source?: string;
   createdAt: number;
   updatedAt: number;
   /** When a queued or retrying message becomes due. */
@@ -254,6 +262,47 @@ export interface ApiKeyRecord {
   lastUsedAt?: number;
 }
 
+export type RelayFromPolicy = 'reject' | 'rewrite';
+
+/** An SMTP relay client as listed (never its password verifier). See service/access/relay-clients.ts. */
+export interface RelayClientRecord {
+  /** Stable, opaque identity (relay_clients.seq); a name is reused after a revocation, an id never is. */
+  id: string;
+  name: string;
+  /** The generated SMTP username (also present, unused, for a no-auth client). */
+  username: string;
+  /** Matched by source address only (allowIp), without SMTP AUTH. */
+  noAuth: boolean;
+  /** Addresses it may send as (lower case); empty: any address Mailgate may send as. */
+  allowFrom: string[];
+  /** CIDRs it may connect from; empty: any address. */
+  allowIp: string[];
+  fromPolicy: RelayFromPolicy;
+  createdAt: number;
+  revokedAt?: number;
+  lastUsedAt?: number;
+  /** Messages it submitted that were delivered / failed for good. */
+  messagesSent: number;
+  messagesFailed: number;
+}
+
+/** An active relay client with its password verifier (authentication only; never listed). */
+export interface RelayClientCredentials extends Omit<RelayClientRecord, 'messagesSent' | 'messagesFailed' | 'revokedAt'> {
+  /** scrypt verifier (`scrypt$N$r$p$salt$hash`); absent for a no-auth client. */
+  passwordHash?: string;
+}
+
+export interface NewRelayClient {
+  name: string;
+  username: string;
+  passwordHash?: string;
+  noAuth: boolean;
+  allowFrom: string[];
+  allowIp: string[];
+  fromPolicy: RelayFromPolicy;
+  createdAt: number;
+}
+
 /** Stored settings (raw strings; secret values arrive already encrypted), metadata, audit and API keys. */
 export interface ConfigStore {
   getSettings(): Promise<Record<string, string>>;
@@ -280,6 +329,16 @@ export interface ConfigStore {
   findApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
   /** Note that the key with that hash was used at `at` (bookkeeping: may be lost in a crash). */
   touchApiKey(hash: string, at: number): Promise<void>;
+  /** False when an active relay client with that name or username exists. */
+  createRelayClient(client: NewRelayClient): Promise<boolean>;
+  /** Every relay client, revoked ones included, oldest first, with its message counters. */
+  listRelayClients(): Promise<RelayClientRecord[]>;
+  /** False when no active relay client has that name. */
+  revokeRelayClient(name: string, at: number): Promise<boolean>;
+  /** The active relay clients with their verifiers (the relay's authentication snapshot). */
+  activeRelayClients(): Promise<RelayClientCredentials[]>;
+  /** Note that the client was used at `at` (bookkeeping: may be lost in a crash; never moves back). */
+  touchRelayClient(id: string, at: number): Promise<void>;
 }
 
 /**

@@ -8,7 +8,7 @@
  * Imports: better-sqlite3 types, ../store/store.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore } from '../store.js';
+import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord, RelayFromPolicy } from '../store.js';
 import type { WriteQueue } from './write-queue.js';
 
 const SETTINGS_VERSION = 'settings.version';
@@ -29,6 +29,38 @@ function toApiKey(r: ApiKeyRow): ApiKeyRecord {
   if (r.last_used_at !== null) k.lastUsedAt = r.last_used_at;
   return k;
 }
+
+interface RelayClientRow {
+  seq: number;
+  name: string;
+  username: string;
+  password_hash: string | null;
+  no_auth: number;
+  allow_from: string;
+  allow_ip: string;
+  from_policy: RelayFromPolicy;
+  created_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  sent?: number;
+  failed?: number;
+}
+
+function relayBase(r: RelayClientRow) {
+  const c = {
+    id: String(r.seq),
+    name: r.name,
+    username: r.username,
+    noAuth: r.no_auth === 1,
+    allowFrom: JSON.parse(r.allow_from) as string[],
+    allowIp: JSON.parse(r.allow_ip) as string[],
+    fromPolicy: r.from_policy,
+    createdAt: r.created_at,
+  };
+  return r.last_used_at !== null ? { ...c, lastUsedAt: r.last_used_at } : c;
+}
+
+const RELAY_COLUMNS = 'seq, name, username, password_hash, no_auth, allow_from, allow_ip, from_policy, created_at, revoked_at, last_used_at';
 
 export class SqliteConfig implements ConfigStore {
   readonly #queue: WriteQueue;
@@ -51,6 +83,16 @@ export class SqliteConfig implements ConfigStore {
       listKeys: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at FROM api_keys ORDER BY seq'),
       revokeKey: p('UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
       findKey: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
+      activeRelayByName: p('SELECT 1 FROM relay_clients WHERE (name = ? OR username = ?) AND revoked_at IS NULL'),
+      insertRelay: p(`INSERT INTO relay_clients (name, username, password_hash, no_auth, allow_from, allow_ip, from_policy, created_at)
+        VALUES (@name, @username, @passwordHash, @noAuth, @allowFrom, @allowIp, @fromPolicy, @createdAt)`),
+      listRelay: p(`SELECT ${RELAY_COLUMNS},
+        (SELECT count(*) FROM messages m WHERE m.relay_client_id = CAST(r.seq AS TEXT) AND m.status = 'sent') AS sent,
+        (SELECT count(*) FROM messages m WHERE m.relay_client_id = CAST(r.seq AS TEXT) AND m.status = 'failed') AS failed
+        FROM relay_clients r ORDER BY seq`),
+      revokeRelay: p('UPDATE relay_clients SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
+      activeRelay: p(`SELECT ${RELAY_COLUMNS} FROM relay_clients WHERE revoked_at IS NULL ORDER BY seq`),
+      touchRelay: p('UPDATE relay_clients SET last_used_at = ? WHERE seq = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
       touchKey: p('UPDATE api_keys SET last_used_at = ? WHERE key_hash = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
     };
   }
@@ -138,6 +180,46 @@ export class SqliteConfig implements ConfigStore {
   touchApiKey(hash: string, at: number): Promise<void> {
     return this.#queue.write(() => {
       this.#s.touchKey.run(at, hash, at);
+    }, { lazy: true, durable: false });
+  }
+
+  createRelayClient(c: NewRelayClient): Promise<boolean> {
+    return this.#queue.write(() => {
+      if (this.#s.activeRelayByName.get(c.name, c.username)) return false;
+      this.#s.insertRelay.run({
+        name: c.name,
+        username: c.username,
+        passwordHash: c.passwordHash ?? null,
+        noAuth: c.noAuth ? 1 : 0,
+        allowFrom: JSON.stringify(c.allowFrom),
+        allowIp: JSON.stringify(c.allowIp),
+        fromPolicy: c.fromPolicy,
+        createdAt: c.createdAt,
+      });
+      return true;
+    });
+  }
+
+  async listRelayClients(): Promise<RelayClientRecord[]> {
+    return (this.#s.listRelay.all() as RelayClientRow[]).map((r) => {
+      const c: RelayClientRecord = { ...relayBase(r), messagesSent: r.sent ?? 0, messagesFailed: r.failed ?? 0 };
+      if (r.revoked_at !== null) c.revokedAt = r.revoked_at;
+      return c;
+    });
+  }
+
+  revokeRelayClient(name: string, at: number): Promise<boolean> {
+    return this.#queue.write(() => this.#s.revokeRelay.run(at, name).changes > 0);
+  }
+
+  async activeRelayClients(): Promise<RelayClientCredentials[]> {
+    return (this.#s.activeRelay.all() as RelayClientRow[]).map((r) => (r.password_hash !== null ? { ...relayBase(r), passwordHash: r.password_hash } : relayBase(r)));
+  }
+
+  /** Bookkeeping (lazy, no fsync), like touchApiKey. */
+  touchRelayClient(id: string, at: number): Promise<void> {
+    return this.#queue.write(() => {
+      this.#s.touchRelay.run(at, Number(id), at);
     }, { lazy: true, durable: false });
   }
 }

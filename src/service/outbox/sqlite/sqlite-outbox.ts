@@ -62,6 +62,8 @@ interface MessageRow {
   api_key_id: string | null;
   request_hash?: string | null;
   is_test: number;
+  relay_client_id: string | null;
+  source: string | null;
 }
 
 interface AttemptRow {
@@ -74,7 +76,7 @@ interface AttemptRow {
 }
 
 const RECORD_COLUMNS = `seq, id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id, is_test`;
+  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id, is_test, relay_client_id, source`;
 
 function toRecord(r: MessageRow): MessageRecord {
   const rec: MessageRecord = {
@@ -98,6 +100,8 @@ function toRecord(r: MessageRow): MessageRecord {
   if (r.lease_expires_at !== null) rec.leaseExpiresAt = r.lease_expires_at;
   if (r.api_key_id !== null) rec.apiKeyId = r.api_key_id;
   if (r.is_test === 1) rec.test = true;
+  if (r.relay_client_id !== null) rec.relayClientId = r.relay_client_id;
+  if (r.source !== null) rec.source = r.source;
   return rec;
 }
 
@@ -120,9 +124,9 @@ export class SqliteOutbox implements OutboxStore {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       insert: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count,
-        api_key_id, client_idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at)
+        api_key_id, client_idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at, relay_client_id, source)
         VALUES (@id, @messageIdHeader, @mailbox, 'queued', @toSummary, @subject, @recipientCount,
-        @apiKeyId, @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt)`),
+        @apiKeyId, @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt, @relayClientId, @source)`),
       insertPayload: p(`INSERT INTO message_payloads (seq, payload) VALUES (?, ?)`),
       insertTest: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
         created_at, updated_at, expires_at, sent_at, response, last_code, is_test)
@@ -182,7 +186,7 @@ export class SqliteOutbox implements OutboxStore {
           }
         }
       }
-      const { lastInsertRowid } = this.#s.insert.run({ ...m, apiKeyId: m.apiKeyId ?? null, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null });
+      const { lastInsertRowid } = this.#s.insert.run({ ...m, apiKeyId: m.apiKeyId ?? null, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null, relayClientId: m.relayClientId ?? null, source: m.source ?? null });
       this.#s.insertPayload.run(lastInsertRowid, m.payload);
       const rec: MessageRecord = {
         id: m.id,
@@ -194,6 +198,8 @@ export class SqliteOutbox implements OutboxStore {
         recipientCount: m.recipientCount,
         attemptCount: 0,
         ...(m.apiKeyId !== undefined ? { apiKeyId: m.apiKeyId } : {}),
+        ...(m.relayClientId !== undefined ? { relayClientId: m.relayClientId } : {}),
+        ...(m.source !== undefined ? { source: m.source } : {}),
         createdAt: m.createdAt,
         updatedAt: m.createdAt,
         nextAttemptAt: m.createdAt,

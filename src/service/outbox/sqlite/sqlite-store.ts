@@ -93,6 +93,11 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     revokeApiKey: (name, at) => config.revokeApiKey(name, at),
     findApiKey: (hash) => config.findApiKey(hash),
     touchApiKey: (hash, at) => config.touchApiKey(hash, at),
+    createRelayClient: (c) => config.createRelayClient(c),
+    listRelayClients: () => config.listRelayClients(),
+    revokeRelayClient: (name, at) => config.revokeRelayClient(name, at),
+    activeRelayClients: () => config.activeRelayClients(),
+    touchRelayClient: (id, at) => config.touchRelayClient(id, at),
     // A readiness probe (unauthenticated, frequent) proves the store takes writes; it needs no fsync.
     async ping(now) {
       if (stillFull()) throw new StorageFullError('the data directory is full: writes fail until space is freed');
