@@ -67,7 +67,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
         return problemResponse(401, 'unauthorized', 'Authentication required', { detail: 'Send "Authorization: Bearer <MAILGATE_METRICS_TOKEN>".' }, { 'www-authenticate': 'Bearer realm="mailgate-metrics"' });
       }
     }
-    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth() });
+    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), relayClients: await d.store.listRelayClients() });
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
