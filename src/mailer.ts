@@ -6,7 +6,7 @@
  * Mailer from here and never touch nodemailer or MSAL themselves.
  */
 import { MailgateError } from './core/errors.js';
-import { validateMessage } from './core/message.js';
+import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS, validateMessage } from './core/message.js';
 import type { Clock, Mailer, OutboundMessage, SendOptions, SendResult, TokenProvider } from './core/ports.js';
 import type { EmailSettings } from './core/settings.js';
 import { loadClientCertificate, type ClientCertificate } from './auth/client-certificate.js';
@@ -73,6 +73,27 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
   });
 }
 
+const ENVELOPE_ADDRESS = /^[^\s<>()\[\]\\,;:"]{1,64}@[A-Za-z0-9.-]{1,253}$/;
+
+/**
+ * A relayed message read back from the store is checked again before it reaches SMTP (as
+ * validateMessage does for composed ones): envelope addresses without CR/LF or SMTP syntax,
+ * 1–500 recipients, at most 35 MB.
+ */
+function validateRaw(input: OutboundMessage): { raw: Buffer; messageId: string; envelope: { from: string; to: string[] } } {
+  const raw = input.raw!;
+  const problems: { key: string; message: string }[] = [];
+  // An empty reverse path (a bounce) is not something a relay client may send through Exchange.
+  if (!ENVELOPE_ADDRESS.test(raw.envelope.from)) problems.push({ key: 'envelope.from', message: 'the envelope sender is not a plain address' });
+  if (raw.envelope.to.length < 1 || raw.envelope.to.length > MAX_RECIPIENTS) problems.push({ key: 'envelope.to', message: `1 to ${MAX_RECIPIENTS} envelope recipients are needed` });
+  raw.envelope.to.forEach((a, i) => {
+    if (!ENVELOPE_ADDRESS.test(a)) problems.push({ key: `envelope.to[${i}]`, message: 'an envelope recipient is not a plain address' });
+  });
+  if (raw.content.length === 0 || raw.content.length > MAX_MESSAGE_BYTES) problems.push({ key: 'raw', message: `the message must have 1 byte to ${MAX_MESSAGE_BYTES} bytes` });
+  if (problems.length) throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: `The relayed message cannot be sent: ${problems.map((p) => p.message).join('; ')}`, problems });
+  return { raw: raw.content, messageId: input.messageId ?? '', envelope: { from: raw.envelope.from, to: [...raw.envelope.to] } };
+}
+
 export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): MailgateMailer {
   const tokenProvider = settings.useModernAuth ? deps.tokenProvider ?? createTokenProvider(settings, deps) : undefined;
   const marginMs = Math.min(settings.tokenRefreshMarginSeconds * 1000, 120_000);
@@ -128,8 +149,7 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
       return { peakConnections: pool.peakConnections, connectionsOpened: pool.connectionsOpened, openConnections: pool.openConnections };
     },
     async send(input: OutboundMessage, _options?: SendOptions): Promise<SendResult> {
-      const message = validateMessage(input);
-      const composed = await composeMessage(message, settings.authorizedFrom);
+      const composed = input.raw ? validateRaw(input) : await composeMessage(validateMessage(input), settings.authorizedFrom);
       const started = Date.now();
       try {
         const r = await pool.send(composed.envelope, composed.raw);

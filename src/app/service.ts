@@ -45,6 +45,8 @@ import { openSqliteStore, type SqliteStore } from '../service/outbox/sqlite/sqli
 import { MailerSource, type MailerFactory } from '../service/delivery/mailer-source.js';
 import { systemScheduler, type Scheduler } from '../service/delivery/scheduler.js';
 import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../service/delivery/worker.js';
+import { startRelay, type RelayEvent, type RunningRelay } from '../service/intake/relay/relay-server.js';
+import { loadRelayTls, type RelayCertificateInfo } from '../service/intake/relay/relay-tls.js';
 
 /** Start-up failed for a reason the operator must fix (bad variable, data dir, master key). */
 export class ServiceStartError extends Error {
@@ -83,6 +85,10 @@ export interface StartServiceOptions {
   /** Retry policy override (tests shorten the policy's minimum delays). */
   classify?: (error: unknown) => RetryClassification;
   scheduler?: Scheduler;
+  /** Relay timeouts (tests shorten them). */
+  relayTimeouts?: { idleTimeoutMs?: number; dataTimeoutMs?: number };
+  /** Observes the relay (metrics; tests). */
+  onRelayEvent?: (event: RelayEvent) => void;
 }
 
 export interface RunningService {
@@ -95,6 +101,8 @@ export interface RunningService {
   settings: SettingsService;
   worker?: DeliveryWorker;
   adminPassword: AdminPassword;
+  /** The SMTP relay, when MAILGATE_RELAY_PORT is set: its ports and certificate. */
+  relay?: RunningRelay & { certificate: RelayCertificateInfo };
   /** Warnings for the operator now (master key file in use, settings incomplete). */
   warnings(): string[];
   stop(): Promise<void>;
@@ -255,11 +263,54 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       const addr = server.address() as AddressInfo;
       url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     }
+    let relay: (RunningRelay & { certificate: RelayCertificateInfo }) | undefined;
+    if (config.relayPort !== undefined) {
+      let tls;
+      try {
+        tls = await loadRelayTls({
+          certFile: config.relayTlsCert,
+          keyFile: config.relayTlsKey,
+          dataDir: config.dataDir,
+          onReload: (info) => logger.info({ fingerprint256: info.fingerprint256, expiresAt: new Date(info.expiresAt).toISOString() }, 'SMTP relay certificate reloaded'),
+          onReloadError: (error) => logger.error({ err: error }, 'the changed SMTP relay certificate cannot be used; the previous one stays in use'),
+        });
+      } catch (error) {
+        server?.close();
+        throw new ServiceStartError((error as Error).message, [], { cause: error });
+      }
+      let running: RunningRelay;
+      try {
+        running = await startRelay(
+          {
+            host: config.relayHost,
+            port: config.relayPort,
+            tlsPort: config.relayTlsPort,
+            hostname: hostname(),
+            maxConnections: config.relayMaxConnections,
+            maxConnectionsPerAddress: config.relayMaxConnectionsPerAddress,
+            authMaxFailures: config.relayAuthMaxFailures,
+            authWindowMs: config.relayAuthWindowSeconds * 1000,
+            ...o.relayTimeouts,
+          },
+          { store, outbox, sendable: () => { const f = settings.settings()?.authorizedFrom; return f ? [f] : []; }, tls, logger, now, onEvent: o.onRelayEvent },
+        );
+      } catch (error) {
+        server?.close();
+        throw new ServiceStartError((error as Error).message, [], { cause: error });
+      }
+      const certificate = tls.info();
+      relay = { ...running, certificate, connections: () => running.connections(), stop: () => running.stop() };
+      logger.info(
+        { relayHost: config.relayHost, relayPort: running.port, relayTlsPort: running.tlsPort, certificate: certificate.source === 'generated' ? `${certificate.certFile} (self-signed${tls.generated ? ', generated now' : ''})` : certificate.certFile, fingerprint256: certificate.fingerprint256, expiresAt: new Date(certificate.expiresAt).toISOString() },
+        'SMTP relay listening',
+      );
+    }
     worker?.start();
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        await relay?.stop();
         if (server) {
           const s = server;
           await new Promise<void>((r) => {
@@ -274,7 +325,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       })();
       return stopping;
     };
-    return { url, app, deps, config, store, settings, worker, adminPassword, warnings, stop };
+    return { url, app, deps, config, store, settings, worker, adminPassword, relay, warnings, stop };
   } catch (error) {
     await closeAll();
     throw error;

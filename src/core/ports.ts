@@ -15,6 +15,18 @@ export interface Attachment {
   cid?: string;
 }
 
+/**
+ * A message relayed as received (the SMTP relay, issue 14): its bytes are sent unchanged with
+ * this envelope instead of being composed. The relay has already added Received:, Message-ID and
+ * Date where missing and removed Bcc:.
+ */
+export interface RawMime {
+  /** The whole RFC 5322 message, CRLF line ends, not dot-stuffed. */
+  content: Buffer;
+  /** MAIL FROM and RCPT TO as the client gave them. */
+  envelope: { from: string; to: string[] };
+}
+
 /** A message as the application hands it over; validated by `validateMessage` before sending. */
 export interface OutboundMessage {
   /** The From address; defaults to the Authorized from Address. */
@@ -31,6 +43,11 @@ export interface OutboundMessage {
   attachments?: Attachment[];
   /** The Message-ID to use (angle brackets included). Kept stable across retries of one message. */
   messageId?: string;
+  /**
+   * Send these bytes as they are instead of composing (a relayed message). The other fields are
+   * then only a summary (`to`: the envelope recipients, `subject`) and are not sent.
+   */
+  raw?: RawMime;
 }
 
 /** What the server said when it accepted a message. */

@@ -41,6 +41,20 @@ export interface ServiceConfig {
   loginWindowSeconds: number;
   /** Admin sign-in: wrong passwords allowed per minute from all clients together. */
   loginGlobalFailuresPerMinute: number;
+  /** SMTP relay (issue 14): off unless a port is given (0: any free port, for tests). */
+  relayPort?: number;
+  relayHost: string;
+  /** Implicit TLS (465 style) port of the relay, optional. */
+  relayTlsPort?: number;
+  /** PEM certificate and key files of the relay; without them a self-signed pair in the data dir. */
+  relayTlsCert?: string;
+  relayTlsKey?: string;
+  /** Relay connections at once, in total and from one address. */
+  relayMaxConnections: number;
+  relayMaxConnectionsPerAddress: number;
+  /** Relay AUTH: failures from one address (IPv6 /64) within the window before 454 4.7.0. */
+  relayAuthMaxFailures: number;
+  relayAuthWindowSeconds: number;
 }
 
 interface Var {
@@ -75,6 +89,16 @@ export const SERVICE_VARS: readonly Var[] = [
   { key: 'loginMaxFailures', env: 'MAILGATE_LOGIN_MAX_FAILURES', kind: 'int', default: 5, min: 1, max: 1000 },
   { key: 'loginWindowSeconds', env: 'MAILGATE_LOGIN_WINDOW_SECONDS', kind: 'int', default: 900, min: 1, max: 86_400 },
   { key: 'loginGlobalFailuresPerMinute', env: 'MAILGATE_LOGIN_GLOBAL_FAILURES_PER_MINUTE', kind: 'int', default: 100, min: 1, max: 100_000 },
+  { key: 'relayPort', env: 'MAILGATE_RELAY_PORT', kind: 'int', min: 0, max: 65535 },
+  // Loopback by default, like the HTTP API: exposing a relay to the network is a decision.
+  { key: 'relayHost', env: 'MAILGATE_RELAY_HOST', kind: 'string', default: '127.0.0.1' },
+  { key: 'relayTlsPort', env: 'MAILGATE_RELAY_TLS_PORT', kind: 'int', min: 0, max: 65535 },
+  { key: 'relayTlsCert', env: 'MAILGATE_RELAY_TLS_CERT', kind: 'string' },
+  { key: 'relayTlsKey', env: 'MAILGATE_RELAY_TLS_KEY', kind: 'string' },
+  { key: 'relayMaxConnections', env: 'MAILGATE_RELAY_MAX_CONNECTIONS', kind: 'int', default: 100, min: 1, max: 10_000 },
+  { key: 'relayMaxConnectionsPerAddress', env: 'MAILGATE_RELAY_MAX_CONNECTIONS_PER_ADDRESS', kind: 'int', default: 20, min: 1, max: 10_000 },
+  { key: 'relayAuthMaxFailures', env: 'MAILGATE_RELAY_AUTH_MAX_FAILURES', kind: 'int', default: 10, min: 1, max: 1000 },
+  { key: 'relayAuthWindowSeconds', env: 'MAILGATE_RELAY_AUTH_WINDOW_SECONDS', kind: 'int', default: 300, min: 1, max: 86_400 },
 ];
 
 export type ConfigResult = { ok: true; config: ServiceConfig } | { ok: false; problems: Problem[] };

@@ -161,6 +161,7 @@ function detailPage(a: Admin, c: AdminContext, m: MessageDetail): Response {
     ['Updated', timeTag(m.updatedAt)],
   ];
   if (m.test) facts.push(['Kind', 'Test email, sent at once from the Test page (or the settings test API), outside the queue']);
+  if (m.source !== undefined) facts.push(['Source', `SMTP relay client ${m.source}`]);
   const waiting = waitingText(a, m, now);
   if (waiting) facts.push(['Next attempt', waiting]);
   if (m.sentAt) facts.push(['Sent', timeTag(m.sentAt)]);

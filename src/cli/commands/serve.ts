@@ -15,7 +15,7 @@
 import type { Command } from 'commander';
 import { portArg } from '../arg-parsers.js';
 import { createLogger, logFormat } from '../../log/logger.js';
-import { startService } from '../../app/service.js';
+import { startService, type RunningService } from '../../app/service.js';
 import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
 import { registerBackupCommand } from './backup.js';
@@ -68,6 +68,7 @@ function registerServe(program: Command): void {
       if (svc.adminPassword.generated) {
         process.stdout.write(`Admin password (generated; shown once; change it with mailgate admin set-password): ${svc.adminPassword.generated}\n`);
       }
+      if (svc.relay) process.stdout.write(relayLine(svc.config.relayHost, svc.relay));
       process.stdout.write(`mailgate: listening on ${svc.url} (admin page: ${svc.url}/admin)\n`);
       onShutdownSignal(() => svc.stop());
     });
@@ -103,4 +104,10 @@ export function registerServeCommands(program: Command): void {
   registerApiKeyCommands(program);
   registerAdminCommands(program);
   registerBackupCommand(program);
+}
+
+/** One stdout line about the SMTP relay: where, and the certificate a device may pin. */
+export function relayLine(host: string, relay: NonNullable<RunningService['relay']>): string {
+  const c = relay.certificate;
+  return `mailgate: SMTP relay on ${host}:${relay.port} (STARTTLS)${relay.tlsPort !== undefined ? ` and ${host}:${relay.tlsPort} (TLS)` : ''}; certificate ${c.source === 'generated' ? 'self-signed ' : ''}SHA-256 ${c.fingerprint256}, expires ${new Date(c.expiresAt).toISOString().slice(0, 10)}\n`;
 }

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EmailSettings } from '../../core/settings.js';
 import type { ParsedMessageRequest } from '../intake/message-request.js';
-import { encodePayload } from './payload.js';
+import { encodePayload, encodeRawPayload } from './payload.js';
 import type { EnqueueResult, ConfigStore, OutboxStore, RequeueResult } from './store.js';
 
 export interface OutboxDeps {
@@ -31,8 +31,26 @@ export interface OutboxDeps {
 export interface Outbox {
   /** `submitter.apiKeyId`: the API key submitting (scopes the idempotency key, owns the message). */
   submit(request: ParsedMessageRequest, submitter?: { apiKeyId?: string }): Promise<EnqueueResult>;
+  /**
+   * Accept a relayed message (the SMTP relay): stored as received, with the client's envelope;
+   * resolves once committed durably (the relay answers 250 only then).
+   */
+  submitRaw(m: RawSubmission): Promise<EnqueueResult>;
   /** Queue a failed message again; the retry is audited under `actor` (e.g. `admin`, `api-key:NAME`). */
   retry(id: string, actor: string): Promise<RequeueResult>;
+}
+
+export interface RawSubmission {
+  /** API id (UUID), chosen by the relay (it names it in `250 ... queued as <id>`). */
+  id: string;
+  /** The Message-ID header the message carries (its own, or the one the relay added). */
+  messageIdHeader: string;
+  content: Buffer;
+  envelope: { from: string; to: string[] };
+  subject: string;
+  relayClientId: string;
+  /** The relay client's name (the delivery log's source). */
+  source: string;
 }
 
 export function messageIdFor(id: string, authorizedFrom: string | undefined): string {
@@ -57,6 +75,24 @@ export function createOutbox(d: OutboxDeps): Outbox {
         ...(submitter.apiKeyId !== undefined ? { apiKeyId: submitter.apiKeyId } : {}),
         idempotencyKey: r.idempotencyKey,
         requestHash: r.requestHash,
+        createdAt: now,
+        expiresAt: now + d.maxAgeMs,
+      });
+      if (result.outcome === 'created') d.onEnqueued?.();
+      return result;
+    },
+    async submitRaw(m) {
+      const now = d.now();
+      const result = await d.store.enqueue({
+        id: m.id,
+        messageIdHeader: m.messageIdHeader,
+        mailbox: d.settings()?.authorizedFrom ?? '',
+        payload: encodeRawPayload({ envelope: m.envelope, subject: m.subject, content: m.content }),
+        toSummary: m.envelope.to.join(', ').slice(0, 500),
+        subject: m.subject.slice(0, 500),
+        recipientCount: m.envelope.to.length,
+        relayClientId: m.relayClientId,
+        source: m.source,
         createdAt: now,
         expiresAt: now + d.maxAgeMs,
       });

@@ -24,8 +24,26 @@ export interface StoredAttachment {
 }
 
 /** The message as stored: the API body's message fields, lists normalised to arrays. */
-export interface StoredPayload extends Omit<OutboundMessage, 'from' | 'messageId' | 'attachments'> {
+export interface StoredPayload extends Omit<OutboundMessage, 'from' | 'messageId' | 'attachments' | 'raw'> {
   attachments?: StoredAttachment[];
+}
+
+/**
+ * A relayed message as stored (issue 14): the bytes as the relay will send them (base64: the
+ * column is text and 8BITMIME content need not be UTF-8) and the client's envelope. `kind`
+ * tells it apart from an API payload.
+ */
+export interface StoredRawPayload {
+  kind: 'raw';
+  envelope: { from: string; to: string[] };
+  subject: string;
+  /** base64 of the message */
+  mime: string;
+}
+
+export function encodeRawPayload(p: { envelope: { from: string; to: string[] }; subject: string; content: Buffer }): string {
+  const stored: StoredRawPayload = { kind: 'raw', envelope: p.envelope, subject: p.subject, mime: p.content.toString('base64') };
+  return JSON.stringify(stored);
 }
 
 export function encodePayload(p: StoredPayload): string {
@@ -39,6 +57,13 @@ export function decodePayload(json: string, messageIdHeader: string): OutboundMe
     p = JSON.parse(json) as StoredPayload;
   } catch (cause) {
     throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: 'The stored message is not valid JSON (the outbox row is damaged).', cause });
+  }
+  if ((p as unknown as StoredRawPayload).kind === 'raw') {
+    const r = p as unknown as StoredRawPayload;
+    if (!r.envelope || typeof r.envelope.from !== 'string' || !Array.isArray(r.envelope.to) || typeof r.mime !== 'string') {
+      throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: 'The stored relayed message is incomplete (the outbox row is damaged).' });
+    }
+    return { to: r.envelope.to, subject: r.subject ?? '', messageId: messageIdHeader, raw: { envelope: { from: r.envelope.from, to: r.envelope.to }, content: Buffer.from(r.mime, 'base64') } };
   }
   return {
     to: p.to,

@@ -111,6 +111,10 @@ export function errorFromPlain(p: PlainError): MailgateError | Error {
 
 /** Attachments arrive as Uint8Array; the mailer wants Buffers. */
 export function messageFromClone(m: OutboundMessage): OutboundMessage {
+  if (m.raw) {
+    const c = m.raw.content as Uint8Array;
+    return { ...m, raw: { envelope: m.raw.envelope, content: Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength) } };
+  }
   if (!m.attachments?.length) return m;
   const attachments: Attachment[] = m.attachments.map((a) => ({
     ...a,

@@ -25,6 +25,8 @@ export function messageView(m: MessageRecord): Record<string, unknown> {
     response: m.response ?? null,
     errorCode: m.lastCode ?? null,
     ...(m.test ? { test: true } : {}),
+    // Where it came from: `relay` with the relay client's name (issue 14); absent for the API.
+    ...(m.source !== undefined ? { source: 'relay', relayClient: m.source } : {}),
   };
 }
 

@@ -1,0 +1,91 @@
+/**
+ * Relay durability (issue 14): a message answered `250 ... queued as <id>` by `mailgate serve`
+ * (a child process) survives `kill -9` right after the reply and is delivered after the restart,
+ * with the Message-ID the relay gave it.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { startEmulator } from '../../src/emulator/index.js';
+import { createRelayClient } from '../../src/service/access/relay-clients.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
+import { RawSmtpClient } from '../helpers/emulator-client.js';
+import { MASTER_KEY } from '../service/e2e-helpers.js';
+import { tempDir, waitFor } from '../service/helpers.js';
+import { dataOf, deviceMessage } from './relay-helpers.js';
+
+const MAIN = 'dist/src/cli/main.js';
+
+function startServe(env: Record<string, string>): Promise<{ proc: ChildProcess; relayPort: number }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stderr!.on('data', (d) => (err += String(d)));
+    proc.stdout!.on('data', (d) => {
+      out += String(d);
+      const m = /SMTP relay on [^:]+:(\d+) \(STARTTLS\)/.exec(out);
+      if (m && /listening on http/.test(out)) resolve({ proc, relayPort: Number(m[1]) });
+    });
+    proc.once('exit', (code) => reject(new Error(`serve exited with ${code} before it was ready:\n${err}\n${out}`)));
+  });
+}
+
+describe('relay durability', () => {
+  it('250 then kill -9 of mailgate serve then restart: the message is delivered', async () => {
+    const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
+    const tmp = tempDir('mailgate-relay-crash-');
+    const demo = emulator.demo!;
+    const env = {
+      MAILGATE_DATA_DIR: tmp.dir,
+      MAILGATE_MASTER_KEY: MASTER_KEY,
+      MAILGATE_HTTP_PORT: '0',
+      MAILGATE_RELAY_PORT: '0',
+      MAILGATE_CA_FILE: emulator.caFile,
+      MAILGATE_LEASE_SECONDS: '1',
+      MAILGATE_POLL_INTERVAL_MS: '50',
+      MAILGATE_LOG_LEVEL: 'warn',
+      // Nothing is delivered before the kill: the worker is off in the first run.
+      MAILGATE_WORKER: 'off',
+      MAILGATE_SMTP_HOST: emulator.smtp.host,
+      MAILGATE_SMTP_PORT: String(emulator.smtp.port),
+      MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
+      MAILGATE_TENANT_ID: demo.tenantId,
+      MAILGATE_CLIENT_ID: demo.clientId,
+      MAILGATE_CLIENT_SECRET: demo.clientSecret,
+      MAILGATE_AUTHORIZED_FROM: demo.authorizedFrom,
+    };
+    let proc: ChildProcess | undefined;
+    try {
+      // The client is created by "another process" (the CLI) while nothing runs.
+      const setup = openSqliteStore(tmp.dir);
+      const cred = await createRelayClient(setup, { name: 'crash-device' }, { now: Date.now(), actor: 'cli' });
+      await setup.close();
+
+      const first = await startServe(env);
+      proc = first.proc;
+      const ca = readFileSync(join(tmp.dir, 'relay-tls', 'cert.pem'), 'utf8');
+      const c = await RawSmtpClient.connectSecure(first.relayPort, ca);
+      assert.match(await c.send(`AUTH PLAIN ${Buffer.from(`\0${cred.username}\0${cred.password}`).toString('base64')}`), /^235 /);
+      await c.send(`MAIL FROM:<${demo.authorizedFrom}>`);
+      await c.send('RCPT TO:<user@example.com>');
+      await c.send('DATA');
+      const reply = await c.send(dataOf(deviceMessage({ from: demo.authorizedFrom, to: 'user@example.com', subject: 'survives kill -9' })).replace(/\r\n$/, ''));
+      const id = /^250 2\.0\.0 Ok: queued as (.+)$/.exec(reply)?.[1];
+      assert.ok(id, reply);
+      proc.kill('SIGKILL');
+      await new Promise((r) => proc!.once('exit', r));
+
+      const second = await startServe({ ...env, MAILGATE_WORKER: 'on' });
+      proc = second.proc;
+      await waitFor(() => emulator.messages().find((m) => m.subject === 'survives kill -9'), 20_000, 'delivered after the restart');
+      assert.equal(emulator.messages().filter((m) => m.subject === 'survives kill -9').length, 1);
+    } finally {
+      proc?.kill('SIGKILL');
+      await emulator.stop();
+      tmp.remove();
+    }
+  });
+});
