@@ -15,8 +15,13 @@
  * safe as a label value and bounded by the number of clients; anything else is counted under
  * `client=""` (e.g. a refusal before authentication).
  *
- * Imports: ./outbox/store types.
+ * `observeRelayEvent` maps the listener's events (intake/relay/relay-server.ts `onEvent`) onto
+ * the sink: a connection over the caps (421) is never counted as open; a message answered
+ * 250 is `accepted`; one refused after DATA (sender, storage) is `rejected`.
+ *
+ * Imports: ./outbox/store and ./intake/relay/relay-server types.
  */
+import type { RelayEvent } from './intake/relay/relay-server.js';
 import type { RelayClientRecord } from './outbox/store.js';
 
 /** What the relay listener calls. */
@@ -91,5 +96,25 @@ export class RelayMetrics implements RelayMetricsSink {
       for (const outcome of ['accepted', 'rejected', 'sent', 'failed'] as const) lines.push(`mailgate_relay_messages_total{client="${name}",outcome="${outcome}"} ${r[outcome]}`);
     }
     return lines;
+  }
+}
+
+/** Feed one relay event into the metrics. */
+export function observeRelayEvent(sink: RelayMetricsSink, e: RelayEvent): void {
+  switch (e.type) {
+    case 'connection-open':
+      sink.connectionOpened();
+      break;
+    case 'connection-close':
+      sink.connectionClosed();
+      break;
+    case 'auth-failure':
+      sink.authFailure();
+      break;
+    case 'message':
+      sink.message(e.client, e.outcome === 'queued' ? 'accepted' : 'rejected');
+      break;
+    default:
+      break;
   }
 }

@@ -12,6 +12,7 @@
  * turns a missing client into a failure (CI, where the packages are installed).
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,7 +20,7 @@ import nodemailer from 'nodemailer';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { PostfixClient } from './postfix-client.js';
 import {
-  buildMessage, byteFaithfulProblem, createRelayClientCli, freePort, locateClient, makeRelayPki, relayEnv, relayUnavailableReason,
+  buildMessage, byteFaithfulProblem, createRelayClientCli, freePort, locateClient, MAIN, makeRelayPki, relayEnv, relayUnavailableReason,
   runClient, scratchDir, sessionOf, startRelayService, waitForArrival,
   type ClientName, type ClientRun, type CreatedRelayClient, type RelayService, type TestPki,
 } from './relay-harness.js';
@@ -45,6 +46,8 @@ if (relayMissing) {
     let svc: RelayService | undefined;
     let client: CreatedRelayClient;
     let from: string;
+    /** Messages that arrived through relayThrough so far. */
+    let delivered = 0;
 
     before(async () => {
       emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
@@ -101,25 +104,33 @@ if (relayMissing) {
       // The relay client's password never reaches Exchange or Mailgate's output.
       assert.ok(!raw.includes(client.password), 'the relay password is not in the delivered message');
       assert.ok(!svc!.output().includes(client.password), 'the relay password is not in Mailgate\'s output');
+      delivered++;
+    }
+
+    /** swaks ends DATA with CRLF "." itself, after the data as given: give it the message without its last CRLF. */
+    function swaksData(file: string, raw: Buffer): string {
+      const trimmed = `${file}.swaks`;
+      writeFileSync(trimmed, raw.subarray(0, raw.length - 2));
+      return `@${trimmed}`;
     }
 
     test('swaks: STARTTLS + AUTH PLAIN', async (t) => {
       const bin = need(t, 'swaks');
       if (!bin) return;
-      await relayThrough('swaks-plain', (file) => runClient(bin, [
+      await relayThrough('swaks-plain', (file, raw) => runClient(bin, [
         '--server', '127.0.0.1', '--port', String(svc!.port), '--tls', '--tls-verify', '--tls-ca-path', pki.caFile,
         '--auth', 'PLAIN', '--auth-user', client.username, '--auth-password', client.password,
-        '--from', from, '--to', RCPT, '--data', `@${file}`, '--suppress-data', '--hide-all',
+        '--from', from, '--to', RCPT, '--data', swaksData(file, raw), '--suppress-data', '--hide-all',
       ]));
     });
 
     test('swaks: implicit TLS (465 style) + AUTH LOGIN', async (t) => {
       const bin = need(t, 'swaks');
       if (!bin) return;
-      await relayThrough('swaks-tlsc-login', (file) => runClient(bin, [
+      await relayThrough('swaks-tlsc-login', (file, raw) => runClient(bin, [
         '--server', '127.0.0.1', '--port', String(svc!.tlsPort), '--tlsc', '--tls-verify', '--tls-ca-path', pki.caFile,
         '--auth', 'LOGIN', '--auth-user', client.username, '--auth-password', client.password,
-        '--from', from, '--to', RCPT, '--data', `@${file}`, '--suppress-data', '--hide-all',
+        '--from', from, '--to', RCPT, '--data', swaksData(file, raw), '--suppress-data', '--hide-all',
       ]));
     });
 
@@ -255,5 +266,33 @@ if (relayMissing) {
         }
       });
     }
+  
+    test('afterwards: the metrics, `relay-client list` and the doctor agree with what was sent', async () => {
+      assert.ok(delivered > 0, 'at least one client ran');
+      const env = svc!.env;
+      // The stored counters follow the delivery results (written just after the send).
+      const deadline = Date.now() + 15_000;
+      let listed: { name: string; messagesSent: number; messagesFailed: number; lastUsedAt: string | null }[] = [];
+      for (;;) {
+        listed = JSON.parse(execFileSync(process.execPath, [MAIN, 'relay-client', 'list', '--json'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' })) as typeof listed;
+        if ((listed[0]?.messagesSent ?? 0) >= delivered || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(listed[0]?.name, 'interop-clients');
+      assert.equal(listed[0]?.messagesSent, delivered);
+      assert.equal(listed[0]?.messagesFailed, 0);
+      assert.match(listed[0]?.lastUsedAt ?? '', /^\d{4}-/);
+      const metrics = await (await fetch(`${svc!.url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^mailgate_relay_messages_total\\{client="interop-clients",outcome="accepted"\\} ${delivered}$`, 'm'));
+      assert.match(metrics, new RegExp(`^mailgate_relay_messages_total\\{client="interop-clients",outcome="sent"\\} ${delivered}$`, 'm'));
+      assert.match(metrics, /^mailgate_relay_auth_failures_total 0$/m);
+      assert.match(metrics, /^mailgate_relay_connections \d+$/m);
+      // (The exit code is the whole report's; only the relay check matters here.)
+      const doctor = spawnSync(process.execPath, [MAIN, 'doctor', '--json', '--timeout', '5000'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }).stdout;
+      const relay = (JSON.parse(doctor) as { checks: { id: string; status: string; summary: string; details?: Record<string, unknown> }[] }).checks.find((c) => c.id === 'relay');
+      assert.equal(relay?.status, 'pass', relay?.summary ?? doctor);
+      assert.equal(relay?.details?.clients, 1);
+      assert.equal(relay?.details?.tlsPort, svc!.tlsPort);
+    });
   });
 }

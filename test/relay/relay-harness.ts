@@ -134,17 +134,17 @@ export interface TestPki {
   keyFile: string;
 }
 
-/** A test CA and a relay certificate for localhost / 127.0.0.1 signed by it (openssl). */
+/** A test CA and a relay certificate for localhost / 127.0.0.1 signed by it (openssl); valid 400 days, so the doctor's 30-day warning stays quiet. */
 export function makeRelayPki(dir: string): TestPki {
   const certs = path.join(dir, 'certs');
   mkdirSync(certs, { recursive: true });
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: ['ignore', 'pipe', 'pipe'] });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Mailgate Relay Test CA',
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '400', '-subj', '/CN=Mailgate Relay Test CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'relay.key', '-out', 'relay.csr', '-subj', '/CN=localhost']);
   writeFileSync(path.join(certs, 'ext.cnf'),
     'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  run(['x509', '-req', '-in', 'relay.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'relay.crt', '-days', '2', '-extfile', 'ext.cnf']);
+  run(['x509', '-req', '-in', 'relay.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'relay.crt', '-days', '400', '-extfile', 'ext.cnf']);
   chmodSync(path.join(certs, 'relay.key'), 0o600);
   chmodSync(path.join(certs, 'ca.crt'), 0o644);
   return {
