@@ -13,6 +13,7 @@
  * Imports: ../emulator (only here and in tests), ./service, ./dev-credentials, ./data-dir.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SETTINGS_FIELDS } from '../core/settings.js';
@@ -20,6 +21,7 @@ import { emulatorExchangeFacts } from '../doctor/exchange-facts.js';
 import { startEmulator, type Emulator, type LimitsOption } from '../emulator/index.js';
 import type { Logger } from '../log/logger.js';
 import { DEV_DATA_DIR } from '../service/data-dir.js';
+import { createRelayClient, listRelayClients, revokeRelayClient, type CreatedRelayClient } from '../service/access/relay-clients.js';
 import { devCredentials, type DevCredentials } from './dev-credentials.js';
 import { startService, type RunningService, type StartServiceOptions } from './service.js';
 
@@ -47,7 +49,19 @@ export interface RunningDev {
   adminPassword: string;
   adminPasswordFromEnv: boolean;
   credentials: DevCredentials;
+  /** The SMTP relay's dev client (a new password on every start: only its verifier is stored). */
+  relayClient?: CreatedRelayClient;
   stop(): Promise<void>;
+}
+
+/** The dev relay port: 2525, or any free port when 2525 is taken. */
+export const DEV_RELAY_PORT = 2525;
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
 }
 
 export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
@@ -58,9 +72,12 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
   const emulator = await startEmulator(undefined, { limits: o.emulatorLimits });
   let service: RunningService | undefined;
   try {
+    const relayHost = env.MAILGATE_RELAY_HOST || '127.0.0.1';
+    // dev turns the SMTP relay on (issue 14): 2525, or a free port when that one is taken.
+    const relayPort = env.MAILGATE_RELAY_PORT ? Number(env.MAILGATE_RELAY_PORT) : (await portFree(DEV_RELAY_PORT, relayHost)) ? DEV_RELAY_PORT : 0;
     service = await startService({
       env,
-      config: { dataDir, httpHost: o.host ?? env.MAILGATE_HTTP_HOST ?? '127.0.0.1', httpPort: o.port ?? (env.MAILGATE_HTTP_PORT ? Number(env.MAILGATE_HTTP_PORT) : 8025) },
+      config: { dataDir, httpHost: o.host ?? env.MAILGATE_HTTP_HOST ?? '127.0.0.1', httpPort: o.port ?? (env.MAILGATE_HTTP_PORT ? Number(env.MAILGATE_HTTP_PORT) : 8025), relayPort, relayHost },
       ca: emulator.caPem,
       // The web Diagnostics page can then name the one missing Exchange-side step (the emulator
       // stands in for Get-ServicePrincipal / Get-MailboxPermission; see doctor/exchange-facts.ts).
@@ -97,8 +114,14 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
       now: Date.now(),
     });
 
+    // A relay client `dev` with a fresh password each start (the old one cannot be shown again).
+    const now = Date.now();
+    if ((await listRelayClients(service.store)).some((c) => c.name === 'dev' && c.revokedAt === undefined)) await revokeRelayClient(service.store, 'dev', { now, actor: 'mailgate dev' });
+    const relayClient = await createRelayClient(service.store, { name: 'dev' }, { now, actor: 'mailgate dev' });
+
     const svc = service;
     return {
+      relayClient,
       service: svc,
       emulator,
       dataDir,
@@ -150,8 +173,26 @@ export function devBanner(d: RunningDev, adminMounted: boolean): string {
     `    -d '{"to":"someone@example.com","subject":"Hello from Mailgate","text":"It works."}'`,
     'Then look at it (use the id from the answer):',
     `  curl -sS -H 'Authorization: Bearer ${d.apiKey}' ${url}/api/v1/messages/<id>`,
+    ...relayLines(d),
     '',
     'Press Ctrl-C to stop.',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The SMTP relay part of the banner: where it listens and a ready-to-paste swaks command. */
+function relayLines(d: RunningDev): string[] {
+  const relay = d.service.relay;
+  const c = d.relayClient;
+  if (!relay || !c) return [];
+  const host = d.service.config.relayHost;
+  return [
+    '',
+    `SMTP relay (STARTTLS) on ${host}:${relay.port}, user ${c.username}, password ${c.password} (relay client "dev", new each start).`,
+    `  Certificate: self-signed, SHA-256 ${relay.certificate.fingerprint256}`,
+    'Send through the relay, as a printer or an app would:',
+    `  swaks --server ${host} --port ${relay.port} --tls --auth PLAIN \\`,
+    `    --auth-user '${c.username}' --auth-password '${c.password}' \\`,
+    `    --from '${d.emulator.demo?.authorizedFrom ?? ''}' --to someone@example.com --header 'Subject: Hello from the relay'`,
+  ];
 }

@@ -179,6 +179,12 @@ export class RawSmtpClient {
   async startTls(ca: string, servername = 'localhost'): Promise<string> {
     const reply = await this.send('STARTTLS');
     if (!reply.startsWith('220')) return reply;
+    await this.tlsHandshake(ca, servername);
+    return reply;
+  }
+
+  /** The TLS handshake on the current socket (after a 220 to STARTTLS read by the caller). */
+  async tlsHandshake(ca: string, servername = 'localhost'): Promise<void> {
     const plain = this.#socket;
     plain.removeAllListeners('data');
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
@@ -187,7 +193,6 @@ export class RawSmtpClient {
     });
     this.#socket = secure;
     this.#attach(secure);
-    return reply;
   }
 
   /** Greeting, EHLO, STARTTLS, EHLO: ready for AUTH. */

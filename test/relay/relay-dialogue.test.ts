@@ -61,7 +61,8 @@ describe('SMTP relay dialogue', () => {
 
     const rw = await p.client({ name: 'scanner-rw', fromPolicy: 'rewrite' });
     const d = await p.connectAuthed(rw);
-    assert.equal(await d.send(`MAIL FROM:<${p.tenant.authorizedFrom}>`), '250 2.1.0 Sender OK');
+    // The scanner uses its own address in MAIL FROM too: the envelope is rewritten as well.
+    assert.equal(await d.send('MAIL FROM:<scanner@printer.local>'), '250 2.1.0 Sender OK');
     await d.send('RCPT TO:<user@example.com>');
     await d.send('DATA');
     const reply = await d.send(dataOf(deviceMessage({ from: 'scanner@printer.local', to: 'user@example.com', subject: 'rewrite me' })).replace(/\r\n$/, ''));
@@ -73,6 +74,7 @@ describe('SMTP relay dialogue', () => {
     const raw = p.emulator.rawMessage(got.id)!.toString('latin1');
     assert.match(raw, new RegExp(`\\r\\nFrom: Scanner <${p.tenant.authorizedFrom}>\\r\\n`));
     assert.match(raw, /\r\nReply-To: Scanner <scanner@printer\.local>\r\n/);
+    assert.equal(got.from, p.tenant.authorizedFrom, 'envelope sender rewritten');
   });
 
   it('SIZE above 35 MB: 552 5.3.4 at MAIL FROM; 501st recipient 452 4.5.3; 250 names the stored message', async () => {

@@ -88,4 +88,77 @@ describe('relay durability', () => {
       tmp.remove();
     }
   });
+
+  it('200 messages over 3 connections with a kill -9 in the middle: every 250 is delivered, none half', async () => {
+    const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
+    const tmp = tempDir('mailgate-relay-crash2-');
+    const demo = emulator.demo!;
+    const env = {
+      MAILGATE_DATA_DIR: tmp.dir,
+      MAILGATE_MASTER_KEY: MASTER_KEY,
+      MAILGATE_HTTP_PORT: '0',
+      MAILGATE_RELAY_PORT: '0',
+      MAILGATE_CA_FILE: emulator.caFile,
+      MAILGATE_LEASE_SECONDS: '1',
+      MAILGATE_POLL_INTERVAL_MS: '50',
+      MAILGATE_RATE_PER_MINUTE: '1000000',
+      MAILGATE_LOG_LEVEL: 'warn',
+      MAILGATE_SMTP_HOST: emulator.smtp.host,
+      MAILGATE_SMTP_PORT: String(emulator.smtp.port),
+      MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
+      MAILGATE_TENANT_ID: demo.tenantId,
+      MAILGATE_CLIENT_ID: demo.clientId,
+      MAILGATE_CLIENT_SECRET: demo.clientSecret,
+      MAILGATE_AUTHORIZED_FROM: demo.authorizedFrom,
+    };
+    let proc: ChildProcess | undefined;
+    try {
+      const setup = openSqliteStore(tmp.dir);
+      const cred = await createRelayClient(setup, { name: 'burst-device' }, { now: Date.now(), actor: 'cli' });
+      await setup.close();
+      const first = await startServe(env);
+      proc = first.proc;
+      const ca = readFileSync(join(tmp.dir, 'relay-tls', 'cert.pem'), 'utf8');
+      const accepted = new Map<string, string>(); // subject -> id
+      const END = 'END-OF-MESSAGE-MARKER';
+      let sent = 0;
+      let killed = false;
+      await Promise.all([0, 1, 2].map(async (conn) => {
+        const c = await RawSmtpClient.connectSecure(first.relayPort, ca);
+        await c.send(`AUTH PLAIN ${Buffer.from(`\0${cred.username}\0${cred.password}`).toString('base64')}`);
+        try {
+          for (let i = 0; sent < 200; i++) {
+            sent++;
+            const subject = `burst-${conn}-${i}`;
+            await c.send(`MAIL FROM:<${demo.authorizedFrom}>`);
+            await c.send('RCPT TO:<user@example.com>');
+            await c.send('DATA');
+            const reply = await c.send(dataOf(deviceMessage({ from: demo.authorizedFrom, to: 'user@example.com', subject, body: `${'x'.repeat(2000)}\r\n${END}` })).replace(/\r\n$/, ''));
+            const id = /^250 2\.0\.0 Ok: queued as (.+)$/.exec(reply)?.[1];
+            if (id) accepted.set(subject, id);
+            if (accepted.size >= 100 && !killed) {
+              killed = true;
+              proc!.kill('SIGKILL');
+            }
+          }
+        } catch {
+          // the connection died with the process
+        }
+      }));
+      assert.ok(killed, 'killed in the middle');
+      await new Promise((r) => (proc!.exitCode !== null || proc!.signalCode !== null ? r(undefined) : proc!.once('exit', r)));
+      assert.ok(accepted.size >= 100);
+      const second = await startServe(env);
+      proc = second.proc;
+      await waitFor(() => [...accepted.keys()].every((s) => emulator.messages().some((m) => m.subject === s)), 60_000, 'every accepted message delivered');
+      for (const m of emulator.messages()) {
+        const raw = emulator.rawMessage(m.id)!.toString();
+        assert.ok(raw.includes(END), `${m.subject} arrived whole`);
+      }
+    } finally {
+      proc?.kill('SIGKILL');
+      await emulator.stop();
+      tmp.remove();
+    }
+  });
 });

@@ -114,8 +114,13 @@ export async function startRelay(o: RelayOptions, d: RelayDeps): Promise<Running
       const sendable = d.sendable();
       // Not configured yet: a temporary refusal, so the device retries once the administrator
       // has entered the Email Settings (a 5xx would make it drop the message).
-      if (!sendable.length) return '451 4.3.5 Mailgate has no Authorized from Address configured yet; try again later';
-      return relayClientMaySendAs(client, address, sendable) ? undefined : notAllowed(address, client.name);
+      if (!sendable.length) return { ok: false, reply: '451 4.3.5 Mailgate has no Authorized from Address configured yet; try again later' };
+      if (relayClientMaySendAs(client, address, sendable)) return { ok: true, envelopeFrom: address };
+      // A rewrite client (a scanner that insists on scanner@printer.local, in MAIL FROM too):
+      // its envelope sender becomes the address its header From is rewritten to.
+      const rewriteTo = client.fromPolicy === 'rewrite' ? relayRewriteAddress(client, sendable) : undefined;
+      if (rewriteTo && relayClientMaySendAs(client, rewriteTo, sendable)) return { ok: true, envelopeFrom: rewriteTo };
+      return { ok: false, reply: notAllowed(address, client.name) };
     },
     async accept(tx) {
       const id = randomUUID();

@@ -137,7 +137,7 @@ export async function ensureGeneratedCertificate(dataDir: string, now = new Date
  * the file) when the files cannot be used; a later reload that fails keeps the previous
  * certificate (and `onReloadError` says why).
  */
-export async function loadRelayTls(o: { certFile?: string; keyFile?: string; dataDir: string; onReloadError?: (error: Error) => void; onReload?: (info: RelayCertificateInfo) => void }): Promise<RelayTls & { generated: boolean }> {
+export async function loadRelayTls(o: { certFile?: string; keyFile?: string; dataDir: string; onReloadError?: (error: Error) => void; onReload?: (info: RelayCertificateInfo) => void; reloadCheckMs?: number }): Promise<RelayTls & { generated: boolean }> {
   if ((o.certFile === undefined) !== (o.keyFile === undefined)) {
     throw new RelayTlsError('MAILGATE_RELAY_TLS_CERT and MAILGATE_RELAY_TLS_KEY go together: set both (PEM files) or neither (a self-signed certificate is generated).');
   }
@@ -156,7 +156,7 @@ export async function loadRelayTls(o: { certFile?: string; keyFile?: string; dat
   let lastCheck = performance.now();
   const refresh = () => {
     const t = performance.now();
-    if (t - lastCheck < RELOAD_CHECK_MS) return;
+    if (t - lastCheck < (o.reloadCheckMs ?? RELOAD_CHECK_MS)) return;
     lastCheck = t;
     const s = stamp();
     if (s === lastStamp) return;

@@ -60,8 +60,11 @@ export interface RelayPolicy<P extends RelayPrincipal> {
   authenticate(username: string, password: string, remoteAddress: string): Promise<P | undefined>;
   clientForAddress(remoteAddress: string): Promise<P | undefined>;
   isActive(principal: P): Promise<boolean>;
-  /** undefined: may send as `address`; else the whole reply line. */
-  checkSender(principal: P, address: string): Promise<string | undefined>;
+  /**
+   * Whether `principal` may use `address` as envelope sender: the envelope sender to use (the
+   * address itself, or the rewrite address for a `--from-policy rewrite` client), or the reply.
+   */
+  checkSender(principal: P, address: string): Promise<{ ok: true; envelopeFrom: string } | { ok: false; reply: string }>;
   /** Store the message; the reply line (250 only after the durable commit). */
   accept(tx: RelayTransaction<P>): Promise<string>;
   onEvent?(event: RelayConnectionEvent): void;
@@ -416,9 +419,9 @@ export class RelayConnection<P extends RelayPrincipal> {
       }
     }
     if (address !== '' && !ADDRESS.test(address)) return this.#error('501 5.1.7 Bad sender address syntax');
-    const refused = await this.policy.checkSender(principal, address);
-    if (refused) return this.#reply(refused);
-    this.#tx = { from: address, to: [] };
+    const checked = await this.policy.checkSender(principal, address);
+    if (!checked.ok) return this.#reply(checked.reply);
+    this.#tx = { from: checked.envelopeFrom, to: [] };
     this.#reply('250 2.1.0 Sender OK');
   }
 
