@@ -13,7 +13,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
@@ -156,6 +157,29 @@ if (relayMissing) {
       await relayThrough('msmtp-login', (_file, raw) => runClient(bin, ['-C', rc, '-a', 'mailgate', '-f', from, '--', RCPT], { input: raw }));
     });
 
+    test('msmtp: the relay\'s certificate pinned with tls_fingerprint (as printed by mailgate serve)', async (t) => {
+      const bin = need(t, 'msmtp');
+      if (!bin) return;
+      const fingerprint = new X509Certificate(readFileSync(pki.certFile)).fingerprint256;
+      assert.ok(svc!.output().includes(fingerprint), 'mailgate serve printed the fingerprint a device pins');
+      const rc = path.join(scratch.dir, 'msmtprc-pinned');
+      writeFileSync(rc, [
+        'account mailgate',
+        'host 127.0.0.1',
+        `port ${svc!.port}`,
+        'tls on',
+        'tls_starttls on',
+        `tls_fingerprint ${fingerprint}`,
+        'auth plain',
+        `user ${client.username}`,
+        `password ${client.password}`,
+        `from ${from}`,
+        'account default : mailgate',
+        '',
+      ].join('\n'), { mode: 0o600 });
+      await relayThrough('msmtp-pinned', (_file, raw) => runClient(bin, ['-C', rc, '-f', from, '--', RCPT], { input: raw }));
+    });
+
     test('curl: STARTTLS (--ssl-reqd) + AUTH PLAIN', async (t) => {
       const bin = need(t, 'curl');
       if (!bin) return;
@@ -176,7 +200,7 @@ if (relayMissing) {
       ]));
     });
 
-    test('Python smtplib: starttls() + login() (AUTH PLAIN) and sendmail(bytes)', async (t) => {
+    test('Python smtplib: starttls() + login() (picks AUTH PLAIN) and sendmail(bytes)', async (t) => {
       const bin = need(t, 'python3');
       if (!bin) return;
       const script = [
@@ -186,8 +210,7 @@ if (relayMissing) {
         'with smtplib.SMTP("127.0.0.1", int(os.environ["PORT"]), timeout=30) as s:',
         '    s.starttls(context=ctx)',
         '    s.ehlo()',
-        '    s.user, s.password = os.environ["USER_NAME"], os.environ["PASSWORD"]',
-        '    s.auth("PLAIN", s.auth_plain)',
+        '    s.login(os.environ["USER_NAME"], os.environ["PASSWORD"])',
         '    refused = s.sendmail(os.environ["FROM"], [os.environ["RCPT"]], raw, mail_options=["BODY=8BITMIME"])',
         '    print("refused:", refused)',
         '    sys.exit(1 if refused else 0)',
@@ -197,7 +220,7 @@ if (relayMissing) {
       }));
     });
 
-    test('Python smtplib: SMTP_SSL (implicit TLS) + login() picking AUTH LOGIN', async (t) => {
+    test('Python smtplib: SMTP_SSL (implicit TLS) + AUTH LOGIN', async (t) => {
       const bin = need(t, 'python3');
       if (!bin) return;
       const script = [
