@@ -70,9 +70,9 @@ async function page(a: Admin, c: AdminContext, s: PageState, status = 200): Prom
   const session = c.get('session');
   const cells = (x: RelayClient) => html`<td data-label="Name">${x.name}</td>
     <td data-label="Username"><code>${x.username}</code></td>
-    <td data-label="Authentication">${authText(x)}</td>
-    <td data-label="May send as">${mayUse(x)}</td>
-    <td data-label="Connects from">${from(x)}</td>
+    <td data-label="Sign-in">${authText(x)}</td>
+    <td data-label="Sends as">${mayUse(x)}</td>
+    <td data-label="Networks">${from(x)}</td>
     <td data-label="Sent" data-sent>${x.messagesSent}</td>
     <td data-label="Failed" data-failed>${x.messagesFailed}</td>
     <td data-label="Last used" data-last-used>${whenUsed(x)}</td>`;
