@@ -75,9 +75,9 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
     const relayHost = env.MAILGATE_RELAY_HOST || '127.0.0.1';
     // dev turns the SMTP relay on (issue 14): 2525, or a free port when that one is taken.
     const relayPort = env.MAILGATE_RELAY_PORT ? Number(env.MAILGATE_RELAY_PORT) : (await portFree(DEV_RELAY_PORT, relayHost)) ? DEV_RELAY_PORT : 0;
-    service = await startService({
+    const startWith = (port: number) => startService({
       env,
-      config: { dataDir, httpHost: o.host ?? env.MAILGATE_HTTP_HOST ?? '127.0.0.1', httpPort: o.port ?? (env.MAILGATE_HTTP_PORT ? Number(env.MAILGATE_HTTP_PORT) : 8025), relayPort, relayHost },
+      config: { dataDir, httpHost: o.host ?? env.MAILGATE_HTTP_HOST ?? '127.0.0.1', httpPort: o.port ?? (env.MAILGATE_HTTP_PORT ? Number(env.MAILGATE_HTTP_PORT) : 8025), relayPort: port, relayHost },
       ca: emulator.caPem,
       // The web Diagnostics page can then name the one missing Exchange-side step (the emulator
       // stands in for Get-ServicePrincipal / Get-MailboxPermission; see doctor/exchange-facts.ts).
@@ -86,6 +86,13 @@ export async function startDev(o: DevOptions = {}): Promise<RunningDev> {
       admin: o.admin,
       runDiagnostics: o.runDiagnostics,
     });
+    try {
+      service = await startWith(relayPort);
+    } catch (error) {
+      // 2525 was taken between the probe and the start (another dev): any free port then.
+      if (relayPort !== DEV_RELAY_PORT || !/MAILGATE_RELAY_PORT/.test((error as Error).message)) throw error;
+      service = await startWith(0);
+    }
     const demo = emulator.demo!;
     const saved = await service.settings.update({
       useModernAuth: true,

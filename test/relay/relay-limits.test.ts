@@ -91,6 +91,21 @@ describe('relay limits and failure replies', () => {
     await waitFor(() => relay.connections() === 0, 5000, 'all closed');
   });
 
+  it('the connection cap counts the implicit-TLS port too: 421 4.7.0 after the handshake', async () => {
+    const plainOnes = await Promise.all(Array.from({ length: 3 }, () => RawSmtpClient.connect(relay.port)));
+    for (const c of plainOnes) await c.readReply();
+    const tlsOnes = await Promise.all(Array.from({ length: 3 }, () => new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ port: relay.tlsPort!, host: '127.0.0.1', ca, servername: 'localhost' }, () => resolve(s));
+      s.once('error', reject);
+    })));
+    // 3 plain + 1 TLS fill the 4 per address (all tests connect from 127.0.0.1); 2 TLS are refused.
+    const replies = await Promise.all(tlsOnes.map((s) => new Promise<string>((resolve) => s.once('data', (d) => resolve(String(d).trim())))));
+    assert.deepEqual(replies.sort(), ['220 relay.test Mailgate ESMTP relay ready', '421 4.7.0 Too many connections', '421 4.7.0 Too many connections']);
+    for (const s of tlsOnes) s.destroy();
+    for (const c of plainOnes) c.close();
+    await waitFor(() => relay.connections() === 0, 5000, 'all closed');
+  });
+
   it('idle and DATA timeouts end the connection with 421 4.4.2 and store nothing', async () => {
     const idle = await RawSmtpClient.connect(relay.port);
     await idle.readReply();
