@@ -316,6 +316,14 @@ if (relayMissing) {
       assert.equal(relay?.status, 'pass', relay?.summary ?? doctor);
       assert.equal(relay?.details?.clients, 1);
       assert.equal(relay?.details?.tlsPort, svc!.tlsPort);
+      // The service's own Diagnostics (admin page, POST /api/v1/diagnostics) end with it too.
+      const { key } = JSON.parse(execFileSync(process.execPath, [MAIN, 'apikey', 'create', 'ops', '--scope', 'admin', '--json'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' })) as { key: string };
+      const api = await fetch(`${svc!.url}/api/v1/diagnostics`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+      assert.equal(api.status, 200);
+      const served = ((await api.json()) as { checks: { id: string; status: string; details?: Record<string, unknown> }[] }).checks.at(-1);
+      assert.equal(served?.id, 'relay');
+      assert.equal(served?.status, 'pass');
+      assert.equal(served?.details?.port, svc!.port);
     });
   });
 }
