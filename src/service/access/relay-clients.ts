@@ -26,9 +26,13 @@
  *   `allowIp` contains the address, or undefined.
  * - `isRelayClientActive(store, id)` → whether the client is still active (the listener asks
  *   before each transaction, so a revocation reaches open connections).
- * - `relayClientMaySendAs(client, address, sendable)`: the sender rule (see its comment).
- * - `isPublicCidr(cidr)`, `normaliseCidr(cidr)`, `RELAY_CLIENT_CACHE_TTL_MS`,
- *   `forgetCachedRelayClients(store)`.
+ * - `relayClientMaySendAs(client, address, sendable)`: the sender rule (see its comment);
+ *   `relayRewriteAddress(client, sendable)`: the address a `rewrite` client's From becomes.
+ * - `isPublicCidr(cidr)`, `normaliseCidr(cidr)`, `normaliseRemoteAddress(ip)`,
+ *   `RELAY_CLIENT_CACHE_TTL_MS`, `forgetCachedRelayClients(store)`, `generateRelayPassword()`,
+ *   `generateRelayUsername(name)`.
+ * Types: `RelayClient` (= store's RelayClientRecord), `ActiveRelayClient`, `RelayClientInput`,
+ * `CreatedRelayClient`, `RelayFromPolicy`, `RelayClientErrorCode`.
  *
  * Staleness: the active clients are read from the store at most every RELAY_CLIENT_CACHE_TTL_MS
  * (1 s) per store object; a client created or revoked through this module in this process takes
