@@ -3,7 +3,10 @@
 # - Postfix, Dovecot (submission + oauth2) for the interoperability suite (test/interop), via
 #   scripts/install-interop-deps.sh;
 # - Chromium for the admin page's browser tests (playwright-core drives /usr/bin/chromium);
-# - openssl for certificate fixtures.
+# - openssl for certificate fixtures;
+# - the SMTP clients the relay's interop tests drive (test/relay/clients.test.ts): swaks (with
+#   Net::SSLeay/IO::Socket::SSL for its STARTTLS), msmtp, curl; Postfix (as a client) and
+#   Cyrus SASL's PLAIN/LOGIN plugins come with the interop servers above / libsasl2-modules.
 # A package that cannot be installed makes its suite skip (loudly), so one failure here does
 # not stop the others from being installed.
 set -uo pipefail
@@ -15,6 +18,12 @@ bash scripts/install-interop-deps.sh || echo "WARNING: the interop servers could
 need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
+command -v swaks >/dev/null 2>&1 || need+=(swaks)
+# swaks without Net::SSLeay cannot STARTTLS ("*** TLS not available").
+perl -MNet::SSLeay -MIO::Socket::SSL -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl libio-socket-ssl-perl)
+command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+[ -e /usr/lib/x86_64-linux-gnu/sasl2/libplain.so ] || [ -e /usr/lib/aarch64-linux-gnu/sasl2/libplain.so ] || need+=(libsasl2-modules)
 if [ ${#need[@]} -gt 0 ]; then
   # Nothing may start during installation; remove the guard afterwards only if we made it.
   created_policy=0
@@ -23,5 +32,5 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   trap '[ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
   for i in 1 2 3; do apt-get update -qq && break || sleep 5; done
-  apt-get install -y -qq --no-install-recommends "${need[@]}" || { echo "WARNING: could not install ${need[*]}; the browser tests will skip"; exit 1; }
+  apt-get install -y -qq --no-install-recommends "${need[@]}" || { echo "WARNING: could not install ${need[*]}; the browser tests / relay client tests will skip"; exit 1; }
 fi

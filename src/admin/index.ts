@@ -2,7 +2,7 @@
  * `createAdminApp(deps)`: the admin page of `mailgate serve`, a Hono app that `createApp`
  * mounts under /admin. Server-rendered HTML (escaped by default, ./html.ts), a small local
  * stylesheet and script from /admin/assets, sessions with CSRF protection and login rate
- * limiting, and the pages: Email Settings, Test, Diagnostics, Delivery log, API keys.
+ * limiting, and the pages: Email Settings, Test, Diagnostics, Delivery log, API keys, Relay clients.
  *
  * Why its own app: the admin page is a different kind of client than the JSON API (a browser
  * with a cookie instead of a bearer key), so it has its own authentication, error pages and
@@ -20,6 +20,7 @@
  *   GET  /messages[?status=&cursor=]               delivery log + chart
  *   GET  /messages/:id      POST /messages/:id/retry
  *   GET  /api-keys          POST /api-keys         POST /api-keys/revoke
+ *   GET  /relay-clients     POST /relay-clients    POST /relay-clients/revoke
  *
  * @example
  * // in the composition root (src/app/service.ts):
@@ -33,6 +34,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppDeps } from '../service/intake/http/deps.js';
 import { limitBody } from '../service/intake/http/body-limit.js';
 import { apiKeysRoutes } from './api-keys/api-keys-routes.js';
+import { relayClientsRoutes } from './relay-clients/relay-clients-routes.js';
 import { assetRoutes } from './assets.js';
 import { authRoutes, guard } from './auth-routes.js';
 import { createAdminContext, type AdminEnv, type AdminOptions } from './context.js';
@@ -100,6 +102,7 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
   app.route('/diagnostics', diagnosticsRoutes(a));
   app.route('/messages', messagesRoutes(a));
   app.route('/api-keys', apiKeysRoutes(a));
+  app.route('/relay-clients', relayClientsRoutes(a));
   // A catch-all route, not notFound(): a mounted app's notFound is not used by the parent.
   app.all('*', (c) => renderPage(a, c, { title: 'Page not found', status: 404, body: html`<p>There is no such page. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` }));
   app.onError((error, c) => {

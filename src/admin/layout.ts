@@ -17,7 +17,7 @@ import type { Admin, AdminContext } from './context.js';
 import { escapeHtml, html, type Interpolation, type SafeHtml } from './html.js';
 import type { Flash, Session } from './session.js';
 
-export type NavId = 'settings' | 'test' | 'diagnostics' | 'messages' | 'api-keys';
+export type NavId = 'settings' | 'test' | 'diagnostics' | 'messages' | 'api-keys' | 'relay-clients';
 
 const NAV: readonly { id: NavId; path: string; label: string }[] = [
   { id: 'settings', path: '/settings', label: 'Email Settings' },
@@ -25,6 +25,7 @@ const NAV: readonly { id: NavId; path: string; label: string }[] = [
   { id: 'diagnostics', path: '/diagnostics', label: 'Diagnostics' },
   { id: 'messages', path: '/messages', label: 'Delivery log' },
   { id: 'api-keys', path: '/api-keys', label: 'API keys' },
+  { id: 'relay-clients', path: '/relay-clients', label: 'Relay clients' },
 ];
 
 export interface PageInput {

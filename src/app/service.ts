@@ -36,6 +36,8 @@ import { parseServiceConfig, type ServiceConfig } from '../service/config.js';
 import { createApp, type AppDeps, type AppOptions, type RunDiagnostics } from '../service/intake/http/app.js';
 import type { AppEnv } from '../service/intake/http/auth.js';
 import { ServiceMetrics } from '../service/metrics.js';
+import { observeRelayEvent } from '../service/relay-metrics.js';
+import { listRelayClients } from '../service/access/relay-clients.js';
 import { DeliveryThread } from '../service/delivery/thread/delivery-thread.js';
 import { createOutbox } from '../service/outbox/outbox.js';
 import { loadMasterKey } from '../service/settings/secret-box.js';
@@ -228,7 +230,14 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
       sendTest: createSendTest({ settings, factory, diagnose, now, store, onTokenRequests: (n) => (testTokenRequests += n) }),
       // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
-      runDiagnostics: o.runDiagnostics ?? ((input) => runDoctor(settings.effectiveRaw(), { ...o.doctorOptions, to: input.to, ca })),
+      // With the relay on, the report ends with the `relay` check (its real ports, the active clients).
+      runDiagnostics: o.runDiagnostics ?? (async (input) => {
+        const from = settings.settings()?.authorizedFrom;
+        const relayInput = relay
+          ? { host: config.relayHost, port: relay.port, ...(relay.tlsPort !== undefined ? { tlsPort: relay.tlsPort } : {}), clients: (await listRelayClients(store)).filter((c) => c.revokedAt === undefined).length, ...(from ? { authorizedFrom: from } : {}) }
+          : undefined;
+        return runDoctor(settings.effectiveRaw(), { ...o.doctorOptions, to: input.to, ca, ...(relayInput ? { relay: relayInput } : {}) });
+      }),
       adminPassword,
       worker,
       deliveryThreadProblem: () => thread?.problem(),
@@ -293,7 +302,10 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
             authWindowMs: config.relayAuthWindowSeconds * 1000,
             ...o.relayTimeouts,
           },
-          { store, outbox, sendable: () => { const f = settings.settings()?.authorizedFrom; return f ? [f] : []; }, tls, logger, now, onEvent: o.onRelayEvent },
+          { store, outbox, sendable: () => { const f = settings.settings()?.authorizedFrom; return f ? [f] : []; }, tls, logger, now, onEvent: (e) => {
+            observeRelayEvent(metrics.relay, e);
+            o.onRelayEvent?.(e);
+          } },
         );
       } catch (error) {
         server?.close();

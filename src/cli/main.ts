@@ -11,6 +11,7 @@ import { registerEmulatorCommand } from './commands/emulator.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerSetupScriptCommand } from './commands/setup-script.js';
 import { registerServeCommands } from './commands/serve.js';
+import { registerRelayClientCommands } from './commands/relay-client.js';
 import { VERSION } from '../version.js';
 
 const program = new Command();
@@ -26,6 +27,7 @@ registerDoctorCommand(program);
 registerSetupScriptCommand(program);
 registerEmulatorCommand(program);
 registerServeCommands(program);
+registerRelayClientCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

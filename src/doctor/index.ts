@@ -9,4 +9,4 @@ export { renderReport, type RenderOptions } from './render-report.js';
 export { buildSetupScript, OBJECT_ID_PLACEHOLDER, type SetupScriptOptions, type SetupScriptSettings } from './setup-script.js';
 export { findServicePrincipalObjectId } from './service-principal-oid.js';
 export { psQuote } from './powershell.js';
-export { CHECK_IDS, type CheckId, type CheckResult, type CheckStatus, type DoctorOptions, type DoctorReport } from './types.js';
+export { CHECK_IDS, OPTIONAL_CHECK_IDS, type CheckId, type CheckResult, type CheckStatus, type DoctorOptions, type DoctorReport } from './types.js';

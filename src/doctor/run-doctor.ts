@@ -28,7 +28,8 @@ import { decideTokenClaims, settleRolesWarning, type ClaimsDecision } from './ch
 import { decideSmtpAuth, observeSmtpAuth, type ExchangeSideView, type SmtpAuthObservation } from './checks/smtp-auth-check.js';
 import { decideExchangeSide } from './exchange-facts.js';
 import { decideSend, observeSend } from './checks/send-check.js';
-import { CHECK_IDS, type CheckId, type CheckResult, type DoctorOptions, type DoctorReport } from './types.js';
+import { decideRelay, observeRelay } from './checks/relay-check.js';
+import { CHECK_IDS, OPTIONAL_CHECK_IDS, type CheckId, type CheckResult, type DoctorOptions, type DoctorReport } from './types.js';
 
 /** Default cap of each network step (ms) when the caller gives no timeoutMs. */
 export const DEFAULT_STEP_TIMEOUT_MS = 5_000;
@@ -214,10 +215,12 @@ async function checkSignInAndSend(run: Run): Promise<void> {
 }
 
 /** The report: missing checks skipped, in the fixed order, scrubbed of every secret. */
+const ORDER: readonly CheckId[] = [...CHECK_IDS, ...OPTIONAL_CHECK_IDS];
+
 function finish(checks: CheckResult[], secrets: string[]): DoctorReport {
   const seen = new Set(checks.map((c) => c.id));
   for (const id of CHECK_IDS) if (!seen.has(id)) checks.push(skip(id, 'an earlier check failed.'));
-  checks.sort((a, b) => CHECK_IDS.indexOf(a.id) - CHECK_IDS.indexOf(b.id));
+  checks.sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id));
   return scrubReport({ ok: !checks.some((c) => c.status === 'fail'), checks }, secrets);
 }
 
@@ -237,6 +240,10 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
   const raw = input as RawSettings;
   const secrets = secretValues(raw);
   const checks: CheckResult[] = [];
+  // The relay does not depend on the Email Settings: probed alongside, whatever they say.
+  const relay = options.relay
+    ? observeRelay(options.relay, options.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS).then((o) => decideRelay(o, Date.now()))
+    : undefined;
 
   const parsed = parseSettings(raw);
   const certificate = parsed.ok ? await observeCertificate(parsed.settings) : undefined;
@@ -244,6 +251,7 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
   checks.push(settingsCheck);
   if (settingsCheck.status === 'fail' || !parsed.ok) {
     for (const id of CHECK_IDS.slice(1)) checks.push(skip(id, 'the settings are invalid; fix them first.'));
+    if (relay) checks.push(await relay);
     return finish(checks, secrets);
   }
 
@@ -258,5 +266,6 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
   await checkConnection(run);
   await checkToken(run);
   await checkSignInAndSend(run);
+  if (relay) checks.push(await relay);
   return finish(checks, secrets);
 }

@@ -11,7 +11,9 @@
 
 /** The checks, in the order they run. Stable ids: never rename one. */
 export const CHECK_IDS = ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send'] as const;
-export type CheckId = (typeof CHECK_IDS)[number];
+/** Checks that run only when their feature is on, after the others: `relay` (the SMTP relay). */
+export const OPTIONAL_CHECK_IDS = ['relay'] as const;
+export type CheckId = (typeof CHECK_IDS)[number] | (typeof OPTIONAL_CHECK_IDS)[number];
 
 /**
  * - `pass`: the step is set up right.
@@ -64,6 +66,11 @@ export interface DoctorOptions {
    * in the order to check them, as it must against a real tenant.
    */
   exchangeFacts?: import('./exchange-facts.js').ExchangeFactsSource;
+  /**
+   * The SMTP relay's listener when it is on (MAILGATE_RELAY_PORT): adds the `relay` check
+   * (listening, STARTTLS, certificate valid and not expiring within 30 days, at least one client).
+   */
+  relay?: import('./checks/relay-check.js').RelayDoctorInput;
   /** Replaces the DNS lookup (tests). Resolves to the addresses of a host name. */
   lookup?: (host: string) => Promise<string[]>;
 }

@@ -9,6 +9,8 @@
  */
 import type { AttemptOutcome, MessageStatus } from './outbox/store.js';
 import type { WorkerMetrics } from './delivery/attempt.js';
+import type { RelayClientRecord } from './outbox/store.js';
+import { RelayMetrics } from './relay-metrics.js';
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const CODE = /^[A-Z][A-Z0-9_]{0,40}$/;
@@ -22,6 +24,8 @@ export interface ScrapeInput {
   storage?: { full: boolean; fullWrites: number };
   /** Transport auto: moves between SMTP and Graph, keyed `from→to reason`. */
   transportSwitches?: Record<string, number>;
+  /** The relay clients with their stored sent/failed counters (the relay metrics, ./relay-metrics.ts). */
+  relayClients?: readonly RelayClientRecord[];
 }
 
 export class ServiceMetrics implements WorkerMetrics {
@@ -32,6 +36,8 @@ export class ServiceMetrics implements WorkerMetrics {
   readonly #latencyBuckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
   #latencyCount = 0;
   #latencySum = 0;
+  /** The SMTP relay's connections, AUTH failures and messages per client (issue 14). */
+  readonly relay = new RelayMetrics();
 
   accepted(): void {
     this.#accepted++;
@@ -90,6 +96,7 @@ export class ServiceMetrics implements WorkerMetrics {
     hist.push(`mailgate_delivery_latency_seconds_bucket{le="+Inf"} ${this.#latencyCount}`);
     hist.push(`mailgate_delivery_latency_seconds_sum ${this.#latencySum}`, `mailgate_delivery_latency_seconds_count ${this.#latencyCount}`);
     metric('mailgate_delivery_latency_seconds', 'histogram', 'Time from acceptance to delivery.', hist);
+    if (input.relayClients) out.push(...this.relay.render(input.relayClients));
     const mem = process.memoryUsage();
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the service process.', [`process_resident_memory_bytes ${mem.rss}`]);
     metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [`nodejs_heap_used_bytes ${mem.heapUsed}`]);

@@ -47,4 +47,5 @@ export const CHECK_TITLES: Record<string, string> = {
   'token-claims': 'Token claims',
   'smtp-auth': 'SMTP AUTH sign-in',
   send: 'Test message',
+  relay: 'SMTP relay',
 };

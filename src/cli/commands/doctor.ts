@@ -15,6 +15,10 @@
  * MAILGATE_MASTER_KEY or the data dir's master.key), with environment values winning exactly as
  * in the service. It never creates a data dir, a database or a key file: a missing one is an
  * argument error.
+ *
+ * With the SMTP relay on (MAILGATE_RELAY_PORT set), the report ends with the `relay` check: it
+ * connects to the relay like a device, checks its certificate, and counts the relay clients of
+ * the data dir (--data-dir, or the rule of service/data-dir.ts).
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +27,9 @@ import { MailgateError, type Problem } from '../../core/errors.js';
 import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
 import { renderReport, runDoctor } from '../../doctor/index.js';
 import { emulatorExchangeFacts } from '../../doctor/exchange-facts.js';
+import type { RelayDoctorInput } from '../../doctor/checks/relay-check.js';
+import { listRelayClients } from '../../service/access/relay-clients.js';
+import { resolveDataDir } from '../../service/data-dir.js';
 import { DATABASE_FILE } from '../../service/outbox/sqlite/open.js';
 import { openSqliteStore } from '../../service/outbox/sqlite/sqlite-store.js';
 import { loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../service/settings/secret-box.js';
@@ -81,6 +88,32 @@ async function storedSettings(dataDir: string, env: Record<string, string | unde
   }
 }
 
+/**
+ * The `relay` check's input when the relay is on (MAILGATE_RELAY_PORT set): where it listens,
+ * and how many active clients the service's data dir holds (the data dir of --data-dir, or the
+ * one rule of service/data-dir.ts; undefined when there is no database to count them in).
+ */
+async function relayInput(env: Record<string, string | undefined>, dataDirFlag: string | undefined, authorizedFrom: string | undefined): Promise<RelayDoctorInput | undefined> {
+  const portText = env.MAILGATE_RELAY_PORT?.trim();
+  if (!portText) return undefined;
+  const port = Number(portText);
+  if (!/^\d{1,5}$/.test(portText) || port < 1 || port > 65535) throw argumentError([{ key: 'relayPort', message: `MAILGATE_RELAY_PORT: must be a port number between 1 and 65535 (got "${portText.slice(0, 20)}")` }]);
+  const tlsText = env.MAILGATE_RELAY_TLS_PORT?.trim();
+  const tlsPort = tlsText ? Number(tlsText) : undefined;
+  if (tlsText && (!/^\d{1,5}$/.test(tlsText) || tlsPort! < 1 || tlsPort! > 65535)) throw argumentError([{ key: 'relayTlsPort', message: 'MAILGATE_RELAY_TLS_PORT: must be a port number between 1 and 65535' }]);
+  const dir = resolveDataDir(dataDirFlag, env).dir;
+  let clients: number | undefined;
+  if (existsSync(join(dir, DATABASE_FILE))) {
+    const store = openSqliteStore(dir);
+    try {
+      clients = (await listRelayClients(store)).filter((c) => c.revokedAt === undefined).length;
+    } finally {
+      await store.close();
+    }
+  }
+  return { host: env.MAILGATE_RELAY_HOST?.trim() || '127.0.0.1', port, ...(tlsPort !== undefined ? { tlsPort } : {}), ...(clients !== undefined ? { clients } : {}), ...(authorizedFrom ? { authorizedFrom } : {}) };
+}
+
 async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
   try {
@@ -93,7 +126,9 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
       throw argumentError([{ key: 'emulatorAdmin', message: `--emulator-admin / MAILGATE_EMULATOR_ADMIN: must be the emulator's https://host:port/_emulator URL` }]);
     }
     const timeoutMs = parseTimeout(flags.timeout);
+    const relay = await relayInput(cli.env, flags.dataDir, typeof raw.authorizedFrom === 'string' ? raw.authorizedFrom : undefined);
     const report = await runDoctor(raw, {
+      ...(relay ? { relay } : {}),
       to: flags.to,
       timeoutMs,
       ca: cli.ca,
@@ -116,7 +151,7 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description('Check the Microsoft 365 set-up step by step (settings, DNS, TCP, STARTTLS, token, token claims, SMTP AUTH, optionally a test message) and print the exact fix for each failure.')
+    .description('Check the Microsoft 365 set-up step by step (settings, DNS, TCP, STARTTLS, token, token claims, SMTP AUTH, optionally a test message; the SMTP relay when MAILGATE_RELAY_PORT is set) and print the exact fix for each failure.')
     .option('--to <address>', 'also send a test message to this address')
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000; the token request 10000)')

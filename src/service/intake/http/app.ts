@@ -26,6 +26,7 @@ import { openApiDocument } from './openapi.js';
 import { messageRoutes } from './routes/messages.js';
 import { opsRoutes } from './routes/ops.js';
 import { settingsRoutes } from './routes/settings.js';
+import { relayClientRoutes } from './routes/relay-clients.js';
 
 export type { AppDeps, SendTestResult, RunDiagnostics } from './deps.js';
 
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.get('/api/v1/openapi.json', (c) => c.body((openapi ??= JSON.stringify(openApiDocument())), 200, { 'content-type': 'application/json; charset=utf-8' }));
   app.route('/api/v1/messages', messageRoutes(deps));
   app.route('/api/v1/settings/email', settingsRoutes(deps));
+  app.route('/api/v1/relay-clients', relayClientRoutes(deps));
   app.route('/', opsRoutes(deps));
   if (options.admin) {
     // A browser pointed at the service's root lands on the admin page.

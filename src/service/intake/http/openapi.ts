@@ -18,6 +18,7 @@ import { messageRequestSchema } from '../message-request.js';
 import { MESSAGE_STATUSES } from '../../outbox/store.js';
 import { diagnosticsSchema } from './routes/ops.js';
 import { testSchema } from './routes/settings.js';
+import { relayClientCreateSchema } from './routes/relay-clients.js';
 
 type Json = Record<string, unknown>;
 
@@ -80,6 +81,23 @@ export function openApiDocument(): Json {
       errorCode: { type: ['string', 'null'] },
     },
   };
+  const relayClientSchema = {
+    type: 'object',
+    description: 'An SMTP relay client (a printer, scanner or application); never its password.',
+    properties: {
+      name: { type: 'string' },
+      username: { type: 'string', description: 'The generated SMTP username.' },
+      noAuth: { type: 'boolean', description: 'Recognised by its source address only (no SMTP AUTH).' },
+      allowFrom: { type: 'array', items: { type: 'string' } },
+      allowIp: { type: 'array', items: { type: 'string' } },
+      fromPolicy: { type: 'string', enum: ['reject', 'rewrite'] },
+      createdAt: { type: 'string', format: 'date-time' },
+      revokedAt: { type: ['string', 'null'], format: 'date-time' },
+      lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+      messagesSent: { type: 'integer', description: 'Its messages delivered.' },
+      messagesFailed: { type: 'integer', description: 'Its messages that failed for good (after the relay answered 250).' },
+    },
+  };
   const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
   return {
     openapi: '3.1.0',
@@ -113,6 +131,8 @@ export function openApiDocument(): Json {
           ],
         },
         EmailSettings: settingsSchema(),
+        RelayClientRequest: jsonSchema(relayClientCreateSchema),
+        RelayClient: relayClientSchema,
       },
     },
     paths: {
@@ -206,6 +226,36 @@ export function openApiDocument(): Json {
             ...AUTH_ERRORS,
             ...INPUT_ERRORS,
           },
+        },
+      },
+      '/api/v1/relay-clients': {
+        get: {
+          summary: 'The SMTP relay clients, revoked ones included, with last use and messages sent/failed (scope admin).',
+          security: admin,
+          responses: { '200': json('The clients.', { type: 'object', properties: { items: { type: 'array', items: ref('RelayClient') } } }), ...AUTH_ERRORS },
+        },
+        post: {
+          summary: 'Create a relay client (scope admin): the generated username and password are in the answer, once.',
+          security: admin,
+          requestBody: body(ref('RelayClientRequest')),
+          responses: {
+            '201': json('Created. password is shown only now (null for a noAuth client).', {
+              type: 'object',
+              required: ['name', 'username', 'password', 'allowFrom', 'allowIp'],
+              properties: { name: { type: 'string' }, username: { type: 'string' }, password: { type: ['string', 'null'] }, allowFrom: { type: 'array', items: { type: 'string' } }, allowIp: { type: 'array', items: { type: 'string' } }, noAuth: { type: 'boolean' }, fromPolicy: { type: 'string', enum: ['reject', 'rewrite'] } },
+            }),
+            ...AUTH_ERRORS,
+            ...INPUT_ERRORS,
+            '409': problem('An active relay client has that name.'),
+          },
+        },
+      },
+      '/api/v1/relay-clients/{name}': {
+        delete: {
+          summary: 'Revoke the active relay client with this name (scope admin); the relay refuses it within two seconds, also on open connections.',
+          security: admin,
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '204': { description: 'Revoked.' }, ...AUTH_ERRORS, '404': problem('No active relay client has that name.') },
         },
       },
       '/api/v1/diagnostics': {

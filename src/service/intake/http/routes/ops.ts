@@ -68,7 +68,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
       }
     }
     const route = d.transportRoute?.();
-    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), ...(route ? { transportSwitches: route.switches } : {}) });
+    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), relayClients: await d.store.listRelayClients(), ...(route ? { transportSwitches: route.switches } : {}) });
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
