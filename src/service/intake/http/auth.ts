@@ -11,7 +11,7 @@
  * loopback), with the command that creates a key there: a key made in another data dir (the
  * CLI's ./data next to `mailgate dev`'s ./data/dev) was the classic first-hour 401.
  *
- * Imports: hono, ../api-keys, ../store types, ./problem.
+ * Imports: hono, ../../access/api-keys, ../../outbox/store types, ./problem.
  */
 import type { MiddlewareHandler } from 'hono';
 import { authenticateApiKey, scopeAllows } from '../../access/api-keys.js';
