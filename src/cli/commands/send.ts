@@ -11,7 +11,7 @@
  * Exit codes: 0 accepted by the server, 1 delivery failed, 2 invalid settings or arguments.
  * With --json, exactly one JSON object on stdout; logs and warnings go to stderr.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readBoundedFileSync } from '../../config/bounded-file.js';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
@@ -24,6 +24,7 @@ import { decodeTokenClaims } from '../../auth/jwt-claims.js';
 import { addLogSecretSource, createLogger } from '../../log/logger.js';
 import { parseSettings, secretValues, settingsFromEnv, type EmailSettings } from '../../core/settings.js';
 import { cliEnvironment } from '../cli-env.js';
+import { boundedFileProblem } from '../env-file.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError, renderProblems } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -60,26 +61,14 @@ export function contentTypeFor(file: string): string {
   return CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
-/** Reads a regular file of at most `max` bytes; a problem (named by its flag) otherwise. */
+/** Reads a regular file of at most `max` bytes (config/bounded-file); a problem (named by its flag) otherwise. */
 function readBounded(flag: string, file: string, max: number, problems: Problem[]): Buffer | undefined {
-  let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
-    const st = fstatSync(fd);
-    if (!st.isFile()) {
-      problems.push({ key: flag, message: `${flag} ${file}: not a regular file` });
-      return undefined;
-    }
-    if (st.size > max) {
-      problems.push({ key: flag, message: `${flag} ${file}: ${Math.ceil(st.size / 1048576)} MB, more than the ${Math.round(max / 1048576)} MB allowed` });
-      return undefined;
-    }
-    return readFileSync(fd);
+    return readBoundedFileSync(file, max);
   } catch (err) {
-    problems.push({ key: flag, message: `${flag} ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+    const problem = boundedFileProblem(err, `${Math.round(max / 1048576)} MB`);
+    problems.push({ key: flag, message: `${flag} ${file}: ${problem.replace(/^is /, '')}` });
     return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 
