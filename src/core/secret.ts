@@ -69,6 +69,11 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
     const b64 = base64Form(v);
     if (b64.length >= 8) out = out.split(b64).join(REDACTED);
   }
+  // A PEM private key, whatever its source: a key read from a certificate *file* (the path is
+  // not a secret, so the file's key is in no list of secrets in effect) or the PKCS#8 form
+  // Mailgate exports from a pasted key (not the text that was pasted). An unterminated block
+  // (a truncated message) is redacted to its end.
+  out = out.replace(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*$)/g, REDACTED);
   // Anything that looks like a JWT (three base64url parts, the first starting eyJ).
   out = out.replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED);
   // AUTH XOAUTH2 / AUTH PLAIN initial responses.
