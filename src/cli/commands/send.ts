@@ -12,10 +12,11 @@
  * With --json, exactly one JSON object on stdout; logs and warnings go to stderr.
  */
 import { readBoundedFileSync } from '../../config/bounded-file.js';
-import { basename, extname } from 'node:path';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
 import { MAX_MESSAGE_BYTES, validateMessage } from '../../core/message.js';
+import { mediaTypeFor } from '../../core/media-types.js';
 import type { Attachment, OutboundMessage } from '../../core/ports.js';
 import { contextFor, diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
@@ -46,19 +47,12 @@ interface SendFlags {
 /** Upper bound of a body read from --text-file/--html-file. */
 export const MAX_BODY_FILE_BYTES = 10 * 1024 * 1024;
 
-/** Content types for common attachment extensions; anything else is application/octet-stream. */
-const CONTENT_TYPES: Record<string, string> = {
-  '.pdf': 'application/pdf', '.txt': 'text/plain', '.csv': 'text/csv', '.html': 'text/html', '.htm': 'text/html',
-  '.json': 'application/json', '.xml': 'application/xml', '.zip': 'application/zip', '.gz': 'application/gzip',
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.svg': 'image/svg+xml', '.webp': 'image/webp',
-  '.ics': 'text/calendar', '.doc': 'application/msword', '.xls': 'application/vnd.ms-excel',
-  '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  '.pptx': 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-};
-
+/**
+ * An attachment's content type from its file name: the API's own table (core/media-types.ts),
+ * so `--attach` and a JSON attachment without contentType give the same type.
+ */
 export function contentTypeFor(file: string): string {
-  return CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  return mediaTypeFor(basename(file));
 }
 
 /** Reads a regular file of at most `max` bytes (config/bounded-file); a problem (named by its flag) otherwise. */
