@@ -88,14 +88,18 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
  * `scrubText` applied to every string inside a value (objects, arrays, an Error's message and
  * stack), before the value is logged, stored or returned. An Error becomes a plain object
  * `{type, message, stack, ...its own fields, cause}`, the shape pino gives errors. A `Secret` becomes `[redacted]`. Plain data
- * only: depth is capped so a cyclic or huge object cannot stall the caller.
+ * only: depth is capped so a cyclic or huge object cannot stall the caller, and what lies below
+ * the cap becomes `[too deep]` (never passed on unscrubbed).
  */
 export function scrubDeep<T>(value: T, secrets: Iterable<string | Secret | undefined>, depth = 0): T {
   const list = Array.isArray(secrets) ? secrets : [...secrets];
   const walk = (v: unknown, d: number): unknown => {
     if (typeof v === 'string') return scrubText(v, list);
     if (v instanceof Secret) return REDACTED;
-    if (d > 8 || v === null || typeof v !== 'object') return v;
+    if (v === null || typeof v !== 'object') return v;
+    // Deeper than this is not walked, so it is not passed on either: returned as it was, its
+    // strings (a token in a long cause chain) would be serialised unscrubbed.
+    if (d > 8) return '[too deep]';
     if (Array.isArray(v)) return v.map((x) => walk(x, d + 1));
     if (v instanceof Error) {
       // Type, message and stack survive (scrubbed): a log line without them cannot be

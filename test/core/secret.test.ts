@@ -56,3 +56,15 @@ test('scrubText removes a PEM private key that is in no list of secrets (a key r
   const err = Object.assign(new Error('token request failed'), { config: { auth: { clientCertificate: { thumbprint: 'ab12', privateKey: pkcs8 } } } });
   assert.ok(!JSON.stringify(scrubDeep({ err }, [])).includes(body));
 });
+
+test('scrubDeep never passes on unscrubbed what lies below its depth cap (a long cause chain, a deep object)', () => {
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmNkZWZnaCJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+  let deep: unknown = { token: `Bearer ${jwt}` };
+  for (let i = 0; i < 12; i++) deep = { next: deep };
+  let err: Error = new Error(`innermost ${jwt}`);
+  for (let i = 0; i < 12; i++) err = new Error(`level ${i}`, { cause: err });
+  const out = JSON.stringify(scrubDeep({ deep, err }, []));
+  assert.ok(!out.includes(jwt), out);
+  assert.match(out, /\[too deep\]/);
+  assert.match(out, /level 11/);
+});
