@@ -28,11 +28,13 @@
  *
  * Every request body is limited to 64 KB (ADMIN_MAX_BODY_BYTES) before it is read: 413.
  *
- * Imports: hono, the service's AppDeps type and body limit, the modules of this folder.
+ * Imports: hono, the service's AppDeps type, body limit, StorageFullError and its Retry-After, the modules of this folder.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppDeps } from '../service/intake/http/deps.js';
 import { limitBody } from '../service/intake/http/body-limit.js';
+import { STORAGE_FULL_RETRY_AFTER_S } from '../service/intake/http/problem.js';
+import { StorageFullError } from '../service/outbox/store.js';
 import { apiKeysRoutes } from './api-keys/api-keys-routes.js';
 import { relayClientsRoutes } from './relay-clients/relay-clients-routes.js';
 import { assetRoutes } from './assets.js';
@@ -106,6 +108,14 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
   // A catch-all route, not notFound(): a mounted app's notFound is not used by the parent.
   app.all('*', (c) => renderPage(a, c, { title: 'Page not found', status: 404, body: html`<p>There is no such page. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` }));
   app.onError((error, c) => {
+    if (error instanceof StorageFullError) {
+      // A full data disk is the server's temporary condition, not a bug: 503 + Retry-After as
+      // the API answers (storage-full), saying that nothing was saved (issue 12 item 5).
+      deps.logger.warn({ path: c.req.path, code: error.code }, 'admin page: request refused, the data directory is full');
+      const res = renderPage(a, c, { title: 'Storage full', status: 503, body: html`<p class="notice">Nothing was saved: the disk of Mailgate's data directory is full. Try again once an operator has freed space. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` });
+      res.headers.set('retry-after', String(STORAGE_FULL_RETRY_AFTER_S));
+      return res;
+    }
     deps.logger.error({ err: error, path: c.req.path }, 'admin page: unhandled error');
     return renderPage(a, c, { title: 'Something went wrong', status: 500, body: html`<p>The page failed unexpectedly; the server log has the details. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` });
   });

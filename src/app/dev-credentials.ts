@@ -14,7 +14,7 @@
  * new key and password at the next start. A password changed since (admin page or `mailgate
  * admin set-password`) is kept and not shown; a key revoked since is replaced.
  *
- * Imports: node:fs, node:path, ./admin-password, ./api-keys, ./store types.
+ * Imports: node:fs, node:path, ../service/access/admin-password, ../service/access/api-keys, ../service/outbox/store types.
  */
 import { chmodSync, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -10,7 +10,7 @@
  * (./dev-credentials.ts), and returns everything the CLI prints. Email Settings variables from the environment are ignored here: dev always
  * talks to the emulator.
  *
- * Imports: ../emulator (only here and in tests), ./service, ./dev-credentials, ./data-dir.
+ * Imports: ../emulator (only here and in tests), ./service, ./dev-credentials, ../service/data-dir.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -16,11 +16,11 @@
  *   only when a process starts; in the real environment Node already applied it.
  *   A CA file must be a regular file of at most 1 MiB.
  *
- * Imports: node:fs, ../core/errors, ./env-file.
+ * Imports: ../config/bounded-file, ../core/errors, ./env-file.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readBoundedFileSync } from '../config/bounded-file.js';
 import type { Problem } from '../core/errors.js';
-import { EnvFileError, readEnvFile } from './env-file.js';
+import { boundedFileProblem, EnvFileError, readEnvFile } from './env-file.js';
 
 export const MAX_CA_FILE_BYTES = 1024 * 1024;
 
@@ -34,20 +34,14 @@ export interface CliEnvironment {
 }
 
 function readCa(file: string, variable: string): { ca?: Buffer; problem?: Problem } {
-  let fd: number | undefined;
+  let ca: Buffer;
   try {
-    fd = openSync(file, 'r');
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { problem: { key: 'caFile', env: variable, message: `${variable}: ${file} is not a regular file` } };
-    if (st.size > MAX_CA_FILE_BYTES) return { problem: { key: 'caFile', env: variable, message: `${variable}: ${file} is larger than 1 MiB` } };
-    const ca = readFileSync(fd);
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) return { problem: { key: 'caFile', env: variable, message: `${variable}: ${file} holds no PEM certificate` } };
-    return { ca };
+    ca = readBoundedFileSync(file, MAX_CA_FILE_BYTES);
   } catch (err) {
-    return { problem: { key: 'caFile', env: variable, message: `${variable}: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` } };
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+    return { problem: { key: 'caFile', env: variable, message: `${variable}: ${file} ${boundedFileProblem(err, '1 MiB')}` } };
   }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) return { problem: { key: 'caFile', env: variable, message: `${variable}: ${file} holds no PEM certificate` } };
+  return { ca };
 }
 
 /** The merged environment for a command; problems are returned, never thrown. */

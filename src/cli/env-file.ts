@@ -12,9 +12,10 @@
  * never the value (it may be a secret). Bounded (64 KiB, a regular file); a key given twice is
  * refused.
  *
- * Imports: node:fs only.
+ * Imports: node:fs, ../config/bounded-file (the read).
  */
-import { lstatSync, openSync, readFileSync, renameSync, writeFileSync, closeSync, fstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { BoundedFileError, readBoundedFileSync } from '../config/bounded-file.js';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -97,23 +98,23 @@ function parseValue(rest: string): string | { problem: string } {
   return bare;
 }
 
-/** Reads and parses an env file: a regular file of at most 64 KiB. Throws EnvFileError. */
+/** Reads and parses an env file: a regular file of at most 64 KiB (config/bounded-file). Throws EnvFileError. */
 export function readEnvFile(file: string): Record<string, string> {
-  let fd: number;
+  let text: string;
   try {
-    fd = openSync(file, 'r');
+    text = readBoundedFileSync(file, MAX_ENV_FILE_BYTES).toString('utf8');
   } catch (err) {
-    throw new EnvFileError(file, [`cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    throw new EnvFileError(file, [boundedFileProblem(err, `${MAX_ENV_FILE_BYTES / 1024} KiB`)]);
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new EnvFileError(file, ['is not a regular file']);
-    if (st.size > MAX_ENV_FILE_BYTES) throw new EnvFileError(file, [`is larger than ${MAX_ENV_FILE_BYTES / 1024} KiB`]);
-    const text = readFileSync(fd, 'utf8');
-    return parseEnvText(text, file);
-  } finally {
-    closeSync(fd);
-  }
+  return parseEnvText(text, file);
+}
+
+/** A refused read (config/bounded-file) as the short problem the CLI shows after the file name. */
+export function boundedFileProblem(err: unknown, limit: string): string {
+  if (err instanceof BoundedFileError && err.reason === 'not-a-regular-file') return err.message.slice(err.path.length + 1); // "is not a regular file (it is …)"
+  if (err instanceof BoundedFileError && err.reason === 'too-large') return `is larger than ${limit}`;
+  const cause = err instanceof BoundedFileError ? err.cause : err;
+  return `cannot be read (${(cause as NodeJS.ErrnoException)?.code ?? (err as Error).message})`;
 }
 
 /** One `KEY='value'` (or bare) assignment; values with a `'` or a line break are refused. */

@@ -1,19 +1,24 @@
 /**
- * Reading a file that a setting names (the client certificate, MAILGATE_CA_FILE): only a
- * regular file of at most 64 KB, and never in a way that can block or exhaust the process.
+ * Reading a file that a setting or a command-line flag names (the client certificate,
+ * MAILGATE_CA_FILE, `--env-file`, `--attach`, the emulator's `--state`): only a
+ * regular file of bounded size (64 KB for a setting; the caller's limit for a flag), and never in
+ * a way that can block or exhaust the process.
  *
  * Why: a path is untrusted input (an admin key can set `clientCertificatePath`). Read naively,
  * `/dev/urandom` blocks the event loop and fills the heap, a FIFO hangs the read forever, a
  * directory or a huge file fails late and confusingly. So the file is opened with O_NONBLOCK (a
  * FIFO opens at once instead of waiting for a writer), the *opened descriptor* is fstat'ed (no
  * race between a check of the path and the read), anything but a regular file within the limit
- * is refused before a byte is read, and at most limit + 1 bytes are read (a file that grew after
- * the fstat is refused too). Every caller that reads a file named by a setting goes through here.
+ * is refused before a byte is read, and at most the fstat size + 1 bytes are read (a file that
+ * grew after the fstat is refused too). Every caller that reads a file named by a setting or a
+ * flag goes through here (the CLI once had three readers of its own that opened a FIFO without
+ * O_NONBLOCK and hung).
  *
  * `readBoundedFile` (async, off the event loop) is the one to use. `readBoundedFileSync` exists
  * only for the synchronous mailer construction (`createTokenProvider`, which the CLI and the
- * delivery thread's preflight call): with the same checks it reads at most 64 KB of a regular
- * file, so it can neither hang nor run long, whatever the path names by then.
+ * delivery thread's preflight call) and the CLI's one-shot commands, which read their files
+ * before anything else runs: with the same checks it reads at most the limit of a regular file,
+ * so it can neither hang nor run long, whatever the path names by then.
  *
  * Imports: node:fs only.
  */
@@ -67,8 +72,19 @@ function refusal(path: string, st: Stats, limit: number): BoundedFileError | und
   return undefined;
 }
 
-function tooLarge(path: string, limit: number): BoundedFileError {
-  return new BoundedFileError('too-large', path, `${path} is too large (more than ${limitText(limit)})`);
+/**
+ * The buffer for a file fstat found within the limit: its size and one byte more, which can only
+ * fill if the file grew after the fstat. Never the whole limit: callers with a large limit
+ * (`mailgate send --attach`, tens of MB) must not allocate it for every small file.
+ */
+function bufferSize(st: Stats, limit: number): number {
+  return Math.min(st.size, limit) + 1;
+}
+
+/** A file that grew while it was read: refused (past the limit, too large; else changing under us). */
+function grew(path: string, length: number, limit: number): BoundedFileError {
+  if (length > limit) return new BoundedFileError('too-large', path, `${path} is too large (more than ${limitText(limit)})`);
+  return new BoundedFileError('unreadable', path, `cannot read ${path} (it grew while it was read)`);
 }
 
 /** Reads a regular file of at most `limit` bytes without blocking the event loop; throws BoundedFileError. */
@@ -88,7 +104,7 @@ export async function readBoundedFile(path: string, limit = SETTINGS_FILE_LIMIT)
     }
     const refused = refusal(path, st, limit);
     if (refused) throw refused;
-    const buf = Buffer.alloc(limit + 1);
+    const buf = Buffer.alloc(bufferSize(st, limit));
     let length = 0;
     while (length < buf.length) {
       let n: number;
@@ -100,7 +116,7 @@ export async function readBoundedFile(path: string, limit = SETTINGS_FILE_LIMIT)
       if (n === 0) break;
       length += n;
     }
-    if (length > limit) throw tooLarge(path, limit);
+    if (length > st.size) throw grew(path, length, limit);
     return buf.subarray(0, length);
   } finally {
     await handle.close().catch(() => undefined);
@@ -124,7 +140,7 @@ export function readBoundedFileSync(path: string, limit = SETTINGS_FILE_LIMIT): 
     }
     const refused = refusal(path, st, limit);
     if (refused) throw refused;
-    const buf = Buffer.alloc(limit + 1);
+    const buf = Buffer.alloc(bufferSize(st, limit));
     let length = 0;
     while (length < buf.length) {
       let n: number;
@@ -136,7 +152,7 @@ export function readBoundedFileSync(path: string, limit = SETTINGS_FILE_LIMIT): 
       if (n === 0) break;
       length += n;
     }
-    if (length > limit) throw tooLarge(path, limit);
+    if (length > st.size) throw grew(path, length, limit);
     return buf.subarray(0, length);
   } finally {
     closeSync(fd);

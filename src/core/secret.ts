@@ -69,6 +69,11 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
     const b64 = base64Form(v);
     if (b64.length >= 8) out = out.split(b64).join(REDACTED);
   }
+  // A PEM private key, whatever its source: a key read from a certificate *file* (the path is
+  // not a secret, so the file's key is in no list of secrets in effect) or the PKCS#8 form
+  // Mailgate exports from a pasted key (not the text that was pasted). An unterminated block
+  // (a truncated message) is redacted to its end.
+  out = out.replace(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*$)/g, REDACTED);
   // Anything that looks like a JWT (three base64url parts, the first starting eyJ).
   out = out.replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED);
   // AUTH XOAUTH2 / AUTH PLAIN initial responses.
@@ -83,14 +88,18 @@ export function scrubText(text: string, secrets: Iterable<string | Secret | unde
  * `scrubText` applied to every string inside a value (objects, arrays, an Error's message and
  * stack), before the value is logged, stored or returned. An Error becomes a plain object
  * `{type, message, stack, ...its own fields, cause}`, the shape pino gives errors. A `Secret` becomes `[redacted]`. Plain data
- * only: depth is capped so a cyclic or huge object cannot stall the caller.
+ * only: depth is capped so a cyclic or huge object cannot stall the caller, and what lies below
+ * the cap becomes `[too deep]` (never passed on unscrubbed).
  */
 export function scrubDeep<T>(value: T, secrets: Iterable<string | Secret | undefined>, depth = 0): T {
   const list = Array.isArray(secrets) ? secrets : [...secrets];
   const walk = (v: unknown, d: number): unknown => {
     if (typeof v === 'string') return scrubText(v, list);
     if (v instanceof Secret) return REDACTED;
-    if (d > 8 || v === null || typeof v !== 'object') return v;
+    if (v === null || typeof v !== 'object') return v;
+    // Deeper than this is not walked, so it is not passed on either: returned as it was, its
+    // strings (a token in a long cause chain) would be serialised unscrubbed.
+    if (d > 8) return '[too deep]';
     if (Array.isArray(v)) return v.map((x) => walk(x, d + 1));
     if (v instanceof Error) {
       // Type, message and stack survive (scrubbed): a log line without them cannot be

@@ -1,6 +1,7 @@
 /**
  * The human-readable log format (`MAILGATE_LOG_FORMAT=pretty`, the default of `mailgate dev`):
- * one short line per entry, `HH:MM:SS.mmm LEVEL message key=value ...`, instead of pino's JSON.
+ * one short line per entry, `HH:MM:SS.mmm LEVEL message key=value ...`, instead of pino's JSON;
+ * an entry with an error is followed by its stack frames (and its cause's), indented.
  *
  * Why our own and not pino-pretty: the service logs few, flat entries; a 60-line formatter
  * avoids a dependency (pino-pretty brings about ten) and runs in-process, after the logger's
@@ -26,7 +27,28 @@ function errorText(err: Record<string, unknown>): string {
   return err.code === undefined ? head : `${head} (code ${String(err.code)})`;
 }
 
-/** One pino JSON line → one readable line (the input unchanged when it is not JSON). */
+/** A text on one line: control characters (CR, LF, ESC, …) shown escaped, so no entry forges another. */
+function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+/**
+ * The frames of an error's (already scrubbed) stack, indented under its entry, then its cause's
+ * head and frames: a pretty log keeps what the JSON keeps (issue 12 item 9), or a 500's
+ * "the server log has the details" would point at a line without them.
+ */
+function errorFrames(err: Record<string, unknown>, depth = 0): string {
+  const stack = typeof err.stack === 'string' ? err.stack.split('\n') : [];
+  const first = stack.findIndex((l) => /^\s+at /.test(l));
+  let out = first === -1 ? '' : stack.slice(first).map((l) => `    ${oneLine(l.trim())}\n`).join('');
+  const cause = err.cause;
+  if (depth < 4 && cause !== null && typeof cause === 'object') {
+    out += `    caused by: ${oneLine(errorText(cause as Record<string, unknown>))}\n${errorFrames(cause as Record<string, unknown>, depth + 1)}`;
+  }
+  return out;
+}
+
+/** One pino JSON line → one readable line, then an error's stack frames (the input unchanged when it is not JSON). */
 export function prettyLine(json: string, o: { color?: boolean } = {}): string {
   let entry: Record<string, unknown>;
   try {
@@ -37,13 +59,16 @@ export function prettyLine(json: string, o: { color?: boolean } = {}): string {
   const level = typeof entry.level === 'number' ? entry.level : 30;
   const name = (LEVELS[level] ?? String(level)).padEnd(5);
   const time = typeof entry.time === 'number' ? new Date(entry.time).toTimeString().slice(0, 8) + `.${String(entry.time % 1000).padStart(3, '0')}` : '';
-  const parts = [time, o.color ? `\x1b[${COLORS[level] ?? '0'}m${name}\x1b[0m` : name, String(entry.msg ?? '')];
+  const parts = [time, o.color ? `\x1b[${COLORS[level] ?? '0'}m${name}\x1b[0m` : name, oneLine(String(entry.msg ?? ''))];
+  let frames = '';
   for (const [k, v] of Object.entries(entry)) {
     if (OMIT.has(k) || v === undefined) continue;
-    if (k === 'err' && v && typeof v === 'object') parts.push(`err=${JSON.stringify(errorText(v as Record<string, unknown>))}`);
-    else parts.push(`${k}=${value(v)}`);
+    if (k === 'err' && v && typeof v === 'object') {
+      parts.push(`err=${JSON.stringify(errorText(v as Record<string, unknown>))}`);
+      frames = errorFrames(v as Record<string, unknown>);
+    } else parts.push(`${k}=${value(v)}`);
   }
-  return `${parts.filter((p) => p !== '').join(' ')}\n`;
+  return `${parts.filter((p) => p !== '').join(' ')}\n${frames}`;
 }
 
 /** A pino destination that writes `prettyLine` of each entry to `out`. */

@@ -12,7 +12,7 @@
  *
  * A command that picks ./data/dev says so on stderr. `serve` never falls back to ./data/dev.
  *
- * Imports: node:fs, node:path, ./sqlite/open (the database file name).
+ * Imports: node:fs, node:path, ./outbox/sqlite/open (the database file name).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

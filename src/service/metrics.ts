@@ -5,7 +5,7 @@
  * scrape time. Labels are fixed, low-cardinality values only (status, attempt outcome, error
  * code): never an address, a subject or any message content.
  *
- * Imports: ./store types, ./worker types.
+ * Imports: ./outbox/store types, ./delivery/attempt types.
  */
 import type { AttemptOutcome, MessageStatus } from './outbox/store.js';
 import type { WorkerMetrics } from './delivery/attempt.js';

@@ -13,6 +13,7 @@ import { createClientCertificate } from '../../src/emulator/index.js';
 import { after, before, describe, it } from 'node:test';
 import { createAdminApp } from '../../src/admin/index.js';
 import { MailgateError } from '../../src/core/errors.js';
+import { StorageFullError } from '../../src/service/outbox/store.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
 import { createApp } from '../../src/service/intake/http/app.js';
 import { parseMessageRequest } from '../../src/service/intake/message-request.js';
@@ -541,6 +542,27 @@ describe('admin: diagnostics without a doctor', () => {
       const page = await client.get('/admin/diagnostics');
       assert.match(page.text, /Diagnostics are not available/);
       assert.equal((await client.post('/admin/diagnostics', {})).status, 501);
+    } finally {
+      await ctx.stop();
+    }
+  });
+});
+
+describe('admin: a full data disk', () => {
+  it('a save the store refuses for lack of space is 503 with Retry-After and says nothing was saved (not a 500 "something went wrong")', async () => {
+    const ctx = await startAdmin();
+    try {
+      const client = await signedIn(ctx);
+      const store = ctx.svc.store as unknown as { saveSettings: (...args: unknown[]) => Promise<unknown> };
+      store.saveSettings = async () => {
+        throw new StorageFullError();
+      };
+      const r = await saveValid(client);
+      assert.equal(r.status, 503, r.text.slice(0, 300));
+      assert.equal(r.headers.get('retry-after'), '30');
+      assert.match(r.text, /Nothing was saved: the disk of Mailgate&#39;s data directory is full|Nothing was saved: the disk of Mailgate's data directory is full/);
+      assert.ok(!ctx.logs.text().includes('admin page: unhandled error'), 'logged as a bug');
+      assert.equal(ctx.svc.settings.secrets().length, 0, 'nothing saved');
     } finally {
       await ctx.stop();
     }

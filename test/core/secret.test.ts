@@ -38,3 +38,33 @@ test('scrubDeep cleans strings at any depth, Secrets and Error messages, and lea
   assert.equal((out as { ok: string }).ok, 'fine');
   assert.match(text, /"message":"pw \[redacted\]"/);
 });
+
+test('scrubText removes a PEM private key that is in no list of secrets (a key read from a certificate file, the exported PKCS#8 form), terminated or truncated', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const pkcs1 = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const body = pkcs8.split('\n')[1]!;
+  for (const pem of [pkcs8, pkcs1, `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${body}\n-----END ENCRYPTED PRIVATE KEY-----\n`]) {
+    const out = scrubText(`certificate in use: ${pem} (thumbprint ab12)`, []);
+    assert.equal(out, 'certificate in use: [redacted]\n (thumbprint ab12)', out);
+  }
+  assert.equal(scrubText(`truncated: ${pkcs8.slice(0, 120)}`, []), 'truncated: [redacted]');
+  // A certificate is public and stays readable.
+  assert.equal(scrubText('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----', []), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----');
+  // At any depth of a logged value (scrubDeep), e.g. an error carrying the client configuration.
+  const err = Object.assign(new Error('token request failed'), { config: { auth: { clientCertificate: { thumbprint: 'ab12', privateKey: pkcs8 } } } });
+  assert.ok(!JSON.stringify(scrubDeep({ err }, [])).includes(body));
+});
+
+test('scrubDeep never passes on unscrubbed what lies below its depth cap (a long cause chain, a deep object)', () => {
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmNkZWZnaCJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+  let deep: unknown = { token: `Bearer ${jwt}` };
+  for (let i = 0; i < 12; i++) deep = { next: deep };
+  let err: Error = new Error(`innermost ${jwt}`);
+  for (let i = 0; i < 12; i++) err = new Error(`level ${i}`, { cause: err });
+  const out = JSON.stringify(scrubDeep({ deep, err }, []));
+  assert.ok(!out.includes(jwt), out);
+  assert.match(out, /\[too deep\]/);
+  assert.match(out, /level 11/);
+});

@@ -52,6 +52,10 @@ describe('deploy/mailgate.service', () => {
       ...env.split('\n').map((l) => /^#?([A-Z][A-Z0-9_]+)=/.exec(l)?.[1]).filter((n): n is string => !!n),
     ];
     assert.ok(names.length >= 8);
+    // The documented set-up is loopback behind a reverse proxy: the login limiter must see the
+    // forwarded client, or one wrong-password burst locks every administrator out (issue 12 item 8).
+    assert.match(env, /^MAILGATE_TRUST_PROXY=on$/m);
+    assert.match(readFileSync('deploy/README.md', 'utf8'), /MAILGATE_TRUST_PROXY=on/);
     assert.deepEqual(names.filter((n) => !known.has(n)), []);
   });
 

@@ -47,7 +47,7 @@ describe('log format', () => {
       log.error({ clientSecret: 'Sx8Q~plain-secret-value-1234567890', err: Object.assign(new TypeError(`token ${JWT} refused`), { code: 'AUTH_FAILED' }) }, `failed with ${JWT}`);
       assert.equal(lines.length, 2);
       assert.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} WARN  delivery deferred messageId=m1 attempt=2 reply="421 4\.3\.2 try later"\n$/);
-      assert.match(lines[1], /^\d\d:\d\d:\d\d\.\d{3} ERROR failed with .* clientSecret=\[redacted\] err="TypeError: token .* refused \(code AUTH_FAILED\)"\n$/);
+      assert.match(lines[1], /^\d\d:\d\d:\d\d\.\d{3} ERROR failed with .* clientSecret=\[redacted\] err="TypeError: token .* refused \(code AUTH_FAILED\)"\n(    at .*\n)+$/);
       assert.ok(!lines.join('').includes(JWT), 'the token leaked');
       assert.ok(!lines.join('').includes('plain-secret-value'), 'the secret leaked');
       assert.ok(!lines.join('').includes('"level"'));
@@ -55,6 +55,25 @@ describe('log format', () => {
       if (saved === undefined) delete process.env.MAILGATE_LOG_FORMAT;
       else process.env.MAILGATE_LOG_FORMAT = saved;
     }
+  });
+
+  it('pretty keeps an error\'s stack frames and its cause (scrubbed), and no entry can forge another line', () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ destination: stream, format: 'pretty' });
+    function failingStep(): never {
+      throw new Error(`outer with ${JWT}`, { cause: new RangeError(`inner with ${JWT}`) });
+    }
+    try {
+      failingStep();
+    } catch (err) {
+      log.error({ err }, 'unhandled error in HTTP request\n00:00:00.000 INFO  forged entry');
+    }
+    const out = lines.join('');
+    assert.match(out, /^\d\d:\d\d:\d\d\.\d{3} ERROR unhandled error in HTTP request\\n00:00:00\.000 INFO  forged entry err="Error: outer with \[redacted\]"\n/);
+    assert.match(out, /\n    at failingStep \(.*log-format\.test\.js:\d+:\d+\)\n/, out);
+    assert.match(out, /\n    caused by: RangeError: inner with \[redacted\]\n    at /, out);
+    assert.ok(!out.includes(JWT), 'the token leaked');
+    assert.equal(out.split('\n').filter((l) => /^\d\d:/.test(l)).length, 1, out);
   });
 
   it('an unknown format is refused, naming the variable; serve exits 1 before starting', () => {

@@ -118,7 +118,7 @@ describe('the 401 advice', () => {
     assert.match(remote, /mailgate apikey create NAME --data-dir <this server's data dir>/);
   });
 
-  it('the service names its data dir only when it listens on loopback', async () => {
+  it('the service names its data dir only when it listens on loopback, and never to a request that came through a proxy', async () => {
     const t = tempDir();
     try {
       for (const [host, expected] of [['127.0.0.1', resolve(t.dir)], ['0.0.0.0', undefined]] as const) {
@@ -128,6 +128,15 @@ describe('the 401 advice', () => {
           const r = await svc.app.request('/api/v1/messages/x');
           assert.equal(r.status, 401);
           assert.equal(((await r.json()) as { detail: string }).detail.includes(t.dir), expected !== undefined);
+          // On loopback behind a reverse proxy (deploy/README.md) a request from the internet
+          // arrives with the proxy's headers: it never learns the path.
+          for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip', 'via', 'x-forwarded-proto']) {
+            const proxied = await svc.app.request('/api/v1/messages/x', { headers: { [header]: header === 'forwarded' ? 'for=203.0.113.9' : '203.0.113.9' } });
+            assert.equal(proxied.status, 401);
+            const detail = ((await proxied.json()) as { detail: string }).detail;
+            assert.ok(!detail.includes(t.dir), `${host} ${header}: ${detail}`);
+            assert.match(detail, /--data-dir <this server's data dir>/);
+          }
         } finally {
           await svc.stop();
         }

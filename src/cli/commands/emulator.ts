@@ -12,7 +12,7 @@
  *
  * Imports: commander, the emulator's public entry (src/emulator/index.ts), ../env-file.
  */
-import { readFile } from 'node:fs/promises';
+import { readBoundedFile } from '../../config/bounded-file.js';
 import type { Command } from 'commander';
 import { nonNegativeIntArg, portArg } from '../arg-parsers.js';
 import {
@@ -70,8 +70,11 @@ function printScenarios(): void {
   }
 }
 
+/** The most a `--state` file may hold (a tenant's state is a few KB). */
+const MAX_STATE_FILE_BYTES = 1024 * 1024;
+
 async function readStateFile(file: string): Promise<EmulatorStateInput> {
-  const text = await readFile(file, 'utf8');
+  const text = (await readBoundedFile(file, MAX_STATE_FILE_BYTES)).toString('utf8');
   try {
     return JSON.parse(text) as EmulatorStateInput;
   } catch (err) {

@@ -11,11 +11,12 @@
  * Exit codes: 0 accepted by the server, 1 delivery failed, 2 invalid settings or arguments.
  * With --json, exactly one JSON object on stdout; logs and warnings go to stderr.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
+import { readBoundedFileSync } from '../../config/bounded-file.js';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
 import { MAX_MESSAGE_BYTES, validateMessage } from '../../core/message.js';
+import { mediaTypeFor } from '../../core/media-types.js';
 import type { Attachment, OutboundMessage } from '../../core/ports.js';
 import { contextFor, diagnose } from '../../core/diagnosis/index.js';
 import type { DiagnosisContext } from '../../core/diagnosis/types.js';
@@ -24,6 +25,7 @@ import { decodeTokenClaims } from '../../auth/jwt-claims.js';
 import { addLogSecretSource, createLogger } from '../../log/logger.js';
 import { parseSettings, secretValues, settingsFromEnv, type EmailSettings } from '../../core/settings.js';
 import { cliEnvironment } from '../cli-env.js';
+import { boundedFileProblem } from '../env-file.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError, renderProblems } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -45,41 +47,22 @@ interface SendFlags {
 /** Upper bound of a body read from --text-file/--html-file. */
 export const MAX_BODY_FILE_BYTES = 10 * 1024 * 1024;
 
-/** Content types for common attachment extensions; anything else is application/octet-stream. */
-const CONTENT_TYPES: Record<string, string> = {
-  '.pdf': 'application/pdf', '.txt': 'text/plain', '.csv': 'text/csv', '.html': 'text/html', '.htm': 'text/html',
-  '.json': 'application/json', '.xml': 'application/xml', '.zip': 'application/zip', '.gz': 'application/gzip',
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.svg': 'image/svg+xml', '.webp': 'image/webp',
-  '.ics': 'text/calendar', '.doc': 'application/msword', '.xls': 'application/vnd.ms-excel',
-  '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  '.pptx': 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-};
-
+/**
+ * An attachment's content type from its file name: the API's own table (core/media-types.ts),
+ * so `--attach` and a JSON attachment without contentType give the same type.
+ */
 export function contentTypeFor(file: string): string {
-  return CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  return mediaTypeFor(basename(file));
 }
 
-/** Reads a regular file of at most `max` bytes; a problem (named by its flag) otherwise. */
+/** Reads a regular file of at most `max` bytes (config/bounded-file); a problem (named by its flag) otherwise. */
 function readBounded(flag: string, file: string, max: number, problems: Problem[]): Buffer | undefined {
-  let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
-    const st = fstatSync(fd);
-    if (!st.isFile()) {
-      problems.push({ key: flag, message: `${flag} ${file}: not a regular file` });
-      return undefined;
-    }
-    if (st.size > max) {
-      problems.push({ key: flag, message: `${flag} ${file}: ${Math.ceil(st.size / 1048576)} MB, more than the ${Math.round(max / 1048576)} MB allowed` });
-      return undefined;
-    }
-    return readFileSync(fd);
+    return readBoundedFileSync(file, max);
   } catch (err) {
-    problems.push({ key: flag, message: `${flag} ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+    const problem = boundedFileProblem(err, `${Math.round(max / 1048576)} MB`);
+    problems.push({ key: flag, message: `${flag} ${file}: ${problem.replace(/^is /, '')}` });
     return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -8,7 +8,7 @@
  * CPU) runs on libuv's thread pool (async `scrypt`), never on the event loop, so sign-in
  * attempts cannot stall the API's intake.
  *
- * Imports: node:crypto, ./store.
+ * Imports: node:crypto, ../outbox/store.
  */
 import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { ConfigStore } from '../outbox/store.js';

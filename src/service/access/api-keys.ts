@@ -14,7 +14,7 @@
  * auth middleware, the admin page and `mailgate dev` all hold the service's one store (AppDeps),
  * so a key they create or revoke through this module empties the cache the middleware reads.
  *
- * Imports: node:crypto, ./store.
+ * Imports: node:crypto, ../outbox/store.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyScope, ConfigStore } from '../outbox/store.js';

@@ -7,7 +7,7 @@
  * (server replies, error messages, diagnoses) is scrubbed of the send's own secrets before it is
  * stored or logged.
  *
- * Imports: src/core, ../store, ../payload, sibling worker modules.
+ * Imports: src/core, ../outbox/store, ../outbox/payload, sibling delivery modules.
  */
 import { isMailgateError } from '../../core/errors.js';
 import { contextFor, learnedFromError } from '../../core/diagnosis/context.js';

@@ -10,7 +10,7 @@
  * as a test; a failed one can be retried from there like any message. A test refused before
  * sending (incomplete settings) is not a message and is not recorded.
  *
- * Imports: node:crypto, src/core, ./worker/mailer-source types, ./http/deps types, ./store types.
+ * Imports: node:crypto, src/core, ./mailer-source types, ../intake/http/deps types, ../settings/settings-store types, ../outbox/store types.
  */
 import { randomUUID } from 'node:crypto';
 import { isMailgateError } from '../../core/errors.js';

@@ -20,7 +20,7 @@
  * Policy is injected: `classify` (core retry policy) and `diagnose` (core diagnosis), so the
  * worker holds no table of its own and tests can script them. Time comes from a Scheduler.
  *
- * Imports: src/core, ../store, sibling worker modules.
+ * Imports: src/core, ../outbox/store, sibling delivery modules.
  */
 import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js';
 import { secretValues, type EmailSettings } from '../../core/settings.js';

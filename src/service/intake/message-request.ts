@@ -8,7 +8,7 @@
  * semantic checks are the core's `validateMessage`, run even when the shape has problems so
  * that all problems are reported together.
  *
- * Imports: zod, src/core, ./payload.
+ * Imports: zod, src/core, ./idempotency, ./zod-problems, ../outbox/payload.
  */
 import { z } from 'zod';
 import { isMailgateError, type Problem } from '../../core/errors.js';

@@ -7,7 +7,7 @@
  * the same one. Its domain is the Authorized from Address's domain when known, else
  * `mailgate`.
  *
- * Imports: node:crypto, ./store, ./message-request, ./payload.
+ * Imports: node:crypto, ./store, ../intake/message-request, ./payload.
  */
 import { randomUUID } from 'node:crypto';
 import type { EmailSettings } from '../../core/settings.js';

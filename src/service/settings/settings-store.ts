@@ -12,7 +12,7 @@
  * (`refresh()`), so the worker's mailer is rebuilt without a restart.
  *
  * Imports: src/core (settings, errors, credential-destinations), auth/client-certificate (checked
- * when saved), ./store, ./secret-box.
+ * when saved), ../outbox/store, ./secret-box, ../delivery/mailer-source types.
  */
 import { isMailgateError, type Problem } from '../../core/errors.js';
 import { Secret } from '../../core/secret.js';

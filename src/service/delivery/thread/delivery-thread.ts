@@ -14,7 +14,7 @@
  * The thread is referenced only while a send or a close is outstanding, so it never keeps a
  * finished process alive.
  *
- * Imports: node:worker_threads, src/core, ../../mailer.js (preflight), ./protocol.js.
+ * Imports: node:worker_threads, src/core, ../../../mailer.js (preflight), ./protocol.js.
  */
 import { Worker } from 'node:worker_threads';
 import { MailgateError } from '../../../core/errors.js';

@@ -12,7 +12,7 @@
  * credential the same: no new token), however many settings changes follow, as MailerSource
  * does in one thread.
  *
- * Imports: ../../mailer.js, ./protocol.js.
+ * Imports: ../../../mailer.js, ./protocol.js.
  */
 import { parentPort } from 'node:worker_threads';
 import { createMailer, createTokenProvider, type MailgateMailer } from '../../../mailer.js';

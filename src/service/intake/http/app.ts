@@ -1,6 +1,6 @@
 /**
  * `createApp(deps)`: the Hono app of the service (API, health, metrics), a pure function of
- * its dependencies. Only the composition root (../service.ts) binds a socket; tests call
+ * its dependencies. Only the composition root (src/app/service.ts) binds a socket; tests call
  * `app.request()`.
  *
  * The admin page (a later issue) is mounted under /admin through `options.admin`, a factory

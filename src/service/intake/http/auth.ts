@@ -11,9 +11,9 @@
  * loopback), with the command that creates a key there: a key made in another data dir (the
  * CLI's ./data next to `mailgate dev`'s ./data/dev) was the classic first-hour 401.
  *
- * Imports: hono, ../api-keys, ../store types, ./problem.
+ * Imports: hono, ../../access/api-keys, ../../outbox/store types, ./problem.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { authenticateApiKey, scopeAllows } from '../../access/api-keys.js';
 import type { ApiKeyRecord, ApiKeyScope, ConfigStore } from '../../outbox/store.js';
 import { problemResponse } from './problem.js';
@@ -31,8 +31,9 @@ function shellWord(path: string): string {
 }
 
 /**
- * The 401's advice. `dataDir` is given only when the API listens on loopback (see service.ts):
- * a filesystem path is no business of remote callers, and a local user can read it anyway.
+ * The 401's advice. `dataDir` is given only when the API listens on loopback (see service.ts)
+ * and the request did not come through a proxy (`requireScope`): a filesystem path is no
+ * business of remote callers, and a local user can read it anyway.
  */
 export function unauthorizedDetail(dataDir?: string, problem: 'missing' | 'malformed' | 'unknown' = 'missing'): string {
   // Missing, malformed and unknown keys are told apart: "send a key" does not help someone
@@ -47,6 +48,15 @@ export function unauthorizedDetail(dataDir?: string, problem: 'missing' | 'malfo
   return `${what} This server's data dir is ${dataDir}; keys made in another data dir are unknown here. Create one with: mailgate apikey create NAME --data-dir ${shellWord(dataDir)}`;
 }
 
+/**
+ * Headers a reverse proxy adds. Behind one (deploy/README.md: Mailgate on loopback behind Caddy
+ * or nginx) a request reaches the loopback port from anywhere on the internet, so a loopback
+ * listener alone does not make the caller local: a proxied request never learns the data dir.
+ */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'via'];
+
+const proxied = (c: Context): boolean => PROXY_HEADERS.some((h) => c.req.header(h) !== undefined);
+
 export function requireScope(store: ConfigStore, scope: ApiKeyScope, dataDir?: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
@@ -54,7 +64,7 @@ export function requireScope(store: ConfigStore, scope: ApiKeyScope, dataDir?: s
     const key = token ? await authenticateApiKey(store, token) : undefined;
     if (!key) {
       const problem = header === undefined || header.trim() === '' ? 'missing' : !token ? 'malformed' : 'unknown';
-      return problemResponse(401, 'unauthorized', 'Authentication required', { detail: unauthorizedDetail(dataDir, problem) }, { 'www-authenticate': token ? 'Bearer realm="mailgate", error="invalid_token"' : 'Bearer realm="mailgate"' });
+      return problemResponse(401, 'unauthorized', 'Authentication required', { detail: unauthorizedDetail(proxied(c) ? undefined : dataDir, problem) }, { 'www-authenticate': token ? 'Bearer realm="mailgate", error="invalid_token"' : 'Bearer realm="mailgate"' });
     }
     if (!scopeAllows(key.scope, scope)) {
       return problemResponse(403, 'forbidden', 'Insufficient scope', { detail: `This API key has scope "${key.scope}"; this request needs "${scope}".` });

@@ -9,7 +9,7 @@
  * (test/service/openapi.test.ts). The admin page (/admin) is a browser UI with CSRF-protected
  * forms, not part of the API, and is not documented here.
  *
- * Imports: zod, src/core (settings fields), ../message-request, ../store types, ./routes schemas.
+ * Imports: zod, src/core (settings fields), ../message-request, ../../outbox/store types, ./routes schemas.
  */
 import { z } from 'zod';
 import { SETTINGS_FIELDS } from '../../../core/settings.js';

@@ -2,7 +2,7 @@
  * JSON views of stored records for API responses: ISO timestamps, explicit nulls for the
  * fields the API documents (`response`, `nextAttemptAt`), no internal columns (lease, seq).
  *
- * Imports: ../store types.
+ * Imports: ../../outbox/store types.
  */
 import type { AttemptRecord, MessageDetail, MessageRecord } from '../../outbox/store.js';
 

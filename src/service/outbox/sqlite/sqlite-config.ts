@@ -5,7 +5,7 @@
  * Why a separate file: none of this is on the delivery path; keeping it apart keeps the
  * outbox statements short and reviewable. Writes share the outbox's WriteQueue.
  *
- * Imports: better-sqlite3 types, ../store/store.
+ * Imports: better-sqlite3 types, ../store.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord, RelayFromPolicy } from '../store.js';

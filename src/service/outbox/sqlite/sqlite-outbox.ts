@@ -13,7 +13,7 @@
  * SQLite's single write lock, so two processes can never claim the same row. Every later state
  * change is guarded by `lease_owner = ? AND attempt_count = ? AND status = 'sending'`.
  *
- * Imports: better-sqlite3 types, ../store/store.
+ * Imports: better-sqlite3 types, ../store.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { Diagnosis } from '../../../core/diagnosis/types.js';

@@ -13,7 +13,7 @@
  * reuses the space of a checkpointed WAL, so small writes can succeed while every message of
  * ordinary size fails.
  *
- * Imports: ./open, ./write-queue, ./sqlite-outbox, ./sqlite-config, ./storage-space, ../store/store.
+ * Imports: ./open, ./write-queue, ./sqlite-outbox, ./sqlite-config, ./storage-space, ../store.
  */
 import type { Database } from 'better-sqlite3';
 import { StorageFullError, type Store } from '../store.js';

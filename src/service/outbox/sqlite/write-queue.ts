@@ -27,7 +27,7 @@
  * A write that fails for lack of space (SQLITE_FULL, ENOSPC) rejects with the store-neutral
  * StorageFullError, counted in `stats.fullWrites`, and `onStorageFull` is told.
  *
- * Imports: better-sqlite3 types, ../store/store (StorageFullError), ./storage-space.
+ * Imports: better-sqlite3 types, ../store (StorageFullError), ./storage-space.
  */
 import type { Database } from 'better-sqlite3';
 import { StorageFullError } from '../store.js';

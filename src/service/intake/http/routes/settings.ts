@@ -2,7 +2,7 @@
  * Email Settings routes (admin): read without secrets, replace with full validation, send a
  * test message now (an invalid recipient is a 422 problem, as on every route).
  *
- * Imports: hono, zod, ../auth, ../problem, ../deps, ../../settings-store types.
+ * Imports: hono, zod, ../auth, ../problem, ../deps, ../../../settings/settings-store types.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
