@@ -146,6 +146,60 @@ describe('delivery worker', () => {
     assert.equal(h.mailer.calls.length, 1);
   });
 
+  it('keeps the lease of a sent message while its result waits for disk space longer than the lease, so it is not claimed and sent again', async () => {
+    const h = await harness({ leaseMs: 30_000 });
+    const markSent = h.store.markSent.bind(h.store);
+    let refusals = 45; // 45 s of a full disk, longer than the 30 s lease
+    h.store.markSent = async (...args) => {
+      if (refusals > 0) {
+        refusals--;
+        throw new StorageFullError();
+      }
+      return markSent(...args);
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(() => h.mailer.calls.length === 1, 5000, 'the message handed to the mailer');
+    for (let i = 0; i < 40; i++) {
+      await settle();
+      h.clock.advance(1000);
+    }
+    await settle();
+    assert.ok(refusals > 0, 'still recording after 40 s');
+    // Another worker polling now finds nothing to claim: the lease was renewed.
+    assert.deepEqual(await h.store.claim({ owner: 'w2', limit: 10, now: h.clock.now(), leaseMs: 30_000 }), []);
+    for (let i = 0; i < 10; i++) {
+      await settle();
+      h.clock.advance(1000);
+    }
+    await h.idle();
+    assert.equal(refusals, 0);
+    const m = await h.store.get(id);
+    assert.equal(m?.status, 'sent', JSON.stringify(m?.attempts));
+    assert.deepEqual(m?.attempts.map((a) => a.outcome), ['sent']);
+    assert.equal(h.mailer.calls.length, 1, 'sent once');
+  });
+
+  it('a sent message whose result fails to record for a reason other than a full or busy store is not retried', async () => {
+    const h = await harness();
+    let tries = 0;
+    h.store.markSent = async () => {
+      tries++;
+      throw new Error('SQLITE_CORRUPT: database disk image is malformed');
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(() => h.mailer.calls.length === 1, 5000, 'the message handed to the mailer');
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      h.clock.advance(1000);
+    }
+    await h.idle();
+    assert.equal(tries, 1, 'recorded once, not retried');
+    const m = await h.store.get(id);
+    assert.equal(m?.status, 'sending', 'left to the lease, never failed');
+  });
+
   it('never has more than maxInFlight messages in flight', async () => {
     const h = await harness({ maxInFlight: 2 });
     h.mailer.hold();

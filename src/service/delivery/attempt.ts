@@ -16,7 +16,7 @@ import { scrubDeep, scrubText } from '../../core/secret.js';
 import type { EmailSettings } from '../../core/settings.js';
 import type { Logger } from '../../log/logger.js';
 import { decodePayload } from '../outbox/payload.js';
-import type { AttemptInput, AttemptOutcome, ClaimedMessage, OutboxStore } from '../outbox/store.js';
+import { StorageFullError, type AttemptInput, type AttemptOutcome, type ClaimedMessage, type OutboxStore } from '../outbox/store.js';
 import { retryDelayMs, type BackoffOptions } from './backoff.js';
 import type { MailerLease } from './mailer-source.js';
 import type { RecipientBudget } from './recipient-budget.js';
@@ -135,21 +135,41 @@ export const RECORD_SENT_RETRY_MS = 1000;
 export const RECORD_SENT_TRIES = 60;
 
 /**
- * Record a delivered message as sent, retrying while the store cannot write (a full disk clears
- * up, a busy database frees itself). True when recorded, false when the lease was lost, undefined
- * when the store kept refusing: the lease then expires and the message is sent again with the
- * same Message-ID, which is the at-least-once promise (never lost, never recorded as failed).
+ * Whether a refused write is worth trying again: a full disk (space may be freed) or a busy or
+ * locked database (the other writer finishes). Anything else (a bug, a corrupt database) will
+ * not clear up by waiting, so it is not retried.
+ */
+export function isTransientStoreError(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof StorageFullError) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
+  }
+  return false;
+}
+
+/**
+ * Record a delivered message as sent, retrying while the store cannot write for a reason that
+ * clears up (a full disk, a busy database). The worker keeps renewing the message's lease while
+ * this runs (worker.ts #renewLeases), so the message cannot be claimed and sent again meanwhile.
+ * True when recorded, false when the lease was lost, undefined when the store refused: the lease
+ * then expires and the message is sent again with the same Message-ID, which is the
+ * at-least-once promise (never lost, never recorded as failed).
  */
 async function recordSent(d: AttemptDeps, m: ClaimedMessage, result: { at: number; response: string; mailbox: string }): Promise<boolean | undefined> {
   for (let tryNo = 1; ; tryNo++) {
     try {
       return await d.store.markSent(m.lease, result);
     } catch (error) {
+      if (!isTransientStoreError(error)) {
+        d.logger.error({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent but recording its result failed (not retried); when the lease expires it will be sent again (same Message-ID)');
+        return undefined;
+      }
       if (tryNo >= RECORD_SENT_TRIES) {
         d.logger.error({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent but its result could not be recorded; when the lease expires it will be sent again (same Message-ID)');
         return undefined;
       }
-      if (tryNo === 1) d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent; recording its result failed, retrying');
+      if (tryNo === 1) d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent; recording its result failed, retrying (the lease is kept while retrying)');
       await new Promise<void>((resolve) => d.scheduler.setTimer(resolve, RECORD_SENT_RETRY_MS));
     }
   }

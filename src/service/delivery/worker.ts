@@ -227,8 +227,10 @@ export class DeliveryWorker {
   }
 
   async #renewLeases(): Promise<void> {
-    // Messages whose send is over only wait for their result to be committed: no renewal.
-    const held = [...this.#buffer.map((m) => m.id), ...[...this.#inFlight.keys()].filter((id) => !this.#recording.has(id))];
+    // Messages whose send is over but whose result is not committed yet (recordSent retries
+    // while the disk is full) are renewed too: if their lease ran out, they would be claimed and
+    // sent again while the first send's result is still waiting to be written.
+    const held = [...this.#buffer.map((m) => m.id), ...this.#inFlight.keys()];
     if (!held.length) return;
     const until = this.#d.scheduler.now() + this.#o.leaseMs;
     try {
@@ -237,9 +239,17 @@ export class DeliveryWorker {
         if (kept.has(m.id)) m.leaseExpiresAt = until;
         return kept.has(m.id);
       });
+      // A recording message not kept was usually just committed; a lost lease there is
+      // reported by recordSent (markSent answers false).
       for (const id of held) if (!kept.has(id) && this.#inFlight.has(id) && !this.#recording.has(id)) this.#d.logger.warn({ messageId: id }, 'lease lost while sending; the message may be delivered twice (same Message-ID)');
     } catch (error) {
-      this.#d.logger.error({ err: error }, 'could not renew leases');
+      const recording = held.filter((id) => this.#recording.has(id));
+      if (recording.length) {
+        // The renewal is a write too, and a full disk refuses it: at-least-once applies.
+        this.#d.logger.error({ err: error, messageIds: recording }, 'could not renew leases; messages already sent whose result is not recorded yet may be sent again when their lease expires (at-least-once, same Message-ID)');
+      } else {
+        this.#d.logger.error({ err: error }, 'could not renew leases');
+      }
     }
   }
 
