@@ -16,7 +16,7 @@
  *
  * Imports: node:fs, node:path, ../service/access/admin-password, ../service/access/api-keys, ../service/outbox/store types.
  */
-import { chmodSync, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD_META, generatePassword, setAdminPassword, verifyPassword } from '../service/access/admin-password.js';
 import { authenticateApiKey, createApiKey, revokeApiKey } from '../service/access/api-keys.js';
@@ -56,10 +56,32 @@ function readSaved(file: string): Saved {
   }
 }
 
+/**
+ * Write the file through a temp file in the data dir, created exclusively (`wx`, mode 0600), then
+ * renamed into place: `wx` never follows a symlink planted at the temp name, and the rename
+ * replaces a symlink at the final name instead of writing through it.
+ */
 function writeSaved(file: string, saved: Saved): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(saved)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600); // the umask cannot widen it, but an older file's mode is not inherited either
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // A leftover of a crashed start with the same pid, or something planted: remove the entry
+    // itself (unlink never follows a symlink) and create the temp file exclusively again.
+    unlinkSync(tmp);
+    fd = openSync(tmp, 'wx', 0o600);
+  }
+  try {
+    writeSync(fd, `${JSON.stringify(saved)}\n`);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+  closeSync(fd);
   renameSync(tmp, file);
 }
 
