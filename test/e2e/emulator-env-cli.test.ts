@@ -58,8 +58,9 @@ describe('mailgate emulator → env file → mailgate doctor / send', () => {
   test('the env file is 0600, parses strictly, and matches the export lines on stderr', () => {
     assert.equal(statSync(envFile).mode & 0o777, 0o600);
     const vars = parseEnvText(readFileSync(envFile, 'utf8'));
-    assert.deepEqual(Object.keys(vars).sort(), ['MAILGATE_AUTHORITY_HOST', 'MAILGATE_AUTHORIZED_FROM', 'MAILGATE_CA_FILE', 'MAILGATE_CLIENT_ID', 'MAILGATE_CLIENT_SECRET', 'MAILGATE_EMULATOR_ADMIN', 'MAILGATE_SMTP_HOST', 'MAILGATE_SMTP_PORT', 'MAILGATE_TENANT_ID']);
+    assert.deepEqual(Object.keys(vars).sort(), ['MAILGATE_AUTHORITY_HOST', 'MAILGATE_AUTHORIZED_FROM', 'MAILGATE_CA_FILE', 'MAILGATE_CLIENT_ID', 'MAILGATE_CLIENT_SECRET', 'MAILGATE_EMULATOR_ADMIN', 'MAILGATE_GRAPH_ENDPOINT', 'MAILGATE_SMTP_HOST', 'MAILGATE_SMTP_PORT', 'MAILGATE_TENANT_ID']);
     assert.equal(vars.MAILGATE_SMTP_PORT, String(emu.ready.smtp.port));
+    assert.equal(vars.MAILGATE_GRAPH_ENDPOINT, emu.ready.graph);
     assert.equal(vars.MAILGATE_AUTHORITY_HOST, emu.ready.authorityHost);
     assert.equal(vars.MAILGATE_CA_FILE, emu.ready.caFile);
     assert.equal(vars.MAILGATE_EMULATOR_ADMIN, emu.ready.admin);
@@ -104,6 +105,18 @@ describe('mailgate emulator → env file → mailgate doctor / send', () => {
     assert.match(raw, /Content-Type: application\/pdf; name=report\.pdf/);
     assert.match(raw, /Content-Type: text\/html/);
     assert.match(raw, /filename=body\.txt/);
+  });
+
+  test('MAILGATE_TRANSPORT=graph send --env-file: delivered through the emulator\'s Microsoft Graph', async () => {
+    await admin('/scenario/healthy', 'PUT');
+    const r = await runCli(['send', '--env-file', envFile, '--to', 'graph@example.com', '--subject', 'Via Graph', '--text', 'Hello', '--json'], { MAILGATE_TRANSPORT: 'graph' });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const out = singleJson(r.stdout);
+    const list = (await admin('/messages')).json() as Array<{ messageId: string; to: string[]; transport: string }>;
+    const stored = list.find((m) => m.messageId === out.messageId);
+    assert.ok(stored, JSON.stringify(out));
+    assert.equal(stored.transport, 'graph');
+    assert.deepEqual(stored.to, ['graph@example.com']);
   });
 
   test('send: argument problems and settings problems in one listing (exit 2), files bounded and regular', async () => {

@@ -37,11 +37,14 @@ interface EmulatorCommandOptions {
 }
 
 /** The MAILGATE_* variables that point `mailgate send`/`doctor` at this emulator (Mailgate's names). */
-export function emulatorEnv(emulator: Pick<Emulator, 'smtp' | 'authorityHost' | 'caFile' | 'admin'>, client: ClientValues | undefined): Record<string, string> {
+export function emulatorEnv(emulator: Pick<Emulator, 'smtp' | 'authorityHost' | 'graph' | 'caFile' | 'admin'>, client: ClientValues | undefined): Record<string, string> {
   const env: Record<string, string> = {
     MAILGATE_SMTP_HOST: emulator.smtp.host,
     MAILGATE_SMTP_PORT: String(emulator.smtp.port),
     MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
+    // The emulator's Microsoft Graph root, so `MAILGATE_TRANSPORT=graph` (or auto) sends through
+    // it too. The transport itself is left to the user: SMTP stays the default.
+    MAILGATE_GRAPH_ENDPOINT: emulator.graph,
     // Mailgate's own extra-CA variable: unlike NODE_EXTRA_CA_CERTS it also works from an env
     // file, and it widens trust for Mailgate only, not for every Node program of the shell.
     MAILGATE_CA_FILE: emulator.caFile,
