@@ -29,8 +29,12 @@ export interface ExchangeFacts {
   servicePrincipals: { appId: string; objectId: string }[];
   /** The Authorized from Address as a mailbox of the tenant; null when it is not one. */
   mailbox: { address: string; fullAccess: string[] } | null;
-  /** "Application SMTP.SendAsApp" assignments: `app` (object id or app id), the covered mailboxes (null = all). */
-  rbacAssignments: { app: string; mailboxes: string[] | null }[];
+  /**
+   * RBAC for Applications assignments (`Get-ManagementRoleAssignment`): `app` (object id or app
+   * id), the role (e.g. "Application SMTP.SendAsApp", "Application Mail.Send"), the covered
+   * mailboxes (null = all). Only "Application SMTP.SendAsApp" gives SMTP access.
+   */
+  rbacAssignments: { app: string; role: string; mailboxes: string[] | null }[];
 }
 
 /** Reads the facts for an app and a mailbox. */
@@ -49,10 +53,23 @@ export function emulatorExchangeFacts(adminUrl: string, o: { ca?: string | Buffe
       source: `the emulator's admin API (${base})`,
       servicePrincipals: Array.isArray(body.servicePrincipals) ? body.servicePrincipals : [],
       mailbox: body.mailbox ? { address: String(body.mailbox.address), fullAccess: Array.isArray(body.mailbox.fullAccess) ? body.mailbox.fullAccess.map(String) : [] } : null,
-      rbacAssignments: Array.isArray(body.rbacAssignments) ? body.rbacAssignments : [],
+      rbacAssignments: Array.isArray(body.rbacAssignments) ? body.rbacAssignments.flatMap(parseAssignment) : [],
     };
   };
 }
+
+/** One assignment of the admin API's answer, or nothing when it is not shaped like one. */
+function parseAssignment(v: unknown): ExchangeFacts['rbacAssignments'] {
+  if (!v || typeof v !== 'object') return [];
+  const a = v as Record<string, unknown>;
+  if (typeof a.app !== 'string') return [];
+  const mailboxes = a.mailboxes === null ? null : Array.isArray(a.mailboxes) ? a.mailboxes.filter((m): m is string => typeof m === 'string') : [];
+  // An assignment without a role is not assumed to be the SMTP one (role is '' then).
+  return [{ app: a.app, role: typeof a.role === 'string' ? a.role : '', mailboxes }];
+}
+
+/** The RBAC for Applications role that gives SMTP AUTH (XOAUTH2) access to the covered mailboxes. */
+export const SMTP_RBAC_ROLE = 'Application SMTP.SendAsApp';
 
 export type ExchangeSideCause = 'mailbox-not-in-tenant' | 'no-service-principal' | 'app-registration-object-id' | 'no-full-access';
 
@@ -84,7 +101,8 @@ export function decideExchangeSide(facts: ExchangeFacts, o: { clientId: string; 
       finding: `Exchange Online's service principal for app ${o.clientId} has ObjectId ${sps.map((sp) => sp.objectId).join(', ')}, but the token's oid (the Enterprise Application object id) is ${o.oid}: it was registered with another Object ID, usually the App Registration's.`,
     };
   }
-  const rbac = facts.rbacAssignments.some((a) => (same(a.app, o.oid) || same(a.app, o.clientId)) && (a.mailboxes === null || a.mailboxes.some((m) => same(m, o.authorizedFrom))));
+  // Only the SMTP role counts: a Graph role ("Application Mail.Send") gives no SMTP access.
+  const rbac = facts.rbacAssignments.some((a) => same(a.role, SMTP_RBAC_ROLE) && (same(a.app, o.oid) || same(a.app, o.clientId)) && (a.mailboxes === null || a.mailboxes.some((m) => same(m, o.authorizedFrom))));
   if (!rbac && !facts.mailbox.fullAccess.some((id) => same(id, o.oid))) {
     return { cause: 'no-full-access', finding: `Mailbox ${facts.mailbox.address} does not grant FullAccess to service principal ${o.oid}: Add-MailboxPermission was not run.` };
   }

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderReport } from '../../src/doctor/render-report.js';
-import { decideExchangeSide, type ExchangeFacts } from '../../src/doctor/exchange-facts.js';
+import { decideExchangeSide, emulatorExchangeFacts, type ExchangeFacts } from '../../src/doctor/exchange-facts.js';
+import { buildTenantState, startEmulator } from '../../src/emulator/index.js';
 import type { DoctorReport } from '../../src/doctor/types.js';
 
 test('renderReport prints "Likely causes" and then "How to fix" for a failed check', () => {
@@ -41,6 +42,36 @@ test('decideExchangeSide: each missing step, first failing one wins; all done â†
   assert.match(wrong!.finding, new RegExp(`ObjectId ${APP_OBJECT}.*oid .* is ${OID}`));
   assert.equal(decideExchangeSide({ ...good, mailbox: { address: MAILBOX, fullAccess: [] } }, q)?.cause, 'no-full-access');
   // RBAC for Applications covering the mailbox replaces FullAccess.
-  assert.equal(decideExchangeSide({ ...good, mailbox: { address: MAILBOX, fullAccess: [] }, rbacAssignments: [{ app: OID, mailboxes: [MAILBOX] }] }, q), undefined);
-  assert.equal(decideExchangeSide({ ...good, mailbox: { address: MAILBOX, fullAccess: [] }, rbacAssignments: [{ app: OID, mailboxes: ['other@contoso.com'] }] }, q)?.cause, 'no-full-access');
+  assert.equal(decideExchangeSide({ ...good, mailbox: { address: MAILBOX, fullAccess: [] }, rbacAssignments: [{ app: OID, role: 'Application SMTP.SendAsApp', mailboxes: [MAILBOX] }] }, q), undefined);
+  assert.equal(decideExchangeSide({ ...good, mailbox: { address: MAILBOX, fullAccess: [] }, rbacAssignments: [{ app: OID, role: 'Application SMTP.SendAsApp', mailboxes: ['other@contoso.com'] }] }, q)?.cause, 'no-full-access');
+});
+
+test('decideExchangeSide: only an "Application SMTP.SendAsApp" assignment stands in for FullAccess; a Graph role does not', () => {
+  const noFullAccess = { ...good, mailbox: { address: MAILBOX, fullAccess: [] } };
+  for (const role of ['Application Mail.Send', 'Application Mail.ReadWrite', '']) {
+    assert.equal(decideExchangeSide({ ...noFullAccess, rbacAssignments: [{ app: OID, role, mailboxes: null }] }, q)?.cause, 'no-full-access', role);
+  }
+  assert.equal(decideExchangeSide({ ...noFullAccess, rbacAssignments: [{ app: OID, role: 'Application Mail.Send', mailboxes: null }, { app: OID, role: 'Application SMTP.SendAsApp', mailboxes: [MAILBOX] }] }, q), undefined);
+});
+
+test('the emulator\'s exchange view: a tenant with only a Graph RBAC role (Application Mail.Send) and no FullAccess is "no-full-access" for SMTP', async () => {
+  const graphOnly = buildTenantState({ domain: 'graphrbac.onmicrosoft.com', consentedRoles: [], fullAccess: false, rbacAssignments: [{ role: 'Application Mail.Send', mailboxes: null }] });
+  const smtpRbac = buildTenantState({ domain: 'smtprbac.onmicrosoft.com', consentedRoles: [], fullAccess: false, rbacMailboxes: null });
+  const emu = await startEmulator(graphOnly.state, { smtpPort: 0, httpsPort: 0 });
+  try {
+    const facts = await emulatorExchangeFacts(emu.admin, { ca: emu.caPem })({ clientId: graphOnly.clientId, authorizedFrom: graphOnly.authorizedFrom });
+    assert.ok(facts.rbacAssignments.some((a) => a.role === 'Application Mail.Send'), JSON.stringify(facts.rbacAssignments));
+    const finding = decideExchangeSide(facts, { clientId: graphOnly.clientId, authorizedFrom: graphOnly.authorizedFrom, oid: graphOnly.servicePrincipalObjectId });
+    assert.equal(finding?.cause, 'no-full-access');
+  } finally {
+    await emu.stop();
+  }
+  // The SMTP role does count (the same path, set-up B).
+  const emu2 = await startEmulator(smtpRbac.state, { smtpPort: 0, httpsPort: 0 });
+  try {
+    const facts = await emulatorExchangeFacts(emu2.admin, { ca: emu2.caPem })({ clientId: smtpRbac.clientId, authorizedFrom: smtpRbac.authorizedFrom });
+    assert.equal(decideExchangeSide(facts, { clientId: smtpRbac.clientId, authorizedFrom: smtpRbac.authorizedFrom, oid: smtpRbac.servicePrincipalObjectId }), undefined);
+  } finally {
+    await emu2.stop();
+  }
 });
