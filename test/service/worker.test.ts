@@ -13,6 +13,8 @@ import { openSqliteStore, type SqliteStore } from '../../src/service/outbox/sqli
 import { StorageFullError, type NewMessage } from '../../src/service/outbox/store.js';
 import { MailerSource, type SettingsSnapshot } from '../../src/service/delivery/mailer-source.js';
 import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../../src/service/delivery/worker.js';
+import { isTransientStoreError } from '../../src/service/delivery/attempt.js';
+import { pino } from 'pino';
 import { retryDelayMs } from '../../src/service/delivery/backoff.js';
 import { TokenBucket } from '../../src/service/delivery/rate-limiter.js';
 import { FakeClock, FakeMailer, settle, tempDir, waitFor } from './helpers.js';
@@ -60,7 +62,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function harness(opts: Partial<WorkerOptions> = {}, random = () => 0): Promise<Harness> {
+async function harness(opts: Partial<WorkerOptions> = {}, random = () => 0, logger = silentLogger()): Promise<Harness> {
   const t = tempDir();
   const store = openSqliteStore(t.dir);
   const clock = new FakeClock();
@@ -74,7 +76,7 @@ async function harness(opts: Partial<WorkerOptions> = {}, random = () => 0): Pro
   });
   const worker = new DeliveryWorker(
     { owner: 'w1', leaseMs: 30_000, maxInFlight: 3, ratePerMinute: 600_000, rateBurst: 1000, pollIntervalMs: 1000, backoff: { baseMs: 1000, maxMs: 60_000 }, ...opts },
-    { store, mailers: source, scheduler: clock, logger: silentLogger(), classify, random,
+    { store, mailers: source, scheduler: clock, logger, classify, random,
       diagnose: (e) => ({ id: e instanceof MailgateError ? `diag-${e.code}` : 'unknown', summary: 's', causes: [], fixes: ['fix it'] }) },
   );
   const h: Harness = {
@@ -198,6 +200,46 @@ describe('delivery worker', () => {
     assert.equal(tries, 1, 'recorded once, not retried');
     const m = await h.store.get(id);
     assert.equal(m?.status, 'sending', 'left to the lease, never failed');
+  });
+
+  it('retries recording only a full disk or a busy/locked database', () => {
+    assert.equal(isTransientStoreError(new StorageFullError()), true);
+    assert.equal(isTransientStoreError(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })), true);
+    assert.equal(isTransientStoreError(new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'SQLITE_BUSY_SNAPSHOT' }) })), true);
+    assert.equal(isTransientStoreError(Object.assign(new Error('locked'), { code: 'SQLITE_LOCKED' })), true);
+    assert.equal(isTransientStoreError(Object.assign(new Error('malformed'), { code: 'SQLITE_CORRUPT' })), false);
+    assert.equal(isTransientStoreError(new TypeError('bug')), false);
+  });
+
+  it('when the lease renewal of a message being recorded fails too (full disk), the log says it may be sent again', async () => {
+    const lines: string[] = [];
+    const h = await harness({}, () => 0, pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }));
+    const markSent = h.store.markSent.bind(h.store);
+    const renewLeases = h.store.renewLeases.bind(h.store);
+    let full = true;
+    h.store.markSent = async (...args) => {
+      if (full) throw new StorageFullError();
+      return markSent(...args);
+    };
+    h.store.renewLeases = async (...args) => {
+      if (full) throw new StorageFullError();
+      return renewLeases(...args);
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(() => h.mailer.calls.length === 1, 5000, 'the message handed to the mailer');
+    for (let i = 0; i < 12; i++) {
+      await settle();
+      h.clock.advance(1000);
+    }
+    await settle();
+    const renewal = lines.map((l) => JSON.parse(l) as { msg: string; messageIds?: string[] }).find((l) => l.msg.startsWith('could not renew leases'));
+    assert.ok(renewal, lines.join(''));
+    assert.match(renewal.msg, /may be sent again when their lease expires \(at-least-once, same Message-ID\)/);
+    assert.deepEqual(renewal.messageIds, [id]);
+    full = false;
+    await h.tick(2000);
+    assert.equal((await h.store.get(id))?.status, 'sent');
   });
 
   it('never has more than maxInFlight messages in flight', async () => {
