@@ -14,6 +14,8 @@
  * `--data-dir DIR` reads the service's stored Email Settings (secrets decrypted with
  * MAILGATE_MASTER_KEY or the data dir's master.key), with environment values winning exactly as
  * in the service. It never creates a data dir, a database or a key file: a missing one is an
+ * argument error. It never writes the database either: it is opened read-only (no migration,
+ * no write probe, no key check stored), and a schema older or newer than this Mailgate's is an
  * argument error.
  *
  * With the SMTP relay on (MAILGATE_RELAY_PORT set), the report ends with the `relay` check: it
@@ -28,12 +30,12 @@ import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
 import { renderReport, runDoctor } from '../../doctor/index.js';
 import { emulatorExchangeFacts } from '../../doctor/exchange-facts.js';
 import type { RelayDoctorInput } from '../../doctor/checks/relay-check.js';
-import { listRelayClients } from '../../service/access/relay-clients.js';
 import { resolveDataDir } from '../../service/data-dir.js';
 import { DATABASE_FILE } from '../../service/outbox/sqlite/open.js';
-import { openSqliteStore } from '../../service/outbox/sqlite/sqlite-store.js';
+import { DataDirError } from '../../service/outbox/sqlite/open.js';
+import { openReadOnlyStore, type ReadOnlyStore } from '../../service/outbox/sqlite/read-only.js';
 import { loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../service/settings/secret-box.js';
-import { SettingsService } from '../../service/settings/settings-store.js';
+import { readEffectiveSettings } from '../../service/settings/settings-store.js';
 import { cliEnvironment } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
@@ -76,15 +78,24 @@ async function storedSettings(dataDir: string, env: Record<string, string | unde
     if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
     throw err;
   }
-  const store = openSqliteStore(dataDir);
+  const store = openStoreForReading(dataDir);
   try {
-    const settings = await SettingsService.open({ store, masterKey: key, env });
-    return settings.effectiveRaw();
+    return await readEffectiveSettings(store, key, env);
   } catch (err) {
     if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
     throw err;
   } finally {
-    await store.close();
+    store.close();
+  }
+}
+
+/** The data dir's database, read-only (the doctor never migrates, probes or writes it). */
+function openStoreForReading(dataDir: string): ReadOnlyStore {
+  try {
+    return openReadOnlyStore(dataDir);
+  } catch (err) {
+    if (err instanceof DataDirError) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: ${err.message}` }]);
+    throw err;
   }
 }
 
@@ -104,11 +115,11 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
   const dir = resolveDataDir(dataDirFlag, env).dir;
   let clients: number | undefined;
   if (existsSync(join(dir, DATABASE_FILE))) {
-    const store = openSqliteStore(dir);
+    const store = openStoreForReading(dir);
     try {
-      clients = (await listRelayClients(store)).filter((c) => c.revokedAt === undefined).length;
+      clients = (await store.listRelayClients()).filter((c) => c.revokedAt === undefined).length;
     } finally {
-      await store.close();
+      store.close();
     }
   }
   return { host: env.MAILGATE_RELAY_HOST?.trim() || '127.0.0.1', port, ...(tlsPort !== undefined ? { tlsPort } : {}), ...(clients !== undefined ? { clients } : {}), ...(authorizedFrom ? { authorizedFrom } : {}) };
