@@ -14,15 +14,16 @@
  * - The extra CA comes from MAILGATE_CA_FILE (Mailgate's own variable, as for `mailgate serve`).
  *   NODE_EXTRA_CA_CERTS in the file is honoured the same way, since Node reads that variable
  *   only when a process starts; in the real environment Node already applied it.
- *   A CA file must be a regular file of at most 1 MiB.
+ *   A CA file must be a regular file of at most CA_BUNDLE_FILE_LIMIT (1 MiB), as for `serve`.
  *
  * Imports: ../config/bounded-file, ../core/errors, ./env-file.
  */
-import { readBoundedFileSync } from '../config/bounded-file.js';
+import { CA_BUNDLE_FILE_LIMIT, readBoundedFileSync } from '../config/bounded-file.js';
 import type { Problem } from '../core/errors.js';
 import { boundedFileProblem, EnvFileError, readEnvFile } from './env-file.js';
 
-export const MAX_CA_FILE_BYTES = 1024 * 1024;
+/** The same limit as `serve` (config/bounded-file.ts). */
+export const MAX_CA_FILE_BYTES = CA_BUNDLE_FILE_LIMIT;
 
 export interface CliEnvironment {
   env: Record<string, string | undefined>;
