@@ -64,6 +64,7 @@ function kindOf(st: Stats): string {
 }
 
 function limitText(limit: number): string {
+  if (limit % (1024 * 1024) === 0) return `${limit / (1024 * 1024)} MiB`;
   return limit % 1024 === 0 ? `${limit / 1024} KB` : `${limit} bytes`;
 }
 

@@ -40,7 +40,7 @@ test('serve: a 200 KB CA bundle starts the service; a 2 MiB file stops the start
   await svc.stop();
   await assert.rejects(
     startService({ env: { MAILGATE_DATA_DIR: data, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_CA_FILE: bundle2m() }, listen: false, worker: false }),
-    (e: unknown) => e instanceof ServiceStartError && /^MAILGATE_CA_FILE cannot be used: .*too large/.test(e.message),
+    (e: unknown) => e instanceof ServiceStartError && /^MAILGATE_CA_FILE cannot be used: .*too large \(\d+ bytes; at most 1 MiB\)/.test(e.message),
   );
 });
 
