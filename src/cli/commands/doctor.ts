@@ -1,7 +1,7 @@
 /**
- * `mailgate doctor [--to ADDR] [--json] [--env-file FILE] [--data-dir DIR]`: check every step of
+ * `mailgate doctor [--to ADDR] [--json] [--settings-file FILE] [--data-dir DIR]`: check every step of
  * the Microsoft 365 set-up with the same settings as `mailgate send` (MAILGATE_* environment
- * variables, optionally from an env file) or with the settings a service stores in its data dir,
+ * variables, optionally from a settings file: `--settings-file`, alias `--env-file`) or with the settings a service stores in its data dir,
  * and print what is wrong with the exact fix.
  *
  * Output: the human report on stdout (colour only on a TTY without NO_COLOR), or with --json
@@ -36,7 +36,7 @@ import { DataDirError } from '../../service/outbox/sqlite/open.js';
 import { openReadOnlyStore, type ReadOnlyStore } from '../../service/outbox/sqlite/read-only.js';
 import { loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../service/settings/secret-box.js';
 import { readEffectiveSettings } from '../../service/settings/settings-store.js';
-import { cliEnvironment } from '../cli-env.js';
+import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -45,6 +45,7 @@ interface DoctorFlags {
   json?: boolean;
   timeout?: string;
   verbose?: boolean;
+  settingsFile?: string;
   envFile?: string;
   dataDir?: string;
   emulatorAdmin?: string;
@@ -128,7 +129,7 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
 async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
   try {
-    const cli = cliEnvironment(flags.envFile);
+    const cli = cliEnvironmentFor(flags);
     if (cli.problems.length) throw argumentError(cli.problems);
     for (const w of cli.warnings) process.stderr.write(`warning: ${w}\n`);
     const raw = flags.dataDir !== undefined ? await storedSettings(flags.dataDir, cli.env) : settingsFromEnv(cli.env).raw;
@@ -160,14 +161,13 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
 }
 
 export function registerDoctorCommand(program: Command): void {
-  program
-    .command('doctor')
+  const command = program.command('doctor');
+  addSettingsFileOptions(command)
     .description('Check the Microsoft 365 set-up step by step (settings, DNS, TCP, STARTTLS, token, token claims, SMTP AUTH, optionally a test message; the SMTP relay when MAILGATE_RELAY_PORT is set) and print the exact fix for each failure.')
     .option('--to <address>', 'also send a test message to this address')
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000; the token request 10000)')
     .option('--verbose', 'show the details of each check in the text report')
-    .option('--env-file <file>', 'read MAILGATE_* settings from FILE (KEY=VALUE lines, as `mailgate emulator --env-file` writes); its values win over the environment')
     .option('--data-dir <dir>', "check the settings a service stores in DIR (its MAILGATE_DATA_DIR), decrypted with MAILGATE_MASTER_KEY or DIR's master.key; environment values still win, as in the service")
     .option('--emulator-admin <url>', "the emulator's admin URL (default MAILGATE_EMULATOR_ADMIN): after 535 5.7.3 with a right token, read its Exchange configuration to name the missing step")
     .addHelpText('after', '\nExit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 unusable arguments.\nSettings come from the MAILGATE_* environment variables, as for `mailgate send`.')
