@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { BoundedFileError, readBoundedFile } from '../config/bounded-file.js';
+import { BoundedFileError, CA_BUNDLE_FILE_LIMIT, readBoundedFile } from '../config/bounded-file.js';
 import { diagnose } from '../core/diagnosis/index.js';
 import type { Problem } from '../core/errors.js';
 import { classifyForRetry } from '../core/retry-policy.js';
@@ -124,12 +124,12 @@ function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-/** The extra CA file: a regular file of at most 64 KB, read off the event loop (config/bounded-file.ts). */
+/** The extra CA file: a regular file of at most CA_BUNDLE_FILE_LIMIT (1 MiB, as in the CLI), read off the event loop (config/bounded-file.ts). */
 async function loadCa(o: StartServiceOptions, config: ServiceConfig): Promise<string | Buffer | undefined> {
   if (o.ca !== undefined) return o.ca;
   if (!config.caFile) return undefined;
   try {
-    return await readBoundedFile(config.caFile);
+    return await readBoundedFile(config.caFile, CA_BUNDLE_FILE_LIMIT);
   } catch (error) {
     throw new ServiceStartError(`MAILGATE_CA_FILE cannot be used: ${(error as Error).message}`, [], { cause: error });
   }

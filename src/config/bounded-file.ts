@@ -1,7 +1,8 @@
 /**
  * Reading a file that a setting or a command-line flag names (the client certificate,
  * MAILGATE_CA_FILE, `--env-file`, `--attach`, the emulator's `--state`): only a
- * regular file of bounded size (64 KB for a setting; the caller's limit for a flag), and never in
+ * regular file of bounded size (64 KB for a setting, 1 MiB for a CA bundle; the caller's limit for
+ * a flag), and never in
  * a way that can block or exhaust the process.
  *
  * Why: a path is untrusted input (an admin key can set `clientCertificatePath`). Read naively,
@@ -27,6 +28,12 @@ import { open } from 'node:fs/promises';
 
 /** The most a file named by a setting may hold (a certificate chain with its key is ~5 KB). */
 export const SETTINGS_FILE_LIMIT = 64 * 1024;
+
+/**
+ * The most an extra trusted CA file (MAILGATE_CA_FILE, for `serve` and the CLI alike) may hold: a
+ * whole CA bundle (Debian's ca-certificates.crt is ~220 KB), with room for growth.
+ */
+export const CA_BUNDLE_FILE_LIMIT = 1024 * 1024;
 
 export type BoundedFileReason = 'not-a-regular-file' | 'too-large' | 'unreadable';
 
@@ -57,6 +64,7 @@ function kindOf(st: Stats): string {
 }
 
 function limitText(limit: number): string {
+  if (limit % (1024 * 1024) === 0) return `${limit / (1024 * 1024)} MiB`;
   return limit % 1024 === 0 ? `${limit / 1024} KB` : `${limit} bytes`;
 }
 

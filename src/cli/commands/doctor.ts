@@ -1,7 +1,7 @@
 /**
- * `mailgate doctor [--to ADDR] [--json] [--env-file FILE] [--data-dir DIR]`: check every step of
+ * `mailgate doctor [--to ADDR] [--json] [--settings-file FILE] [--data-dir DIR]`: check every step of
  * the Microsoft 365 set-up with the same settings as `mailgate send` (MAILGATE_* environment
- * variables, optionally from an env file) or with the settings a service stores in its data dir,
+ * variables, optionally from a settings file: `--settings-file`, alias `--env-file`) or with the settings a service stores in its data dir,
  * and print what is wrong with the exact fix.
  *
  * Output: the human report on stdout (colour only on a TTY without NO_COLOR), or with --json
@@ -14,6 +14,8 @@
  * `--data-dir DIR` reads the service's stored Email Settings (secrets decrypted with
  * MAILGATE_MASTER_KEY or the data dir's master.key), with environment values winning exactly as
  * in the service. It never creates a data dir, a database or a key file: a missing one is an
+ * argument error. It never writes the database either: it is opened read-only (no migration,
+ * no write probe, no key check stored), and a schema older or newer than this Mailgate's is an
  * argument error.
  *
  * With the SMTP relay on (MAILGATE_RELAY_PORT set), the report ends with the `relay` check: it
@@ -28,13 +30,13 @@ import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
 import { renderReport, runDoctor } from '../../doctor/index.js';
 import { emulatorExchangeFacts } from '../../doctor/exchange-facts.js';
 import type { RelayDoctorInput } from '../../doctor/checks/relay-check.js';
-import { listRelayClients } from '../../service/access/relay-clients.js';
 import { resolveDataDir } from '../../service/data-dir.js';
 import { DATABASE_FILE } from '../../service/outbox/sqlite/open.js';
-import { openSqliteStore } from '../../service/outbox/sqlite/sqlite-store.js';
+import { DataDirError } from '../../service/outbox/sqlite/open.js';
+import { openReadOnlyStore, type ReadOnlyStore } from '../../service/outbox/sqlite/read-only.js';
 import { loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../service/settings/secret-box.js';
-import { SettingsService } from '../../service/settings/settings-store.js';
-import { cliEnvironment } from '../cli-env.js';
+import { readEffectiveSettings } from '../../service/settings/settings-store.js';
+import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -43,6 +45,7 @@ interface DoctorFlags {
   json?: boolean;
   timeout?: string;
   verbose?: boolean;
+  settingsFile?: string;
   envFile?: string;
   dataDir?: string;
   emulatorAdmin?: string;
@@ -76,15 +79,24 @@ async function storedSettings(dataDir: string, env: Record<string, string | unde
     if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
     throw err;
   }
-  const store = openSqliteStore(dataDir);
+  const store = openStoreForReading(dataDir);
   try {
-    const settings = await SettingsService.open({ store, masterKey: key, env });
-    return settings.effectiveRaw();
+    return await readEffectiveSettings(store, key, env);
   } catch (err) {
     if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
     throw err;
   } finally {
-    await store.close();
+    store.close();
+  }
+}
+
+/** The data dir's database, read-only (the doctor never migrates, probes or writes it). */
+function openStoreForReading(dataDir: string): ReadOnlyStore {
+  try {
+    return openReadOnlyStore(dataDir);
+  } catch (err) {
+    if (err instanceof DataDirError) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: ${err.message}` }]);
+    throw err;
   }
 }
 
@@ -104,11 +116,11 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
   const dir = resolveDataDir(dataDirFlag, env).dir;
   let clients: number | undefined;
   if (existsSync(join(dir, DATABASE_FILE))) {
-    const store = openSqliteStore(dir);
+    const store = openStoreForReading(dir);
     try {
-      clients = (await listRelayClients(store)).filter((c) => c.revokedAt === undefined).length;
+      clients = (await store.listRelayClients()).filter((c) => c.revokedAt === undefined).length;
     } finally {
-      await store.close();
+      store.close();
     }
   }
   return { host: env.MAILGATE_RELAY_HOST?.trim() || '127.0.0.1', port, ...(tlsPort !== undefined ? { tlsPort } : {}), ...(clients !== undefined ? { clients } : {}), ...(authorizedFrom ? { authorizedFrom } : {}) };
@@ -117,7 +129,7 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
 async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
   try {
-    const cli = cliEnvironment(flags.envFile);
+    const cli = cliEnvironmentFor(flags);
     if (cli.problems.length) throw argumentError(cli.problems);
     for (const w of cli.warnings) process.stderr.write(`warning: ${w}\n`);
     const raw = flags.dataDir !== undefined ? await storedSettings(flags.dataDir, cli.env) : settingsFromEnv(cli.env).raw;
@@ -149,14 +161,13 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
 }
 
 export function registerDoctorCommand(program: Command): void {
-  program
-    .command('doctor')
+  const command = program.command('doctor');
+  addSettingsFileOptions(command)
     .description('Check the Microsoft 365 set-up step by step (settings, DNS, TCP, STARTTLS, token, token claims, SMTP AUTH, optionally a test message; the SMTP relay when MAILGATE_RELAY_PORT is set) and print the exact fix for each failure.')
     .option('--to <address>', 'also send a test message to this address')
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000; the token request 10000)')
     .option('--verbose', 'show the details of each check in the text report')
-    .option('--env-file <file>', 'read MAILGATE_* settings from FILE (KEY=VALUE lines, as `mailgate emulator --env-file` writes); its values win over the environment')
     .option('--data-dir <dir>', "check the settings a service stores in DIR (its MAILGATE_DATA_DIR), decrypted with MAILGATE_MASTER_KEY or DIR's master.key; environment values still win, as in the service")
     .option('--emulator-admin <url>', "the emulator's admin URL (default MAILGATE_EMULATOR_ADMIN): after 535 5.7.3 with a right token, read its Exchange configuration to name the missing step")
     .addHelpText('after', '\nExit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 unusable arguments.\nSettings come from the MAILGATE_* environment variables, as for `mailgate send`.')

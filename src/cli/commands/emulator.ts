@@ -7,7 +7,7 @@
  *
  * For people: the settings that point `mailgate send`/`doctor` at it are printed on stderr as
  * ready-to-paste `export` lines, and `--env-file FILE` writes the same lines to a file (mode
- * 0600: it holds the fake tenant's secret) for `mailgate send --env-file FILE`. `--scenario NAME`
+ * 0600: it holds the fake tenant's secret) for `mailgate send --settings-file FILE`. `--scenario NAME`
  * starts with one broken set-up (`--list-scenarios` lists them); stdout keeps its one JSON line.
  *
  * Imports: commander, the emulator's public entry (src/emulator/index.ts), ../env-file.
@@ -99,7 +99,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--greeting-delay <ms>', 'delay before the SMTP greeting (default 0)', (v) => nonNegativeIntArg(v))
     .option('--scenario <name>', 'start with one broken set-up (see --list-scenarios; change it later with PUT /_emulator/scenario/NAME)')
     .option('--list-scenarios', 'list the named scenarios and exit')
-    .option('--env-file <file>', 'also write the MAILGATE_* settings for this emulator to FILE (mode 0600), for `mailgate send/doctor --env-file FILE`')
+    .option('--env-file <file>', 'also write the MAILGATE_* settings for this emulator to FILE (mode 0600), for `mailgate send/doctor --settings-file FILE`')
     // Node 20 itself intercepts `--env-file` with a file that does not exist yet anywhere on the
     // command line (it exits with "node: FILE: not found" before Mailgate runs): this spelling
     // always reaches us.
@@ -146,7 +146,7 @@ export function registerEmulatorCommand(program: Command): void {
       const env = emulatorEnv(emulator, applied.client);
       if (envFile) {
         try {
-          writeEnvFile(envFile, formatEnvFile(env, [`mailgate emulator settings (${applied.info.name}); use: mailgate send --env-file ${envFile}`]));
+          writeEnvFile(envFile, formatEnvFile(env, [`mailgate emulator settings (${applied.info.name}); use: mailgate send --settings-file ${envFile}`]));
         } catch (err) {
           process.stderr.write(`mailgate emulator: cannot write ${envFile}: ${err instanceof Error ? err.message : String(err)}\n`);
           await emulator.stop();
@@ -157,7 +157,7 @@ export function registerEmulatorCommand(program: Command): void {
       const about = applied.info.name === 'healthy'
         ? '# Point mailgate send / mailgate doctor at this emulator: paste these lines into your shell'
         : `# Scenario ${applied.info.name} (${applied.info.description})\n# Point mailgate send / mailgate doctor at this emulator: paste these lines into your shell`;
-      process.stderr.write(`${about}${envFile ? ` (or use --env-file ${envFile})` : ''}:\n${formatEnvFile(env)}`);
+      process.stderr.write(`${about}${envFile ? ` (or use --settings-file ${envFile})` : ''}:\n${formatEnvFile(env)}`);
       // Printed last: once a caller sees the ready line, the emulator serves and can be stopped.
       process.stdout.write(`${emulator.readyLine()}\n`);
     });

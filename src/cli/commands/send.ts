@@ -1,6 +1,7 @@
 /**
  * `mailgate send`: send one message now with the Email Settings from the environment (or from
- * `--env-file FILE`, as `mailgate emulator --env-file` writes it).
+ * `--settings-file FILE`, alias `--env-file`, as `mailgate emulator --write-env-file` writes it;
+ * cli-env.ts says why two names).
  *
  * Arguments: --to/--cc/--bcc (repeatable), --reply-to, --subject, --text/--text-file,
  * --html/--html-file, --attach FILE (repeatable). Files are read only when they are regular
@@ -24,7 +25,7 @@ import { createMailer, type MailgateMailer } from '../../mailer.js';
 import { decodeTokenClaims } from '../../auth/jwt-claims.js';
 import { addLogSecretSource, createLogger } from '../../log/logger.js';
 import { parseSettings, secretValues, settingsFromEnv, type EmailSettings } from '../../core/settings.js';
-import { cliEnvironment } from '../cli-env.js';
+import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { boundedFileProblem } from '../env-file.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError, renderProblems } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
@@ -40,6 +41,7 @@ interface SendFlags {
   html?: string;
   htmlFile?: string;
   attach: string[];
+  settingsFile?: string;
   envFile?: string;
   json?: boolean;
 }
@@ -153,7 +155,7 @@ async function runSend(flags: SendFlags): Promise<number> {
   let mailer: MailgateMailer | undefined;
   try {
     // Every problem first, in one listing: the env file, the settings, the arguments and files.
-    const cli = cliEnvironment(flags.envFile);
+    const cli = cliEnvironmentFor(flags);
     const settingsProblems: Problem[] = [...cli.problems.filter((p) => p.key !== 'envFile')];
     const argumentProblems: Problem[] = cli.problems.filter((p) => p.key === 'envFile');
     const parsed = parseSettings(settingsFromEnv(cli.env).raw);
@@ -203,9 +205,9 @@ async function runSend(flags: SendFlags): Promise<number> {
 const repeatable = (v: string, prev: string[]) => [...prev, v];
 
 export function registerSendCommand(program: Command): void {
-  program
-    .command('send')
-    .description('Send one message now through the configured Microsoft 365 mailbox (settings from MAILGATE_* environment variables or --env-file).')
+  const command = program.command('send');
+  addSettingsFileOptions(command)
+    .description('Send one message now through the configured Microsoft 365 mailbox (settings from MAILGATE_* environment variables or --settings-file).')
     .option('--to <address>', 'recipient (repeat for several)', repeatable, [] as string[])
     .option('--cc <address>', 'copy recipient (repeat for several)', repeatable, [] as string[])
     .option('--bcc <address>', 'blind copy recipient (repeat for several)', repeatable, [] as string[])
@@ -216,7 +218,6 @@ export function registerSendCommand(program: Command): void {
     .option('--html <html>', 'HTML body')
     .option('--html-file <file>', 'HTML body from a UTF-8 file (at most 10 MiB)')
     .option('--attach <file>', 'attach a regular file (repeat for several; at most 35 MB in all)', repeatable, [] as string[])
-    .option('--env-file <file>', 'read MAILGATE_* settings from FILE (KEY=VALUE lines, as `mailgate emulator --env-file` writes); its values win over the environment')
     .option('--json', 'print exactly one JSON object on stdout')
     .addHelpText('after', '\nExit codes: 0 accepted, 1 delivery failed, 2 invalid settings or arguments.')
     .action(async (flags: SendFlags) => {

@@ -52,6 +52,34 @@ interface Loaded {
   secrets: string[];
 }
 
+const WRONG_KEY = 'The master key (MAILGATE_MASTER_KEY or the data dir\'s master.key) is not the one the stored secrets were encrypted with. Use the original key, or clear the stored secrets and enter them again.';
+
+/** The stored rows of known settings, secrets decrypted (MasterKeyError when one cannot be). */
+function decryptStored(key: Buffer, rows: Record<string, string>): RawSettings {
+  const stored: RawSettings = {};
+  for (const [name, value] of Object.entries(rows)) {
+    if (!(SETTING_KEYS as readonly string[]).includes(name)) continue;
+    const k = name as SettingKey;
+    stored[k] = isSecretField(k) ? decryptValue(key, value, `settings.${k}`) : value;
+  }
+  return stored;
+}
+
+/**
+ * The effective raw settings (stored, decrypted, then environment values on top, as the service
+ * computes them) read without writing anything: the doctor's `--data-dir`. Stricter than
+ * `SettingsService.open`: a key check that does not match is refused even when no secret is
+ * stored yet (the service would then adopt the new key and overwrite the check; a reader must
+ * not, and a key other than the service's is what the user needs to hear about).
+ */
+export async function readEffectiveSettings(store: Pick<ConfigStore, 'getSettings' | 'getMeta'>, masterKey: Buffer, env: Record<string, string | undefined>): Promise<RawSettings> {
+  const check = await store.getMeta(KEY_CHECK);
+  if (check !== undefined && !keyMatches(masterKey, check)) {
+    throw new MasterKeyError('The master key (MAILGATE_MASTER_KEY or the data dir\'s master.key) is not the one this data dir\'s service uses (its key check does not match). Use the service\'s key.');
+  }
+  return { ...decryptStored(masterKey, await store.getSettings()), ...settingsFromEnv(env).raw };
+}
+
 export class SettingsService {
   readonly #store: ConfigStore;
   readonly #key: Buffer;
@@ -76,7 +104,7 @@ export class SettingsService {
     if (check !== undefined && !keyMatches(o.masterKey, check)) {
       const stored = await o.store.getSettings();
       if (Object.values(stored).some(isEncrypted)) {
-        throw new MasterKeyError('The master key (MAILGATE_MASTER_KEY or the data dir\'s master.key) is not the one the stored secrets were encrypted with. Use the original key, or clear the stored secrets and enter them again.');
+        throw new MasterKeyError(WRONG_KEY);
       }
       await o.store.setMeta(KEY_CHECK, keyCheck(o.masterKey));
     } else if (check === undefined) {
@@ -131,13 +159,7 @@ export class SettingsService {
 
   async #load(): Promise<Loaded> {
     const version = await this.#store.settingsVersion();
-    const rows = await this.#store.getSettings();
-    const stored: RawSettings = {};
-    for (const [key, value] of Object.entries(rows)) {
-      if (!(SETTING_KEYS as readonly string[]).includes(key)) continue;
-      const k = key as SettingKey;
-      stored[k] = isSecretField(k) ? decryptValue(this.#key, value, `settings.${k}`) : value;
-    }
+    const stored = decryptStored(this.#key, await this.#store.getSettings());
     const effective: RawSettings = { ...stored, ...this.#env.raw };
     const parsed = parseSettings(effective);
     const sources = Object.fromEntries(
