@@ -30,7 +30,7 @@ export interface ExchangeFacts {
   /** The Authorized from Address as a mailbox of the tenant; null when it is not one. */
   mailbox: { address: string; fullAccess: string[] } | null;
   /** "Application SMTP.SendAsApp" assignments: `app` (object id or app id), the covered mailboxes (null = all). */
-  rbacAssignments: { app: string; mailboxes: string[] | null }[];
+  rbacAssignments: { app: string; mailboxes: string[] | null; role?: string }[];
 }
 
 /** Reads the facts for an app and a mailbox. */
@@ -84,7 +84,7 @@ export function decideExchangeSide(facts: ExchangeFacts, o: { clientId: string; 
       finding: `Exchange Online's service principal for app ${o.clientId} has ObjectId ${sps.map((sp) => sp.objectId).join(', ')}, but the token's oid (the Enterprise Application object id) is ${o.oid}: it was registered with another Object ID, usually the App Registration's.`,
     };
   }
-  const rbac = facts.rbacAssignments.some((a) => (same(a.app, o.oid) || same(a.app, o.clientId)) && (a.mailboxes === null || a.mailboxes.some((m) => same(m, o.authorizedFrom))));
+  const rbac = facts.rbacAssignments.some((a) => (a.role === undefined || a.role === 'Application SMTP.SendAsApp') && (same(a.app, o.oid) || same(a.app, o.clientId)) && (a.mailboxes === null || a.mailboxes.some((m) => same(m, o.authorizedFrom))));
   if (!rbac && !facts.mailbox.fullAccess.some((id) => same(id, o.oid))) {
     return { cause: 'no-full-access', finding: `Mailbox ${facts.mailbox.address} does not grant FullAccess to service principal ${o.oid}: Add-MailboxPermission was not run.` };
   }
