@@ -29,6 +29,9 @@ import { decideSmtpAuth, observeSmtpAuth, type ExchangeSideView, type SmtpAuthOb
 import { decideExchangeSide } from './exchange-facts.js';
 import { decideSend, observeSend } from './checks/send-check.js';
 import { decideRelay, observeRelay } from './checks/relay-check.js';
+import { decideGraphToken, graphRbacFrom, settleGraphToken, type GraphRbacView, type GraphTokenDecision } from './checks/graph-token-check.js';
+import { decideGraphSend, observeGraphSend } from './checks/graph-send-check.js';
+import { decideAutoRoute, type SmtpOutcome } from './checks/auto-route-check.js';
 import { CHECK_IDS, OPTIONAL_CHECK_IDS, type CheckId, type CheckResult, type DoctorOptions, type DoctorReport } from './types.js';
 
 /** Default cap of each network step (ms) when the caller gives no timeoutMs. */
@@ -106,6 +109,8 @@ interface Run {
   authorityResolved: boolean;
   token?: Secret;
   claims?: ClaimsDecision;
+  /** What SMTP showed (Transport auto: the input of auto-route). */
+  smtp?: SmtpOutcome;
 }
 
 /** dns, tcp, starttls. */
@@ -115,6 +120,7 @@ async function checkConnection(run: Run): Promise<void> {
   checks.push(decideDns(lookups, ctx));
   run.authorityResolved = !lookups.some((l) => l.role === 'authority' && l.error);
   if (lookups.some((l) => l.role === 'smtp' && l.error)) {
+    run.smtp = { ok: false, tcpCode: 'ENOTFOUND' };
     checks.push(skip('tcp', `SMTP Client Server ${settings.smtpHost} does not resolve (see dns).`));
     checks.push(skip('starttls', 'no connection to the SMTP server (see dns).'));
     return;
@@ -122,6 +128,7 @@ async function checkConnection(run: Run): Promise<void> {
   const tcp = decideTcp(await observeTcp(settings.smtpHost, settings.smtpPort, p.stepMs), ctx);
   checks.push(tcp);
   if (tcp.status === 'fail') {
+    run.smtp = { ok: false, tcpCode: String(tcp.details?.errno ?? 'ERROR') };
     checks.push(skip('starttls', `no TCP connection to ${settings.smtpHost}:${settings.smtpPort} (see tcp).`));
     return;
   }
@@ -200,6 +207,7 @@ async function checkSignInAndSend(run: Run): Promise<void> {
       auth = await observeSmtpAuth(run.plan.session, creds);
       const exchange = auth.ok ? undefined : await lookAtExchange(run, auth);
       checks.push(decideSmtpAuth(auth, run.ctx, claims ? { good: claims.good, roles: claims.roles } : undefined, exchange));
+      run.smtp = auth.ok ? { ok: true } : { ok: false, error: auth.error, roles: claims?.roles };
       if (claims) checks[checks.indexOf(claims.check)] = settleRolesWarning(claims.check, auth.ok);
     }
     const to = run.options.to;
@@ -211,6 +219,64 @@ async function checkSignInAndSend(run: Run): Promise<void> {
     }
   } finally {
     if (auth?.ok) auth.session.close();
+  }
+}
+
+/** Exchange's "Application Mail.Send" assignments, when a source of facts was given. Never throws. */
+async function graphRbac(run: Run, oid: string | undefined): Promise<GraphRbacView | undefined> {
+  const source = run.options.exchangeFacts;
+  if (!source || !run.settings.clientId) return undefined;
+  try {
+    return graphRbacFrom(await source({ clientId: run.settings.clientId, authorizedFrom: run.settings.authorizedFrom }), { oid, clientId: run.settings.clientId });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * graph-token, graph-send (Transport graph or auto): a token for the cloud's Graph scope with
+ * Mail.Send, then a real sendMail through the Graph transport when a recipient is given.
+ * Returns whether Graph works ('ok'), cannot ('fail'), or was not asked to send ('unknown').
+ */
+async function checkGraph(run: Run): Promise<'ok' | 'fail' | 'unknown'> {
+  const { settings, checks } = run;
+  if (!settings.useModernAuth) {
+    checks.push(skip('graph-token', 'modern authentication is off (Microsoft Graph accepts only OAuth2 tokens).'));
+    checks.push(skip('graph-send', 'modern authentication is off.'));
+    return 'fail';
+  }
+  if (!run.authorityResolved) {
+    checks.push(skip('graph-token', `the authority host ${settings.authorityHost} does not resolve (see dns).`));
+    checks.push(skip('graph-send', 'no token (see dns).'));
+    return 'fail';
+  }
+  const t = await observeToken({ ...settings, scope: settings.graphScope }, { ca: run.options.ca, timeoutMs: run.plan.tokenMs });
+  if (t.ok) run.secrets.push(t.token.reveal());
+  const claims = t.ok ? decodeTokenClaims(t.token.reveal()) : undefined;
+  const oid = typeof claims?.oid === 'string' ? claims.oid : run.claims?.oid;
+  const rbac = t.ok ? await graphRbac(run, oid) : undefined;
+  const ctx = contextFor(settings, { from: run.from, oid, roles: Array.isArray(claims?.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : undefined });
+  const decision: GraphTokenDecision = decideGraphToken(t, claims, settings, { ...ctx, scope: settings.graphScope }, rbac);
+  checks.push(decision.check);
+  const to = run.options.to;
+  if (!t.ok || !decision.usable) {
+    checks.push(skip('graph-send', to === undefined ? 'no recipient given (--to) for a test message.' : 'no usable Graph token (see graph-token).'));
+    return 'fail';
+  }
+  if (to === undefined) {
+    checks.push(skip('graph-send', 'no recipient given (--to) for a test message.'));
+    return decision.check.status === 'fail' ? 'fail' : 'unknown';
+  }
+  const sent = decideGraphSend(await observeGraphSend(settings, t.token, { to, from: run.from, ca: run.options.ca, timeoutMs: run.plan.stepMs }), ctx);
+  checks.push(sent);
+  if (decision.undecided) checks[checks.indexOf(decision.check)] = settleGraphToken(decision.check, sent.status === 'pass');
+  return sent.status === 'pass' ? 'ok' : 'fail';
+}
+
+/** The SMTP checks do not apply to Transport graph. */
+function skipSmtp(run: Run): void {
+  for (const id of ['tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send'] as const) {
+    run.checks.push(skip(id, 'Transport is graph: messages go by Microsoft Graph, not SMTP.'));
   }
 }
 
@@ -263,9 +329,22 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
     smtpReachable: false,
     authorityResolved: false,
   };
-  await checkConnection(run);
-  await checkToken(run);
-  await checkSignInAndSend(run);
+  if (settings.transport === 'graph') {
+    // DNS still shows whether the authority resolves (the Graph token needs it).
+    const lookups = await observeDns(settings, options.lookup ?? systemLookup, run.plan.stepMs);
+    checks.push(decideDns(lookups.filter((l) => l.role !== 'smtp'), run.ctx));
+    run.authorityResolved = !lookups.some((l) => l.role === 'authority' && l.error);
+    skipSmtp(run);
+    await checkGraph(run);
+  } else {
+    await checkConnection(run);
+    await checkToken(run);
+    await checkSignInAndSend(run);
+    if (settings.transport === 'auto') {
+      const graph = await checkGraph(run);
+      checks.push(decideAutoRoute(run.smtp ?? { ok: false }, graph).check);
+    }
+  }
   if (relay) checks.push(await relay);
   return finish(checks, secrets);
 }

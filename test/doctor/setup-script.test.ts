@@ -119,3 +119,50 @@ test('national clouds connect to their Exchange environment; missing IDs get gua
   assert.match(basic, /\$AppId = "<paste the Application \(client\) ID/);
   assert.match(basic, /\$TenantId = "<paste the Directory \(tenant\) ID/);
 });
+
+// ---- Transport graph and auto (issue 15 item 6) ---------------------------------------------------
+
+const MAIL_SEND_ASSIGNMENT = "New-ManagementRoleAssignment -Name $GraphAssignmentName -Role 'Application Mail.Send' -App $ServicePrincipalObjectId -CustomResourceScope $GraphScopeName";
+
+test('--transport graph: service principal + "Application Mail.Send" scoped to the mailbox + Test-ServicePrincipalAuthorization; nothing of SMTP', () => {
+  const script = buildSetupScript(settings(), { servicePrincipalObjectId: OID, transport: 'graph' });
+  const lines = code(script).map((l) => l.trim());
+  const order = [
+    'Connect-ExchangeOnline -Organization $TenantId',
+    'New-ServicePrincipal -AppId $AppId -ObjectId $ServicePrincipalObjectId -DisplayName $DisplayName',
+    'New-ManagementScope -Name $GraphScopeName -RecipientRestrictionFilter $GraphFilter',
+    MAIL_SEND_ASSIGNMENT,
+    'Test-ServicePrincipalAuthorization -Identity $ServicePrincipalObjectId -Resource $Mailbox | Format-Table -AutoSize',
+  ];
+  let at = -1;
+  for (const step of order) {
+    const i = lines.indexOf(step);
+    assert.ok(i > at, `${step} missing or out of order`);
+    at = i;
+  }
+  assert.ok(lines.includes("$GraphScopeName = 'Mailgate sender ' + $Mailbox"));
+  assert.ok(lines.includes(`$ServicePrincipalObjectId = '${OID}'`));
+  for (const smtpOnly of [/Add-MailboxPermission/, /Set-CASMailbox/, /SMTP\.SendAsApp'/, /\$SetUp/]) {
+    assert.ok(!lines.some((l) => smtpOnly.test(l)), `${smtpOnly} must not run for Graph`);
+  }
+  assert.match(script, /Do NOT also add the Entra application permission Microsoft Graph > Mail\.Send: it is tenant-wide/);
+  assert.match(script, /Transport {25}graph/);
+});
+
+test('--transport auto: both halves (SMTP set-up A/B, SMTP AUTH, and Graph Mail.Send scoped)', () => {
+  const lines = code(buildSetupScript(settings(), { servicePrincipalObjectId: OID, transport: 'auto' })).map((l) => l.trim());
+  for (const step of [
+    'Add-MailboxPermission -Identity $Mailbox -User $ServicePrincipalObjectId -AccessRights FullAccess',
+    "New-ManagementRoleAssignment -Name $AssignmentName -Role 'Application SMTP.SendAsApp' -App $ServicePrincipalObjectId -CustomResourceScope $ScopeName",
+    'Set-CASMailbox -Identity $Mailbox -SmtpClientAuthenticationDisabled $false',
+    MAIL_SEND_ASSIGNMENT,
+    'Test-ServicePrincipalAuthorization -Identity $ServicePrincipalObjectId -Resource $Mailbox | Format-Table -AutoSize',
+  ]) assert.ok(lines.includes(step), step);
+});
+
+test('the transport defaults to the Transport setting, and smtp sets up nothing of Graph', () => {
+  assert.ok(code(buildSetupScript(settings({ transport: 'graph' }), { servicePrincipalObjectId: OID })).some((l) => l.trim() === MAIL_SEND_ASSIGNMENT));
+  const smtp = buildSetupScript(settings(), { servicePrincipalObjectId: OID });
+  assert.ok(!smtp.includes('Application Mail.Send'));
+  assert.ok(!smtp.includes('$GraphScopeName'));
+});

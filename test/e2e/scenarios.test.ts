@@ -17,9 +17,10 @@ import type { CheckResult } from '../../src/doctor/types.js';
 const fixture = useEmulatedTenants();
 
 /** The raw settings a client uses for a scenario (the scenario's client values on top of the emulator's endpoints). */
-function rawFor(client: ClientValues): Record<string, string> {
+function rawFor(client: ClientValues, transport = 'smtp'): Record<string, string> {
   const emu = fixture.emu;
   return {
+    ...(transport !== 'smtp' ? { transport, graphEndpoint: emu.graph } : {}),
     tenantId: client.tenantId,
     clientId: client.clientId,
     clientSecret: client.clientSecret ?? '',
@@ -34,11 +35,12 @@ function rawFor(client: ClientValues): Record<string, string> {
   };
 }
 
-async function doctorFor(name: string, withFacts: boolean) {
+async function doctorFor(name: string, withFacts: boolean, o: { transport?: string; to?: string } = {}) {
   fixture.tenant();
   const applied = fixture.emu.setScenario(name);
-  const report = await runDoctor(rawFor(applied.client!), {
+  const report = await runDoctor(rawFor(applied.client!, o.transport), {
     ca: fixture.emu.caPem,
+    ...(o.to ? { to: o.to } : {}),
     ...(withFacts ? { exchangeFacts: emulatorExchangeFacts(fixture.emu.admin, { ca: fixture.emu.caPem }) } : {}),
   });
   return { applied, report, failed: report.checks.filter((c) => c.status === 'fail').map((c) => c.id) };
@@ -46,12 +48,13 @@ async function doctorFor(name: string, withFacts: boolean) {
 
 const byId = (checks: CheckResult[], id: string) => checks.find((c) => c.id === id)!;
 
-// The doctor checks SMTP here; the Graph scenarios (transport 'graph', issue 15) leave SMTP working
-// and are held to their Graph checks once the doctor has them (graph-token, graph-send).
-const scenarios = listScenarios().filter((s) => s.transport === 'smtp');
+// The SMTP scenarios run the doctor with Transport smtp; the Graph scenarios (issue 15) with
+// Transport graph and a recipient, so graph-send sends a real sendMail to the emulator.
+const scenarios = listScenarios();
+const graphRun = (s: { transport?: string }) => (s.transport === 'graph' ? { transport: 'graph', to: `doctor-${Date.now()}@fabrikam.example` } : {});
 
 test('the scenario list covers every broken set-up the issue names', () => {
-  const names = scenarios.map((s) => s.name);
+  const names = scenarios.filter((s) => s.transport !== 'graph').map((s) => s.name);
   for (const n of ['healthy', 'no-consent', 'no-service-principal', 'app-registration-object-id', 'no-full-access',
     'smtp-auth-disabled-tenant', 'smtp-auth-disabled-mailbox', 'wrong-secret', 'expired-secret', 'secret-id-pasted',
     'unknown-tenant', 'disabled-app', 'unknown-app', 'mailbox-not-in-tenant', 'graph-scope', 'basic-auth']) {
@@ -61,7 +64,7 @@ test('the scenario list covers every broken set-up the issue names', () => {
 
 for (const s of scenarios) {
   test(`scenario ${s.name}: the doctor report fails ${s.check ? `in ${s.check} only` : 'nowhere'}`, async () => {
-    const { report, failed } = await doctorFor(s.name, true);
+    const { report, failed } = await doctorFor(s.name, true, graphRun(s));
     assert.deepEqual(failed, s.check ? [s.check] : [], JSON.stringify(report.checks.map((c) => [c.id, c.status, c.summary]), null, 1));
     assert.equal(report.ok, s.check === null);
   });

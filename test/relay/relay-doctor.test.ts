@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { decideRelay, observeRelay, RELAY_CERT_WARN_DAYS, type RelayDoctorInput } from '../../src/doctor/checks/relay-check.js';
 import { runDoctor } from '../../src/doctor/run-doctor.js';
-import { OPTIONAL_CHECK_IDS, CHECK_IDS } from '../../src/doctor/types.js';
+import { CHECK_IDS } from '../../src/doctor/types.js';
 import { createClientCertificate } from '../../src/emulator/index.js';
 import { freePort } from '../interop/harness.js';
 import { runCli } from '../helpers/cli.js';
@@ -129,7 +129,7 @@ describe('doctor: relay check', () => {
     const without = await runDoctor({});
     assert.deepEqual(without.checks.map((c) => c.id), [...CHECK_IDS]);
     const withRelay = await runDoctor({}, { relay: { host: '127.0.0.1', port, clients: 1 }, timeoutMs: 3000 });
-    assert.deepEqual(withRelay.checks.map((c) => c.id), [...CHECK_IDS, ...OPTIONAL_CHECK_IDS]);
+    assert.deepEqual(withRelay.checks.map((c) => c.id), [...CHECK_IDS, 'relay']);
     assert.equal(withRelay.checks.at(-1)?.status, 'pass');
     assert.equal(withRelay.checks[0]?.status, 'fail', 'the settings are invalid');
   });

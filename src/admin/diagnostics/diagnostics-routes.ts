@@ -87,6 +87,31 @@ function scriptSection(a: Admin, oid: string | undefined): SafeHtml {
 <p><a class="button button-secondary" href="${href}" download="mailgate-setup.ps1">Download the setup PowerShell script</a></p>`;
 }
 
+/** The router's reason ids (core/transport-routing.ts) in words. */
+const ROUTE_REASONS: Record<string, string> = {
+  preferred: 'SMTP is preferred while it works',
+  reprobe: 'SMTP is being tried again after a while on Microsoft Graph',
+  'smtp-auth-disabled': 'SMTP AUTH is disabled for the tenant or the mailbox (535 5.7.139)',
+  'smtp-basic-auth-disabled': 'Basic authentication was refused (550 5.7.30)',
+  'smtp-unreachable': 'the SMTP server could not be reached',
+  'token-without-smtp-sendasapp': 'the token carries Mail.Send but not SMTP.SendAsApp',
+  'graph-access-denied': 'Microsoft Graph denied access (ErrorAccessDenied)',
+  'graph-mailbox-not-enabled': 'the mailbox is not enabled for Microsoft Graph (MailboxNotEnabledForRESTAPI)',
+};
+
+/** Transport auto: where Automatic sends now, why and since when (the same facts as /readyz for admins). */
+function routeSection(a: Admin): SafeHtml | '' {
+  if (a.deps.settings.settings()?.transport !== 'auto') return '';
+  const r = a.deps.transportRoute?.();
+  if (!r) {
+    return html`<section id="transport-route" class="panel"><h2>Automatic routing</h2><p data-route="none">No message has been sent since the service started: the next one tries SMTP first (preferred) and moves to Microsoft Graph only when SMTP refuses for a reason Graph does not share.</p></section>`;
+  }
+  const moves = Object.entries(r.switches);
+  return html`<section id="transport-route" class="panel"><h2>Automatic routing</h2>
+<p data-route="${r.transport}">Messages go by <strong>${r.transport === 'graph' ? 'Microsoft Graph' : 'SMTP'}</strong> since <time datetime="${new Date(r.since).toISOString()}">${new Date(r.since).toISOString()}</time>, because ${ROUTE_REASONS[r.reason] ?? r.reason} (<code>${r.reason}</code>).</p>
+${moves.length ? html`<p>Moves so far: ${moves.map(([k, n], i) => html`${i ? ', ' : ''}<code>${k}</code> × ${n}`)}</p>` : ''}</section>`;
+}
+
 interface PageState {
   to: string;
   error?: string;
@@ -106,6 +131,7 @@ ${available ? '' : html`<p class="notice">Diagnostics are not available in this 
   </div>
 </form>
 <section id="diag-result" class="result" aria-live="polite" aria-label="Diagnostics result">${s.result ?? ''}</section>
+${routeSection(a)}
 <section id="setup-script" class="panel">${scriptSection(a, s.oid)}</section>`;
   return renderPage(a, c, { title: 'Diagnostics', active: 'diagnostics', body, status });
 }

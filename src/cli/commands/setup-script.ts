@@ -10,6 +10,7 @@
  */
 import type { Command } from 'commander';
 import { MailgateError } from '../../core/errors.js';
+import { TRANSPORT_IDS, type TransportId } from '../../core/settings.js';
 import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { buildSetupScript, findServicePrincipalObjectId } from '../../doctor/index.js';
 import { asMailgateError, exitCodeFor, renderError } from '../error-output.js';
@@ -18,6 +19,7 @@ import { EXIT } from '../exit-codes.js';
 interface SetupScriptFlags {
   format: string;
   token: boolean;
+  transport?: string;
 }
 
 export const SETUP_SCRIPT_FORMATS = ['powershell'] as const;
@@ -30,6 +32,14 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
         phase: 'arguments',
         message: `Unknown --format ${JSON.stringify(flags.format.slice(0, 40))}: only powershell is supported`,
         problems: [{ key: 'format', message: `format: must be one of ${SETUP_SCRIPT_FORMATS.join(', ')}` }],
+      });
+    }
+    if (flags.transport !== undefined && !(TRANSPORT_IDS as readonly string[]).includes(flags.transport)) {
+      throw new MailgateError({
+        code: 'ARGUMENT_INVALID',
+        phase: 'arguments',
+        message: `Unknown --transport ${JSON.stringify(flags.transport.slice(0, 40))}: use smtp, graph or auto`,
+        problems: [{ key: 'transport', message: `transport: must be one of ${TRANSPORT_IDS.join(', ')}` }],
       });
     }
     const { settings } = loadSettingsFromEnv();
@@ -48,7 +58,7 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
     } else {
       reason = 'no token was requested (--no-token)';
     }
-    process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason }));
+    process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason, transport: flags.transport as TransportId | undefined }));
     return EXIT.OK;
   } catch (e) {
     const err = asMailgateError(e, 'mailgate setup-script', 'token');
@@ -62,8 +72,9 @@ export function registerSetupScriptCommand(program: Command): void {
     .command('setup-script')
     .description('Print the Exchange Online set-up for the current settings as a ready-to-run, commented PowerShell script (New-ServicePrincipal with the right Object ID, mailbox permission, SMTP AUTH, verification; RBAC for Applications as the alternative).')
     .option('--format <format>', 'script format (powershell)', 'powershell')
+    .option('--transport <transport>', 'which transport to set up: smtp (SMTP.SendAsApp, service principal, FullAccess, SMTP AUTH), graph (Mail.Send scoped to the mailbox by RBAC for Applications) or auto (both); default: the Transport setting')
     .option('--no-token', 'do not request a token to find the service principal\'s Object ID (the script then has a placeholder)')
-    .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script > mailgate-setup.ps1')
+    .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script --transport auto > mailgate-setup.ps1')
     .action(async (flags: SetupScriptFlags) => {
       process.exitCode = await runSetupScript(flags);
     });

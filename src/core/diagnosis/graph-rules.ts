@@ -430,3 +430,6 @@ export function matchGraphReply(reply: GraphReply, ctx: DiagnosisContext): Diagn
 export function matchGraphCode(code: ErrorCode, signals: Signals): DiagnosisRule | undefined {
   return GRAPH_CODE_MATCHERS.find((m) => m.codes.includes(code) && (m.when === undefined || m.when(signals)))?.rule;
 }
+
+/** The Graph scoping commands and the consent fix, for the doctor's graph-token check (same texts as the rows). */
+export const GRAPH_SCOPE_TEMPLATES = { EXO_CONNECT, NEW_SP, NEW_SCOPE, NEW_ASSIGNMENT, TEST_SPA, GET_ASSIGNMENTS, CONSENT_FIX } as const;

@@ -73,3 +73,13 @@ export function requireScope(store: ConfigStore, scope: ApiKeyScope, dataDir?: s
     await next();
   };
 }
+
+/**
+ * Whether the request carries a valid API key with `scope`, without refusing it otherwise: for
+ * public endpoints (/readyz) that add details for administrators only.
+ */
+export async function hasScope(c: Context<AppEnv>, store: ConfigStore, scope: ApiKeyScope): Promise<boolean> {
+  const token = bearerToken(c.req.header('authorization'));
+  const key = token ? await authenticateApiKey(store, token) : undefined;
+  return !!key && scopeAllows(key.scope, scope);
+}

@@ -14,7 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { bearerToken, requireScope, type AppEnv } from '../auth.js';
+import { bearerToken, hasScope, requireScope, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { problemResponse, validationProblem } from '../problem.js';
@@ -56,8 +56,14 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     if (paused) {
       errors.push({ key: 'delivery', message: `delivery paused until ${new Date(paused.until).toISOString()} after ${paused.code} (see the admin page or run the diagnostics)` });
     }
-    if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors });
-    return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' } });
+    // Transport auto: where Automatic sends now and why, for administrators only (an admin API
+    // key in Authorization); it names the mailbox's situation, so never to anonymous probes.
+    const route = d.transportRoute?.();
+    const adminDetails = route && (await hasScope(c, d.store, 'admin'))
+      ? { transportRoute: { transport: route.transport, reason: route.reason, since: new Date(route.since).toISOString(), switches: route.switches } }
+      : {};
+    if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors, ...adminDetails });
+    return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' }, ...adminDetails });
   });
 
   app.get('/metrics', async (c) => {
