@@ -6,15 +6,15 @@
  *
  * Why it exists: the emulator must speak real TLS (STARTTLS on SMTP, HTTPS for Entra) with a
  * CA that clients can trust through `NODE_EXTRA_CA_CERTS` or a `ca` option, without any files
- * checked in. Certificates are built with the small DER writer in ./der.ts and signed with
+ * checked in. Certificates are built with the small DER writer in ../net/der.ts and signed with
  * node:crypto (EC P-256 for the server side: fast to generate; RSA 2048 for client
  * credentials, because Entra's client assertions are RS256/PS256).
  *
- * Imports: node built-ins and ./der.ts only.
+ * Imports: node built-ins and ../net/der.ts only.
  */
 import { createHash, createPrivateKey, generateKeyPair, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import * as der from './der.js';
+import * as der from '../net/der.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 

@@ -7,7 +7,7 @@
  * Why: printers rarely check certificates, but the password they send must still travel
  * encrypted (AUTH only after STARTTLS), and TLS 1.2 is the minimum (`minVersion`).
  *
- * Imports: node:crypto, node:fs, node:tls, ./der (certificate generation; @peculiar/x509 would
+ * Imports: node:crypto, node:fs, node:tls, ../../../net/der (certificate generation; @peculiar/x509 would
  * need a global Reflect polyfill), ../../../config/bounded-file.
  */
 import { createHash, generateKeyPair, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
@@ -16,7 +16,7 @@ import { chmodSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync }
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import * as der from './der.js';
+import * as der from '../../../net/der.js';
 import { readBoundedFileSync } from '../../../config/bounded-file.js';
 
 export interface RelayCertificateInfo {

@@ -1,13 +1,17 @@
 /**
- * A minimal DER writer for the relay's self-signed certificate (relay-tls.ts).
+ * A minimal DER (ASN.1 Distinguished Encoding Rules) writer, just enough to build X.509 v3
+ * certificates: the emulator's PKI and the SMTP relay's self-signed certificate. One copy in
+ * net/ because the relay (service/) may not import the emulator and the emulator imports
+ * nothing of the product but this Node-only encoder (scripts/import-rules.mjs).
  *
- * Why a copy of src/emulator/der.ts: service/ may not import the emulator (import rules), and
- * @peculiar/x509 needs a global Reflect-metadata polyfill (tsyringe) that Mailgate must not
- * install into its process. A shared home for both copies (e.g. src/net/der.ts) is a later
- * clean-up for the lead.
+ * Why it exists: node:crypto signs and parses certificates but cannot create them, and
+ * @peculiar/x509 needs a global Reflect-metadata polyfill (tsyringe) that a library must not
+ * install into its host process. Certificates are a fixed, small structure, so a ~100-line
+ * encoder is simpler and safer than patching globals.
  *
  * Imports: node built-ins only.
  */
+
 /** Encodes a DER length (short form below 128, long form above). */
 function encodeLength(length: number): Buffer {
   if (length < 0x80) return Buffer.from([length]);
