@@ -15,6 +15,7 @@ import { RawSmtpClient } from '../helpers/emulator-client.js';
 import { MASTER_KEY } from '../service/e2e-helpers.js';
 import { tempDir, waitFor } from '../service/helpers.js';
 import { dataOf, deviceMessage } from './relay-helpers.js';
+import { serveEnv } from '../helpers/serve-env.js';
 
 const MAIN = 'dist/src/cli/main.js';
 
@@ -38,25 +39,8 @@ describe('relay durability', () => {
     const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
     const tmp = tempDir('mailgate-relay-crash-');
     const demo = emulator.demo!;
-    const env = {
-      MAILGATE_DATA_DIR: tmp.dir,
-      MAILGATE_MASTER_KEY: MASTER_KEY,
-      MAILGATE_HTTP_PORT: '0',
-      MAILGATE_RELAY_PORT: '0',
-      MAILGATE_CA_FILE: emulator.caFile,
-      MAILGATE_LEASE_SECONDS: '1',
-      MAILGATE_POLL_INTERVAL_MS: '50',
-      MAILGATE_LOG_LEVEL: 'warn',
-      // Nothing is delivered before the kill: the worker is off in the first run.
-      MAILGATE_WORKER: 'off',
-      MAILGATE_SMTP_HOST: emulator.smtp.host,
-      MAILGATE_SMTP_PORT: String(emulator.smtp.port),
-      MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
-      MAILGATE_TENANT_ID: demo.tenantId,
-      MAILGATE_CLIENT_ID: demo.clientId,
-      MAILGATE_CLIENT_SECRET: demo.clientSecret,
-      MAILGATE_AUTHORIZED_FROM: demo.authorizedFrom,
-    };
+    // Nothing is delivered before the kill: the worker is off in the first run.
+    const env = serveEnv(emulator, tmp.dir, MASTER_KEY, { MAILGATE_RELAY_PORT: '0', MAILGATE_LEASE_SECONDS: '1', MAILGATE_WORKER: 'off' });
     let proc: ChildProcess | undefined;
     try {
       // The client is created by "another process" (the CLI) while nothing runs.
@@ -93,24 +77,7 @@ describe('relay durability', () => {
     const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
     const tmp = tempDir('mailgate-relay-crash2-');
     const demo = emulator.demo!;
-    const env = {
-      MAILGATE_DATA_DIR: tmp.dir,
-      MAILGATE_MASTER_KEY: MASTER_KEY,
-      MAILGATE_HTTP_PORT: '0',
-      MAILGATE_RELAY_PORT: '0',
-      MAILGATE_CA_FILE: emulator.caFile,
-      MAILGATE_LEASE_SECONDS: '1',
-      MAILGATE_POLL_INTERVAL_MS: '50',
-      MAILGATE_RATE_PER_MINUTE: '1000000',
-      MAILGATE_LOG_LEVEL: 'warn',
-      MAILGATE_SMTP_HOST: emulator.smtp.host,
-      MAILGATE_SMTP_PORT: String(emulator.smtp.port),
-      MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
-      MAILGATE_TENANT_ID: demo.tenantId,
-      MAILGATE_CLIENT_ID: demo.clientId,
-      MAILGATE_CLIENT_SECRET: demo.clientSecret,
-      MAILGATE_AUTHORIZED_FROM: demo.authorizedFrom,
-    };
+    const env = serveEnv(emulator, tmp.dir, MASTER_KEY, { MAILGATE_RELAY_PORT: '0', MAILGATE_LEASE_SECONDS: '1' });
     let proc: ChildProcess | undefined;
     try {
       const setup = openSqliteStore(tmp.dir);

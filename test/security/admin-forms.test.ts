@@ -18,6 +18,7 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { tempDir } from '../service/helpers.js';
+import { serveEnv } from '../helpers/serve-env.js';
 
 const MAIN = 'dist/src/cli/main.js';
 const MASTER_KEY = Buffer.alloc(32, 12).toString('base64');
@@ -33,24 +34,7 @@ interface Serve {
 
 async function startServe(emulator: Emulator, extraEnv: Record<string, string>): Promise<Serve> {
   const tmp = tempDir('mailgate-sec-admin-');
-  const demo = emulator.demo!;
-  const env = {
-    ...process.env,
-    MAILGATE_DATA_DIR: tmp.dir,
-    MAILGATE_MASTER_KEY: MASTER_KEY,
-    MAILGATE_ADMIN_PASSWORD: PASSWORD,
-    MAILGATE_HTTP_PORT: '0',
-    MAILGATE_CA_FILE: emulator.caFile,
-    MAILGATE_LOG_LEVEL: 'warn',
-    MAILGATE_SMTP_HOST: emulator.smtp.host,
-    MAILGATE_SMTP_PORT: String(emulator.smtp.port),
-    MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
-    MAILGATE_TENANT_ID: demo.tenantId,
-    MAILGATE_CLIENT_ID: demo.clientId,
-    MAILGATE_CLIENT_SECRET: demo.clientSecret,
-    MAILGATE_AUTHORIZED_FROM: demo.authorizedFrom,
-    ...extraEnv,
-  };
+  const env = { ...process.env, ...serveEnv(emulator, tmp.dir, MASTER_KEY, { MAILGATE_ADMIN_PASSWORD: PASSWORD }), ...extraEnv };
   const created = spawnSync(process.execPath, [MAIN, 'apikey', 'create', 'security-replay', '--scope', 'send', '--json'], { env, encoding: 'utf8' });
   assert.equal(created.status, 0, created.stderr);
   const { key } = JSON.parse(created.stdout) as { key: string };

@@ -17,6 +17,7 @@ import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { DATABASE_FILE } from '../../src/service/outbox/sqlite/open.js';
 import { mountTmpfs, skipLoudly } from '../helpers/tmpfs.js';
 import { tempDir, waitFor } from '../service/helpers.js';
+import { serveEnv } from '../helpers/serve-env.js';
 
 const MAIN = 'dist/src/cli/main.js';
 const MASTER_KEY = Buffer.alloc(32, 11).toString('base64');
@@ -28,23 +29,7 @@ interface Serve {
 }
 
 function envFor(emulator: Emulator, dataDir: string): Record<string, string> {
-  const demo = emulator.demo!;
-  return {
-    MAILGATE_DATA_DIR: dataDir,
-    MAILGATE_MASTER_KEY: MASTER_KEY,
-    MAILGATE_HTTP_PORT: '0',
-    MAILGATE_CA_FILE: emulator.caFile,
-    MAILGATE_POLL_INTERVAL_MS: '50',
-    MAILGATE_RATE_PER_MINUTE: '1000000',
-    MAILGATE_LOG_LEVEL: 'warn',
-    MAILGATE_SMTP_HOST: emulator.smtp.host,
-    MAILGATE_SMTP_PORT: String(emulator.smtp.port),
-    MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
-    MAILGATE_TENANT_ID: demo.tenantId,
-    MAILGATE_CLIENT_ID: demo.clientId,
-    MAILGATE_CLIENT_SECRET: demo.clientSecret,
-    MAILGATE_AUTHORIZED_FROM: demo.authorizedFrom,
-  };
+  return serveEnv(emulator, dataDir, MASTER_KEY);
 }
 
 /** Start `mailgate serve`; resolves when it listens, rejects with its stderr when it exits first. */

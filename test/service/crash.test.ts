@@ -9,6 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { startEmulator } from '../../src/emulator/index.js';
 import { MASTER_KEY } from './e2e-helpers.js';
+import { serveEnv } from '../helpers/serve-env.js';
 import { tempDir, waitFor } from './helpers.js';
 
 const MAIN = 'dist/src/cli/main.js';
@@ -39,23 +40,7 @@ describe('crash safety', () => {
     const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
     const tmp = tempDir('mailgate-crash-');
     const demo = emulator.demo!;
-    const env = {
-      MAILGATE_DATA_DIR: tmp.dir,
-      MAILGATE_MASTER_KEY: MASTER_KEY,
-      MAILGATE_HTTP_PORT: '0',
-      MAILGATE_CA_FILE: emulator.caFile,
-      MAILGATE_LEASE_SECONDS: '1',
-      MAILGATE_POLL_INTERVAL_MS: '50',
-      MAILGATE_RATE_PER_MINUTE: '1000000',
-      MAILGATE_LOG_LEVEL: 'warn',
-      MAILGATE_SMTP_HOST: emulator.smtp.host,
-      MAILGATE_SMTP_PORT: String(emulator.smtp.port),
-      MAILGATE_AUTHORITY_HOST: emulator.authorityHost,
-      MAILGATE_TENANT_ID: demo.tenantId,
-      MAILGATE_CLIENT_ID: demo.clientId,
-      MAILGATE_CLIENT_SECRET: demo.clientSecret,
-      MAILGATE_AUTHORIZED_FROM: demo.authorizedFrom,
-    };
+    const env = serveEnv(emulator, tmp.dir, MASTER_KEY, { MAILGATE_LEASE_SECONDS: '1' });
     let child: Child | undefined;
     try {
       const created = spawnSync(process.execPath, [MAIN, 'apikey', 'create', 'crash-test', '--scope', 'send', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8' });
