@@ -99,6 +99,18 @@ function tokenFactsOf(token: string): { tokenOid?: string; tokenRoles?: string; 
 }
 
 /**
+ * tokenFactsOf for one mailer: the claims are decoded once per token, not on every request that
+ * reuses it (Graph asks for its token on every sendMail).
+ */
+function tokenFactsReader(): (token: string) => ReturnType<typeof tokenFactsOf> {
+  let last: { token: string; facts: ReturnType<typeof tokenFactsOf> } | undefined;
+  return (token) => {
+    if (last?.token !== token) last = { token, facts: tokenFactsOf(token) };
+    return last.facts;
+  };
+}
+
+/**
  * The Graph mailer: the same composer as SMTP (Message-ID, attachments identical; the Bcc
  * header kept because Graph reads recipients from the MIME), a Graph token from the provider's
  * Graph entry (never the SMTP one), and the Graph transport.
@@ -112,12 +124,13 @@ function createGraphMailer(settings: EmailSettings, deps: MailerDeps): MailgateM
   // of our own is built rather than ever using a token issued for another resource.
   const graphTokens = base.forResource ? base.forResource(settings.graphScope) : createTokenProvider(settings, deps).forResource(settings.graphScope);
   let tokenFacts: { tokenOid?: string; tokenRoles?: string } = {};
+  const factsOf = tokenFactsReader();
   const transport = new GraphTransport(
     { endpoint: settings.graphEndpoint, mailbox: settings.authorizedFrom, clientId: settings.clientId ?? '', ca: deps.ca },
     {
       async token(fresh) {
         const t = await graphTokens.getToken({ forceRefresh: fresh });
-        const { aud, ...facts } = tokenFactsOf(t.token);
+        const { aud, ...facts } = factsOf(t.token);
         tokenFacts = facts;
         if (aud && OUTLOOK_AUDIENCES.test(aud)) {
           // Defence in depth: the cache is per resource, so this means the Graph token scope
@@ -284,15 +297,14 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
   // send refused) carries its oid and roles, so the diagnosis names the real Enterprise
   // Application object id (never the token itself: only these two non-secret claims).
   let tokenFacts: { tokenOid?: string; tokenRoles?: string } = {};
+  const factsOf = tokenFactsReader();
   const authenticator: Authenticator = tokenProvider
     ? {
         retryOnRefusal: true,
         async credentials(fresh) {
           const t = await tokenProvider.getToken({ forceRefresh: fresh });
-          const claims = decodeTokenClaims(t.token);
-          tokenFacts = claims
-            ? { tokenOid: typeof claims.oid === 'string' ? claims.oid : undefined, tokenRoles: Array.isArray(claims.roles) ? claims.roles.filter((r) => typeof r === 'string').join(' ') : '' }
-            : {};
+          const { aud: _aud, ...facts } = factsOf(t.token);
+          tokenFacts = facts;
           return { creds: { kind: 'xoauth2', user: settings.authorizedFrom, token: t.token }, expiresAt: t.expiresAt };
         },
       }
