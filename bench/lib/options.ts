@@ -141,6 +141,6 @@ export const USAGE = `Usage: npm run bench [-- options]
   --only raw,postfix,postfix_default,mailgate   run only these competitors
   --scenarios ${SCENARIOS.join(',')}   run only these scenarios
   --no-netns              run on plain loopback (Postfix figures are then marked as stalled)
-  --no-cpu-prof           skip the extra, uncounted Mailgate burst under node --cpu-prof (on by default)
+  --no-cpu-prof           skip the extra, uncounted Mailgate burst (and relay intake) under node --cpu-prof (on by default)
   --out NAME              write bench/results/NAME.json and NAME.md instead of latest.* (a NAME with a / is a path)
 `;

@@ -127,6 +127,10 @@ export function renderMarkdown(r: R): string {
   out.push(`| End to end msgs/s | **${sp(rs.e2e?.mailgate)}** | ${sp(rs.e2e?.postfix)} | ${f(rl.ratio_e2e, 2)} |`);
   out.push(`| End to end CPU ms/msg | ${f(rc.e2e_mailgate, 2)} | ${f(rc.e2e_postfix, 2)} | – |`);
   out.push(`| Peak connections to the sink | **${f(rl.peak_connections)}** | ${f(rl.postfix_peak_connections)} | – |`, '');
+  const rp = rl.mailgate_profile;
+  if (rp) {
+    out.push(`**Where the relay's time goes** (an extra, uncounted Mailgate intake run under \`node --cpu-prof\`, ${f(rp.msgs_per_s_under_profiler)} msgs/s; shares of the sampled busy time of the service's main thread, which includes time blocked in SQLite's COMMIT/fsync): ${rp.components.slice(0, 6).map((c: R) => `${c.name} ${f(c.pct, 1)}%`).join(', ')}; hottest functions: ${rp.functions.slice(0, 4).map((x: R) => `\`${x.name}\` ${f(x.pct, 1)}%`).join(', ')}.`, '');
+  }
   if ((rl.runs ?? []).length) {
     out.push('| Rep | Phase | Competitor | msgs/s | DATA→250 p50 / p99 ms | peak conns | CPU ms/msg | machine busy | background | errors |', '|---|---|---|---|---|---|---|---|---|---|');
     for (const x of rl.runs) out.push(`| ${x.rep + 1} | ${x.phase} | ${x.competitor} | ${f(x.msgsPerS)} | ${x.phase === 'intake' ? `${f(x.dataP50Ms)} / ${f(x.dataP99Ms)}` : '–'} | ${x.peakConnections ?? '–'} | ${f(x.sutCpuMsPerMsg, 2)} | ${f(x.machineCores * 100)}% | ${f(x.backgroundCores * 100)}% | ${x.errors}${x.firstError ? ` (${String(x.firstError).slice(0, 80)})` : ''}${x.held !== undefined ? `; ${x.held} held` : ''} |`);

@@ -188,6 +188,9 @@ export function buildResults(o: {
       cpu_ms_per_msg: relay ? Object.fromEntries(Object.entries(relay.cpu).map(([k, s]) => [k, r2(s?.median)])) : null,
       spread: relay ? { intake: relay.intake, e2e: relay.e2e, data_p99_ms: relay.dataP99, ratios: relay.ratios } : null,
       postfix_set_up: relay?.postfixSetUp ?? null,
+      mailgate_profile: relay?.profile
+        ? { msgs_per_s_under_profiler: r1(relay.profile.msgsPerS), busy_ms: relay.profile.busyMs, components: relay.profile.components, functions: relay.profile.functions, dir: relay.profile.dir }
+        : null,
       runs: relay?.runs ?? [],
     },
     sink: ceiling

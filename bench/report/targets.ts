@@ -121,8 +121,11 @@ export function evaluateTargets(r: R): TargetResult[] {
       return `${x.competitor} ${f(x.msgsPerS, 0)} msgs/s at ${f(x.sutCpuMsPerMsg, 2)} ms CPU/msg (${f(cores, 2)} cores)${x.dataP99Ms !== undefined ? `, DATA→250 p50/p99 ${f(x.dataP50Ms, 0)}/${f(x.dataP99Ms, 0)} ms` : ''}, machine ${f(x.machineCores * 100, 0)}% of one core with ${f(x.backgroundCores * 100, 0)}% background (2 cores)`;
     });
     const dk = r.disk_fsync_ms?.start;
+    const prof = rl.mailgate_profile;
+    const top = (prof?.components ?? []).slice(0, 4).map((c: R) => `${c.name} ${f(c.pct, 0)}%`).join(', ');
+    const profText = prof ? `. Profile of an extra Mailgate intake run (${f(prof.msgs_per_s_under_profiler, 0)} msgs/s under the profiler), shares of the main thread's busy time: ${top}` : '';
     return rows.length
-      ? `per run: ${rows.join('; ')}. Disk: 8 KB write + fdatasync p50 ${f(dk?.appendP50Ms, 2)} ms appending at the start of the run (calibration: 0.07 ms). Each relayed 250 waits for a durable SQLite commit, which runs synchronously on the service's one event loop (group commit batches only the messages that end in the same turn, and 3 connections have at most 3 in flight); Postfix's 3 smtpd processes each write and fsync their own queue file in parallel. A service using well under one core while slower means it waits (fsync, or a CPU taken by other processes), not that it computes`
+      ? `per run: ${rows.join('; ')}. Disk: 8 KB write + fdatasync p50 ${f(dk?.appendP50Ms, 2)} ms appending at the start of the run (calibration: 0.07 ms). Each relayed 250 waits for a durable SQLite commit, which runs synchronously on the service's one event loop (group commit batches only the messages that end in the same turn, and 3 connections have at most 3 in flight); Postfix's 3 smtpd processes each write and fsync their own queue file in parallel. A service using well under one core while slower means it waits (fsync, or a CPU taken by other processes), not that it computes${profText}`
       : 'no relay run';
   };
   const ri = rl.ratio_intake;

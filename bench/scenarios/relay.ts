@@ -16,10 +16,14 @@
  * Each Mailgate run is a fresh process and data directory; Postfix's hold queue is emptied
  * between runs; every run follows an uncounted warm-up through the same path, and the order
  * alternates between repetitions. Two Postfix instances of their own (ports 10027, 10028) are
- * started for this scenario and stopped at its end.
+ * started for this scenario and stopped at its end. Unless --no-cpu-prof, one extra, uncounted
+ * Mailgate intake run goes under `node --cpu-prof`, so a missed target comes with where the
+ * service's time went.
  */
+import { join } from 'node:path';
 import { RpcChild } from '../lib/children.js';
 import { distModule, SCRATCH } from '../lib/paths.js';
+import { mergeComponents, summariseProfiles } from '../report/cpu-profile.js';
 import { CpuMeter, waitForQuiet } from '../lib/procfs.js';
 import { percentile, spread, type Spread } from '../lib/stats.js';
 import type { RunningService } from '../mailgate/service.js';
@@ -66,6 +70,8 @@ export interface RelayOutput {
   postfixPeakConnections: number | null;
   ratios: { intake: Spread; e2e: Spread };
   postfixSetUp: string;
+  /** The extra, uncounted Mailgate intake run under --cpu-prof. */
+  profile?: { msgsPerS: number | null; busyMs: number; components: { name: string; pct: number }[]; functions: { name: string; ms: number; pct: number }[]; dir: string };
 }
 
 interface Burst {
@@ -109,7 +115,34 @@ export async function runRelay(ctx: Context): Promise<RelayOutput> {
   } finally {
     for (const inst of [hold, relay]) if (inst) stopPostfix(inst);
   }
-  return summarise(ctx, runs);
+  const out = summarise(ctx, runs);
+  if (ctx.options.cpuProf && ctx.mailgate) out.profile = await profiledIntake(ctx).catch((e: Error) => (ctx.log(`  relay: profiled run failed: ${e.message}`), undefined));
+  return out;
+}
+
+/** --cpu-prof: one extra Mailgate intake run under the V8 profiler, not counted in the figures. */
+async function profiledIntake(ctx: Context): Promise<RelayOutput['profile']> {
+  const N = ctx.counts.relayMessages;
+  const dir = join(SCRATCH, 'profiles', `relay-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  ctx.log(`  extra Mailgate relay intake under --cpu-prof (not counted), profile in ${dir}`);
+  const svc = await ctx.mailgate!.start({ paused: true, cpuProf: dir, relay: { certPath: ctx.certFiles.certPath, keyPath: ctx.certFiles.keyPath } });
+  const d = driver();
+  let msgsPerS: number | null = null;
+  try {
+    if (!svc.relay) throw new Error('the service did not start its SMTP relay');
+    await initDevice(ctx, d, svc.relay.port, { user: svc.relay.username, pass: svc.relay.password });
+    await d.call<Burst>('burst', { run: ctx.runId('relay-prof-warm'), count: ctx.counts.relayWarmup }, 600_000);
+    const r = await d.call<Burst>('burst', { run: ctx.runId('relay-prof'), count: N }, 600_000);
+    if (!r.errors) msgsPerS = (N / (r.end - r.start)) * 1000;
+  } finally {
+    await d.call('close', {}, 10_000).catch(() => undefined);
+    await d.close();
+    await svc.stop(); // SIGTERM: the profile is written on exit
+  }
+  const summaries = summariseProfiles(dir);
+  const profile = { msgsPerS, busyMs: summaries.reduce((a, x) => a + x.busyMs, 0), components: mergeComponents(summaries), functions: summaries[0]?.functions ?? [], dir };
+  ctx.log(`  profiled relay intake ${f(msgsPerS)} msgs/s; busy time by component: ${profile.components.slice(0, 6).map((c) => `${c.name} ${c.pct}%`).join(', ')}`);
+  return profile;
 }
 
 function driver(): RpcChild {
