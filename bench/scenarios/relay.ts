@@ -96,10 +96,16 @@ export async function runRelay(ctx: Context): Promise<RelayOutput> {
   else {
     try {
       const common = { scratch: SCRATCH, sinkPort: ctx.sink.smtpPort, caFile: ctx.certFiles.certPath, smtpdTls: { certFile: ctx.certFiles.certPath, keyFile: ctx.certFiles.keyPath } };
-      [hold, relay] = await Promise.all([
+      const started = await Promise.allSettled([
         startPostfix({ ...common, name: 'postfix_relay_hold', reuse: true, smtpdPort: POSTFIX_HOLD_PORT, hold: true }),
         startPostfix({ ...common, name: 'postfix_relay', reuse: true, smtpdPort: POSTFIX_RELAY_PORT }),
       ]);
+      const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) {
+        for (const r of started) if (r.status === 'fulfilled') stopPostfix(r.value);
+        throw failure.reason;
+      }
+      [hold, relay] = started.map((r) => (r as PromiseFulfilledResult<PostfixInstance>).value);
       keys.push('postfix');
       ctx.log(`relay: Postfix submission relays started (STARTTLS required; intake on ${POSTFIX_HOLD_PORT} with every message held, end to end on ${POSTFIX_RELAY_PORT} with TLS reuse)`);
     } catch (e) {
