@@ -21,7 +21,7 @@
  * service's time went.
  */
 import { join } from 'node:path';
-import { RpcChild } from '../lib/children.js';
+import { onCleanup, RpcChild } from '../lib/children.js';
 import { distModule, SCRATCH } from '../lib/paths.js';
 import { mergeComponents, summariseProfiles } from '../report/cpu-profile.js';
 import { CpuMeter, waitForQuiet } from '../lib/procfs.js';
@@ -106,6 +106,7 @@ export async function runRelay(ctx: Context): Promise<RelayOutput> {
         throw failure.reason;
       }
       [hold, relay] = started.map((r) => (r as PromiseFulfilledResult<PostfixInstance>).value);
+      for (const inst of [hold!, relay!]) onCleanup(() => stopPostfix(inst)); // also on Ctrl-C (stopping twice is harmless)
       keys.push('postfix');
       ctx.log(`relay: Postfix submission relays started (STARTTLS required; intake on ${POSTFIX_HOLD_PORT} with every message held, end to end on ${POSTFIX_RELAY_PORT} with TLS reuse)`);
     } catch (e) {
