@@ -32,6 +32,7 @@ import { runCold, runTokensCold } from './scenarios/cold.js';
 import type { Context } from './scenarios/context.js';
 import { runLatency } from './scenarios/latency.js';
 import { runRate } from './scenarios/rate.js';
+import { runRelay } from './scenarios/relay.js';
 import { Sink } from './sink/sink-control.js';
 
 const POSTFIX_NOTE_ENV = 'MAILGATE_BENCH_POSTFIX_NOTE';
@@ -134,6 +135,8 @@ async function inner(options: Options, environment: Environment): Promise<number
     environment,
     sink,
     ca: cert.cert,
+    certFiles: cert,
+    postfixUnavailable: postfixNote ?? (wants(options, 'postfix') ? undefined : 'not run (--only)'),
     competitors,
     mailgate: launcher,
     notes,
@@ -162,6 +165,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     await step('capacity', 'capacity', () => runCapacity(ctx));
     await step('rate', 'rate', () => runRate(ctx));
   }
+  await step('relay', 'relay', () => runRelay(ctx));
 
   if (isStopping()) {
     await cleanupAll();
@@ -171,7 +175,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     notes.push('Postfix figures are STALLED (plain loopback: Nagle on Postfix meets the receiver\'s delayed ACK, ≈40 ms per message); they are not a fair comparison.');
   }
   if (options.quick) {
-    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s).`);
+    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s), relay ${options.counts.relayMessages} intake + ${options.counts.relayE2eMessages} end-to-end messages × ${options.counts.relayReps} (full: 5,000 + 5,000 × 3).`);
   }
   const disk = { start: diskStart, end: fsyncProbe(SCRATCH) };
   const tlsCtx = tlsContextProbe(cert.cert);

@@ -5,7 +5,10 @@
  * - raw nodemailer, the competitor: pool of 3, STARTTLS required, XOAUTH2 with a static token,
  *   `sendMail({from, to, subject, text})`, no durability;
  * - Postfix injection: the same pool, plain SMTP to Postfix's smtpd on loopback;
- * - the sink-ceiling client: pre-built `raw` messages over many connections.
+ * - the sink-ceiling client: pre-built `raw` messages over many connections;
+ * - the relay scenario's device: pre-built `raw` messages over STARTTLS with AUTH PLAIN/LOGIN
+ *   (username and password), to Mailgate's relay or a Postfix submission relay, reporting each
+ *   message's DATA→250 time (nodemailer's `messageTime`: from the 354 to the final reply).
  *
  * Every submit time is taken on the shared monotonic clock, so the orchestrator can subtract it
  * from the sink's 250 timestamps.
@@ -22,6 +25,8 @@ interface InitArgs {
   tls: boolean;
   ca?: string;
   token?: string;
+  /** STARTTLS with a username and password instead of XOAUTH2 (sent only if the server offers AUTH). */
+  password?: { user: string; pass: string };
   maxConnections: number;
   /** Send pre-built raw messages (ceiling) instead of composing each one. */
   prebuilt?: boolean;
@@ -47,7 +52,7 @@ function makeTransport(a: InitArgs): PoolTransport {
     maxConnections: a.maxConnections,
     maxMessages: Infinity,
     ...(a.tls
-      ? { requireTLS: true, auth: { type: 'OAuth2', user: SENDER, accessToken: a.token }, tls: { ca: a.ca, minVersion: 'TLSv1.2' } }
+      ? { requireTLS: true, auth: a.password ?? { type: 'OAuth2', user: SENDER, accessToken: a.token }, tls: { ca: a.ca, minVersion: 'TLSv1.2' } }
       : { ignoreTLS: true }),
     logger: false,
     debug: false,
@@ -70,19 +75,26 @@ serveRpc({
     return {};
   },
   /** Queue `count` messages at once; resolve when every sendMail has called back. */
-  async burst(args: { run: string; count: number; startSeq?: number }) {
+  async burst(args: { run: string; count: number; startSeq?: number; dataTimes?: boolean }) {
     const start = nowMs();
     let errors = 0;
     let firstError: string | undefined;
+    const dataTimes: number[] = [];
     await Promise.all(
       Array.from({ length: args.count }, (_, i) =>
-        sendOne(args.run, (args.startSeq ?? 0) + i).catch((e: Error) => {
-          errors++;
-          firstError ??= e.message;
-        }),
+        sendOne(args.run, (args.startSeq ?? 0) + i).then(
+          (info) => {
+            const t = (info as { messageTime?: number } | undefined)?.messageTime;
+            if (args.dataTimes && typeof t === 'number') dataTimes.push(t);
+          },
+          (e: Error) => {
+            errors++;
+            firstError ??= e.message;
+          },
+        ),
       ),
     );
-    return { start, end: nowMs(), errors, firstError };
+    return { start, end: nowMs(), errors, firstError, ...(args.dataTimes ? { dataTimes } : {}) };
   },
   /** One message every `intervalMs`; report the submit and callback time of each. */
   async paced(args: { run: string; count: number; intervalMs: number }) {

@@ -26,6 +26,11 @@ export interface Counts {
   rateWindowS: number;
   httpConcurrency: number;
   quietMaxMs: number;
+  /** SMTP relay: messages per intake run and per end-to-end run, repetitions, warm-up. */
+  relayMessages: number;
+  relayE2eMessages: number;
+  relayReps: number;
+  relayWarmup: number;
 }
 
 export const FULL: Counts = {
@@ -52,6 +57,10 @@ export const FULL: Counts = {
   rateWindowS: 60,
   httpConcurrency: 16,
   quietMaxMs: 10_000,
+  relayMessages: 5000,
+  relayE2eMessages: 5000,
+  relayReps: 3,
+  relayWarmup: 200,
 };
 
 export const QUICK: Counts = {
@@ -78,6 +87,10 @@ export const QUICK: Counts = {
   rateWindowS: 15,
   httpConcurrency: 16,
   quietMaxMs: 1000,
+  relayMessages: 1500,
+  relayE2eMessages: 1000,
+  relayReps: 1,
+  relayWarmup: 50,
 };
 
 export interface Options {
@@ -95,7 +108,7 @@ export interface Options {
   out?: string;
 }
 
-export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate'] as const;
+export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'relay'] as const;
 
 export function parseOptions(argv: string[]): Options {
   const o: Options = { quick: false, counts: FULL, noNetns: false, cpuProf: true };
@@ -128,6 +141,6 @@ export const USAGE = `Usage: npm run bench [-- options]
   --only raw,postfix,postfix_default,mailgate   run only these competitors
   --scenarios ${SCENARIOS.join(',')}   run only these scenarios
   --no-netns              run on plain loopback (Postfix figures are then marked as stalled)
-  --no-cpu-prof           skip the extra, uncounted Mailgate burst under node --cpu-prof (on by default)
+  --no-cpu-prof           skip the extra, uncounted Mailgate burst (and relay intake) under node --cpu-prof (on by default)
   --out NAME              write bench/results/NAME.json and NAME.md instead of latest.* (a NAME with a / is a path)
 `;

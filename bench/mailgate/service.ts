@@ -3,6 +3,8 @@
  * process each time, Email Settings from MAILGATE_* pointing at the sink and its token
  * endpoint, an API key created with `mailgate apikey create`, readiness polled on /readyz.
  * The worker is paused for the enqueue-capacity scenario with MAILGATE_WORKER=off.
+ * With `relay`, the SMTP relay listens too (MAILGATE_RELAY_PORT=0, the benchmark certificate)
+ * and one relay client is created with `mailgate relay-client create --json`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -21,6 +23,14 @@ export interface StartOptions {
   ratePerMinute?: number;
   /** Extra NODE_OPTIONS for the service (e.g. a heap cap, to tell retained memory from lazy GC). */
   nodeOptions?: string;
+  /** Turn the SMTP relay on with this certificate and create one relay client. */
+  relay?: { certPath: string; keyPath: string };
+}
+
+export interface RunningRelay {
+  port: number;
+  username: string;
+  password: string;
 }
 
 export interface RunningService {
@@ -31,6 +41,8 @@ export interface RunningService {
   readyAt: number;
   /** How the worker was paused, when asked to be. */
   pausedBy?: string;
+  /** The relay's port and the relay client's credentials (with `relay`). */
+  relay?: RunningRelay;
   stop(): Promise<void>;
 }
 
@@ -60,6 +72,8 @@ export function mailgateAvailability(): { ok: boolean; note?: string } {
 
 /** One line of the service's stdout: `mailgate: listening on <url>` once it is ready. */
 const LISTENING = /mailgate: listening on (http:\/\/\S+)/;
+/** The relay's line, printed before it (src/cli/commands/serve.ts). */
+const RELAY_LINE = /mailgate: SMTP relay on [^\s:]+:(\d+) /;
 
 export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
   let n = 0;
@@ -100,6 +114,12 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
         MAILGATE_AUTHORIZED_FROM: SENDER,
         MAILGATE_AUTHORITY_HOST: `https://127.0.0.1:${cfg.tokenPort}`,
       };
+      let relayClient: { username: string; password: string } | undefined;
+      if (options.relay) {
+        Object.assign(env, { MAILGATE_RELAY_HOST: '127.0.0.1', MAILGATE_RELAY_PORT: '0', MAILGATE_RELAY_TLS_CERT: options.relay.certPath, MAILGATE_RELAY_TLS_KEY: options.relay.keyPath });
+        const out = execFileSync(process.execPath, [MAILGATE_CLI, 'relay-client', 'create', 'bench-device', '--allow-from', SENDER, '--json'], { env, encoding: 'utf8', timeout: 30_000 });
+        relayClient = JSON.parse(out.trim().split('\n').at(-1)!) as { username: string; password: string };
+      }
       if (options.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim();
       const pausedBy = options.paused ? 'MAILGATE_WORKER=off (no delivery worker in the process)' : undefined;
       const created = execFileSync(process.execPath, [MAILGATE_CLI, 'apikey', 'create', 'bench', '--scope', 'send', '--json'], { env, encoding: 'utf8', timeout: 30_000 });
@@ -144,6 +164,15 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
         await endChild(child);
         throw new Error(`mailgate serve did not become ready: ${last}; ${stderr.slice(0, 2000)}`);
       }
+      let relay: RunningRelay | undefined;
+      if (relayClient) {
+        const m = RELAY_LINE.exec(stdout);
+        if (!m) {
+          await endChild(child);
+          throw new Error(`mailgate serve did not print the SMTP relay's port: ${stdout.slice(0, 1000)}`);
+        }
+        relay = { port: Number(m[1]), username: relayClient.username, password: relayClient.password };
+      }
       return {
         pid: child.pid ?? -1,
         baseUrl,
@@ -151,6 +180,7 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
         spawnedAt,
         readyAt,
         pausedBy,
+        relay,
         async stop() {
           // SIGTERM: the service drains and closes the database (and writes a --cpu-prof profile).
           await endChild(child, 20_000);

@@ -25,6 +25,8 @@ export function summaryTable(r: R): string {
     [`| CPU ms/msg of the system under test | ${f(cpu.mailgate, 2)} (service) | ${f(cpu.raw, 2)} (driver) | ${f(cpu.postfix, 2)} (all Postfix) | ${f(cpu.postfix_default, 2)} (all Postfix) |`],
     [`| Latency to the sink's 250 p50 / p99 / max (ms) | ${f(l.mailgate_p50_ms, 1)} / ${f(l.mailgate_p99_ms, 1)} / ${f(l.mailgate_max_ms, 1)} | ${f(l.raw_p50_ms, 1)} / ${f(l.raw_p99_ms, 1)} / ${f(l.raw_max_ms, 1)} | ${f(l.postfix_p50_ms, 1)} / ${f(l.postfix_p99_ms, 1)} / ${f(l.postfix_max_ms, 1)}${stalled} | – |`],
     [`| Accept (202 / queued) p50 / p99 (ms) | ${f(l.mailgate_accept_p50_ms, 1)} / ${f(l.mailgate_accept_p99_ms, 1)} | – | – | – |`],
+    [`| Relay intake msgs/s / DATA→250 p99 ms (vs Postfix smtpd) | ${f(r.relay?.mailgate_intake_msgs_per_s)} / ${f(r.relay?.mailgate_data_p99_ms)} | – | ${f(r.relay?.postfix_intake_msgs_per_s)} / ${f(r.relay?.postfix_data_p99_ms)} | – |`],
+    [`| Relay end to end msgs/s (peak conns) | ${f(r.relay?.e2e_mailgate_msgs_per_s)} (${f(r.relay?.peak_connections)}) | – | ${f(r.relay?.e2e_postfix_msgs_per_s)} (${f(r.relay?.postfix_peak_connections)}) | – |`],
     [`| Cold start, first message (ms) | ${f(r.cold_start_ms, 1)} (after ready) | ${sp(r.cold_start?.raw_first_message_ms, 1)} (new transport) | ${sp(r.cold_start?.postfix_first_after_idle_ms, 1)} (after idle) | – |`],
   ];
   return rows.flat().join('\n');
@@ -42,7 +44,7 @@ export function renderMarkdown(r: R): string {
   out.push(`- **Machine:** ${r.machine}`);
   out.push(`- **Environment:** \`${r.environment}\`${r.environment === 'netns-quickack' ? ' — every competitor and the sink in one private network namespace whose loopback routes have `quickack 1`; sink sets TCP_NODELAY; smtp-server greeting delay removed' : ' — plain loopback: Postfix figures are stalled by Nagle/delayed ACK (≈40 ms per message) and not comparable'}`);
   out.push(`- **Versions:** ${Object.entries(r.versions ?? {}).map(([k, v]) => `${k} ${v ?? '–'}`).join(' · ')}`);
-  out.push(`- **Counts${r.quick ? ' (quick: smaller than a full run)' : ''}:** burst ${c.burstMessages} msgs × ${c.burstReps} reps (warm-up ${c.burstWarmup}); latency ${c.latencyPerCompetitor} msgs per competitor every ${c.latencyIntervalMs} ms in ${c.latencyBlocks} alternating blocks; cold start × ${c.coldReps}; ${c.coldConcurrent} concurrent cold messages; enqueue ${c.enqueueMessages} × ${c.enqueueReps}; RSS with ${c.rssQueued} queued; rate window ${c.rateWindowS} s at ${c.rateLimitPerMin}/min; sink ceiling ${c.ceilingMessages} msgs × ${c.ceilingReps}`);
+  out.push(`- **Counts${r.quick ? ' (quick: smaller than a full run)' : ''}:** burst ${c.burstMessages} msgs × ${c.burstReps} reps (warm-up ${c.burstWarmup}); latency ${c.latencyPerCompetitor} msgs per competitor every ${c.latencyIntervalMs} ms in ${c.latencyBlocks} alternating blocks; cold start × ${c.coldReps}; ${c.coldConcurrent} concurrent cold messages; enqueue ${c.enqueueMessages} × ${c.enqueueReps}; RSS with ${c.rssQueued} queued; rate window ${c.rateWindowS} s at ${c.rateLimitPerMin}/min; sink ceiling ${c.ceilingMessages} msgs × ${c.ceilingReps}; relay ${c.relayMessages} intake + ${c.relayE2eMessages} end-to-end msgs × ${c.relayReps}`);
   const bg = r.background ?? {};
   out.push(`- **Noise:** background load (machine busy minus the accounted processes) median ${f((bg.medianBackgroundCores ?? 0) * 100)}%, max ${f((bg.maxBackgroundCores ?? 0) * 100)}% of one core over the burst runs; ${bg.quietRuns ?? '–'}/${bg.totalRuns ?? '–'} runs started after ≥1 s below 0.15 core. Other engineers' test suites share this machine: compare only figures from the same run.`);
   const dk = r.disk_fsync_ms;
@@ -112,6 +114,28 @@ export function renderMarkdown(r: R): string {
   out.push(`Limit ${rt.limit_per_min}/min; window ${rt.window_s} s from the first delivery${r.quick ? ' (quick: shortened from 60 s)' : ''}; sink rule: ${rt.sink_rule ?? '–'}.`, '');
   out.push(`- Achieved: **${f(rt.achieved_per_min, 1)}/min** (${f(rt.error_pct, 1)}% off the limit); steady (second half of the window): ${f(rt.steady_per_min, 1)}/min; messages in the first 10 s: ${f(rt.first_10_s_messages)}; deliveries per 5 s: ${(rt.per_5_s ?? []).join(' ') || '–'} (a steady ${f(rt.limit_per_min / 12)} per 5 s is the limit).`);
   out.push(`- Throttle replies from the sink: **${f(rt.throttle_replies)}**${(rt.throttle_samples ?? []).length ? ` (e.g. \`${rt.throttle_samples[0]}\`)` : ''}; peak connections ${f(rt.peak_connections)}.`, '');
+
+  const rl = r.relay ?? {};
+  out.push('## 7. SMTP relay (printers, scanners, legacy apps)', '');
+  out.push(`A device submits ~11 KB messages over 3 STARTTLS connections (nodemailer pool, username and password) to Mailgate's relay or to Postfix as a submission relay (${rl.postfix_set_up ?? '–'}). **Intake** (${rl.messages ?? '–'} messages): messages/s until the last 250, Mailgate with its worker off and Postfix holding every message, so both only accept durably; DATA→250 is the time from the 354 to the final reply (whole milliseconds). **End to end** (${rl.e2e_messages ?? '–'} messages): device → relay → sink, messages/s until the last 250 at the sink, and the peak number of connections at the sink. ${rl.repetitions ?? '–'} repetition(s), order alternating, each run after an uncounted warm-up; each Mailgate run is a fresh process and database.`, '');
+  const rs = rl.spread ?? {};
+  const rc = rl.cpu_ms_per_msg ?? {};
+  out.push('| Figure | Mailgate relay | Postfix | Ratio (paired) |', '|---|---|---|---|');
+  out.push(`| Intake msgs/s | **${sp(rs.intake?.mailgate)}** | ${sp(rs.intake?.postfix)} | ${f(rl.ratio_intake, 2)} |`);
+  out.push(`| DATA→250 p50 / p99 (ms) | ${f(rl.mailgate_data_p50_ms)} / **${f(rl.mailgate_data_p99_ms)}** | ${f(rl.postfix_data_p50_ms)} / ${f(rl.postfix_data_p99_ms)} | – |`);
+  out.push(`| Intake CPU ms/msg (service / all Postfix) | ${f(rc.intake_mailgate, 2)} | ${f(rc.intake_postfix, 2)} | – |`);
+  out.push(`| End to end msgs/s | **${sp(rs.e2e?.mailgate)}** | ${sp(rs.e2e?.postfix)} | ${f(rl.ratio_e2e, 2)} |`);
+  out.push(`| End to end CPU ms/msg | ${f(rc.e2e_mailgate, 2)} | ${f(rc.e2e_postfix, 2)} | – |`);
+  out.push(`| Peak connections to the sink | **${f(rl.peak_connections)}** | ${f(rl.postfix_peak_connections)} | – |`, '');
+  const rp = rl.mailgate_profile;
+  if (rp) {
+    out.push(`**Where the relay's time goes** (an extra, uncounted Mailgate intake run under \`node --cpu-prof\`, ${f(rp.msgs_per_s_under_profiler)} msgs/s; shares of the sampled busy time of the service's main thread, which includes time blocked in SQLite's COMMIT/fsync): ${rp.components.slice(0, 6).map((c: R) => `${c.name} ${f(c.pct, 1)}%`).join(', ')}; hottest functions: ${rp.functions.slice(0, 4).map((x: R) => `\`${x.name}\` ${f(x.pct, 1)}%`).join(', ')}.`, '');
+  }
+  if ((rl.runs ?? []).length) {
+    out.push('| Rep | Phase | Competitor | msgs/s | DATA→250 p50 / p99 ms | peak conns | CPU ms/msg | machine busy | background | errors |', '|---|---|---|---|---|---|---|---|---|---|');
+    for (const x of rl.runs) out.push(`| ${x.rep + 1} | ${x.phase} | ${x.competitor} | ${f(x.msgsPerS)} | ${x.phase === 'intake' ? `${f(x.dataP50Ms)} / ${f(x.dataP99Ms)}` : '–'} | ${x.peakConnections ?? '–'} | ${f(x.sutCpuMsPerMsg, 2)} | ${f(x.machineCores * 100)}% | ${f(x.backgroundCores * 100)}% | ${x.errors}${x.firstError ? ` (${String(x.firstError).slice(0, 80)})` : ''}${x.held !== undefined ? `; ${x.held} held` : ''} |`);
+    out.push('');
+  }
 
   const s = r.sink;
   out.push('## Sink ceiling', '');

@@ -12,6 +12,7 @@ import type { ColdOutput, TokensColdOutput } from '../scenarios/cold.js';
 import type { CapacityOutput } from '../scenarios/capacity.js';
 import type { LatencyOutput } from '../scenarios/latency.js';
 import type { RateOutput } from '../scenarios/rate.js';
+import type { RelayOutput } from '../scenarios/relay.js';
 import type { Counts } from '../lib/options.js';
 import type { Environment } from '../lib/netns.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -27,6 +28,7 @@ export interface ScenarioOutputs {
   tokensCold?: TokensColdOutput;
   capacity?: CapacityOutput;
   rate?: RateOutput;
+  relay?: RelayOutput;
 }
 
 function pkgVersion(name: string): string | undefined {
@@ -57,7 +59,7 @@ export function buildResults(o: {
   tlsContext?: { allRootsPlusExtraMs: number | null; defaultMs: number | null };
   background: { quietRuns: number; totalRuns: number; maxBackgroundCores: number; medianBackgroundCores: number | null };
 }): Record<string, unknown> {
-  const { burst, latency, cold, tokensCold, capacity, rate, ceiling } = o.outputs;
+  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay } = o.outputs;
   const med = (k: keyof NonNullable<BurstOutput>['msgsPerS']) => r1(burst?.msgsPerS[k]?.median);
   const lat = latency?.figures;
   const tokenRuns = burst?.tokenRequests.filter((t) => t >= 0) ?? [];
@@ -166,6 +168,30 @@ export function buildResults(o: {
       peak_connections: rate?.peakConnections ?? null,
       sink_rule: rate?.sinkRule ?? null,
       throttle_samples: rate?.throttleSamples ?? [],
+    },
+    relay: {
+      mailgate_intake_msgs_per_s: r1(relay?.intake.mailgate?.median),
+      postfix_intake_msgs_per_s: r1(relay?.intake.postfix?.median),
+      mailgate_data_p99_ms: r2(relay?.dataP99.mailgate?.median),
+      postfix_data_p99_ms: r2(relay?.dataP99.postfix?.median),
+      e2e_mailgate_msgs_per_s: r1(relay?.e2e.mailgate?.median),
+      e2e_postfix_msgs_per_s: r1(relay?.e2e.postfix?.median),
+      peak_connections: relay?.peakConnections ?? null,
+      messages: relay?.messages ?? o.counts.relayMessages,
+      e2e_messages: relay?.e2eMessages ?? o.counts.relayE2eMessages,
+      repetitions: relay?.reps ?? null,
+      ratio_intake: r2(relay?.ratios.intake.median),
+      ratio_e2e: r2(relay?.ratios.e2e.median),
+      mailgate_data_p50_ms: r2(relay?.dataP50.mailgate?.median),
+      postfix_data_p50_ms: r2(relay?.dataP50.postfix?.median),
+      postfix_peak_connections: relay?.postfixPeakConnections ?? null,
+      cpu_ms_per_msg: relay ? Object.fromEntries(Object.entries(relay.cpu).map(([k, s]) => [k, r2(s?.median)])) : null,
+      spread: relay ? { intake: relay.intake, e2e: relay.e2e, data_p99_ms: relay.dataP99, ratios: relay.ratios } : null,
+      postfix_set_up: relay?.postfixSetUp ?? null,
+      mailgate_profile: relay?.profile
+        ? { msgs_per_s_under_profiler: r1(relay.profile.msgsPerS), busy_ms: relay.profile.busyMs, components: relay.profile.components, functions: relay.profile.functions, dir: relay.profile.dir }
+        : null,
+      runs: relay?.runs ?? [],
     },
     sink: ceiling
       ? {

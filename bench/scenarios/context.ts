@@ -1,5 +1,6 @@
 /** What every scenario gets: options, the sink, the competitors that could start, and a log. */
 import type { Competitor, CompetitorKey } from '../competitors.js';
+import type { CertFiles } from '../lib/certs.js';
 import type { Environment } from '../lib/netns.js';
 import type { Counts, Options } from '../lib/options.js';
 import type { Sink } from '../sink/sink-control.js';
@@ -11,6 +12,10 @@ export interface Context {
   environment: Environment;
   sink: Sink;
   ca: string;
+  /** The benchmark certificate's files (the sink's; the relay scenario's servers use it too). */
+  certFiles: CertFiles;
+  /** Why Postfix cannot run (not installed, --only), when it cannot. */
+  postfixUnavailable?: string;
   competitors: Partial<Record<CompetitorKey, Competitor>>;
   mailgate?: MailgateLauncher;
   notes: string[];

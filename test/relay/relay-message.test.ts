@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { addressesOf, normaliseLineEnds, prepareRelayMessage } from '../../src/service/intake/relay/relay-message.js';
-import { unstuff } from '../../src/service/intake/relay/smtp-connection.js';
+import { envelopeAddress, unstuff } from '../../src/service/intake/relay/smtp-connection.js';
 
 const base = { received: 'from x ([127.0.0.1])', messageId: '<new@contoso.com>', now: new Date(Date.UTC(2026, 11, 3, 10, 0, 0)), envelopeFrom: 'a@contoso.com', mayUse: (a: string) => a.toLowerCase() === 'a@contoso.com', fromPolicy: 'reject' as const };
 
@@ -62,5 +62,13 @@ describe('relay message preparation', () => {
     assert.deepEqual(addressesOf('"Doe, John" <j@x.com>'), ['j@x.com']);
     assert.deepEqual(addressesOf('a@x.com, b@y.com'), ['a@x.com', 'b@y.com']);
     assert.deepEqual(addressesOf('a@x.com (Alice)'), ['a@x.com']);
+  });
+
+  it('envelope addresses: a UTF-8 local part is kept, an internationalised domain becomes its A-label, what the delivery refuses is undefined', () => {
+    assert.equal(envelopeAddress('jörg.müller@example.com'), 'jörg.müller@example.com');
+    assert.equal(envelopeAddress('kunde@bücher.example'), 'kunde@xn--bcher-kva.example');
+    assert.equal(envelopeAddress('KUNDE@Bücher.Example'), 'KUNDE@xn--bcher-kva.example');
+    assert.equal(envelopeAddress('plain@Example.COM'), 'plain@Example.COM', 'an ASCII domain is kept as given');
+    for (const bad of ['user@exa_mple.com', 'user@xn--ü.example', 'user@ü_x.example', 'no-at-sign', 'a b@example.com', 'x@[127.0.0.1]']) assert.equal(envelopeAddress(bad), undefined, bad);
   });
 });

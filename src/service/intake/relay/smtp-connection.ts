@@ -20,6 +20,7 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { domainToASCII } from 'node:url';
 import { normaliseLineEnds } from './relay-message.js';
 
 export const MAX_COMMAND_LINE = 4096;
@@ -77,6 +78,24 @@ export type RelayConnectionEvent =
 type State = 'command' | 'data' | 'auth-plain' | 'auth-login-user' | 'auth-login-pass' | 'closed';
 
 const ADDRESS = /^[^\s<>@"(),;:\\[\]]{1,64}@[^\s<>@"(),;:\\[\]]{1,253}$/u;
+/** A host name as the delivery sends it (letters, digits, dots, hyphens: A-labels for IDNs). */
+const ASCII_DOMAIN = /^[A-Za-z0-9.-]{1,253}$/;
+
+/**
+ * An envelope address as the relay stores and delivers it, or undefined when it cannot be
+ * delivered. A UTF-8 local part stays as given (SMTPUTF8: the delivery then says SMTPUTF8 to
+ * Exchange); an internationalised domain becomes its A-label (punycode) form, which names the
+ * same domain and is what the delivery accepts. Checked here, before the 250, so a message is
+ * never accepted with an address the delivery would refuse after the fact.
+ */
+export function envelopeAddress(address: string): string | undefined {
+  if (!ADDRESS.test(address)) return undefined;
+  const at = address.lastIndexOf('@');
+  const domain = address.slice(at + 1);
+  const ascii = /^[\x00-\x7f]*$/.test(domain) ? domain : domainToASCII(domain);
+  if (!ASCII_DOMAIN.test(ascii)) return undefined;
+  return `${address.slice(0, at)}@${ascii}`;
+}
 
 export class RelayConnection<P extends RelayPrincipal> {
   #socket: Socket;
@@ -418,8 +437,9 @@ export class RelayConnection<P extends RelayPrincipal> {
         return this.#error(`555 5.5.4 Unsupported MAIL parameter ${k.slice(0, 20)}`);
       }
     }
-    if (address !== '' && !ADDRESS.test(address)) return this.#error('501 5.1.7 Bad sender address syntax');
-    const checked = await this.policy.checkSender(principal, address);
+    const sender = address === '' ? '' : envelopeAddress(address);
+    if (sender === undefined) return this.#error('501 5.1.7 Bad sender address syntax');
+    const checked = await this.policy.checkSender(principal, sender);
     if (!checked.ok) return this.#reply(checked.reply);
     this.#tx = { from: checked.envelopeFrom, to: [] };
     this.#reply('250 2.1.0 Sender OK');
@@ -437,8 +457,8 @@ export class RelayConnection<P extends RelayPrincipal> {
       const k = param.split('=')[0]!.toUpperCase();
       if (k !== 'NOTIFY' && k !== 'ORCPT') return this.#error(`555 5.5.4 Unsupported RCPT parameter ${k.slice(0, 20)}`);
     }
-    const address = m[1]!.trim();
-    if (!ADDRESS.test(address)) return this.#error('501 5.1.3 Bad recipient address syntax');
+    const address = envelopeAddress(m[1]!.trim());
+    if (address === undefined) return this.#error('501 5.1.3 Bad recipient address syntax');
     if (this.#tx.to.length >= this.policy.maxRecipients) return this.#reply('452 4.5.3 Too many recipients');
     this.#tx.to.push(address);
     this.#reply('250 2.1.5 Recipient OK');
