@@ -26,6 +26,9 @@ export interface Counts {
   rateWindowS: number;
   httpConcurrency: number;
   quietMaxMs: number;
+  /** Graph scenario: messages per run and repetitions (each rep: one SMTP run, one Graph run). */
+  graphMessages: number;
+  graphReps: number;
 }
 
 export const FULL: Counts = {
@@ -52,6 +55,8 @@ export const FULL: Counts = {
   rateWindowS: 60,
   httpConcurrency: 16,
   quietMaxMs: 10_000,
+  graphMessages: 2000,
+  graphReps: 3,
 };
 
 export const QUICK: Counts = {
@@ -78,6 +83,8 @@ export const QUICK: Counts = {
   rateWindowS: 15,
   httpConcurrency: 16,
   quietMaxMs: 1000,
+  graphMessages: 600,
+  graphReps: 1,
 };
 
 export interface Options {
@@ -95,7 +102,7 @@ export interface Options {
   out?: string;
 }
 
-export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate'] as const;
+export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'graph'] as const;
 
 export function parseOptions(argv: string[]): Options {
   const o: Options = { quick: false, counts: FULL, noNetns: false, cpuProf: true };

@@ -2,7 +2,8 @@
  * Starting and stopping the Mailgate service for a benchmark run: a fresh data directory and
  * process each time, Email Settings from MAILGATE_* pointing at the sink and its token
  * endpoint, an API key created with `mailgate apikey create`, readiness polled on /readyz.
- * The worker is paused for the enqueue-capacity scenario with MAILGATE_WORKER=off.
+ * The worker is paused for the enqueue-capacity scenario with MAILGATE_WORKER=off; the graph
+ * scenario starts it with MAILGATE_TRANSPORT=graph and the sink's Graph endpoint.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -21,6 +22,8 @@ export interface StartOptions {
   ratePerMinute?: number;
   /** Extra NODE_OPTIONS for the service (e.g. a heap cap, to tell retained memory from lazy GC). */
   nodeOptions?: string;
+  /** The Transport setting (default smtp): graph sends to the sink's Graph sendMail endpoint. */
+  transport?: 'smtp' | 'graph';
 }
 
 export interface RunningService {
@@ -41,6 +44,8 @@ export interface MailgateLauncher {
 export interface LauncherConfig {
   smtpPort: number;
   tokenPort: number;
+  /** The sink's Graph sendMail endpoint (HTTPS). */
+  graphPort: number;
   caPath: string;
   /** Default rate limit for throughput runs: high enough never to bind. */
   ratePerMinute: number;
@@ -99,6 +104,9 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
         MAILGATE_CLIENT_SECRET: 'bench-client-secret-value',
         MAILGATE_AUTHORIZED_FROM: SENDER,
         MAILGATE_AUTHORITY_HOST: `https://127.0.0.1:${cfg.tokenPort}`,
+        // Transport (issue 15): Graph requests go to the sink; the token's scope stays Graph's.
+        MAILGATE_TRANSPORT: options.transport ?? 'smtp',
+        ...(options.transport === 'graph' ? { MAILGATE_GRAPH_ENDPOINT: `https://127.0.0.1:${cfg.graphPort}` } : {}),
       };
       if (options.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim();
       const pausedBy = options.paused ? 'MAILGATE_WORKER=off (no delivery worker in the process)' : undefined;

@@ -113,6 +113,18 @@ export function renderMarkdown(r: R): string {
   out.push(`- Achieved: **${f(rt.achieved_per_min, 1)}/min** (${f(rt.error_pct, 1)}% off the limit); steady (second half of the window): ${f(rt.steady_per_min, 1)}/min; messages in the first 10 s: ${f(rt.first_10_s_messages)}; deliveries per 5 s: ${(rt.per_5_s ?? []).join(' ') || '–'} (a steady ${f(rt.limit_per_min / 12)} per 5 s is the limit).`);
   out.push(`- Throttle replies from the sink: **${f(rt.throttle_replies)}**${(rt.throttle_samples ?? []).length ? ` (e.g. \`${rt.throttle_samples[0]}\`)` : ''}; peak connections ${f(rt.peak_connections)}.`, '');
 
+  const g = r.graph ?? {};
+  out.push('## 7. Microsoft Graph transport', '');
+  if ((g.runs ?? []).length) {
+    out.push(`${g.messages} messages of ~11 KB per run through the service with Transport \`graph\` (MIME base64 → HTTPS \`sendMail\` to the sink's Graph endpoint, keep-alive, at most 4 requests in flight per app and mailbox) and, in the same repetition, with Transport \`smtp\` (pool of 3 connections): each at its per-mailbox limit (Graph 4 requests, Exchange SMTP 3 connections). Fresh service and database per run, uncounted warm-up first.`, '');
+    out.push(`- Graph: **${sp(g.spread?.msgs_per_s?.graph)} msgs/s**, ${f(g.cpu_ms_per_msg, 2)} ms service CPU per message, peak **${f(g.peak_concurrent_requests)}** requests in flight at the sink.`);
+    out.push(`- SMTP: **${sp(g.spread?.msgs_per_s?.smtp)} msgs/s**, ${f(g.smtp_cpu_ms_per_msg, 2)} ms service CPU per message, peak ${f(g.smtp_peak_connections)} connections.`);
+    out.push(`- Ratio Graph / SMTP (paired per repetition): **${f(g.ratio_graph_smtp, 2)}** (target ≥ 0.8).`, '');
+    out.push('| Rep | Transport | msgs/s | peak in flight (Graph requests / SMTP connections) | Graph requests / new TLS connections / most open | service CPU ms/msg | load CPU ms/msg | sink CPU ms/msg | machine busy | errors |', '|---|---|---|---|---|---|---|---|---|---|');
+    for (const x of g.runs) out.push(`| ${x.rep + 1} | ${x.transport} | ${f(x.msgsPerS)} | ${x.peakConcurrent} | ${x.transport === 'graph' ? `${x.graphRequests} / ${x.graphConnectionsOpened} / ${x.graphPeakOpenConnections}` : '–'} | ${f(x.cpuMsPerMsg, 2)} | ${f(x.loadCpuMsPerMsg, 2)} | ${f(x.sinkCpuMsPerMsg, 2)} | ${f(x.machineCores * 100)}% | ${x.errors}${x.firstError ? ` (${String(x.firstError).slice(0, 80)})` : ''} |`);
+  } else out.push('not measured');
+  out.push('');
+
   const s = r.sink;
   out.push('## Sink ceiling', '');
   out.push(s ? `Pre-built messages over STARTTLS + XOAUTH2, ${s.clients}, ${s.messages} messages: **${sp(s.ceiling_msgs_per_s)} msgs/s**; the sink itself used ${f(s.cpu_ms_per_msg, 3)} ms CPU per message (≈${f(s.alone_per_core_per_s)} msgs/s per core alone), so on 2 cores the clients are the limit. No competitor comes near it.` : 'not measured', '');

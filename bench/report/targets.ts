@@ -112,5 +112,14 @@ export function evaluateTargets(r: R): TargetResult[] {
     `${f(rate.first_10_s_messages, 0)} messages went out in the first 10 s where the limit allows ${f(rate.limit_per_min / 6, 0)}: the worker's limiter (src/service/delivery/rate-limiter.ts) spaces messages 60 s / rate apart, 1 % under the rate, and caps every 60-second window at the limit${r.quick ? `; the quick run's sink counts a ${rate.window_s} s window scaled from the minute` : ''}` +
       `; deliveries per 5 s: ${(rate.per_5_s ?? []).join(' ')} (the limit is ${f(rate.limit_per_min / 12, 0)} per 5 s)` +
       (rate.throttle_replies ? `; the sink (like Exchange) refused ${rate.throttle_replies} of them with a 4xx, and the worker's retry backoff for those lowered the rate in the rest of the window (steady ${f(rate.steady_per_min, 1)}/min over its second half)` : `; steady rate over the second half of the window ${f(rate.steady_per_min, 1)}/min`)));
+
+  const g = r.graph ?? {};
+  const gRatio = g.ratio_graph_smtp;
+  const gRuns = (g.runs ?? []).filter((x: R) => x.transport === 'graph' && x.msgsPerS);
+  const graphCause = () =>
+    `Graph ${f(g.cpu_ms_per_msg, 2)} ms of service CPU per message against SMTP's ${f(g.smtp_cpu_ms_per_msg, 2)} ms; ` +
+    gRuns.map((x: R) => `${f(x.msgsPerS, 0)} msgs/s with ${x.peakConcurrent} requests in flight at most, ${x.graphRequests} requests over ${x.graphConnectionsOpened} new TLS connections, machine ${f(x.machineCores * 100, 0)}% of one core busy`).join('; ');
+  out.push(check('graph-vs-smtp', 'Graph burst ≥ 0.8× the SMTP path (same run, each at its per-mailbox limit)', `${f(g.mailgate_graph_msgs_per_s, 0)} vs ${f(g.mailgate_smtp_msgs_per_s, 0)} msgs/s: ratio ${f(gRatio, 2)}${quickNote}`, num(gRatio) ? gRatio >= 0.8 : null, graphCause()));
+  out.push(check('graph-concurrency', 'Never more than 4 Graph requests in flight per mailbox', `peak ${f(g.peak_concurrent_requests, 0)} at the sink`, num(g.peak_concurrent_requests) && gRuns.length ? g.peak_concurrent_requests <= 4 : null, 'the Graph gate (src/transport/graph/graph-gate.ts) let more requests through than its cap'));
   return out;
 }
