@@ -136,8 +136,11 @@ async function checkConnection(run: Run): Promise<void> {
     checks.push(skip('starttls', `no TCP connection to ${settings.smtpHost}:${settings.smtpPort} (see tcp).`));
     return;
   }
-  const starttls = decideStarttls(await observeStarttls(p.session), ctx, settings.useModernAuth ? 'xoauth2' : 'password');
+  const tls = await observeStarttls(p.session);
+  const starttls = decideStarttls(tls, ctx, settings.useModernAuth ? 'xoauth2' : 'password');
   checks.push(starttls);
+  // STARTTLS refused or the handshake failed: Automatic's table decides from that error.
+  if (!tls.ok) run.smtp = { ok: false, error: tls.error };
   run.smtpReachable = starttls.status === 'pass' || starttls.status === 'warn';
 }
 
