@@ -23,6 +23,14 @@ describe('httpsExchange: idle timeout on a reused keep-alive socket', () => {
     const pki = await createEmulatorPki();
     ca = pki.caPem;
     server = https.createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem }, (req, res) => {
+      if (req.url === '/early') {
+        // Answer at once, then read the body only after a while: the client has its whole answer
+        // while its own request is still being written.
+        req.read(0);
+        res.writeHead(202, { 'request-id': 'early' }).end();
+        setTimeout(() => req.resume(), 300);
+        return;
+      }
       req.resume();
       const delay = Number(new URL(req.url ?? '/', 'https://x').searchParams.get('delay') ?? 0);
       setTimeout(() => res.writeHead(202, { 'request-id': 'r1' }).end(), delay);
@@ -47,6 +55,20 @@ describe('httpsExchange: idle timeout on a reused keep-alive socket', () => {
     assert.equal(second.status, 202);
     assert.equal(second.headers['request-id'], 'r1');
     assert.equal(connections.size, 1, 'the second request went over the kept-alive connection');
+  });
+
+  it('an answer that comes before the request is fully written: the next request still reuses the connection', { timeout: 30_000 }, async () => {
+    // Node returns a kept-alive socket to the agent at the request's 'finish'; resolving at the
+    // answer's end let the next request open a second connection (Graph: 8 TLS connections for
+    // 4 requests in flight under load).
+    await httpsExchange(`${base}/warm`, { method: 'POST', body: 'x', ca });
+    const before = connections.size;
+    const body = Buffer.alloc(16 * 1024 * 1024, 0x41);
+    const first = await httpsExchange(`${base}/early`, { method: 'POST', body, ca });
+    assert.equal(first.status, 202);
+    const second = await httpsExchange(`${base}/b`, { method: 'POST', body: 'x', ca });
+    assert.equal(second.status, 202);
+    assert.equal(connections.size, before, 'no new connection');
   });
 
   it('still fails a request whose server is silent for longer than its idle timeout', { timeout: 30_000 }, async () => {
