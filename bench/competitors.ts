@@ -47,7 +47,7 @@ export interface Session {
 export interface Competitor {
   key: CompetitorKey;
   label: string;
-  open(options?: { cpuProf?: string }): Promise<Session>;
+  open(options?: { cpuProf?: string; transport?: 'smtp' | 'graph' }): Promise<Session>;
 }
 
 class DriverSession implements Session {
@@ -106,7 +106,7 @@ export function mailgateCompetitor(launcher: MailgateLauncher, concurrency: numb
     key: 'mailgate',
     label: 'Mailgate (HTTP API → SQLite → worker → pool of 3)',
     async open(options = {}) {
-      const svc = await launcher.start({ cpuProf: options.cpuProf });
+      const svc = await launcher.start({ cpuProf: options.cpuProf, transport: options.transport });
       const d = new RpcChild(distModule('drivers/http-driver.js'));
       await d.call('init', { baseUrl: svc.baseUrl, apiKey: svc.apiKey, concurrency });
       const session = new DriverSession(d, { service: [svc.pid], load: [d.pid] }, 'service', () => svc.stop(), svc.pid);

@@ -31,6 +31,7 @@ import { runCeiling } from './scenarios/ceiling.js';
 import { runCold, runTokensCold } from './scenarios/cold.js';
 import type { Context } from './scenarios/context.js';
 import { runLatency } from './scenarios/latency.js';
+import { runGraph } from './scenarios/graph.js';
 import { runRate } from './scenarios/rate.js';
 import { runRelay } from './scenarios/relay.js';
 import { Sink } from './sink/sink-control.js';
@@ -89,7 +90,7 @@ async function inner(options: Options, environment: Environment): Promise<number
   log(`disk: 8 KB write + fdatasync p50 ${diskStart.overwriteP50Ms} ms in place, ${diskStart.appendP50Ms} ms appending`);
   const sink = await Sink.start(cert);
   onCleanup(() => sink.stop());
-  log(`sink: SMTP 127.0.0.1:${sink.smtpPort} (STARTTLS, XOAUTH2/PLAIN/LOGIN), token endpoint https://127.0.0.1:${sink.tokenPort}`);
+  log(`sink: SMTP 127.0.0.1:${sink.smtpPort} (STARTTLS, XOAUTH2/PLAIN/LOGIN), token endpoint https://127.0.0.1:${sink.tokenPort}, Graph sendMail https://127.0.0.1:${sink.graphPort}`);
 
   const competitors: Partial<Record<CompetitorKey, Competitor>> = {};
   for (const k of ['raw', 'postfix', 'postfix_default', 'mailgate']) if (!wants(options, k)) notes.push(`${k}: not run (--only); its figures are null.`);
@@ -120,7 +121,7 @@ async function inner(options: Options, environment: Environment): Promise<number
   if (wants(options, 'mailgate')) {
     const a = mailgateAvailability();
     if (a.ok) {
-      launcher = createLauncher({ smtpPort: sink.smtpPort, tokenPort: sink.tokenPort, caPath: cert.certPath, ratePerMinute: 1_000_000 });
+      launcher = createLauncher({ smtpPort: sink.smtpPort, tokenPort: sink.tokenPort, graphPort: sink.graphPort, caPath: cert.certPath, ratePerMinute: 1_000_000 });
       competitors.mailgate = mailgateCompetitor(launcher, options.counts.httpConcurrency);
     } else {
       notes.push(`Mailgate figures are null: ${a.note}`);
@@ -164,6 +165,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     await step('tokens', 'tokensCold', () => runTokensCold(ctx));
     await step('capacity', 'capacity', () => runCapacity(ctx));
     await step('rate', 'rate', () => runRate(ctx));
+    await step('graph', 'graph', () => runGraph(ctx));
   }
   await step('relay', 'relay', () => runRelay(ctx));
 
@@ -175,7 +177,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     notes.push('Postfix figures are STALLED (plain loopback: Nagle on Postfix meets the receiver\'s delayed ACK, ≈40 ms per message); they are not a fair comparison.');
   }
   if (options.quick) {
-    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s), relay ${options.counts.relayMessages} intake + ${options.counts.relayE2eMessages} end-to-end messages × ${options.counts.relayReps} (full: 5,000 + 5,000 × 3).`);
+    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s), relay ${options.counts.relayMessages} intake + ${options.counts.relayE2eMessages} end-to-end messages × ${options.counts.relayReps} (full: 5,000 + 5,000 × 3), Graph ${options.counts.graphMessages} messages × ${options.counts.graphReps} rep per transport (full: 2,000 × 3).`);
   }
   const disk = { start: diskStart, end: fsyncProbe(SCRATCH) };
   const tlsCtx = tlsContextProbe(cert.cert);

@@ -25,14 +25,20 @@ export function parseSubject(subject: string): { run: string; seq: number } | un
   return m ? { run: m[1], seq: Number(m[2]) } : undefined;
 }
 
-/** A well-formed JWT of about 2,041 bytes (the size of a real Entra token); the sink accepts any token. */
-export function fakeAccessToken(): string {
+/**
+ * A well-formed JWT of about 2,041 bytes (the size of a real Entra token); the sink accepts any
+ * token. For Graph (`aud` https://graph.microsoft.com, role Mail.Send): Mailgate refuses to send
+ * an Outlook-audience token to Graph.
+ */
+export function fakeAccessToken(resource: 'outlook' | 'graph' = 'outlook'): string {
   const head = Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: 'bench' })).toString('base64url');
   const sig = 'S'.repeat(342);
   const exp = Math.floor(Date.now() / 1000) + 3600;
   let token = '';
   for (let pad = 1000; pad < 2000; pad++) {
-    const claims = { aud: 'https://outlook.office365.com', iss: 'https://sts.windows.net/bench/', exp, roles: ['SMTP.SendAsApp'], pad: 'x'.repeat(pad) };
+    const claims = resource === 'graph'
+      ? { aud: 'https://graph.microsoft.com', iss: 'https://sts.windows.net/bench/', exp, roles: ['Mail.Send'], pad: 'x'.repeat(pad) }
+      : { aud: 'https://outlook.office365.com', iss: 'https://sts.windows.net/bench/', exp, roles: ['SMTP.SendAsApp'], pad: 'x'.repeat(pad) };
     token = `${head}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${sig}`;
     if (token.length >= 2041) break;
   }

@@ -31,6 +31,9 @@ export interface Counts {
   relayE2eMessages: number;
   relayReps: number;
   relayWarmup: number;
+  /** Graph scenario: messages per run and repetitions (each rep: one SMTP run, one Graph run). */
+  graphMessages: number;
+  graphReps: number;
 }
 
 export const FULL: Counts = {
@@ -61,6 +64,8 @@ export const FULL: Counts = {
   relayE2eMessages: 5000,
   relayReps: 3,
   relayWarmup: 200,
+  graphMessages: 2000,
+  graphReps: 3,
 };
 
 export const QUICK: Counts = {
@@ -91,6 +96,8 @@ export const QUICK: Counts = {
   relayE2eMessages: 1000,
   relayReps: 1,
   relayWarmup: 50,
+  graphMessages: 600,
+  graphReps: 1,
 };
 
 export interface Options {
@@ -108,7 +115,7 @@ export interface Options {
   out?: string;
 }
 
-export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'relay'] as const;
+export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'relay', 'graph'] as const;
 
 export function parseOptions(argv: string[]): Options {
   const o: Options = { quick: false, counts: FULL, noNetns: false, cpuProf: true };

@@ -2,7 +2,8 @@
  * Starting and stopping the Mailgate service for a benchmark run: a fresh data directory and
  * process each time, Email Settings from MAILGATE_* pointing at the sink and its token
  * endpoint, an API key created with `mailgate apikey create`, readiness polled on /readyz.
- * The worker is paused for the enqueue-capacity scenario with MAILGATE_WORKER=off.
+ * The worker is paused for the enqueue-capacity scenario with MAILGATE_WORKER=off; the graph
+ * scenario starts it with MAILGATE_TRANSPORT=graph and the sink's Graph endpoint.
  * With `relay`, the SMTP relay listens too (MAILGATE_RELAY_PORT=0, the benchmark certificate)
  * and one relay client is created with `mailgate relay-client create --json`.
  */
@@ -25,6 +26,8 @@ export interface StartOptions {
   nodeOptions?: string;
   /** Turn the SMTP relay on with this certificate and create one relay client. */
   relay?: { certPath: string; keyPath: string };
+  /** The Transport setting (default smtp): graph sends to the sink's Graph sendMail endpoint. */
+  transport?: 'smtp' | 'graph';
 }
 
 export interface RunningRelay {
@@ -53,6 +56,8 @@ export interface MailgateLauncher {
 export interface LauncherConfig {
   smtpPort: number;
   tokenPort: number;
+  /** The sink's Graph sendMail endpoint (HTTPS). */
+  graphPort: number;
   caPath: string;
   /** Default rate limit for throughput runs: high enough never to bind. */
   ratePerMinute: number;
@@ -113,6 +118,9 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
         MAILGATE_CLIENT_SECRET: 'bench-client-secret-value',
         MAILGATE_AUTHORIZED_FROM: SENDER,
         MAILGATE_AUTHORITY_HOST: `https://127.0.0.1:${cfg.tokenPort}`,
+        // Transport (issue 15): Graph requests go to the sink; the token's scope stays Graph's.
+        MAILGATE_TRANSPORT: options.transport ?? 'smtp',
+        ...(options.transport === 'graph' ? { MAILGATE_GRAPH_ENDPOINT: `https://127.0.0.1:${cfg.graphPort}` } : {}),
       };
       let relayClient: { username: string; password: string } | undefined;
       if (options.relay) {

@@ -136,6 +136,17 @@ export function renderMarkdown(r: R): string {
     for (const x of rl.runs) out.push(`| ${x.rep + 1} | ${x.phase} | ${x.competitor} | ${f(x.msgsPerS)} | ${x.phase === 'intake' ? `${f(x.dataP50Ms)} / ${f(x.dataP99Ms)}` : '–'} | ${x.peakConnections ?? '–'} | ${f(x.sutCpuMsPerMsg, 2)} | ${f(x.machineCores * 100)}% | ${f(x.backgroundCores * 100)}% | ${x.errors}${x.firstError ? ` (${String(x.firstError).slice(0, 80)})` : ''}${x.held !== undefined ? `; ${x.held} held` : ''} |`);
     out.push('');
   }
+  const g = r.graph ?? {};
+  out.push('## 8. Microsoft Graph transport', '');
+  if ((g.runs ?? []).length) {
+    out.push(`${g.messages} messages of ~11 KB per run through the service with Transport \`graph\` (MIME base64 → HTTPS \`sendMail\` to the sink's Graph endpoint, keep-alive, at most 4 requests in flight per app and mailbox) and, in the same repetition, with Transport \`smtp\` (pool of 3 connections): each at its per-mailbox limit (Graph 4 requests, Exchange SMTP 3 connections). Fresh service and database per run, uncounted warm-up first.`, '');
+    out.push(`- Graph: **${sp(g.spread?.msgs_per_s?.graph)} msgs/s**, ${f(g.cpu_ms_per_msg, 2)} ms service CPU per message, peak **${f(g.peak_concurrent_requests)}** requests in flight at the sink.`);
+    out.push(`- SMTP: **${sp(g.spread?.msgs_per_s?.smtp)} msgs/s**, ${f(g.smtp_cpu_ms_per_msg, 2)} ms service CPU per message, peak ${f(g.smtp_peak_connections)} connections.`);
+    out.push(`- Ratio Graph / SMTP (paired per repetition): **${f(g.ratio_graph_smtp, 2)}** (target ≥ 0.8).`, '');
+    out.push('| Rep | Transport | msgs/s | peak in flight (Graph requests / SMTP connections) | Graph requests / new TLS connections / most open | service CPU ms/msg | load CPU ms/msg | sink CPU ms/msg | machine busy | errors |', '|---|---|---|---|---|---|---|---|---|---|');
+    for (const x of g.runs) out.push(`| ${x.rep + 1} | ${x.transport} | ${f(x.msgsPerS)} | ${x.peakConcurrent} | ${x.transport === 'graph' ? `${x.graphRequests} / ${x.graphConnectionsOpened} / ${x.graphPeakOpenConnections}` : '–'} | ${f(x.cpuMsPerMsg, 2)} | ${f(x.loadCpuMsPerMsg, 2)} | ${f(x.sinkCpuMsPerMsg, 2)} | ${f(x.machineCores * 100)}% | ${x.errors}${x.firstError ? ` (${String(x.firstError).slice(0, 80)})` : ''} |`);
+  } else out.push('not measured');
+  out.push('');
 
   const s = r.sink;
   out.push('## Sink ceiling', '');

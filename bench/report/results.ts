@@ -13,6 +13,7 @@ import type { CapacityOutput } from '../scenarios/capacity.js';
 import type { LatencyOutput } from '../scenarios/latency.js';
 import type { RateOutput } from '../scenarios/rate.js';
 import type { RelayOutput } from '../scenarios/relay.js';
+import type { GraphOutput } from '../scenarios/graph.js';
 import type { Counts } from '../lib/options.js';
 import type { Environment } from '../lib/netns.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -29,6 +30,7 @@ export interface ScenarioOutputs {
   capacity?: CapacityOutput;
   rate?: RateOutput;
   relay?: RelayOutput;
+  graph?: GraphOutput;
 }
 
 function pkgVersion(name: string): string | undefined {
@@ -59,7 +61,7 @@ export function buildResults(o: {
   tlsContext?: { allRootsPlusExtraMs: number | null; defaultMs: number | null };
   background: { quietRuns: number; totalRuns: number; maxBackgroundCores: number; medianBackgroundCores: number | null };
 }): Record<string, unknown> {
-  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay } = o.outputs;
+  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph } = o.outputs;
   const med = (k: keyof NonNullable<BurstOutput>['msgsPerS']) => r1(burst?.msgsPerS[k]?.median);
   const lat = latency?.figures;
   const tokenRuns = burst?.tokenRequests.filter((t) => t >= 0) ?? [];
@@ -192,6 +194,19 @@ export function buildResults(o: {
         ? { msgs_per_s_under_profiler: r1(relay.profile.msgsPerS), busy_ms: relay.profile.busyMs, components: relay.profile.components, functions: relay.profile.functions, dir: relay.profile.dir }
         : null,
       runs: relay?.runs ?? [],
+    },
+    graph: {
+      mailgate_graph_msgs_per_s: r1(graph?.msgsPerS.graph.median),
+      mailgate_smtp_msgs_per_s: r1(graph?.msgsPerS.smtp.median),
+      peak_concurrent_requests: graph ? graph.peakConcurrentRequests : null,
+      cpu_ms_per_msg: r2(graph?.cpuMsPerMsg.graph.median),
+      smtp_cpu_ms_per_msg: r2(graph?.cpuMsPerMsg.smtp.median),
+      ratio_graph_smtp: r2(graph?.ratio.median),
+      smtp_peak_connections: graph ? graph.peakSmtpConnections : null,
+      messages: graph?.messages ?? o.counts.graphMessages,
+      repetitions: graph?.reps ?? null,
+      spread: graph ? { msgs_per_s: graph.msgsPerS, ratio: graph.ratio, cpu_ms_per_msg: graph.cpuMsPerMsg } : null,
+      runs: graph?.runs ?? [],
     },
     sink: ceiling
       ? {

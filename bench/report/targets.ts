@@ -137,5 +137,13 @@ export function evaluateTargets(r: R): TargetResult[] {
   out.push(check('relay-e2e', 'Relay end to end (device → relay → sink) ≥ 1.5× Postfix with TLS reuse', `${f(rl.e2e_mailgate_msgs_per_s, 0)} vs ${f(rl.e2e_postfix_msgs_per_s, 0)} msgs/s: ratio ${f(re, 2)}${quickNote}`, num(re) ? re >= 1.5 : null, relayCause('e2e')));
   const rpc = rl.peak_connections;
   out.push(check('relay-connections', 'Relay end to end: never more than 3 connections to the sink (Mailgate)', `peak ${f(rpc, 0)}`, num(rpc) ? rpc <= 3 : null, 'the delivery pool opened more sessions than its cap'));
+  const g = r.graph ?? {};
+  const gRatio = g.ratio_graph_smtp;
+  const gRuns = (g.runs ?? []).filter((x: R) => x.transport === 'graph' && x.msgsPerS);
+  const graphCause = () =>
+    `Graph ${f(g.cpu_ms_per_msg, 2)} ms of service CPU per message against SMTP's ${f(g.smtp_cpu_ms_per_msg, 2)} ms; ` +
+    gRuns.map((x: R) => `${f(x.msgsPerS, 0)} msgs/s with ${x.peakConcurrent} requests in flight at most, ${x.graphRequests} requests over ${x.graphConnectionsOpened} new TLS connections, machine ${f(x.machineCores * 100, 0)}% of one core busy`).join('; ');
+  out.push(check('graph-vs-smtp', 'Graph burst ≥ 0.8× the SMTP path (same run, each at its per-mailbox limit)', `${f(g.mailgate_graph_msgs_per_s, 0)} vs ${f(g.mailgate_smtp_msgs_per_s, 0)} msgs/s: ratio ${f(gRatio, 2)}${quickNote}`, num(gRatio) ? gRatio >= 0.8 : null, graphCause()));
+  out.push(check('graph-concurrency', 'Never more than 4 Graph requests in flight per mailbox', `peak ${f(g.peak_concurrent_requests, 0)} at the sink`, num(g.peak_concurrent_requests) && gRuns.length ? g.peak_concurrent_requests <= 4 : null, 'the Graph gate (src/transport/graph/graph-gate.ts) let more requests through than its cap'));
   return out;
 }

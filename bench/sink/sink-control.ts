@@ -16,6 +16,8 @@ export interface SinkRunReport {
   throttleReplies: string[];
   accepted: number;
   unmatched: number;
+  /** The Graph sendMail endpoint: most requests in flight at once, requests, refused (400), TLS connections opened, most open at once. */
+  graph: { peakInFlight: number; requests: number; refused: number; connectionsOpened: number; peakOpenConnections: number };
   times?: [number, number][];
 }
 
@@ -29,6 +31,8 @@ export class Sink {
   readonly rpc: RpcChild;
   smtpPort = 0;
   tokenPort = 0;
+  /** HTTPS port of the Graph sendMail endpoint. */
+  graphPort = 0;
   token = '';
 
   private constructor() {
@@ -37,7 +41,7 @@ export class Sink {
 
   static async start(cert: CertFiles): Promise<Sink> {
     const s = new Sink();
-    const r = await s.rpc.call<{ smtpPort: number; tokenPort: number; token: string }>('start', { cert: cert.cert, key: cert.key });
+    const r = await s.rpc.call<{ smtpPort: number; tokenPort: number; graphPort: number; token: string }>('start', { cert: cert.cert, key: cert.key });
     Object.assign(s, r);
     return s;
   }

@@ -10,10 +10,16 @@
  * - the final 250 of each message is timestamped (CLOCK_MONOTONIC, shared by all processes)
  *   under the run and sequence number carried in its Subject.
  *
+ * A third listener answers like Microsoft Graph's sendMail (HTTPS, keep-alive): `POST
+ * /v1.0/users/{mailbox}/sendMail` with a base64 MIME body and a Bearer token → 202 with
+ * `request-id`, `client-request-id` and `date`, the message timestamped like a 250 (its Subject
+ * read from the decoded head); it counts requests in flight (peak per run) and connections.
+ *
  * It also counts simultaneous TCP connections (peak per run) and can act like Exchange Online
  * for the rate-limit scenario: a sliding-window message limit and a per-mailbox connection
  * limit, both answered with 4xx replies that are counted as throttles.
  */
+import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
@@ -69,6 +75,14 @@ let tokenRequests = 0;
 let tokenDelayMs = 0;
 let tokenPaths: string[] = [];
 const TOKEN = fakeAccessToken();
+const GRAPH_TOKEN = fakeAccessToken('graph');
+let graphInFlight = 0;
+let graphPeakInFlight = 0;
+let graphRequests = 0;
+let graphRefused = 0;
+let graphConnectionsOpened = 0;
+let graphOpen = 0;
+let graphPeakOpen = 0;
 
 function recordAccepted(subject: string | undefined): void {
   const t = nowMs();
@@ -187,7 +201,9 @@ function createTokenServer(cert: string, key: string): https.Server {
         tokenRequests++;
         if (tokenPaths.length < 20) tokenPaths.push((req.url ?? '').split('?')[0]);
         if (tokenDelayMs) await sleep(tokenDelayMs);
-        const body = JSON.stringify({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: TOKEN });
+        const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        const forGraph = /graph/i.test(form.get('scope') ?? '');
+        const body = JSON.stringify({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: forGraph ? GRAPH_TOKEN : TOKEN });
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
         res.end(body);
         return;
@@ -199,8 +215,61 @@ function createTokenServer(cert: string, key: string): https.Server {
   });
 }
 
+// --- Graph sendMail --------------------------------------------------------------------------
+const SEND_MAIL = /^\/v1\.0\/users\/[^/]+\/sendMail$/;
+
+/** The Subject of a base64 MIME body, from its first 64 KB only (the head). */
+function subjectOfBase64(body: Buffer): string | undefined {
+  const b64 = body.subarray(0, 65_536 - (65_536 % 4)).toString('latin1').replace(/[^A-Za-z0-9+/=]/g, '');
+  const head = Buffer.from(b64.slice(0, b64.length - (b64.length % 4)), 'base64').toString('latin1').split('\r\n\r\n')[0];
+  return /(?:^|\r\n)Subject: ?([^\r\n]*)/i.exec(head)?.[1];
+}
+
+function createGraphServer(cert: string, key: string): https.Server {
+  const server = https.createServer({ cert, key, keepAlive: true } as https.ServerOptions, (req, res) => {
+    // In flight from the request's arrival until its answer has left (its 'finish', a later turn
+    // of the loop): requests read in the same turn from several sockets overlap, as they would at
+    // Graph, where a request counts against MailboxConcurrency until it is answered.
+    graphInFlight++;
+    graphPeakInFlight = Math.max(graphPeakInFlight, graphInFlight);
+    let done = false;
+    const settle = () => {
+      if (!done) {
+        done = true;
+        graphInFlight--;
+      }
+    };
+    res.on('finish', settle);
+    res.on('close', settle);
+    const end = (status: number, headers: Record<string, string>, body = '') => {
+      res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+      res.end(body);
+    };
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      graphRequests++;
+      const requestId = randomUUID();
+      const ids = { 'request-id': requestId, 'client-request-id': String(req.headers['client-request-id'] ?? requestId), date: new Date().toUTCString() };
+      if (req.method !== 'POST' || !SEND_MAIL.test((req.url ?? '').split('?')[0]) || !/^Bearer \S+$/.test(req.headers.authorization ?? '')) {
+        graphRefused++;
+        return end(400, { 'content-type': 'application/json', ...ids }, JSON.stringify({ error: { code: 'BadRequest', message: `bench sink: unexpected ${req.method} ${req.url}` } }));
+      }
+      recordAccepted(subjectOfBase64(Buffer.concat(chunks)));
+      end(202, ids);
+    });
+  });
+  server.on('secureConnection', (socket: Socket) => {
+    graphConnectionsOpened++;
+    graphPeakOpen = Math.max(graphPeakOpen, ++graphOpen);
+    socket.once('close', () => graphOpen--);
+  });
+  return server;
+}
+
 let smtp: SMTPServer | undefined;
 let tokenServer: https.Server | undefined;
+let graphServer: https.Server | undefined;
 
 function listen(server: { listen(port: number, host: string, cb: () => void): unknown }, address: () => unknown): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((address() as { port: number }).port)));
@@ -213,7 +282,9 @@ serveRpc({
     const smtpNet = (smtp as unknown as { server: import('node:net').Server }).server;
     const smtpPort = await listen(smtp, () => smtpNet.address());
     const tokenPort = await listen(tokenServer, () => tokenServer!.address());
-    return { smtpPort, tokenPort, token: TOKEN };
+    graphServer = createGraphServer(args.cert, args.key);
+    const graphPort = await listen(graphServer, () => graphServer!.address());
+    return { smtpPort, tokenPort, graphPort, token: TOKEN };
   },
   /** Start counting a new measured run: peak connections restart from the connections open now. */
   reset(args: { throttle?: ThrottleRule; tokenDelayMs?: number }) {
@@ -226,6 +297,11 @@ serveRpc({
     unmatched = 0;
     throttle = args.throttle;
     acceptedAt.length = 0;
+    graphPeakInFlight = graphInFlight;
+    graphRequests = 0;
+    graphRefused = 0;
+    graphConnectionsOpened = 0;
+    graphPeakOpen = graphOpen;
     if (args.tokenDelayMs !== undefined) tokenDelayMs = args.tokenDelayMs;
     return { open: openCount() };
   },
@@ -267,6 +343,7 @@ serveRpc({
       throttleReplies,
       accepted,
       unmatched,
+      graph: { peakInFlight: graphPeakInFlight, requests: graphRequests, refused: graphRefused, connectionsOpened: graphConnectionsOpened, peakOpenConnections: graphPeakOpen },
       times: args.times && rec ? [...rec.times.entries()] : undefined,
     };
     return result;
@@ -276,7 +353,7 @@ serveRpc({
     return {};
   },
   async stop() {
-    await Promise.all([new Promise((r) => smtp?.close(() => r(undefined))), new Promise((r) => tokenServer?.close(() => r(undefined)))]);
+    await Promise.all([new Promise((r) => smtp?.close(() => r(undefined))), new Promise((r) => tokenServer?.close(() => r(undefined))), new Promise((r) => { graphServer?.closeAllConnections(); graphServer?.close(() => r(undefined)); })]);
     return {};
   },
 });

@@ -22,6 +22,7 @@ import { contextFor } from '../core/diagnosis/index.js';
 import { decideSettings, observeCertificate } from './checks/settings-check.js';
 import { decideDns, observeDns, systemLookup } from './checks/dns-check.js';
 import { decideTcp, observeTcp } from './checks/tcp-check.js';
+import { decideGraphReach, graphTarget } from './checks/graph-reach-check.js';
 import { decideStarttls, observeStarttls } from './checks/starttls-check.js';
 import { decideToken, observeToken } from './checks/token-check.js';
 import { decideTokenClaims, settleRolesWarning, type ClaimsDecision } from './checks/token-claims-check.js';
@@ -107,6 +108,8 @@ interface Run {
   ctx: DiagnosisContext;
   smtpReachable: boolean;
   authorityResolved: boolean;
+  /** The Graph endpoint's host resolves (Transport graph or auto). */
+  graphResolved: boolean;
   token?: Secret;
   claims?: ClaimsDecision;
   /** What SMTP showed (Transport auto: the input of auto-route). */
@@ -119,6 +122,7 @@ async function checkConnection(run: Run): Promise<void> {
   const lookups = await observeDns(settings, run.options.lookup ?? systemLookup, p.stepMs);
   checks.push(decideDns(lookups, ctx));
   run.authorityResolved = !lookups.some((l) => l.role === 'authority' && l.error);
+  run.graphResolved = !lookups.some((l) => l.role === 'graph' && l.error);
   if (lookups.some((l) => l.role === 'smtp' && l.error)) {
     run.smtp = { ok: false, tcpCode: 'ENOTFOUND' };
     checks.push(skip('tcp', `SMTP Client Server ${settings.smtpHost} does not resolve (see dns).`));
@@ -132,8 +136,11 @@ async function checkConnection(run: Run): Promise<void> {
     checks.push(skip('starttls', `no TCP connection to ${settings.smtpHost}:${settings.smtpPort} (see tcp).`));
     return;
   }
-  const starttls = decideStarttls(await observeStarttls(p.session), ctx, settings.useModernAuth ? 'xoauth2' : 'password');
+  const tls = await observeStarttls(p.session);
+  const starttls = decideStarttls(tls, ctx, settings.useModernAuth ? 'xoauth2' : 'password');
   checks.push(starttls);
+  // STARTTLS refused or the handshake failed: Automatic's table decides from that error.
+  if (!tls.ok) run.smtp = { ok: false, error: tls.error };
   run.smtpReachable = starttls.status === 'pass' || starttls.status === 'warn';
 }
 
@@ -241,9 +248,22 @@ async function graphRbac(run: Run, oid: string | undefined): Promise<GraphRbacVi
 async function checkGraph(run: Run): Promise<'ok' | 'fail' | 'unknown'> {
   const { settings, checks } = run;
   if (!settings.useModernAuth) {
+    checks.push(skip('graph-reach', 'modern authentication is off (Microsoft Graph accepts only OAuth2 tokens).'));
     checks.push(skip('graph-token', 'modern authentication is off (Microsoft Graph accepts only OAuth2 tokens).'));
     checks.push(skip('graph-send', 'modern authentication is off.'));
     return 'fail';
+  }
+  // The Graph endpoint itself: its name (dns) and a TCP connection to it. The token comes from
+  // the authority host, so graph-token still runs; a test message cannot.
+  const target = graphTarget(settings);
+  let unreachable: string | undefined;
+  if (!run.graphResolved) {
+    unreachable = `the Microsoft Graph endpoint ${target.host} does not resolve (see dns).`;
+    checks.push(skip('graph-reach', unreachable));
+  } else {
+    const reach = decideGraphReach(await observeTcp(target.host, target.port, run.plan.stepMs), settings);
+    checks.push(reach);
+    if (reach.status === 'fail') unreachable = `no TCP connection to the Microsoft Graph endpoint ${target.host}:${target.port} (see graph-reach).`;
   }
   if (!run.authorityResolved) {
     checks.push(skip('graph-token', `the authority host ${settings.authorityHost} does not resolve (see dns).`));
@@ -259,6 +279,10 @@ async function checkGraph(run: Run): Promise<'ok' | 'fail' | 'unknown'> {
   const decision: GraphTokenDecision = decideGraphToken(t, claims, settings, { ...ctx, scope: settings.graphScope }, rbac);
   checks.push(decision.check);
   const to = run.options.to;
+  if (unreachable) {
+    checks.push(skip('graph-send', unreachable));
+    return 'fail';
+  }
   if (!t.ok || !decision.usable) {
     checks.push(skip('graph-send', to === undefined ? 'no recipient given (--to) for a test message.' : 'no usable Graph token (see graph-token).'));
     return 'fail';
@@ -328,12 +352,14 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
     ctx: contextFor(settings, { from }),
     smtpReachable: false,
     authorityResolved: false,
+    graphResolved: false,
   };
   if (settings.transport === 'graph') {
     // DNS still shows whether the authority resolves (the Graph token needs it).
     const lookups = await observeDns(settings, options.lookup ?? systemLookup, run.plan.stepMs);
     checks.push(decideDns(lookups.filter((l) => l.role !== 'smtp'), run.ctx));
     run.authorityResolved = !lookups.some((l) => l.role === 'authority' && l.error);
+    run.graphResolved = !lookups.some((l) => l.role === 'graph' && l.error);
     skipSmtp(run);
     await checkGraph(run);
   } else {

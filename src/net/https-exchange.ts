@@ -1,13 +1,14 @@
 /**
- * One HTTPS request/response on node:https for Mailgate's own API calls (Microsoft Graph), with
- * the same safety as auth/https-request.ts: the response body is capped (Content-Length checked
- * first, then counted), the whole exchange has a deadline besides the idle timeout, TLS 1.2 at
- * least, and an extra trusted CA gets an agent of its own. Connections are kept alive (one
+ * One HTTPS request/response on node:https, Mailgate's one capped HTTPS client: Microsoft Graph
+ * calls, and (through auth/https-request.ts) token requests. The response body is capped
+ * (Content-Length checked first, then counted; the connection is closed past the cap), the whole
+ * exchange has a deadline besides the idle timeout (a server trickling a byte at a time never
+ * trips the idle timeout), TLS 1.2 at least, and an extra trusted CA gets an agent of its own. Connections are kept alive (one
  * agent per CA), since a burst of sendMail requests to one host would otherwise pay a TLS
  * handshake each.
  *
  * Why in net/: transport/ (Graph) may not import auth/, and this is the shared, Node-only helper
- * both could use.
+ * both use.
  *
  * What a failure tells: `requestSent` on the error says whether the request could have reached
  * the server (a TLS session was up when it failed). Before that (DNS, refused, TLS handshake)
@@ -31,6 +32,11 @@ export interface HttpsExchangeOptions {
   deadlineMs?: number;
   /** The largest response body read. Default 64 KB (API answers and error bodies are small). */
   maxResponseBytes?: number;
+  /**
+   * Keep the connection for the next request (default true: a burst of Graph requests). False
+   * for a rare request (a token every hour), which then opens and closes its own connection.
+   */
+  keepAlive?: boolean;
 }
 
 export interface HttpsExchangeResponse {
@@ -47,12 +53,16 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 const agents = new Map<string, https.Agent>();
 
-function agentFor(ca: string | Buffer | undefined): https.Agent {
-  const key = ca ? ca.toString() : '';
+/**
+ * One agent per (extra CA, keep-alive): a connection verified under an extra CA is never reused
+ * by a request that trusts less.
+ */
+function agentFor(ca: string | Buffer | undefined, keepAlive: boolean): https.Agent {
+  const key = `${keepAlive ? 'keep' : 'close'}\n${ca ? ca.toString() : ''}`;
   let agent = agents.get(key);
   if (!agent) {
     agent = new https.Agent({
-      keepAlive: true,
+      keepAlive,
       maxSockets: 16,
       maxFreeSockets: 8,
       // Close idle sockets before a server would (Azure front ends close after ~4 minutes).
@@ -79,12 +89,11 @@ export function httpsExchange(url: string, o: HttpsExchangeOptions): Promise<Htt
     // Set once a TLS session to the server is up: from then on, the request may have reached it.
     let sent = false;
     let res: import('node:http').IncomingMessage | undefined;
-    let lastActivity = Date.now();
-    const touch = () => {
-      lastActivity = Date.now();
-    };
+    // The whole answer, once read: from then on nothing can fail the exchange (see 'end').
+    let answer: HttpsExchangeResponse | undefined;
     const finish = (error: HttpsExchangeError | undefined, value?: HttpsExchangeResponse) => {
       if (settled) return;
+      if (error && answer) return finish(undefined, answer);
       settled = true;
       clearTimeout(deadline);
       if (error) {
@@ -100,7 +109,7 @@ export function httpsExchange(url: string, o: HttpsExchangeOptions): Promise<Htt
     const req = https.request(url, {
       method: o.method,
       headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...o.headers },
-      agent: agentFor(o.ca),
+      agent: agentFor(o.ca, o.keepAlive ?? true),
       minVersion: 'TLSv1.2',
       timeout: idleMs,
     }, (response) => {
@@ -111,9 +120,7 @@ export function httpsExchange(url: string, o: HttpsExchangeOptions): Promise<Htt
       if (Number.isFinite(declared) && declared > maxBytes) return finish(tooLarge());
       const chunks: Buffer[] = [];
       let received = 0;
-      touch();
       response.on('data', (c: Buffer) => {
-        touch();
         received += c.length;
         if (received > maxBytes) return finish(tooLarge());
         chunks.push(c);
@@ -121,31 +128,36 @@ export function httpsExchange(url: string, o: HttpsExchangeOptions): Promise<Htt
       response.on('end', () => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(response.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-        finish(undefined, { status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
+        answer = { status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') };
+        // The answer can be read before our own request's last bytes are flushed (a loaded
+        // event loop handles the read before the write's completion); Node hands the socket
+        // back to the agent only at the request's 'finish'. Resolving earlier let the next
+        // request (the Graph gate passes its slot on at once) open a new connection: 8 TLS
+        // connections for 4 requests in flight in the bench. A failure after the answer (the
+        // server closing while we still write) resolves with the answer (finish above).
+        if (req.writableFinished || req.destroyed) finish(undefined, answer);
+        else {
+          req.once('finish', () => finish(undefined, answer));
+          req.once('close', () => finish(undefined, answer));
+        }
       });
       response.on('error', (e) => finish(failure(e.message, (e as { code?: string }).code, true, e)));
       response.on('aborted', () => finish(failure(`The connection to ${host} closed before the response was complete`, 'ECONNRESET', true)));
     });
     req.on('socket', (socket) => {
-      touch();
+      // The idle timeout of THIS request, on every socket, new or kept alive. Node does not
+      // re-arm it on a reused socket when the request's timeout equals the agent's, and the
+      // agent shortened the socket's timeout to the server's `Keep-Alive: timeout=N` hint minus
+      // 1 s when it went idle (a Node server sends 5: 4 s). A request on that socket then got
+      // 'timeout' after 4 s of server think time, reported as "no data for 60 s"
+      // (test/net/https-exchange.test.ts pins it).
+      socket.setTimeout(idleMs);
       const tlsSocket = socket as TLSSocket;
       // A kept-alive socket is already connected; a new one is once its handshake is done.
       if (!tlsSocket.connecting && tlsSocket.encrypted && !tlsSocket.destroyed && (tlsSocket as { authorized?: boolean }).authorized !== false) sent = true;
       else tlsSocket.once('secureConnect', () => { sent = true; });
     });
-    // A kept-alive socket's 'timeout' has been seen to fire long before idleMs of real silence
-    // (a 9 s test on a loaded machine, reused sockets): the idle time is measured here as well,
-    // and an early event re-arms the timer instead of failing the request. The overall deadline
-    // still bounds the exchange.
-    req.on('timeout', () => {
-      const idle = Date.now() - lastActivity;
-      if (idle < idleMs - 1000) {
-        req.setTimeout(idleMs - idle);
-        return;
-      }
-      finish(failure(`Request to ${host} timed out (no data for ${Math.round(idleMs / 1000)} s)`, 'ETIMEDOUT', sent));
-    });
-    req.on('finish', touch);
+    req.on('timeout', () => finish(failure(`Request to ${host} timed out (no data for ${Math.round(idleMs / 1000)} s)`, 'ETIMEDOUT', sent)));
     req.on('error', (e) => finish(failure(e.message, (e as { code?: string }).code, sent, e)));
     if (body) req.write(body);
     req.end();

@@ -25,6 +25,8 @@ const WHY: Record<string, string> = {
   'smtp-auth-disabled': 'SMTP AUTH is disabled for the tenant or the mailbox (535 5.7.139); Graph is not subject to that setting.',
   'smtp-basic-auth-disabled': 'Basic authentication is refused (550 5.7.30); Graph uses the app\'s OAuth2 token.',
   'smtp-unreachable': 'The SMTP server cannot be reached (port blocked or unreachable) while HTTPS to Graph works.',
+  'smtp-starttls-refused': 'The SMTP server refused or did not offer STARTTLS (Exchange Online always offers it: something on the path to port 587 strips it); Graph uses HTTPS to another host.',
+  'smtp-tls-failed': 'The TLS handshake on the SMTP port failed (a middlebox on the path to port 587, or a certificate the SMTP server should not present); Graph uses HTTPS to another host.',
   'token-without-smtp-sendasapp': 'The token carries Mail.Send but not SMTP.SendAsApp: Graph can send, SMTP cannot.',
 };
 

@@ -1,5 +1,6 @@
 /**
- * Check `dns`: the SMTP host and (with OAuth2) the authority host resolve to addresses.
+ * Check `dns`: the SMTP host, (with OAuth2) the authority host and (with Transport graph or auto)
+ * the Microsoft Graph endpoint's host resolve to addresses.
  *
  * Why it exists: a typo in a host name or a broken resolver otherwise shows up later as a vague
  * connection or token failure. Resolving both names first says which one is wrong. The lookup
@@ -15,7 +16,7 @@ import type { DiagnosisContext } from '../../core/diagnosis/types.js';
 import { NET, fillAll, fillValues, joinFix } from '../fix-commands.js';
 import type { CheckResult } from '../types.js';
 
-export type HostRole = 'smtp' | 'authority';
+export type HostRole = 'smtp' | 'authority' | 'graph';
 
 export interface HostLookup {
   role: HostRole;
@@ -26,7 +27,8 @@ export interface HostLookup {
   error?: string;
 }
 
-const LABEL: Record<HostRole, string> = { smtp: 'SMTP Client Server', authority: 'Authority host' };
+const LABEL: Record<HostRole, string> = { smtp: 'SMTP Client Server', authority: 'Authority host', graph: 'Microsoft Graph endpoint' };
+const DETAIL_KEY: Record<HostRole, string> = { smtp: 'smtpHost', authority: 'authorityHost', graph: 'graphHost' };
 
 export type Lookup = (host: string) => Promise<string[]>;
 
@@ -39,10 +41,14 @@ export function hostOfUrl(url: string): string {
   }
 }
 
-/** The hosts to resolve: the SMTP host, and the authority host when OAuth2 is on. */
+/**
+ * The hosts to resolve: the SMTP host, the authority host when OAuth2 is on, and the Graph
+ * endpoint's host when messages may go by Graph (Transport graph or auto, which need OAuth2).
+ */
 export function hostsToResolve(settings: EmailSettings): { role: HostRole; host: string }[] {
   const hosts: { role: HostRole; host: string }[] = [{ role: 'smtp', host: settings.smtpHost.replace(/^\[(.*)\]$/, '$1') }];
   if (settings.useModernAuth) hosts.push({ role: 'authority', host: hostOfUrl(settings.authorityHost) });
+  if (settings.useModernAuth && settings.transport !== 'smtp') hosts.push({ role: 'graph', host: hostOfUrl(settings.graphEndpoint) });
   return hosts;
 }
 
@@ -75,7 +81,7 @@ export async function observeDns(settings: EmailSettings, lookup: Lookup, timeou
 
 export function decideDns(lookups: HostLookup[], ctx: DiagnosisContext): CheckResult {
   const details: Record<string, unknown> = {};
-  for (const l of lookups) details[l.role === 'smtp' ? 'smtpHost' : 'authorityHost'] = l.error ? { host: l.host, error: l.error } : { host: l.host, addresses: l.addresses };
+  for (const l of lookups) details[DETAIL_KEY[l.role]] = l.error ? { host: l.host, error: l.error } : { host: l.host, addresses: l.addresses };
   const failed = lookups.filter((l) => l.error);
   if (!failed.length) {
     return {
@@ -88,6 +94,7 @@ export function decideDns(lookups: HostLookup[], ctx: DiagnosisContext): CheckRe
   const values = fillValues(ctx);
   const smtpFailed = failed.some((l) => l.role === 'smtp');
   const authorityFailed = failed.some((l) => l.role === 'authority');
+  const graphFailed = failed.find((l) => l.role === 'graph');
   const fix: string[] = [];
   const commands: string[] = [];
   if (smtpFailed) {
@@ -98,6 +105,11 @@ export function decideDns(lookups: HostLookup[], ctx: DiagnosisContext): CheckRe
   if (authorityFailed) {
     fix.push('Check Authority host: leave it at the default of your Cloud setting (https://login.microsoftonline.com for the global cloud).');
     commands.push(...fillAll([NET.resolveAuthority], values));
+  }
+  if (graphFailed) {
+    fix.push('Check Microsoft Graph endpoint (MAILGATE_GRAPH_ENDPOINT): leave it empty for the default of your Cloud setting (https://graph.microsoft.com for the global cloud).');
+    // The host comes from a validated URL setting (no spaces or quotes), not from a server.
+    commands.push(`Resolve-DnsName ${graphFailed.host}`);
   }
   fix.push('If the names are right, this machine\'s DNS resolver cannot resolve internet names: check its DNS configuration.');
   return {
