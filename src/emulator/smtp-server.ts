@@ -2,7 +2,7 @@
  * The emulated Exchange Online SMTP submission endpoint (smtp.office365.com:587 style): an
  * smtp-server subclass that creates `ExchangeSmtpConnection`s and implements the envelope and
  * message rules: `530 5.7.57` before AUTH, the message rate and size limits at MAIL FROM, the
- * recipient limit at RCPT TO, and at the end of DATA the size limit, the SendAs rule, the
+ * recipient limit at RCPT TO, and at the end of DATA (or BDAT LAST, smtp-connection.ts) the size limit, the SendAs rule, the
  * "drop in DATA" / `EOM` faults, storage, and Exchange's `250 2.0.0 OK <id> [Hostname=...]`.
  *
  * Why it exists: it is the one place where smtp-server is configured (STARTTLS with the
@@ -110,15 +110,17 @@ export class ExchangeSmtpServer extends SMTPServer {
     });
     stream.on('error', () => undefined);
     stream.on('end', () => {
-      this.#finishMessage(session, connection, size, Buffer.concat(chunks)).then(
+      this.finishMessage(session, connection, size, Buffer.concat(chunks)).then(
         (reply) => callback(reply.code === 250 ? null : smtpError(reply), reply.code === 250 ? reply.message : undefined),
         (err: unknown) => callback(smtpError({ code: 451, message: `4.7.0 Temporary server error. Please try again later. PRX4 (${err instanceof Error ? err.message : String(err)})` })),
       );
     });
   }
 
-  async #finishMessage(session: SMTPServerSession, connection: ExchangeSmtpConnection | undefined, size: number, raw: Buffer): Promise<Reply> {
+  /** The end of a message's content (DATA's final dot or BDAT LAST): the rules, storage and the reply. */
+  async finishMessage(session: SMTPServerSession, connection: ExchangeSmtpConnection | undefined, size: number, raw: Buffer): Promise<Reply> {
     const { runtime } = this;
+    connection?.countMessageRoundTrips();
     const user = session.user as AuthenticatedUser;
     const note = (text: string) => connection?.logEntry.notes.push(text);
     const rejected = (reply: Reply, reason: string): Reply => {
