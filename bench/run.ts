@@ -32,6 +32,7 @@ import { runCold, runTokensCold } from './scenarios/cold.js';
 import type { Context } from './scenarios/context.js';
 import { runLatency } from './scenarios/latency.js';
 import { runRate } from './scenarios/rate.js';
+import { runWan } from './scenarios/wan.js';
 import { Sink } from './sink/sink-control.js';
 
 const POSTFIX_NOTE_ENV = 'MAILGATE_BENCH_POSTFIX_NOTE';
@@ -134,6 +135,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     environment,
     sink,
     ca: cert.cert,
+    caPath: cert.certPath,
     competitors,
     mailgate: launcher,
     notes,
@@ -162,6 +164,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     await step('capacity', 'capacity', () => runCapacity(ctx));
     await step('rate', 'rate', () => runRate(ctx));
   }
+  await step('wan', 'wan', () => runWan(ctx));
 
   if (isStopping()) {
     await cleanupAll();

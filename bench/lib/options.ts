@@ -26,6 +26,14 @@ export interface Counts {
   rateWindowS: number;
   httpConcurrency: number;
   quietMaxMs: number;
+  /** WAN scenario: round trip of the emulated path, single messages per competitor and their spacing, burst size. */
+  wanRttMs: number;
+  wanLatencyMessages: number;
+  wanLatencyIntervalMs: number;
+  wanWarmup: number;
+  wanBurstMessages: number;
+  /** Full run only: also fill the queue to this many messages for the memory figure (null: skip). */
+  rssQueuedLarge: number | null;
 }
 
 export const FULL: Counts = {
@@ -52,6 +60,12 @@ export const FULL: Counts = {
   rateWindowS: 60,
   httpConcurrency: 16,
   quietMaxMs: 10_000,
+  wanRttMs: 40,
+  wanLatencyMessages: 100,
+  wanLatencyIntervalMs: 300,
+  wanWarmup: 12,
+  wanBurstMessages: 1000,
+  rssQueuedLarge: 1_000_000,
 };
 
 export const QUICK: Counts = {
@@ -78,6 +92,12 @@ export const QUICK: Counts = {
   rateWindowS: 15,
   httpConcurrency: 16,
   quietMaxMs: 1000,
+  wanRttMs: 40,
+  wanLatencyMessages: 20,
+  wanLatencyIntervalMs: 300,
+  wanWarmup: 6,
+  wanBurstMessages: 150,
+  rssQueuedLarge: null,
 };
 
 export interface Options {
@@ -95,7 +115,7 @@ export interface Options {
   out?: string;
 }
 
-export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate'] as const;
+export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'wan'] as const;
 
 export function parseOptions(argv: string[]): Options {
   const o: Options = { quick: false, counts: FULL, noNetns: false, cpuProf: true };

@@ -21,6 +21,8 @@ export interface StartOptions {
   ratePerMinute?: number;
   /** Extra NODE_OPTIONS for the service (e.g. a heap cap, to tell retained memory from lazy GC). */
   nodeOptions?: string;
+  /** Extra environment for the service (e.g. MAILGATE_SMTP_PIPELINING=off in the WAN scenario). */
+  env?: Record<string, string>;
 }
 
 export interface RunningService {
@@ -44,6 +46,8 @@ export interface LauncherConfig {
   caPath: string;
   /** Default rate limit for throughput runs: high enough never to bind. */
   ratePerMinute: number;
+  /** Sub-directory of bench/scratch for this launcher's data directories (default `mailgate`). */
+  name?: string;
 }
 
 /** Whether this checkout has a real `mailgate serve` (the service issue), or a note why not. */
@@ -65,7 +69,7 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
   let n = 0;
   // The data directories of this run (and any left by an interrupted one) live here; one
   // benchmark runs at a time (the Postfix instances are shared the same way).
-  const root = join(SCRATCH, 'mailgate');
+  const root = join(SCRATCH, cfg.name ?? 'mailgate');
   rmSync(root, { recursive: true, force: true });
   onCleanup(() => rmSync(root, { recursive: true, force: true }));
   const masterKey = randomBytes(32).toString('base64');
@@ -100,6 +104,7 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
         MAILGATE_AUTHORIZED_FROM: SENDER,
         MAILGATE_AUTHORITY_HOST: `https://127.0.0.1:${cfg.tokenPort}`,
       };
+      Object.assign(env, options.env);
       if (options.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim();
       const pausedBy = options.paused ? 'MAILGATE_WORKER=off (no delivery worker in the process)' : undefined;
       const created = execFileSync(process.execPath, [MAILGATE_CLI, 'apikey', 'create', 'bench', '--scope', 'send', '--json'], { env, encoding: 'utf8', timeout: 30_000 });

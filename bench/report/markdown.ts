@@ -113,6 +113,27 @@ export function renderMarkdown(r: R): string {
   out.push(`- Achieved: **${f(rt.achieved_per_min, 1)}/min** (${f(rt.error_pct, 1)}% off the limit); steady (second half of the window): ${f(rt.steady_per_min, 1)}/min; messages in the first 10 s: ${f(rt.first_10_s_messages)}; deliveries per 5 s: ${(rt.per_5_s ?? []).join(' ') || '–'} (a steady ${f(rt.limit_per_min / 12)} per 5 s is the limit).`);
   out.push(`- Throttle replies from the sink: **${f(rt.throttle_replies)}**${(rt.throttle_samples ?? []).length ? ` (e.g. \`${rt.throttle_samples[0]}\`)` : ''}; peak connections ${f(rt.peak_connections)}.`, '');
 
+  const w = r.wan ?? {};
+  out.push(`## 7. WAN: the sink ${f(w.rtt_ms)} ms away`, '');
+  if (!w.figures) out.push('not measured', '');
+  else {
+    out.push(
+      `Every SMTP session crosses a ${f(w.rtt_ms)} ms round trip to the sink (${w.method === 'netem' ? '`tc netem` on the namespace\'s loopback' : `a userspace delay proxy, ${f(w.rtt_ms / 2)} ms each way${w.netem_unavailable ? ` — netem unavailable here: \`${w.netem_unavailable}\`` : ''}`}; NOOP → 250 measured ${f(w.measured_rtt_ms, 1)} ms). The sink advertises PIPELINING and CHUNKING like Exchange Online. Single messages: ${f(w.latency_messages)} per competitor, one every ${f(w.latency_interval_ms)} ms on a warm connection; burst: ${f(w.burst_messages)} messages over the pool's 3 connections${r.quick ? ' (quick: fewer than the 1,000 of a full run)' : ''}. Round trips per message are turnarounds (server bytes after client bytes) counted on the path. Postfix is injected locally; its relay client crosses the path.`,
+      '',
+      '| Competitor | submit → 250 p50 / p99 (ms) | round trips / msg (single) | burst msgs/s | round trips / msg (burst) | peak connections |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const k of ['mailgate', 'mailgate_nopipe', 'raw', 'postfix']) {
+      const x = w.figures[k];
+      if (!x) {
+        out.push(`| ${k} | not run | | | | |`);
+        continue;
+      }
+      out.push(`| ${x.label} | ${k === 'mailgate' ? '**' : ''}${f(x.p50, 1)}${k === 'mailgate' ? '**' : ''} / ${f(x.p99, 1)} | ${f(x.roundTripsPerMsg, 2)} | ${f(x.msgsPerS, 1)} | ${f(x.burstRoundTripsPerMsg, 2)} | ${f(x.peakConnections)} |${x.latencyErrors + x.burstErrors ? ` errors ${x.latencyErrors + x.burstErrors}` : ''}`);
+    }
+    out.push('');
+  }
+
   const s = r.sink;
   out.push('## Sink ceiling', '');
   out.push(s ? `Pre-built messages over STARTTLS + XOAUTH2, ${s.clients}, ${s.messages} messages: **${sp(s.ceiling_msgs_per_s)} msgs/s**; the sink itself used ${f(s.cpu_ms_per_msg, 3)} ms CPU per message (≈${f(s.alone_per_core_per_s)} msgs/s per core alone), so on 2 cores the clients are the limit. No competitor comes near it.` : 'not measured', '');

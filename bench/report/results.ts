@@ -12,6 +12,7 @@ import type { ColdOutput, TokensColdOutput } from '../scenarios/cold.js';
 import type { CapacityOutput } from '../scenarios/capacity.js';
 import type { LatencyOutput } from '../scenarios/latency.js';
 import type { RateOutput } from '../scenarios/rate.js';
+import type { WanOutput } from '../scenarios/wan.js';
 import type { Counts } from '../lib/options.js';
 import type { Environment } from '../lib/netns.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -27,6 +28,7 @@ export interface ScenarioOutputs {
   tokensCold?: TokensColdOutput;
   capacity?: CapacityOutput;
   rate?: RateOutput;
+  wan?: WanOutput;
 }
 
 function pkgVersion(name: string): string | undefined {
@@ -57,7 +59,8 @@ export function buildResults(o: {
   tlsContext?: { allRootsPlusExtraMs: number | null; defaultMs: number | null };
   background: { quietRuns: number; totalRuns: number; maxBackgroundCores: number; medianBackgroundCores: number | null };
 }): Record<string, unknown> {
-  const { burst, latency, cold, tokensCold, capacity, rate, ceiling } = o.outputs;
+  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, wan } = o.outputs;
+  const wf = wan?.figures;
   const med = (k: keyof NonNullable<BurstOutput>['msgsPerS']) => r1(burst?.msgsPerS[k]?.median);
   const lat = latency?.figures;
   const tokenRuns = burst?.tokenRequests.filter((t) => t >= 0) ?? [];
@@ -166,6 +169,31 @@ export function buildResults(o: {
       peak_connections: rate?.peakConnections ?? null,
       sink_rule: rate?.sinkRule ?? null,
       throttle_samples: rate?.throttleSamples ?? [],
+    },
+    wan: {
+      rtt_ms: wan?.rttMs ?? o.counts.wanRttMs,
+      mailgate_p50_ms: r1(wf?.mailgate?.p50),
+      mailgate_nopipe_p50_ms: r1(wf?.mailgate_nopipe?.p50),
+      raw_p50_ms: r1(wf?.raw?.p50),
+      postfix_p50_ms: r1(wf?.postfix?.p50),
+      mailgate_msgs_per_s: r1(wf?.mailgate?.msgsPerS),
+      raw_msgs_per_s: r1(wf?.raw?.msgsPerS),
+      postfix_msgs_per_s: r1(wf?.postfix?.msgsPerS),
+      mailgate_round_trips_per_msg: r2(wf?.mailgate?.roundTripsPerMsg),
+      peak_connections: wf?.mailgate?.peakConnections ?? null,
+      // extra
+      method: wan?.method ?? null,
+      netem_unavailable: wan?.netemError ?? null,
+      measured_rtt_ms: r1(wan?.measuredRttMs),
+      mailgate_p99_ms: r1(wf?.mailgate?.p99),
+      mailgate_nopipe_p99_ms: r1(wf?.mailgate_nopipe?.p99),
+      raw_p99_ms: r1(wf?.raw?.p99),
+      postfix_p99_ms: r1(wf?.postfix?.p99),
+      mailgate_nopipe_msgs_per_s: r1(wf?.mailgate_nopipe?.msgsPerS),
+      latency_messages: wan?.latencyMessages ?? null,
+      latency_interval_ms: wan?.intervalMs ?? null,
+      burst_messages: wan?.burstMessages ?? null,
+      figures: wf ?? null,
     },
     sink: ceiling
       ? {

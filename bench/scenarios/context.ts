@@ -11,6 +11,8 @@ export interface Context {
   environment: Environment;
   sink: Sink;
   ca: string;
+  /** The sink's certificate file (the CA the services and Postfix trust). */
+  caPath?: string;
   competitors: Partial<Record<CompetitorKey, Competitor>>;
   mailgate?: MailgateLauncher;
   notes: string[];
