@@ -23,6 +23,8 @@ export interface StartOptions {
   nodeOptions?: string;
   /** Extra environment for the service (e.g. MAILGATE_SMTP_PIPELINING=off in the WAN scenario). */
   env?: Record<string, string>;
+  /** Run on the fresh data directory (database created, API key made) before the service starts. */
+  prepare?: (dataDir: string) => void;
 }
 
 export interface RunningService {
@@ -109,6 +111,7 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
       const pausedBy = options.paused ? 'MAILGATE_WORKER=off (no delivery worker in the process)' : undefined;
       const created = execFileSync(process.execPath, [MAILGATE_CLI, 'apikey', 'create', 'bench', '--scope', 'send', '--json'], { env, encoding: 'utf8', timeout: 30_000 });
       const apiKey = (JSON.parse(created.trim().split('\n').at(-1)!) as { key: string }).key;
+      options.prepare?.(dataDir);
       const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : [];
       const spawnedAt = nowMs();
       const child = spawnTracked(process.execPath, [...execArgv, MAILGATE_CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

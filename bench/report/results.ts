@@ -141,6 +141,11 @@ export function buildResults(o: {
     capacity: {
       enqueue_per_s: r1(capacity?.enqueuePerS.median),
       peak_rss_mb_100k: r1(capacity?.peakRssMb),
+      peak_rss_mb_1m: r1(capacity?.large?.peakRssMb),
+      rss_large_queued_messages: capacity?.large?.queued ?? null,
+      rss_large_prefilled_messages: capacity?.large?.prefilled ?? null,
+      rss_large_peak_anon_mb: r1(capacity?.large?.peakAnonMb),
+      rss_large_curve: capacity?.large?.curve ?? [],
       rss_queued_messages: capacity?.rssQueued ?? null,
       rss_peak_anon_mb: r1(capacity?.peakAnonMb),
       rss_peak_file_mb: r1(capacity?.peakFileMb),
