@@ -44,6 +44,8 @@ export interface MailerDeps {
   tokenRetry?: { maxAttempts?: number; baseDelayMs?: number; retryBudgetMs?: number };
   /** Bind outgoing SMTP connections to this local address. */
   localAddress?: string;
+  /** SMTP PIPELINING/CHUNKING when the server offers them (default true; `MAILGATE_SMTP_PIPELINING`). */
+  pipelining?: boolean;
 }
 
 export interface MailgateMailer extends Mailer {
@@ -329,6 +331,7 @@ export function createMailer(settings: EmailSettings, deps: MailerDeps = {}): Ma
       socketTimeoutMs: settings.socketTimeoutMs,
       xoauth2Mode: deps.xoauth2Mode,
       localAddress: deps.localAddress,
+      pipelining: deps.pipelining,
       maxConnections: Math.max(1, Math.min(deps.maxConnections ?? EXCHANGE_MAX_CONNECTIONS, EXCHANGE_MAX_CONNECTIONS)),
       retireMarginMs: marginMs,
       idleTimeoutMs: deps.idleTimeoutMs ?? 30_000,

@@ -186,7 +186,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
 
     const metrics = new ServiceMetrics();
     const build = o.createMailer ?? createMailer;
-    const mailerDeps: MailerDeps = { ca, logger, maxConnections: config.maxConnections, ...o.mailerDeps };
+    const mailerDeps: MailerDeps = { ca, logger, maxConnections: config.maxConnections, pipelining: config.smtpPipelining === 'on', ...o.mailerDeps };
     const factory: MailerFactory = (s, reuse) => build(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider });
     // The delivery worker's mailers live in a worker thread (compose + SMTP on the second
     // core), unless a test injects its own mailer factory or clock, which cannot cross threads.

@@ -66,6 +66,10 @@ export const REPLIES = {
    * so the emulator refuses the MAIL FROM with a transient 4xx (wording after Exchange
    * on-premises' message rate limit) and the client is expected to retry later.
    */
+  /** Exchange's texts for a message command out of sequence (also smtp-server's, translated below). */
+  needMail: { code: 503, message: '5.5.2 Need mail command' },
+  needRcpt: { code: 503, message: '5.5.2 Need rcpt command' },
+  invalidArguments: { code: 501, message: '5.5.4 Invalid arguments' },
   rateLimited: { code: 450, message: '4.7.0 Message submission rate for this client has exceeded the configured limit' },
 } as const satisfies Record<string, Reply>;
 
@@ -82,7 +86,12 @@ export function sendAsDenied(authMailbox: string, from: string): Reply {
   };
 }
 
-/** `250 2.0.0 OK <message-id> [Hostname=...]`: the final reply to DATA. */
+/** The reply to a BDAT chunk that is not the last one (emulator wording: no Microsoft source). */
+export function chunkReceived(size: number): Reply {
+  return { code: 250, message: `2.0.0 ${size} bytes received` };
+}
+
+/** `250 2.0.0 OK <message-id> [Hostname=...]`: the final reply to DATA (and to BDAT LAST). */
 export function messageAccepted(id: ExchangeIdentity, messageId: string): Reply {
   return { code: 250, message: `2.0.0 OK ${messageId} [Hostname=${mailboxServerFqdn(id)}]` };
 }

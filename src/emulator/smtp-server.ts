@@ -110,15 +110,17 @@ export class ExchangeSmtpServer extends SMTPServer {
     });
     stream.on('error', () => undefined);
     stream.on('end', () => {
-      this.#finishMessage(session, connection, size, Buffer.concat(chunks)).then(
+      this.finishMessage(session, connection, size, Buffer.concat(chunks)).then(
         (reply) => callback(reply.code === 250 ? null : smtpError(reply), reply.code === 250 ? reply.message : undefined),
         (err: unknown) => callback(smtpError({ code: 451, message: `4.7.0 Temporary server error. Please try again later. PRX4 (${err instanceof Error ? err.message : String(err)})` })),
       );
     });
   }
 
-  async #finishMessage(session: SMTPServerSession, connection: ExchangeSmtpConnection | undefined, size: number, raw: Buffer): Promise<Reply> {
+  /** The end of a message's content (DATA's final dot or BDAT LAST): the rules, storage and the reply. */
+  async finishMessage(session: SMTPServerSession, connection: ExchangeSmtpConnection | undefined, size: number, raw: Buffer): Promise<Reply> {
     const { runtime } = this;
+    connection?.countMessageRoundTrips();
     const user = session.user as AuthenticatedUser;
     const note = (text: string) => connection?.logEntry.notes.push(text);
     const rejected = (reply: Reply, reason: string): Reply => {

@@ -118,9 +118,21 @@ const tenantSchema = z.strictObject({
   applicationAccessPolicies: z.array(applicationAccessPolicySchema).default([]),
 });
 
+/**
+ * The SMTP extensions the front end offers besides the fixed ones. Exchange Online offers both
+ * (docs/m365.md §3.2); turning one off shows how a client copes with a server without it.
+ * Absent = both on.
+ */
+const smtpExtensionsSchema = z.strictObject({
+  /** RFC 2920 PIPELINING in EHLO. */
+  pipelining: z.boolean().default(true),
+  /** RFC 3030 CHUNKING in EHLO, and the BDAT command. */
+  chunking: z.boolean().default(true),
+});
+
 /** The schema of the whole state document (also checks cross-references such as certificate thumbprints). */
 export const emulatorStateSchema = z
-  .strictObject({ tenants: z.array(tenantSchema) })
+  .strictObject({ tenants: z.array(tenantSchema), smtp: smtpExtensionsSchema.optional() })
   .superRefine((state, ctx) => {
     const tenantIds = new Set<string>();
     const domains = new Set<string>();
@@ -162,6 +174,11 @@ export type EmulatorStateInput = z.input<typeof emulatorStateSchema>;
 export type TenantState = EmulatorState['tenants'][number];
 export type AppState = TenantState['apps'][number];
 export type MailboxState = TenantState['mailboxes'][number];
+
+/** The SMTP extensions in force (both on when the state does not say). */
+export function smtpExtensions(state: EmulatorState): { pipelining: boolean; chunking: boolean } {
+  return { pipelining: state.smtp?.pipelining !== false, chunking: state.smtp?.chunking !== false };
+}
 
 export type ParseStateResult = { ok: true; state: EmulatorState } | { ok: false; problems: string[] };
 

@@ -32,6 +32,8 @@ export interface ServiceConfig {
   settingsRefreshMs: number;
   /** Run the delivery worker in this process ('off': API-only node, e.g. when workers run elsewhere). */
   worker: 'on' | 'off';
+  /** SMTP PIPELINING and CHUNKING when the server offers them ('off': one command per round trip). */
+  smtpPipelining: 'on' | 'off';
   /** Compose and send in a worker thread ('off': on the main event loop, with the HTTP API). */
   deliveryThread: 'on' | 'off';
   /** Reverse-proxy hops in front of the service whose forwarding header is trusted (0: none). */
@@ -84,6 +86,8 @@ export const SERVICE_VARS: readonly Var[] = [
   { key: 'settingsRefreshMs', env: 'MAILGATE_SETTINGS_REFRESH_MS', kind: 'int', default: 5000, min: 100, max: 3_600_000 },
   { key: 'worker', env: 'MAILGATE_WORKER', kind: 'onoff', default: 'on' },
   { key: 'deliveryThread', env: 'MAILGATE_DELIVERY_THREAD', kind: 'onoff', default: 'on' },
+  // On by default: Exchange Online offers both; off is for a server that misbehaves with them.
+  { key: 'smtpPipelining', env: 'MAILGATE_SMTP_PIPELINING', kind: 'onoff', default: 'on' },
   // Off by default: a forwarding header is only trustworthy when our own proxy wrote it.
   { key: 'trustProxy', env: 'MAILGATE_TRUST_PROXY', kind: 'hops', default: 0, min: 0, max: 10 },
   { key: 'loginMaxFailures', env: 'MAILGATE_LOGIN_MAX_FAILURES', kind: 'int', default: 5, min: 1, max: 1000 },

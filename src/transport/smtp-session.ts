@@ -19,6 +19,7 @@ import { buildXOAuth2 } from '../core/xoauth2.js';
 import { smtpErrorToMailgate } from './smtp-errors.js';
 import type { Secret } from '../core/secret.js';
 import { secureContextFor } from '../net/trust.js';
+import { nodemailerChannel, nodemailerExtensions, pathFor, sendBatch, withoutPipelining, type SendPath } from './smtp-pipeline.js';
 
 export interface SessionOptions {
   host: string;
@@ -34,6 +35,12 @@ export interface SessionOptions {
   /** XOAUTH2 as one line (default) or in two steps. */
   xoauth2Mode?: 'initial-response' | 'two-step';
   localAddress?: string;
+  /**
+   * Pipeline the envelope (and with CHUNKING the message too) when the server offers it
+   * (smtp-pipeline.ts). Default true; false (`MAILGATE_SMTP_PIPELINING=off`) sends one command
+   * per round trip, for a server that misbehaves with pipelining.
+   */
+  pipelining?: boolean;
 }
 
 export type SessionCredentials =
@@ -170,9 +177,28 @@ export class SmtpSession {
       this.conn.login(auth, (err) => {
         if (err) done({ message: err.message, code: err.code, response: err.response, responseCode: err.responseCode, command: err.command ?? 'AUTH', originalCode: (err as { originalCode?: string }).originalCode });
         else if (!this.conn.authenticated) done(new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: 'The server did not confirm the authentication' }));
-        else done(null);
+        else {
+          this.#learnSendPath();
+          done(null);
+        }
       });
     }, creds.user);
+  }
+
+  #sendPath: SendPath = 'one-by-one';
+  #smtputf8 = false;
+
+  /** How messages go on this session (from the EHLO after STARTTLS; see smtp-pipeline.ts). */
+  get sendPath(): SendPath {
+    return this.#sendPath;
+  }
+
+  #learnSendPath(): void {
+    const ext = nodemailerExtensions(this.conn);
+    const enabled = this.o.pipelining !== false;
+    this.#sendPath = pathFor(ext, enabled);
+    this.#smtputf8 = ext.has('SMTPUTF8');
+    if (!enabled) withoutPipelining(this.conn);
   }
 
   /** PLAIN when the server offers it, else LOGIN: never XOAUTH2 with a password. */
@@ -215,6 +241,17 @@ export class SmtpSession {
   send(envelope: { from: string; to: string[] }, raw: Buffer): Promise<SessionSendResult> {
     if (!this.conn.authenticated) {
       return Promise.reject(new MailgateError({ code: 'AUTH_FAILED', phase: 'auth', message: 'Refusing to send on a connection that is not authenticated' }));
+    }
+    const channel = this.#sendPath === 'bdat' ? nodemailerChannel(this.conn) : undefined;
+    if (channel) {
+      return this.#operation<SessionSendResult>((done) => {
+        sendBatch(channel, envelope, raw, this.#smtputf8).then((outcome) => {
+          if (outcome.ok) return done(null, outcome.result);
+          // The transaction may still be open on the server: end it (nodemailer reads the reply).
+          if (outcome.reset) this.conn.reset(() => undefined);
+          done(outcome.error);
+        }, (err: unknown) => done(err));
+      });
     }
     return this.#operation<SessionSendResult>((done) => {
       this.conn.send(envelope, raw, (err, info) => {

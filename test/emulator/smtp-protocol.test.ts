@@ -61,7 +61,7 @@ describe('SMTP dialogue', () => {
     const ehlo = await c.send('EHLO client.example');
     const lines = ehlo.split('\n');
     assert.match(lines[0]!, /^250-[A-Z0-9]+\.outlook\.office365\.com Hello \[127\.0\.0\.1\]$/);
-    assert.deepEqual(lines.slice(1), ['250-SIZE 157286400', '250-PIPELINING', '250-DSN', '250-ENHANCEDSTATUSCODES', '250-STARTTLS', '250-8BITMIME', '250 SMTPUTF8']);
+    assert.deepEqual(lines.slice(1), ['250-SIZE 157286400', '250-PIPELINING', '250-DSN', '250-ENHANCEDSTATUSCODES', '250-STARTTLS', '250-8BITMIME', '250-CHUNKING', '250 SMTPUTF8']);
   });
 
   test('STARTTLS answers 220 2.0.0 SMTP server ready; EHLO after TLS offers AUTH LOGIN XOAUTH2 and no STARTTLS', async () => {
@@ -70,7 +70,7 @@ describe('SMTP dialogue', () => {
     await c.send('EHLO client.example');
     assert.equal(await c.startTls(emulator.caPem), '220 2.0.0 SMTP server ready');
     const lines = (await c.send('EHLO client.example')).split('\n');
-    assert.deepEqual(lines.slice(1), ['250-SIZE 157286400', '250-PIPELINING', '250-DSN', '250-ENHANCEDSTATUSCODES', '250-AUTH LOGIN XOAUTH2', '250-8BITMIME', '250 SMTPUTF8']);
+    assert.deepEqual(lines.slice(1), ['250-SIZE 157286400', '250-PIPELINING', '250-DSN', '250-ENHANCEDSTATUSCODES', '250-AUTH LOGIN XOAUTH2', '250-8BITMIME', '250-CHUNKING', '250 SMTPUTF8']);
   });
 
   test('AUTH before TLS is refused, even with a valid token, and the log says TLS was not active', async () => {

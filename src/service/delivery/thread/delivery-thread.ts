@@ -193,6 +193,7 @@ export class DeliveryThread {
       xoauth2Mode: deps.xoauth2Mode,
       tokenRetry: deps.tokenRetry,
       localAddress: deps.localAddress,
+      pipelining: deps.pipelining,
     };
     const debug = deps.logger?.isLevelEnabled?.('debug') ?? false;
     let stats: Omit<MailerCounters, 'tokenRequests' | 'route'> = { peakConnections: 0, connectionsOpened: 0, openConnections: 0 };

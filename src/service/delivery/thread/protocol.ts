@@ -27,6 +27,7 @@ export interface ThreadMailerOptions {
   xoauth2Mode?: 'initial-response' | 'two-step';
   tokenRetry?: { maxAttempts?: number; baseDelayMs?: number; retryBudgetMs?: number };
   localAddress?: string;
+  pipelining?: boolean;
 }
 
 /** Email Settings with each Secret replaced by `{ secret: value }`. */
