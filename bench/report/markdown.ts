@@ -131,7 +131,7 @@ export function renderMarkdown(r: R): string {
         out.push(`| ${k} | not run | | | | |`);
         continue;
       }
-      out.push(`| ${x.label} | ${k === 'mailgate' ? '**' : ''}${f(x.p50, 1)}${k === 'mailgate' ? '**' : ''} / ${f(x.p99, 1)} | ${f(x.roundTripsPerMsg, 2)} | ${f(x.msgsPerS, 1)} | ${f(x.burstRoundTripsPerMsg, 2)} | ${f(x.peakConnections)} |${x.latencyErrors + x.burstErrors ? ` errors ${x.latencyErrors + x.burstErrors}` : ''}`);
+      out.push(`| ${x.label} | ${k === 'mailgate' ? '**' : ''}${f(x.p50, 1)}${k === 'mailgate' ? '**' : ''} / ${f(x.p99, 1)}${typeof x.acceptP50 === 'number' ? ` (202 after ${f(x.acceptP50, 1)}, 202 → 250 ${f(x.deliveryP50, 1)})` : ''} | ${f(x.roundTripsPerMsg, 2)} | ${f(x.msgsPerS, 1)} | ${f(x.burstRoundTripsPerMsg, 2)} | ${f(x.peakConnections)} |${x.latencyErrors + x.burstErrors ? ` errors ${x.latencyErrors + x.burstErrors}` : ''}`);
     }
     out.push('');
   }

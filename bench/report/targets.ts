@@ -77,6 +77,10 @@ function wanCause(r: R): string {
   return (
     `round trips per message on a warm connection (turnarounds counted at the path): Mailgate ${rt('mailgate')}, Mailgate with pipelining off ${rt('mailgate_nopipe')}, raw nodemailer ${rt('raw')}, Postfix ${rt('postfix')}; ` +
     `at ${f(w.rtt_ms, 0)} ms each (path: ${w.method ?? '–'}, NOOP → 250 measured ${f(w.measured_rtt_ms, 1)} ms)` +
+    (num(fg.mailgate?.acceptP50) ? `; Mailgate's single messages: the 202 (HTTP and the durable store, local) after ${f(fg.mailgate.acceptP50, 1)} ms at p50, 202 → 250 ${f(fg.mailgate.deliveryP50, 1)} ms` : '') +
+    (num(fg.raw?.roundTripsPerMsg) && num(fg.mailgate?.roundTripsPerMsg) && fg.mailgate.roundTripsPerMsg > 0
+      ? `; with ${f(fg.raw.roundTripsPerMsg, 0)} round trips per message for raw nodemailer (the nodemailer in this run, ${r.versions?.nodemailer ?? '–'}, already pipelines MAIL/RCPT/DATA where the server offers PIPELINING; the issue assumed 4) and ${f(fg.mailgate.roundTripsPerMsg, 0)} for Mailgate, the burst ratio to raw nodemailer cannot exceed ${f(fg.raw.roundTripsPerMsg / fg.mailgate.roundTripsPerMsg, 1)}× on the same 3 connections`
+      : '') +
     (num(fg.mailgate?.roundTripsPerMsg) && fg.mailgate.roundTripsPerMsg > 1.5 ? '; Mailgate waits for each command\'s reply: the pipelined send (MAIL, RCPT, BDAT in one write) is not in this build or the sink did not offer PIPELINING and CHUNKING' : '')
   );
 }

@@ -40,6 +40,9 @@ export interface WanFigures {
   p99: number | null;
   max: number | null;
   latencyErrors: number;
+  /** Mailgate: submit → 202 (local: HTTP and the durable store) and 202 → 250 (worker, path), p50. */
+  acceptP50?: number | null;
+  deliveryP50?: number | null;
   /** Turnarounds at the forwarder per single message (warm connection). */
   roundTripsPerMsg: number | null;
   burstMessages: number;
@@ -144,9 +147,16 @@ async function measure(ctx: Context, link: WanLink, key: WanKey, competitor: Com
     await sink.forget(lrun);
     const at = new Map(w.times ?? []);
     const lat: number[] = [];
+    const accept: number[] = [];
+    const delivery: number[] = [];
     r.submits.forEach((t, i) => {
       const t250 = at.get(i);
       if (t250 !== undefined) lat.push(t250 - t);
+      const cb = r.callbacks[i];
+      if (key.startsWith('mailgate') && Number.isFinite(cb)) {
+        accept.push(cb - t);
+        if (t250 !== undefined) delivery.push(t250 - cb);
+      }
     });
 
     // Burst over the pool's three connections, opened by an uncounted warm-up burst.
@@ -171,6 +181,7 @@ async function measure(ctx: Context, link: WanLink, key: WanKey, competitor: Com
       max: lat.length ? Math.max(...lat) : null,
       latencyErrors: r.errors + (M - lat.length),
       roundTripsPerMsg: lat.length === M ? lstats.turnarounds / M : null,
+      ...(accept.length ? { acceptP50: percentile(accept, 50), deliveryP50: percentile(delivery, 50) } : {}),
       burstMessages: N,
       msgsPerS,
       burstErrors: b.errors + (N - bw.received),
@@ -180,7 +191,7 @@ async function measure(ctx: Context, link: WanLink, key: WanKey, competitor: Com
       connectionsOpened: bw.connectionsOpened,
     };
     const f = (v: number | null, d = 1) => (v === null ? '–' : v.toFixed(d));
-    ctx.log(`  ${key.padEnd(15)} single: p50 ${f(fig.p50)} ms p99 ${f(fig.p99)} ms, ${f(fig.roundTripsPerMsg, 2)} round trips/msg; burst ${N}: ${f(msgsPerS)} msgs/s, ${f(fig.burstRoundTripsPerMsg, 2)} round trips/msg, peak ${fig.peakConnections} connections${fig.latencyErrors + fig.burstErrors ? `; errors ${fig.latencyErrors + fig.burstErrors}: ${fig.firstError ?? ''}` : ''}`);
+    ctx.log(`  ${key.padEnd(15)} single: p50 ${f(fig.p50)} ms p99 ${f(fig.p99)} ms${fig.acceptP50 != null ? ` (202 after ${f(fig.acceptP50)}, 202 → 250 ${f(fig.deliveryP50 ?? null)})` : ''}, ${f(fig.roundTripsPerMsg, 2)} round trips/msg; burst ${N}: ${f(msgsPerS)} msgs/s, ${f(fig.burstRoundTripsPerMsg, 2)} round trips/msg, peak ${fig.peakConnections} connections${fig.latencyErrors + fig.burstErrors ? `; errors ${fig.latencyErrors + fig.burstErrors}: ${fig.firstError ?? ''}` : ''}`);
     return fig;
   } finally {
     await session.close();
