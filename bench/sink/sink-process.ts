@@ -10,7 +10,7 @@
  * - the final 250 of each message is timestamped (CLOCK_MONOTONIC, shared by all processes)
  *   under the run and sequence number carried in its Subject.
  *
- * Like Exchange Online (m365.md §3) it advertises PIPELINING (smtp-server's own) and CHUNKING
+ * Like Exchange Online (docs/m365.md §3) it advertises PIPELINING (smtp-server's own) and CHUNKING
  * (RFC 3030, added here: smtp-server has no BDAT), so a client's pipelined MAIL/RCPT/BDAT path is
  * what gets measured; a `BDAT <n> [LAST]` chunk is read as exactly n raw bytes (no dot-stuffing).
  *
