@@ -174,7 +174,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     notes.push('Postfix figures are STALLED (plain loopback: Nagle on Postfix meets the receiver\'s delayed ACK, ≈40 ms per message); they are not a fair comparison.');
   }
   if (options.quick) {
-    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s).`);
+    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s), WAN ${options.counts.wanLatencyMessages} single messages and a burst of ${options.counts.wanBurstMessages} per competitor (full: 100 and 1,000), no 1,000,000-queued memory figure (full runs only).`);
   }
   const disk = { start: diskStart, end: fsyncProbe(SCRATCH) };
   const tlsCtx = tlsContextProbe(cert.cert);
