@@ -236,7 +236,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         const relayInput = relay
           ? { host: config.relayHost, port: relay.port, ...(relay.tlsPort !== undefined ? { tlsPort: relay.tlsPort } : {}), clients: (await listRelayClients(store)).filter((c) => c.revokedAt === undefined).length, ...(from ? { authorizedFrom: from } : {}) }
           : undefined;
-        return runDoctor(settings.effectiveRaw(), { ...o.doctorOptions, to: input.to, ca, ...(relayInput ? { relay: relayInput } : {}) });
+        return runDoctor(settings.effectiveRaw(), { pipelining: config.smtpPipelining === 'on', ...o.doctorOptions, to: input.to, ca, ...(relayInput ? { relay: relayInput } : {}) });
       }),
       adminPassword,
       worker,

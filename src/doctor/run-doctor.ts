@@ -91,6 +91,7 @@ function plan(settings: EmailSettings, options: DoctorOptions): Plan {
       greetingTimeoutMs: greetingMs,
       socketTimeoutMs: Math.min(settings.socketTimeoutMs, Math.max(3 * stepMs, 15_000)),
       clientName: options.clientName,
+      pipelining: options.pipelining,
     },
   };
 }

@@ -63,6 +63,8 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** Client name sent with EHLO (default: nodemailer's, the machine's host name). */
   clientName?: string;
+  /** SMTP pipelining for the test message, as the service sends (`MAILGATE_SMTP_PIPELINING`; default on). */
+  pipelining?: boolean;
   /**
    * Where to read Exchange Online's configuration (service principals, mailbox permissions)
    * when the sign-in fails with `535 5.7.3` although the token is right. Only the emulator

@@ -206,7 +206,8 @@ export class ExchangeSmtpConnection extends SMTPConnection {
     const envelope = this.session.envelope;
     const fault = this.runtime.faults.takeTransient('BDAT');
     let reply: Reply;
-    if (!envelope.mailFrom) reply = REPLIES.needMail;
+    if (!this.session.user) reply = REPLIES.notAuthenticated;
+    else if (!envelope.mailFrom) reply = REPLIES.needMail;
     else if (!envelope.rcptTo.length) reply = REPLIES.needRcpt;
     else if (fault) {
       this.logEntry.notes.push(`fault smtpTransient: ${fault.code} to BDAT`);

@@ -2,7 +2,7 @@
  * The emulated Exchange Online SMTP submission endpoint (smtp.office365.com:587 style): an
  * smtp-server subclass that creates `ExchangeSmtpConnection`s and implements the envelope and
  * message rules: `530 5.7.57` before AUTH, the message rate and size limits at MAIL FROM, the
- * recipient limit at RCPT TO, and at the end of DATA the size limit, the SendAs rule, the
+ * recipient limit at RCPT TO, and at the end of DATA (or BDAT LAST, smtp-connection.ts) the size limit, the SendAs rule, the
  * "drop in DATA" / `EOM` faults, storage, and Exchange's `250 2.0.0 OK <id> [Hostname=...]`.
  *
  * Why it exists: it is the one place where smtp-server is configured (STARTTLS with the

@@ -105,6 +105,15 @@ export const SERVICE_VARS: readonly Var[] = [
   { key: 'relayAuthWindowSeconds', env: 'MAILGATE_RELAY_AUTH_WINDOW_SECONDS', kind: 'int', default: 300, min: 1, max: 86_400 },
 ];
 
+/**
+ * MAILGATE_SMTP_PIPELINING for the commands that talk SMTP outside the service (`mailgate send`,
+ * `mailgate doctor`), so they behave as the service does: off only when it says off (the
+ * service itself refuses a value that is neither on nor off).
+ */
+export function smtpPipeliningFromEnv(env: Record<string, string | undefined>): boolean {
+  return !['off', 'false', '0', 'no'].includes((env.MAILGATE_SMTP_PIPELINING ?? '').trim().toLowerCase());
+}
+
 export type ConfigResult = { ok: true; config: ServiceConfig } | { ok: false; problems: Problem[] };
 
 /** Read the service settings from `env` (plus explicit overrides, which win). */

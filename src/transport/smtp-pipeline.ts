@@ -147,34 +147,41 @@ export interface ReplyChannel {
 }
 
 /**
- * Send one message in one batch and collect its replies. Resolves with the mapped outcome once
- * the last reply is in, or early on a `421` (the server closes: no more replies come).
+ * Send one message in one batch and collect its replies: `resolve` gets the mapped outcome once
+ * the last reply is in, or early on a `421` (the server closes: no more replies come). It is
+ * called synchronously from the reply handler, before nodemailer reacts to a `421` by closing
+ * the connection (which would otherwise be reported first, as a lost connection without the
+ * reply). Throws (ARGUMENT_INVALID) before writing anything when an address is unusable.
  */
-export function sendBatch(channel: ReplyChannel, envelope: { from: string; to: readonly string[] }, raw: Buffer, smtputf8Offered: boolean): Promise<BatchOutcome> {
+export function startBatch(channel: ReplyChannel, envelope: { from: string; to: readonly string[] }, raw: Buffer, smtputf8Offered: boolean, resolve: (outcome: BatchOutcome) => void): void {
   const batch = buildBatch(envelope, raw, smtputf8Offered);
-  return new Promise<BatchOutcome>((resolve) => {
-    const got: string[] = [];
-    const total = envelope.to.length + 2;
-    let settled = false;
-    const onReply = (reply: string) => {
-      if (settled) return;
-      got.push(reply);
-      const closing = /^421[ -]/.test(reply);
-      if (got.length < total && !closing) return;
-      settled = true;
-      if (closing && got.length < total) {
-        // The server is closing: what it answered so far decides, the 421 is the failing reply.
-        const command = got.length === 1 ? 'MAIL FROM' : got.length <= envelope.to.length + 1 ? 'RCPT TO' : 'BDAT';
-        resolve({ ok: false, error: replyError('Server closed the connection', command === 'BDAT' ? 'EMESSAGE' : 'EENVELOPE', reply, command), reset: false });
-        return;
-      }
-      const outcome = mapBatchReplies(envelope, { mail: got[0]!, rcpt: got.slice(1, total - 1), bdat: got[total - 1]! });
-      // A 421 as the last reply: the connection is going away, RSET would go nowhere.
-      resolve(closing && !outcome.ok ? { ...outcome, reset: false } : outcome);
-    };
-    for (let i = 0; i < total; i++) channel.expectReply(onReply);
-    channel.write(batch);
-  });
+  const got: string[] = [];
+  const total = envelope.to.length + 2;
+  let settled = false;
+  const onReply = (reply: string) => {
+    if (settled) return;
+    got.push(reply);
+    const closing = /^421[ -]/.test(reply);
+    if (got.length < total && !closing) return;
+    settled = true;
+    if (closing && got.length < total) {
+      // The server is closing: a refused MAIL FROM still wins (as always), else the 421 decides.
+      if (got.length > 1 && !positive(got[0]!)) return resolve({ ok: false, error: replyError('Mail command failed', 'EENVELOPE', got[0]!, 'MAIL FROM'), reset: false });
+      const command = got.length === 1 ? 'MAIL FROM' : got.length <= envelope.to.length + 1 ? 'RCPT TO' : 'BDAT';
+      resolve({ ok: false, error: replyError('Server closed the connection', command === 'BDAT' ? 'EMESSAGE' : 'EENVELOPE', reply, command), reset: false });
+      return;
+    }
+    const outcome = mapBatchReplies(envelope, { mail: got[0]!, rcpt: got.slice(1, total - 1), bdat: got[total - 1]! });
+    // A 421 as the last reply: the connection is going away, RSET would go nowhere.
+    resolve(closing && !outcome.ok ? { ...outcome, reset: false } : outcome);
+  };
+  for (let i = 0; i < total; i++) channel.expectReply(onReply);
+  channel.write(batch);
+}
+
+/** `startBatch` as a promise (tests). */
+export function sendBatch(channel: ReplyChannel, envelope: { from: string; to: readonly string[] }, raw: Buffer, smtputf8Offered: boolean): Promise<BatchOutcome> {
+  return new Promise<BatchOutcome>((resolve) => startBatch(channel, envelope, raw, smtputf8Offered, resolve));
 }
 
 /** The parts of nodemailer's SMTPConnection this module uses (internal fields, checked at run time). */

@@ -19,7 +19,7 @@ import { buildXOAuth2 } from '../core/xoauth2.js';
 import { smtpErrorToMailgate } from './smtp-errors.js';
 import type { Secret } from '../core/secret.js';
 import { secureContextFor } from '../net/trust.js';
-import { nodemailerChannel, nodemailerExtensions, pathFor, sendBatch, withoutPipelining, type SendPath } from './smtp-pipeline.js';
+import { nodemailerChannel, nodemailerExtensions, pathFor, startBatch, withoutPipelining, type SendPath } from './smtp-pipeline.js';
 
 export interface SessionOptions {
   host: string;
@@ -245,12 +245,12 @@ export class SmtpSession {
     const channel = this.#sendPath === 'bdat' ? nodemailerChannel(this.conn) : undefined;
     if (channel) {
       return this.#operation<SessionSendResult>((done) => {
-        sendBatch(channel, envelope, raw, this.#smtputf8).then((outcome) => {
+        startBatch(channel, envelope, raw, this.#smtputf8, (outcome) => {
           if (outcome.ok) return done(null, outcome.result);
           // The transaction may still be open on the server: end it (nodemailer reads the reply).
           if (outcome.reset) this.conn.reset(() => undefined);
           done(outcome.error);
-        }, (err: unknown) => done(err));
+        });
       });
     }
     return this.#operation<SessionSendResult>((done) => {

@@ -181,6 +181,24 @@ describe('refusals in a pipelined batch', () => {
     assert.equal(emu.messages().length, 1);
   });
 
+  test('421 in the middle of a batch (the server closes): that reply, retryable, not a lost connection', async () => {
+    server();
+    emu.setFaults({ smtpTransient: { code: 421, command: 'RCPT', count: 1 } });
+    const mailer = mailerWith();
+    try {
+      const err = await mailer.send(raw(['a@example.com', 'b@example.com'])).then(() => assert.fail('expected a refusal'), (e: unknown) => e);
+      assert.ok(err instanceof MailgateError);
+      assert.equal(err.code, 'SMTP_TRANSIENT');
+      assert.equal(err.retryable, true);
+      assert.equal(err.smtp?.command, 'RCPT TO');
+      assert.match(err.reply ?? '', /^421 /);
+      await mailer.send(raw());
+      assert.equal(mailer.stats.connectionsOpened, 2, 'a new connection after the 421');
+    } finally {
+      await mailer.close();
+    }
+  });
+
   test('BDAT LAST refused (SendAs denied): the same error and diagnosis as a refused DATA', async () => {
     const refusal = async (smtp?: { chunking: boolean }) => {
       server(smtp);

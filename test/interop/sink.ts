@@ -5,13 +5,20 @@
  * Mailgate handed to the real server actually came out the other side.
  *
  * No TLS, no AUTH: it stands for "the rest of the internet" behind the servers under test.
+ * It refuses one recipient, `refused@example.test` (550 5.1.1), so a refused recipient can be
+ * tested through Dovecot's submission, which passes RCPT TO on to it while the client waits.
  */
 import { SMTPServer } from 'smtp-server';
+
+/** The one recipient the sink (and Postfix, postfix-main.cf) refuses. */
+export const REFUSED_RECIPIENT = 'refused@example.test';
 
 export interface SinkMessage {
   from: string;
   to: string[];
   raw: string;
+  /** The message exactly as received (after the relaying server's own headers). */
+  bytes: Buffer;
   /** The Message-ID header (angle brackets included), when present. */
   messageId?: string;
   subject?: string;
@@ -41,16 +48,22 @@ export function startSink(): Promise<Sink> {
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     size: 50 * 1024 * 1024,
+    onRcptTo(address, _session, callback) {
+      if (address.address.toLowerCase() === REFUSED_RECIPIENT) return callback(Object.assign(new Error('5.1.1 <refused@example.test>: Recipient address rejected: User unknown'), { responseCode: 550 }));
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
+        const bytes = Buffer.concat(chunks);
+        const raw = bytes.toString('utf8');
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         messages.push({
           from,
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
+          bytes,
           messageId: header(raw, 'Message-ID'),
           subject: header(raw, 'Subject'),
           receivedAt: Date.now(),

@@ -186,6 +186,11 @@ describe('one batch on the wire', () => {
     }
   });
 
+  test('a 421 after a refused MAIL FROM: the MAIL FROM refusal still decides', async () => {
+    const o = await sendBatch(scripted([EXCHANGE.badOutboundSender, EXCHANGE.serviceNotActive]), { from: 'noreply@contoso.com', to: TO }, Buffer.from('x'), false);
+    assert.ok(!o.ok && o.error.response === EXCHANGE.badOutboundSender && o.error.command === 'MAIL FROM');
+  });
+
   test('a 421 in the middle ends the batch at once with that reply (no more replies will come)', async () => {
     const ch = scripted([OK.mail, EXCHANGE.serviceNotActive]);
     const o = await sendBatch(ch, { from: 'noreply@contoso.com', to: TO }, Buffer.from('x'), false);

@@ -30,6 +30,7 @@ import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
 import { renderReport, runDoctor } from '../../doctor/index.js';
 import { emulatorExchangeFacts } from '../../doctor/exchange-facts.js';
 import type { RelayDoctorInput } from '../../doctor/checks/relay-check.js';
+import { smtpPipeliningFromEnv } from '../../service/config.js';
 import { resolveDataDir } from '../../service/data-dir.js';
 import { DATABASE_FILE } from '../../service/outbox/sqlite/open.js';
 import { DataDirError } from '../../service/outbox/sqlite/open.js';
@@ -144,6 +145,7 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
       to: flags.to,
       timeoutMs,
       ca: cli.ca,
+      pipelining: smtpPipeliningFromEnv(cli.env),
       ...(admin ? { exchangeFacts: emulatorExchangeFacts(admin, { ca: cli.ca, timeoutMs }) } : {}),
     });
     if (flags.json) out(report);

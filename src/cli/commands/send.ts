@@ -29,6 +29,7 @@ import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { boundedFileProblem } from '../env-file.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError, renderProblems } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
+import { smtpPipeliningFromEnv } from '../../service/config.js';
 
 interface SendFlags {
   to: string[];
@@ -182,7 +183,7 @@ async function runSend(flags: SendFlags): Promise<number> {
     }
     for (const w of cli.warnings) process.stderr.write(`warning: ${w}\n`);
     for (const w of parsed.ok ? parsed.warnings : []) process.stderr.write(`warning: ${w.message}\n`);
-    mailer = createMailer(settings!, { logger, maxConnections: 1, ca: cli.ca });
+    mailer = createMailer(settings!, { logger, maxConnections: 1, ca: cli.ca, pipelining: smtpPipeliningFromEnv(cli.env) });
     const result = await mailer.send(message!);
     const transport = result.transport ?? 'smtp';
     if (flags.json) out({ ok: true, messageId: result.messageId, response: result.response, transport });
