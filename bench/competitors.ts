@@ -75,7 +75,7 @@ class DriverSession implements Session {
   }
 }
 
-export function rawCompetitor(sink: Sink, ca: string): Competitor {
+export function rawCompetitor(sink: Pick<Sink, 'smtpPort' | 'token'>, ca: string): Competitor {
   return {
     key: 'raw',
     label: 'raw nodemailer (pool of 3)',
@@ -101,12 +101,12 @@ export function postfixCompetitor(inst: PostfixInstance): Competitor {
   };
 }
 
-export function mailgateCompetitor(launcher: MailgateLauncher, concurrency: number): Competitor {
+export function mailgateCompetitor(launcher: MailgateLauncher, concurrency: number, env?: Record<string, string>): Competitor {
   return {
     key: 'mailgate',
     label: 'Mailgate (HTTP API → SQLite → worker → pool of 3)',
     async open(options = {}) {
-      const svc = await launcher.start({ cpuProf: options.cpuProf, transport: options.transport });
+      const svc = await launcher.start({ cpuProf: options.cpuProf, transport: options.transport, env });
       const d = new RpcChild(distModule('drivers/http-driver.js'));
       await d.call('init', { baseUrl: svc.baseUrl, apiKey: svc.apiKey, concurrency });
       const session = new DriverSession(d, { service: [svc.pid], load: [d.pid] }, 'service', () => svc.stop(), svc.pid);

@@ -34,6 +34,14 @@ export interface Counts {
   /** Graph scenario: messages per run and repetitions (each rep: one SMTP run, one Graph run). */
   graphMessages: number;
   graphReps: number;
+  /** WAN scenario: round trip of the emulated path, single messages per competitor and their spacing, burst size. */
+  wanRttMs: number;
+  wanLatencyMessages: number;
+  wanLatencyIntervalMs: number;
+  wanWarmup: number;
+  wanBurstMessages: number;
+  /** Full run only: also fill the queue to this many messages for the memory figure (null: skip). */
+  rssQueuedLarge: number | null;
 }
 
 export const FULL: Counts = {
@@ -66,6 +74,12 @@ export const FULL: Counts = {
   relayWarmup: 200,
   graphMessages: 2000,
   graphReps: 3,
+  wanRttMs: 40,
+  wanLatencyMessages: 100,
+  wanLatencyIntervalMs: 300,
+  wanWarmup: 12,
+  wanBurstMessages: 1000,
+  rssQueuedLarge: 1_000_000,
 };
 
 export const QUICK: Counts = {
@@ -98,6 +112,12 @@ export const QUICK: Counts = {
   relayWarmup: 50,
   graphMessages: 600,
   graphReps: 1,
+  wanRttMs: 40,
+  wanLatencyMessages: 20,
+  wanLatencyIntervalMs: 300,
+  wanWarmup: 6,
+  wanBurstMessages: 150,
+  rssQueuedLarge: null,
 };
 
 export interface Options {
@@ -115,7 +135,7 @@ export interface Options {
   out?: string;
 }
 
-export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'relay', 'graph'] as const;
+export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'relay', 'graph', 'wan'] as const;
 
 export function parseOptions(argv: string[]): Options {
   const o: Options = { quick: false, counts: FULL, noNetns: false, cpuProf: true };

@@ -28,6 +28,10 @@ export interface StartOptions {
   relay?: { certPath: string; keyPath: string };
   /** The Transport setting (default smtp): graph sends to the sink's Graph sendMail endpoint. */
   transport?: 'smtp' | 'graph';
+  /** Extra environment for the service (e.g. MAILGATE_SMTP_PIPELINING=off in the WAN scenario). */
+  env?: Record<string, string>;
+  /** Run on the fresh data directory (database created, API key made) before the service starts. */
+  prepare?: (dataDir: string) => void;
 }
 
 export interface RunningRelay {
@@ -61,6 +65,8 @@ export interface LauncherConfig {
   caPath: string;
   /** Default rate limit for throughput runs: high enough never to bind. */
   ratePerMinute: number;
+  /** Sub-directory of bench/scratch for this launcher's data directories (default `mailgate`). */
+  name?: string;
 }
 
 /** Whether this checkout has a real `mailgate serve` (the service issue), or a note why not. */
@@ -84,7 +90,7 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
   let n = 0;
   // The data directories of this run (and any left by an interrupted one) live here; one
   // benchmark runs at a time (the Postfix instances are shared the same way).
-  const root = join(SCRATCH, 'mailgate');
+  const root = join(SCRATCH, cfg.name ?? 'mailgate');
   rmSync(root, { recursive: true, force: true });
   onCleanup(() => rmSync(root, { recursive: true, force: true }));
   const masterKey = randomBytes(32).toString('base64');
@@ -128,10 +134,12 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
         const out = execFileSync(process.execPath, [MAILGATE_CLI, 'relay-client', 'create', 'bench-device', '--allow-from', SENDER, '--json'], { env, encoding: 'utf8', timeout: 30_000 });
         relayClient = JSON.parse(out.trim().split('\n').at(-1)!) as { username: string; password: string };
       }
+      Object.assign(env, options.env);
       if (options.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim();
       const pausedBy = options.paused ? 'MAILGATE_WORKER=off (no delivery worker in the process)' : undefined;
       const created = execFileSync(process.execPath, [MAILGATE_CLI, 'apikey', 'create', 'bench', '--scope', 'send', '--json'], { env, encoding: 'utf8', timeout: 30_000 });
       const apiKey = (JSON.parse(created.trim().split('\n').at(-1)!) as { key: string }).key;
+      options.prepare?.(dataDir);
       const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : [];
       const spawnedAt = nowMs();
       const child = spawnTracked(process.execPath, [...execArgv, MAILGATE_CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -105,6 +105,8 @@ export function renderMarkdown(r: R): string {
   out.push(`- While delivering (burst): ${f(cap.enqueue_per_s_while_delivering)} accepts/s.`);
   out.push(`- Peak RSS (VmHWM) of the service with **${cap.rss_queued_messages ?? '–'}** queued messages: **${f(cap.peak_rss_mb_100k)} MB**${cap.rss_queued_messages !== 100000 ? ' (quick run: fewer than the 100,000 of a full run)' : ''}; largest anonymous part ${f(cap.rss_peak_anon_mb)} MB, file-backed (binary, libraries, database pages) ${f(cap.rss_peak_file_mb)} MB; filled at ${f(cap.rss_fill_enqueue_per_s)}/s.`);
   if ((cap.rss_curve ?? []).length) out.push(`- RSS while filling (queued → MB): ${cap.rss_curve.map((p: R) => `${p.queued} → ${p.rssMb}`).join(', ')}.`);
+  if (typeof cap.peak_rss_mb_1m === 'number') out.push(`- With **${cap.rss_large_queued_messages}** queued (${cap.rss_large_prefilled_messages} written straight into the database before the service started, the rest through the API): peak RSS **${f(cap.peak_rss_mb_1m)} MB** (largest anonymous ${f(cap.rss_large_peak_anon_mb)} MB); ${f(typeof cap.peak_rss_mb_100k === 'number' ? cap.peak_rss_mb_1m / cap.peak_rss_mb_100k : null, 2)}× the figure above. While filling (queued → MB): ${(cap.rss_large_curve ?? []).map((p: R) => `${p.queued} → ${p.rssMb}`).join(', ')}.`);
+  else out.push(`- With 1,000,000 queued: not measured${r.quick ? ' (full runs only)' : ''}.`);
   const hc = cap.rss_heap_capped;
   if (hc) out.push(`- The same fill with the service's V8 heap capped (\`--max-old-space-size=${hc.capMb}\`): peak RSS **${f(hc.peakRssMb)} MB** (anonymous ${f(hc.peakAnonMb)} MB), ${f(hc.enqueuePerS)}/s, ${hc.errors} errors — the difference is V8 heap growth under allocation pressure (garbage not yet collected), not messages held in memory.`);
   out.push('');
@@ -147,6 +149,26 @@ export function renderMarkdown(r: R): string {
     for (const x of g.runs) out.push(`| ${x.rep + 1} | ${x.transport} | ${f(x.msgsPerS)} | ${x.peakConcurrent} | ${x.transport === 'graph' ? `${x.graphRequests} / ${x.graphConnectionsOpened} / ${x.graphPeakOpenConnections}` : '–'} | ${f(x.cpuMsPerMsg, 2)} | ${f(x.loadCpuMsPerMsg, 2)} | ${f(x.sinkCpuMsPerMsg, 2)} | ${f(x.machineCores * 100)}% | ${x.errors}${x.firstError ? ` (${String(x.firstError).slice(0, 80)})` : ''} |`);
   } else out.push('not measured');
   out.push('');
+  const w = r.wan ?? {};
+  out.push(`## 9. WAN: the sink ${f(w.rtt_ms)} ms away`, '');
+  if (!w.figures) out.push('not measured', '');
+  else {
+    out.push(
+      `Every SMTP session crosses a ${f(w.rtt_ms)} ms round trip to the sink (${w.method === 'netem' ? '`tc netem` on the namespace\'s loopback' : `a userspace delay proxy, ${f(w.rtt_ms / 2)} ms each way${w.netem_unavailable ? ` — netem unavailable here: \`${w.netem_unavailable}\`` : ''}`}; NOOP → 250 measured ${f(w.measured_rtt_ms, 1)} ms). The sink advertises PIPELINING and CHUNKING like Exchange Online. Single messages: ${f(w.latency_messages)} per competitor, one every ${f(w.latency_interval_ms)} ms on a warm connection; burst: ${f(w.burst_messages)} messages over the pool's 3 connections${r.quick ? ' (quick: fewer than the 1,000 of a full run)' : ''}. Round trips per message are turnarounds (server bytes after client bytes) counted on the path. Postfix is injected locally; its relay client crosses the path.`,
+      '',
+      '| Competitor | submit → 250 p50 / p99 (ms) | round trips / msg (single) | burst msgs/s | round trips / msg (burst) | peak connections |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const k of ['mailgate', 'mailgate_nopipe', 'raw', 'postfix']) {
+      const x = w.figures[k];
+      if (!x) {
+        out.push(`| ${k} | not run | | | | |`);
+        continue;
+      }
+      out.push(`| ${x.label} | ${k === 'mailgate' ? '**' : ''}${f(x.p50, 1)}${k === 'mailgate' ? '**' : ''} / ${f(x.p99, 1)}${typeof x.acceptP50 === 'number' ? ` (202 after ${f(x.acceptP50, 1)}, 202 → 250 ${f(x.deliveryP50, 1)})` : ''} | ${f(x.roundTripsPerMsg, 2)} | ${f(x.msgsPerS, 1)} | ${f(x.burstRoundTripsPerMsg, 2)} | ${f(x.peakConnections)} |${x.latencyErrors + x.burstErrors ? ` errors ${x.latencyErrors + x.burstErrors}` : ''}`);
+    }
+    out.push('');
+  }
 
   const s = r.sink;
   out.push('## Sink ceiling', '');

@@ -14,6 +14,7 @@ import type { LatencyOutput } from '../scenarios/latency.js';
 import type { RateOutput } from '../scenarios/rate.js';
 import type { RelayOutput } from '../scenarios/relay.js';
 import type { GraphOutput } from '../scenarios/graph.js';
+import type { WanOutput } from '../scenarios/wan.js';
 import type { Counts } from '../lib/options.js';
 import type { Environment } from '../lib/netns.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -31,6 +32,7 @@ export interface ScenarioOutputs {
   rate?: RateOutput;
   relay?: RelayOutput;
   graph?: GraphOutput;
+  wan?: WanOutput;
 }
 
 function pkgVersion(name: string): string | undefined {
@@ -61,7 +63,8 @@ export function buildResults(o: {
   tlsContext?: { allRootsPlusExtraMs: number | null; defaultMs: number | null };
   background: { quietRuns: number; totalRuns: number; maxBackgroundCores: number; medianBackgroundCores: number | null };
 }): Record<string, unknown> {
-  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph } = o.outputs;
+  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph, wan } = o.outputs;
+  const wf = wan?.figures;
   const med = (k: keyof NonNullable<BurstOutput>['msgsPerS']) => r1(burst?.msgsPerS[k]?.median);
   const lat = latency?.figures;
   const tokenRuns = burst?.tokenRequests.filter((t) => t >= 0) ?? [];
@@ -142,6 +145,11 @@ export function buildResults(o: {
     capacity: {
       enqueue_per_s: r1(capacity?.enqueuePerS.median),
       peak_rss_mb_100k: r1(capacity?.peakRssMb),
+      peak_rss_mb_1m: r1(capacity?.large?.peakRssMb),
+      rss_large_queued_messages: capacity?.large?.queued ?? null,
+      rss_large_prefilled_messages: capacity?.large?.prefilled ?? null,
+      rss_large_peak_anon_mb: r1(capacity?.large?.peakAnonMb),
+      rss_large_curve: capacity?.large?.curve ?? [],
       rss_queued_messages: capacity?.rssQueued ?? null,
       rss_peak_anon_mb: r1(capacity?.peakAnonMb),
       rss_peak_file_mb: r1(capacity?.peakFileMb),
@@ -207,6 +215,31 @@ export function buildResults(o: {
       repetitions: graph?.reps ?? null,
       spread: graph ? { msgs_per_s: graph.msgsPerS, ratio: graph.ratio, cpu_ms_per_msg: graph.cpuMsPerMsg } : null,
       runs: graph?.runs ?? [],
+    },
+    wan: {
+      rtt_ms: wan?.rttMs ?? o.counts.wanRttMs,
+      mailgate_p50_ms: r1(wf?.mailgate?.p50),
+      mailgate_nopipe_p50_ms: r1(wf?.mailgate_nopipe?.p50),
+      raw_p50_ms: r1(wf?.raw?.p50),
+      postfix_p50_ms: r1(wf?.postfix?.p50),
+      mailgate_msgs_per_s: r1(wf?.mailgate?.msgsPerS),
+      raw_msgs_per_s: r1(wf?.raw?.msgsPerS),
+      postfix_msgs_per_s: r1(wf?.postfix?.msgsPerS),
+      mailgate_round_trips_per_msg: r2(wf?.mailgate?.roundTripsPerMsg),
+      peak_connections: wf?.mailgate?.peakConnections ?? null,
+      // extra
+      method: wan?.method ?? null,
+      netem_unavailable: wan?.netemError ?? null,
+      measured_rtt_ms: r1(wan?.measuredRttMs),
+      mailgate_p99_ms: r1(wf?.mailgate?.p99),
+      mailgate_nopipe_p99_ms: r1(wf?.mailgate_nopipe?.p99),
+      raw_p99_ms: r1(wf?.raw?.p99),
+      postfix_p99_ms: r1(wf?.postfix?.p99),
+      mailgate_nopipe_msgs_per_s: r1(wf?.mailgate_nopipe?.msgsPerS),
+      latency_messages: wan?.latencyMessages ?? null,
+      latency_interval_ms: wan?.intervalMs ?? null,
+      burst_messages: wan?.burstMessages ?? null,
+      figures: wf ?? null,
     },
     sink: ceiling
       ? {

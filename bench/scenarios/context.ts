@@ -16,6 +16,8 @@ export interface Context {
   certFiles: CertFiles;
   /** Why Postfix cannot run (not installed, --only), when it cannot. */
   postfixUnavailable?: string;
+  /** The sink's certificate file (the CA the services and Postfix trust). */
+  caPath?: string;
   competitors: Partial<Record<CompetitorKey, Competitor>>;
   mailgate?: MailgateLauncher;
   notes: string[];

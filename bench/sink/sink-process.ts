@@ -14,6 +14,9 @@
  * /v1.0/users/{mailbox}/sendMail` with a base64 MIME body and a Bearer token → 202 with
  * `request-id`, `client-request-id` and `date`, the message timestamped like a 250 (its Subject
  * read from the decoded head); it counts requests in flight (peak per run) and connections.
+ * Like Exchange Online (docs/m365.md §3) it advertises PIPELINING (smtp-server's own) and CHUNKING
+ * (RFC 3030, added here: smtp-server has no BDAT), so a client's pipelined MAIL/RCPT/BDAT path is
+ * what gets measured; a `BDAT <n> [LAST]` chunk is read as exactly n raw bytes (no dot-stuffing).
  *
  * It also counts simultaneous TCP connections (peak per run) and can act like Exchange Online
  * for the rate-limit scenario: a sliding-window message limit and a per-mailbox connection
@@ -24,6 +27,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { serveRpc } from '../lib/children.js';
 import { nowMs, sleep } from '../lib/clock.js';
 import { fakeAccessToken, parseSubject } from '../lib/message.js';
@@ -44,6 +48,105 @@ type PatchedConnection = {
     }
     this.connectionReady();
   });
+};
+
+// --- CHUNKING (RFC 3030): BDAT, which smtp-server does not implement --------------------------
+// The parser (SMTPStream) enters its data mode for a BDAT chunk like it does for DATA, but a
+// BDAT chunk is a byte count, not a dot-terminated stream: `_feedDataStream` is wrapped to take
+// exactly the announced number of bytes, hand them to the connection, and go back to command
+// mode with whatever followed them in the same read (pipelined commands).
+interface BdatState {
+  remaining: number;
+  onChunk(bytes: Buffer): void;
+  onDone(): void;
+  parts: Buffer[];
+}
+type BdatStream = {
+  _dataMode: boolean;
+  _bdat?: BdatState;
+  _write(chunk: Buffer, encoding: string, done: (err?: Error) => void): void;
+};
+const streamProto = SMTPStream.prototype as unknown as { _feedDataStream(this: BdatStream, chunk: Buffer, done: (err?: Error) => void): void };
+const feedDot = streamProto._feedDataStream;
+streamProto._feedDataStream = function feed(this: BdatStream, chunk: Buffer, done: (err?: Error) => void) {
+  const b = this._bdat;
+  if (!b) return feedDot.call(this, chunk, done);
+  const take = Math.min(b.remaining, chunk.length);
+  if (take) b.parts.push(chunk.subarray(0, take));
+  b.remaining -= take;
+  if (b.remaining > 0) return done();
+  this._bdat = undefined;
+  this._dataMode = false;
+  b.onChunk(Buffer.concat(b.parts));
+  b.onDone();
+  this._write(chunk.subarray(take), 'buffer', done);
+};
+
+type BdatConnection = PatchedConnection & {
+  _parser: BdatStream | false;
+  session: SMTPServerSession & { envelope: { rcptTo: unknown[] } };
+  _resetSession(): void;
+  _bdatHead?: string;
+  _bdatFailed?: boolean;
+  handler_EHLO(command: Buffer, callback: () => void): void;
+};
+const connProto = SMTPConnection.prototype as unknown as BdatConnection & { handler_BDAT(this: BdatConnection, command: Buffer, callback: () => void): void };
+const ehlo = connProto.handler_EHLO;
+connProto.handler_EHLO = function handlerEhlo(this: BdatConnection, command: Buffer, callback: () => void) {
+  const send = this.send;
+  this.send = (code: number, text: string | string[], close?: unknown) => {
+    this.send = send;
+    send.call(this, code, (Array.isArray(text) && code === 250 ? [...text, 'CHUNKING'] : text) as string, close as boolean);
+  };
+  try {
+    ehlo.call(this, command, callback);
+  } finally {
+    this.send = send;
+  }
+};
+connProto.handler_BDAT = function handlerBdat(this: BdatConnection, command: Buffer, callback: () => void) {
+  const m = /^BDAT (\d{1,9})( LAST)?$/i.exec(command.toString().trim());
+  if (!m || !this._parser) {
+    // Without a valid size the bytes that follow cannot be skipped: close, as Exchange does.
+    this.send(501, '5.5.4 Syntax: BDAT <size> [LAST]', true);
+    return callback();
+  }
+  const size = Number(m[1]);
+  const last = Boolean(m[2]);
+  // RFC 3030: the chunk is read whatever happens; a BDAT without a valid envelope is refused
+  // after its bytes, and so is every later chunk of the same message.
+  const refused = !this.session.envelope.rcptTo.length || this._bdatFailed === true;
+  const finish = () => {
+    if (refused) {
+      this._bdatFailed = !last;
+      this.send(503, '5.5.1 Error: need RCPT command');
+    } else if (last) {
+      const headers = (this._bdatHead ?? '').split('\r\n\r\n')[0];
+      const sm = /(?:^|\r\n)Subject: ?([^\r\n]*)/i.exec(headers);
+      recordAccepted(sm?.[1]);
+      this.send(250, 'OK: queued by bench sink');
+    } else {
+      this.send(250, `2.0.0 ${size} bytes received`);
+    }
+    if (last) {
+      this._bdatHead = undefined;
+      this._bdatFailed = undefined;
+      this._resetSession();
+    }
+  };
+  const onChunk = (bytes: Buffer) => {
+    if (refused) return;
+    const head = this._bdatHead ?? '';
+    if (head.length < 65_536 && !head.includes('\r\n\r\n')) this._bdatHead = head + bytes.toString('latin1', 0, Math.min(bytes.length, 65_536));
+    else this._bdatHead = head;
+  };
+  if (size === 0) {
+    finish();
+    return callback();
+  }
+  this._parser._bdat = { remaining: size, parts: [], onChunk, onDone: finish };
+  this._parser._dataMode = true;
+  callback();
 };
 
 // --- state -----------------------------------------------------------------------------------
