@@ -74,6 +74,8 @@ describe('credential expiry, end to end', () => {
 
       const admin = new AdminClient((path, init) => fetch(`${svc.url}${path}`, { ...init, redirect: 'manual' }));
       assert.equal((await admin.login(PASSWORD)).status, 303);
+      const form = (await admin.get('/admin/settings')).text;
+      assert.match(form, /name="clientSecret"[\s\S]{0,2000}name="clientSecretExpires" [^>]*value="2027-02-01"/, 'the date next to the secret on the form');
       for (const page of ['/admin/settings', '/admin/messages']) {
         const html = (await admin.get(page)).text;
         assert.match(html, /class="flash flash-info credential-banner"[^>]*data-severity="notice"/, page);
