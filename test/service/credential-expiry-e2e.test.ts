@@ -117,6 +117,8 @@ describe('credential expiry, end to end', () => {
         MAILGATE_CLIENT_SECRET: built.clientSecret!, MAILGATE_AUTHORIZED_FROM: built.authorizedFrom,
         // A stale typed date: Graph's endDateTime wins.
         MAILGATE_CLIENT_SECRET_EXPIRES: '2026-12-31',
+        // The relay's TLS certificate (generated) is watched too.
+        MAILGATE_RELAY_PORT: '0',
       },
       ca: emulator.caPem,
       logger: createLogger({ destination: new LineCapture(), level: 'debug' }),
@@ -129,6 +131,12 @@ describe('credential expiry, end to end', () => {
       assert.equal(s.input.source, 'graph');
       assert.equal(s.input.expiresAt, Date.parse(graphExpiry));
       assert.deepEqual(emulator.log().filter((e: any) => e.kind === 'graph').map((e: any) => [e.method, e.status]), [['GET', 200]]);
+      const relay = svc.credentials.statuses().find((x) => x.input.kind === 'relay-tls');
+      assert.equal(relay?.input.expiresAt, svc.relay!.certificate.expiresAt);
+      assert.equal(relay?.input.generated, true);
+      const metrics = await fetch(`${svc.url}/metrics`).then((r) => r.text());
+      assert.match(metrics, new RegExp(`mailgate_credential_expiry_timestamp_seconds\\{credential="relay",kind="relay-tls"\\} ${Math.floor(svc.relay!.certificate.expiresAt / 1000)}\\n`));
+      assert.match(metrics, new RegExp(`mailgate_credential_expiry_timestamp_seconds\\{credential="default",kind="client-secret"\\} ${Date.parse(graphExpiry) / 1000}\\n`));
     } finally {
       await svc.stop();
       await emulator.stop();
