@@ -10,6 +10,7 @@
  *
  * Imports: hono types, src/core/secret, ./html, ./context, ./session, ./assets.
  */
+import { needsAttention } from '../core/credential-expiry.js';
 import { scrubText } from '../core/secret.js';
 import { VERSION } from '../version.js';
 import { ASSET_VERSION } from './assets.js';
@@ -63,6 +64,22 @@ function header(a: Admin, session: Session | undefined, active: NavId | undefine
 </header>`;
 }
 
+/**
+ * The credential expiry banner (issue 17) on every page once signed in: one line per credential
+ * at a threshold (30, 14, 7, 1 days, expired), most urgent first, with a link to the renewal
+ * steps (the Diagnostics page runs the doctor, whose settings check lists them).
+ */
+function credentialBanner(a: Admin, session: Session | undefined): SafeHtml {
+  if (session?.authenticated !== true) return html``;
+  const due = (a.deps.credentialExpiry?.() ?? []).filter(needsAttention);
+  if (!due.length) return html``;
+  const worst = due[0]!.severity;
+  return html`<div class="flash flash-${worst === 'notice' ? 'info' : 'error'} credential-banner" role="${worst === 'critical' ? 'alert' : 'status'}" data-severity="${worst}">
+  <ul>${due.map((s) => html`<li data-credential="${s.input.credential}" data-kind="${s.input.kind}" data-threshold="${s.threshold ?? ''}">${s.message}</li>`)}</ul>
+  <p><a href="${a.url('/diagnostics')}">Renewal steps</a> (run the diagnostics) · the README's "Credential expiry".</p>
+</div>`;
+}
+
 /** Renders a full page. */
 export function renderPage(a: Admin, c: AdminContext, p: PageInput): Response {
   const session = c.get('session');
@@ -84,6 +101,7 @@ export function renderPage(a: Admin, c: AdminContext, p: PageInput): Response {
 ${header(a, session, p.active)}
 <main id="main" tabindex="-1">
 <h1>${p.title}</h1>
+${credentialBanner(a, session)}
 ${flashBox(flash)}
 ${p.body}
 </main>

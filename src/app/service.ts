@@ -49,6 +49,8 @@ import { systemScheduler, type Scheduler } from '../service/delivery/scheduler.j
 import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../service/delivery/worker.js';
 import { startRelay, type RelayEvent, type RunningRelay } from '../service/intake/relay/relay-server.js';
 import { loadRelayTls, type RelayCertificateInfo } from '../service/intake/relay/relay-tls.js';
+import { CredentialExpiryMonitor, TICK_INTERVAL_MS } from '../service/settings/credential-expiry-monitor.js';
+import { readAppCredentials } from '../auth/app-credentials-graph.js';
 
 /** Start-up failed for a reason the operator must fix (bad variable, data dir, master key). */
 export class ServiceStartError extends Error {
@@ -91,6 +93,8 @@ export interface StartServiceOptions {
   relayTimeouts?: { idleTimeoutMs?: number; dataTimeoutMs?: number };
   /** Observes the relay (metrics; tests). */
   onRelayEvent?: (event: RelayEvent) => void;
+  /** The clock of the credential expiry monitor (tests move it to each threshold). Default: the scheduler's. */
+  credentialClock?: () => number;
 }
 
 export interface RunningService {
@@ -105,6 +109,8 @@ export interface RunningService {
   adminPassword: AdminPassword;
   /** The SMTP relay, when MAILGATE_RELAY_PORT is set: its ports and certificate. */
   relay?: RunningRelay & { certificate: RelayCertificateInfo };
+  /** Credential expiry: statuses, and `tick()` to check now (issue 17). */
+  credentials: CredentialExpiryMonitor;
   /** Warnings for the operator now (master key file in use, settings incomplete). */
   warnings(): string[];
   stop(): Promise<void>;
@@ -219,6 +225,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       },
       { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics },
     );
+    let relayTls: { info(): RelayCertificateInfo } | undefined;
     const outbox = createOutbox({ store, now, settings: () => settings.settings(), maxAgeMs: config.maxAgeSeconds * 1000, onEnqueued: () => worker?.wake(), onRetried: () => worker?.resume() });
     const deps: AppDeps = {
       store,
@@ -252,6 +259,22 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       metricsToken: config.metricsToken,
       dataDir: isLoopbackHost(config.httpHost) ? resolve(config.dataDir) : undefined,
     };
+    // Credential expiry (issue 17): the Email Settings' credential and the relay's certificate;
+    // Graph gives the real expiry of a secret when the app may read itself.
+    const credentials = new CredentialExpiryMonitor({
+      settings: () => settings.snapshot(),
+      relayCertificate: () => relayTls?.info(),
+      readGraph: (s) => readAppCredentials({
+        authorityHost: s.authorityHost, tenantId: s.tenantId ?? '', clientId: s.clientId ?? '', scope: s.graphScope,
+        clientSecret: s.clientSecret, ca, graphEndpoint: s.graphEndpoint, timeoutMs: 15_000,
+      }),
+      store,
+      outbox,
+      alertTo: config.alertTo,
+      logger,
+      now: o.credentialClock ?? now,
+    });
+    deps.credentialExpiry = () => credentials.statuses();
     const app = createApp(deps, { admin: o.admin ?? createAdminApp });
 
     const refresh = setInterval(() => {
@@ -262,7 +285,11 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     settings.onChange((v) => {
       logger.info({ version: v.version, valid: v.valid }, 'Email Settings changed');
       worker?.wake();
+      void credentials.tick();
     });
+    const credentialTimer = setInterval(() => void credentials.tick(), TICK_INTERVAL_MS);
+    credentialTimer.unref();
+    closers.push(async () => clearInterval(credentialTimer));
 
     // Loads while the store and settings are set up; ready only once sending need not wait.
     await threadReady;
@@ -312,6 +339,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         throw new ServiceStartError((error as Error).message, [], { cause: error });
       }
       const certificate = tls.info();
+      relayTls = tls;
       relay = { ...running, certificate, connections: () => running.connections(), stop: () => running.stop() };
       logger.info(
         { relayHost: config.relayHost, relayPort: running.port, relayTlsPort: running.tlsPort, certificate: certificate.source === 'generated' ? `${certificate.certFile} (self-signed${tls.generated ? ', generated now' : ''})` : certificate.certFile, fingerprint256: certificate.fingerprint256, expiresAt: new Date(certificate.expiresAt).toISOString() },
@@ -319,6 +347,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       );
     }
     worker?.start();
+    // The first check before the service is reported started: the banner and metric are right at once.
+    await credentials.tick();
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
@@ -338,7 +368,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       })();
       return stopping;
     };
-    return { url, app, deps, config, store, settings, worker, adminPassword, relay, warnings, stop };
+    return { url, app, deps, config, store, settings, worker, adminPassword, relay, credentials, warnings, stop };
   } catch (error) {
     await closeAll();
     throw error;

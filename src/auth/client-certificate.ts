@@ -15,6 +15,8 @@ import type { Secret } from '../core/secret.js';
 
 export interface ClientCertificate {
   thumbprintSha256: string;
+  /** SHA-1 of the DER certificate, 40 upper-case hex digits: the Thumbprint Entra shows in Certificates & secrets. */
+  thumbprintSha1: string;
   privateKeyPem: string;
   certificatePem: string;
   notAfter: Date;
@@ -51,6 +53,7 @@ function parseClientCertificate(pem: string, source = { key: 'clientCertificateP
   }
   return {
     thumbprintSha256: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
+    thumbprintSha1: cert.fingerprint.replace(/:/g, '').toUpperCase(),
     privateKeyPem,
     certificatePem: certMatch[0],
     notAfter: new Date(cert.validTo),

@@ -12,6 +12,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerSetupScriptCommand } from './commands/setup-script.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerRelayClientCommands } from './commands/relay-client.js';
+import { registerCertCommands } from './commands/cert.js';
 import { VERSION } from '../version.js';
 
 const program = new Command();
@@ -28,6 +29,7 @@ registerSetupScriptCommand(program);
 registerEmulatorCommand(program);
 registerServeCommands(program);
 registerRelayClientCommands(program);
+registerCertCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

@@ -16,6 +16,7 @@
 import { z } from 'zod';
 import { CLOUDS, CLOUD_IDS, type CloudId } from './clouds.js';
 import type { Problem } from './errors.js';
+import { parseExpiryDate } from './credential-expiry.js';
 import { Secret } from './secret.js';
 
 type FieldKind = 'boolean' | 'string' | 'integer' | 'secret' | 'enum';
@@ -93,6 +94,7 @@ export const SETTING_KEYS = [
   'smtpPort',
   'clientId',
   'clientSecret',
+  'clientSecretExpires',
   'tenantId',
   'authorizedFrom',
   'authorityHost',
@@ -127,6 +129,9 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
     description: 'The Application (client) ID from the app registration\'s Overview page.' }),
   field({ key: 'clientSecret', label: 'Client Secret', kind: 'secret', mode: 'modern', schema: nonEmpty,
     description: 'The client secret\'s Value (not its Secret ID), from Certificates & secrets.' }),
+  field({ key: 'clientSecretExpires', label: 'Client Secret expires', kind: 'string', mode: 'modern',
+    schema: z.string().refine((s) => parseExpiryDate(s) !== undefined, 'must be a date such as 2027-06-01 (YYYY-MM-DD, read as 00:00 UTC) or an ISO 8601 date-time such as 2027-06-01T09:30:00Z'),
+    description: 'The date the secret expires, as shown in the Expires column next to it in Certificates & secrets (YYYY-MM-DD). Optional but recommended: Mailgate warns 30, 14, 7 and 1 days before.' }),
   field({ key: 'tenantId', label: 'Directory (tenant) ID', kind: 'string', mode: 'modern', schema: tenant,
     description: 'The Directory (tenant) ID GUID from the app registration\'s Overview page, or a verified domain.' }),
   field({ key: 'authorizedFrom', label: 'Authorized from Address', kind: 'string', mode: 'both', schema: email,
@@ -176,6 +181,8 @@ export interface EmailSettings {
   smtpPort: number;
   clientId?: string;
   clientSecret?: Secret;
+  /** "Client Secret expires" as entered (parse with core/credential-expiry.ts parseExpiryDate). */
+  clientSecretExpires?: string;
   tenantId?: string;
   authorizedFrom: string;
   authorityHost: string;
@@ -325,6 +332,7 @@ export function parseSettings(raw: RawSettings): SettingsResult {
     smtpPort: get<number>('smtpPort'),
     clientId: values.clientId as string | undefined,
     clientSecret: secretOf('clientSecret'),
+    clientSecretExpires: values.clientSecretExpires as string | undefined,
     tenantId: values.tenantId as string | undefined,
     authorizedFrom: values.authorizedFrom as string,
     authorityHost: get<string>('authorityHost').replace(/\/+$/, ''),

@@ -17,6 +17,7 @@
  */
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { credentialAdminRoutes } from './credential-admin.js';
 import { parseFaults } from './faults.js';
 import type { HttpRuntime } from './http-runtime.js';
 import { listScenarios, ScenarioError, type AppliedScenario } from './scenarios.js';
@@ -41,7 +42,8 @@ export function adminRoutes(rt: HttpRuntime): Hono {
   app.get('/', (c) => c.json({
     endpoints: ['GET messages', 'DELETE messages', 'GET messages/{id}/raw', 'GET state', 'PUT state', 'GET log', 'DELETE log',
       'GET faults', 'POST faults', 'DELETE faults', 'GET stats', 'DELETE stats',
-      'GET scenarios', 'GET scenario', 'PUT scenario/{name}', 'DELETE scenario', 'GET exchange?appId=&mailbox='],
+      'GET scenarios', 'GET scenario', 'PUT scenario/{name}', 'DELETE scenario', 'GET exchange?appId=&mailbox=',
+      'GET credentials?appId=', 'POST credentials/expire'],
   }));
 
   app.get('/messages', (c) => c.json(rt.store.list()));
@@ -126,6 +128,9 @@ export function adminRoutes(rt: HttpRuntime): Hono {
         .map((p) => ({ appId: p.appId, accessRight: p.accessRight, mailboxes: [...p.mailboxes] })),
     });
   });
+
+  // An app's credentials and their expiry; `POST credentials/expire` (credential-admin.ts).
+  app.route('/', credentialAdminRoutes(rt));
 
   app.get('/stats', (c) => c.json(rt.snapshotStats()));
   app.delete('/stats', (c) => {

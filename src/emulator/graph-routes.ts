@@ -18,6 +18,7 @@
 import { Hono } from 'hono';
 import { verifyAccessToken } from './access-token.js';
 import { bearerToken, decideGraphToken } from './graph-access.js';
+import { graphApplicationRoutes } from './graph-applications.js';
 import { graphDraftRoutes } from './graph-draft-routes.js';
 import { GRAPH_ERRORS } from './graph-errors.js';
 import { graphRequestKit } from './graph-request.js';
@@ -55,6 +56,7 @@ export function graphRoutes(rt: HttpRuntime): Hono {
   }));
 
   app.route('/', graphDraftRoutes(rt, kit));
+  app.route('/', graphApplicationRoutes(rt, kit));
 
   // ---- what app-only callers get wrong --------------------------------------------------------
   app.post('/v1.0/me/*', async (c) => {

@@ -10,11 +10,13 @@
  * node:crypto (EC P-256 for the server side: fast to generate; RSA 2048 for client
  * credentials, because Entra's client assertions are RS256/PS256).
  *
- * Imports: node built-ins and ../net/der.ts only.
+ * Imports: node built-ins, ../net/der.ts and ../net/self-signed-rsa.ts (the client certificate,
+ * shared with `mailgate cert create`) only.
  */
 import { createHash, createPrivateKey, generateKeyPair, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as der from '../net/der.js';
+import { createSelfSignedRsa } from '../net/self-signed-rsa.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -199,22 +201,19 @@ export interface ClientCertificateOptions {
  *   clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: cert.privateKeyPem } } });
  */
 export async function createClientCertificate(options: ClientCertificateOptions = {}): Promise<ClientCertificate> {
-  const keys = await generateKeyPairAsync('rsa', { modulusLength: options.modulusLength ?? 2048 });
   const now = Date.now();
-  const notBefore = options.notBefore ?? new Date(now - HOUR);
   const notAfter = options.notAfter ?? new Date(now + 365 * DAY);
-  const cn = options.commonName ?? 'mailgate-test-client';
-  const certPem = buildCertificate({
-    subjectCn: cn, issuerCn: cn,
-    subjectPublicKey: keys.publicKey, issuerPrivateKey: keys.privateKey, issuerPublicKey: keys.publicKey,
-    notBefore, notAfter, isCa: false, extendedKeyUsages: [OID.clientAuth], dnsNames: [], ipAddresses: [],
+  const made = await createSelfSignedRsa({
+    commonName: options.commonName ?? 'mailgate-test-client',
+    notBefore: options.notBefore ?? new Date(now - HOUR),
+    notAfter,
+    modulusLength: options.modulusLength,
   });
-  const thumbprints = certificateThumbprints(certPem);
   return {
-    certPem,
-    privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    thumbprintSha256: thumbprints.sha256,
-    thumbprintSha1: thumbprints.sha1,
+    certPem: made.certPem,
+    privateKeyPem: made.privateKeyPem,
+    thumbprintSha256: made.thumbprintSha256,
+    thumbprintSha1: made.thumbprintSha1,
     expires: notAfter.toISOString(),
   };
 }

@@ -22,6 +22,10 @@ const secretSchema = z.strictObject({
   /** The secret's value. */
   value: z.string().min(1),
   expires: isoDate(),
+  /** The secret's Description in the portal (Graph `displayName`). */
+  displayName: z.string().min(1).optional(),
+  /** When the secret was added (Graph `startDateTime`); default: a year before it expires. */
+  created: isoDate().optional(),
 });
 
 const certificateSchema = z.strictObject({
@@ -30,6 +34,10 @@ const certificateSchema = z.strictObject({
   /** The public certificate (PEM) as uploaded to the app registration. */
   pem: z.string().includes('BEGIN CERTIFICATE', { message: 'must be a PEM certificate' }),
   expires: isoDate(),
+  /** The key credential's id (Graph `keyId`); default: derived from the thumbprint. */
+  keyId: guid().optional(),
+  /** The certificate's Description in the portal (Graph `displayName`). */
+  displayName: z.string().min(1).optional(),
 });
 
 const appSchema = z.strictObject({

@@ -57,6 +57,8 @@ export interface ServiceConfig {
   /** Relay AUTH: failures from one address (IPv6 /64) within the window before 454 4.7.0. */
   relayAuthMaxFailures: number;
   relayAuthWindowSeconds: number;
+  /** MAILGATE_ALERT_TO: where credential expiry alerts are emailed (through Mailgate's own outbox). */
+  alertTo?: string;
 }
 
 interface Var {
@@ -103,6 +105,7 @@ export const SERVICE_VARS: readonly Var[] = [
   { key: 'relayMaxConnectionsPerAddress', env: 'MAILGATE_RELAY_MAX_CONNECTIONS_PER_ADDRESS', kind: 'int', default: 20, min: 1, max: 10_000 },
   { key: 'relayAuthMaxFailures', env: 'MAILGATE_RELAY_AUTH_MAX_FAILURES', kind: 'int', default: 10, min: 1, max: 1000 },
   { key: 'relayAuthWindowSeconds', env: 'MAILGATE_RELAY_AUTH_WINDOW_SECONDS', kind: 'int', default: 300, min: 1, max: 86_400 },
+  { key: 'alertTo', env: 'MAILGATE_ALERT_TO', kind: 'string' },
 ];
 
 /**
@@ -151,6 +154,10 @@ export function parseServiceConfig(env: Record<string, string | undefined>, over
     if (!Number.isFinite(n) || (v.kind === 'int' && !Number.isInteger(n))) bad(`must be ${v.kind === 'int' ? 'a whole number' : 'a number'}, got "${raw.slice(0, 40)}"`);
     else if ((v.min !== undefined && n < v.min) || (v.max !== undefined && n > v.max)) bad(`must be between ${v.min} and ${v.max}, got ${n}`);
     else out[v.key] = n;
+  }
+  // One address, no line breaks: it becomes the To of the alert emails (checked again when sent).
+  if (typeof out.alertTo === 'string' && !/^[^\s@<>,;"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/.test(out.alertTo)) {
+    problems.push({ key: 'alertTo', env: 'MAILGATE_ALERT_TO', message: `MAILGATE_ALERT_TO must be one email address, got "${out.alertTo.slice(0, 60)}"` });
   }
   return problems.length ? { ok: false, problems } : { ok: true, config: out as unknown as ServiceConfig };
 }

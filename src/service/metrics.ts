@@ -14,6 +14,7 @@ import { RelayMetrics } from './relay-metrics.js';
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const CODE = /^[A-Z][A-Z0-9_]{0,40}$/;
+const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface ScrapeInput {
   counts: Record<MessageStatus, number>;
@@ -26,6 +27,8 @@ export interface ScrapeInput {
   transportSwitches?: Record<string, number>;
   /** The relay clients with their stored sent/failed counters (the relay metrics, ./relay-metrics.ts). */
   relayClients?: readonly RelayClientRecord[];
+  /** Each credential with a known expiry (issue 17): `credential` name, kind, epoch ms. */
+  credentialExpiries?: readonly { credential: string; kind: string; expiresAt?: number }[];
 }
 
 export class ServiceMetrics implements WorkerMetrics {
@@ -96,6 +99,12 @@ export class ServiceMetrics implements WorkerMetrics {
     hist.push(`mailgate_delivery_latency_seconds_bucket{le="+Inf"} ${this.#latencyCount}`);
     hist.push(`mailgate_delivery_latency_seconds_sum ${this.#latencySum}`, `mailgate_delivery_latency_seconds_count ${this.#latencyCount}`);
     metric('mailgate_delivery_latency_seconds', 'histogram', 'Time from acceptance to delivery.', hist);
+    if (input.credentialExpiries) {
+      // A name that is not a plain token never becomes a label (names are chosen by admins).
+      const lines = input.credentialExpiries.flatMap((c) => (c.expiresAt !== undefined && LABEL.test(c.credential) && LABEL.test(c.kind)
+        ? [`mailgate_credential_expiry_timestamp_seconds{credential="${c.credential}",kind="${c.kind}"} ${Math.floor(c.expiresAt / 1000)}`] : []));
+      metric('mailgate_credential_expiry_timestamp_seconds', 'gauge', 'When each credential expires (Unix seconds): client secret, client certificate, relay TLS certificate. Alert when it is less than 14 days away.', lines);
+    }
     if (input.relayClients) out.push(...this.relay.render(input.relayClients));
     const mem = process.memoryUsage();
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the service process.', [`process_resident_memory_bytes ${mem.rss}`]);

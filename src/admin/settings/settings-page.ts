@@ -29,7 +29,7 @@ import { anythingConfigured, clearFieldName, defaultText, inlineMessage, modernA
 
 type Section = 'modern' | 'basic' | 'adv';
 
-const MODERN: readonly SettingKey[] = ['cloud', 'transport', 'saveToSentItems', 'smtpHost', 'smtpPort', 'clientId', 'clientSecret', 'clientCertificatePath', 'clientCertificatePem', 'tenantId', 'authorizedFrom'];
+const MODERN: readonly SettingKey[] = ['cloud', 'transport', 'saveToSentItems', 'smtpHost', 'smtpPort', 'clientId', 'clientSecret', 'clientSecretExpires', 'clientCertificatePath', 'clientCertificatePem', 'tenantId', 'authorizedFrom'];
 const BASIC: readonly SettingKey[] = ['smtpHost', 'smtpPort', 'smtpUsername', 'smtpPassword', 'authorizedFrom'];
 const ADVANCED: readonly SettingKey[] = ['authorityHost', 'scope', 'graphEndpoint', 'graphScope', 'connectionTimeoutMs', 'greetingTimeoutMs', 'socketTimeoutMs', 'tokenRefreshMarginSeconds'];
 
@@ -201,6 +201,7 @@ function modernSection(ctx: Ctx, on: boolean): SafeHtml {
   ${c('smtpPort')}
   ${c('clientId')}
   ${c('clientSecret')}
+  ${c('clientSecretExpires')}
   <details class="more"${ctx.errors.clientCertificatePath || ctx.errors.clientCertificatePem || ctx.view.sources.clientCertificatePath !== 'default' || ctx.view.values.clientCertificatePemSet === true ? html` open` : ''}>
     <summary>Client certificate instead of the secret</summary>
     <p class="hint">Microsoft recommends a certificate: client secrets expire after at most 24 months. When a certificate is set, it is used and the secret is not.</p>

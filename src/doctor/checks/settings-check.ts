@@ -14,14 +14,13 @@ import { readClientCertificate } from '../../auth/client-certificate.js';
 import { CLOUDS } from '../../core/clouds.js';
 import { isMailgateError, type Problem } from '../../core/errors.js';
 import { FIELD_BY_KEY, publicSettings, type EmailSettings, type SettingsResult } from '../../core/settings.js';
+import { expiryStatus, parseExpiryDate, renewalSteps, type CredentialExpiryStatus } from '../../core/credential-expiry.js';
 import { joinFix } from '../fix-commands.js';
 import type { CheckResult } from '../types.js';
 
-const DAY_MS = 24 * 3600_000;
-
 /** What reading the client certificate found (undefined when none is configured). */
 export type CertificateObservation =
-  | { ok: true; notAfter: Date; thumbprintSha256: string }
+  | { ok: true; notAfter: Date; thumbprintSha256: string; thumbprintSha1?: string }
   | { ok: false; problems: Problem[] };
 
 /** Reads and checks the configured client certificate (file or PEM setting; a file is read bounded, off the event loop). */
@@ -29,7 +28,7 @@ export async function observeCertificate(settings: EmailSettings): Promise<Certi
   if (!settings.useModernAuth || (!settings.clientCertificatePath && !settings.clientCertificatePem)) return undefined;
   try {
     const c = await readClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem });
-    return { ok: true, notAfter: c.notAfter, thumbprintSha256: c.thumbprintSha256 };
+    return { ok: true, notAfter: c.notAfter, thumbprintSha256: c.thumbprintSha256, thumbprintSha1: c.thumbprintSha1 };
   } catch (e) {
     const problems = isMailgateError(e) && e.problems?.length ? e.problems : [{ key: 'clientCertificatePath', message: 'Client certificate: cannot be read' }];
     return { ok: false, problems };
@@ -62,16 +61,32 @@ export function extraSettingsWarnings(settings: EmailSettings, certificate: Cert
       out.push(warning('scope', `is ${settings.scope}, not the ${CLOUDS[settings.cloud].label} cloud's SMTP scope ${CLOUDS[settings.cloud].smtpScope}.`));
     }
   }
-  if (certificate?.ok) {
-    const days = Math.floor((certificate.notAfter.getTime() - now) / DAY_MS);
-    if (days < 0) out.push(warning('clientCertificatePath', `has expired (${certificate.notAfter.toISOString()}); Entra ID will refuse it. Upload a new certificate to the app registration.`));
-    else if (days < 30) out.push(warning('clientCertificatePath', `expires in ${days} day(s) (${certificate.notAfter.toISOString()}); upload a new certificate to the app registration in time.`));
+  for (const status of credentialStatuses(settings, certificate, now)) {
+    if (!status.threshold) continue;
+    const key = status.input.kind === 'client-secret' ? 'clientSecretExpires' : settings.clientCertificatePem && !settings.clientCertificatePath ? 'clientCertificatePem' : 'clientCertificatePath';
+    const f = FIELD_BY_KEY[key];
+    out.push({ key: f.key, env: f.env, label: f.label, message: `${status.message} ${renewalSteps(status.input).steps.join(' ')}` });
   }
   return out;
 }
 
+/**
+ * The expiry of the credential in use (core/credential-expiry.ts: the same table as the
+ * service's banner and alerts): a certificate's `notAfter`, or the "Client Secret expires" date.
+ */
+export function credentialStatuses(settings: EmailSettings, certificate: CertificateObservation | undefined, now: number): CredentialExpiryStatus[] {
+  if (!settings.useModernAuth) return [];
+  const base = { credential: 'default', clientId: settings.clientId, tenantId: settings.tenantId, cloud: settings.cloud };
+  if (certificate?.ok) {
+    return [expiryStatus({ ...base, kind: 'client-certificate', expiresAt: certificate.notAfter.getTime(), source: 'certificate', thumbprintSha1: certificate.thumbprintSha1 }, now)];
+  }
+  if (certificate || !settings.clientSecret) return [];
+  const expiresAt = settings.clientSecretExpires ? parseExpiryDate(settings.clientSecretExpires) : undefined;
+  return [expiryStatus({ ...base, kind: 'client-secret', ...(expiresAt !== undefined ? { expiresAt, source: 'setting' as const } : {}) }, now)];
+}
+
 /** Facts shown in `details`: the settings in use (no secret values, only whether each is set). */
-export function settingsDetails(settings: EmailSettings, certificate: CertificateObservation | undefined): Record<string, unknown> {
+export function settingsDetails(settings: EmailSettings, certificate: CertificateObservation | undefined, now = Date.now()): Record<string, unknown> {
   const d: Record<string, unknown> = {
     authentication: settings.useModernAuth ? 'modern (OAuth2 client credentials, SMTP XOAUTH2)' : 'basic (username and password)',
     ...publicSettings(settings),
@@ -79,8 +94,12 @@ export function settingsDetails(settings: EmailSettings, certificate: Certificat
   if (settings.useModernAuth) d.credential = settings.clientCertificatePath || settings.clientCertificatePem ? 'certificate' : 'client secret';
   if (certificate?.ok) {
     d.certificateThumbprintSha256 = certificate.thumbprintSha256;
+    if (certificate.thumbprintSha1) d.certificateThumbprint = certificate.thumbprintSha1;
     d.certificateNotAfter = certificate.notAfter.toISOString();
   }
+  const status = credentialStatuses(settings, certificate, now)[0];
+  // The doctor asks for the secret's expiry when it is missing (a note, not a warning: it is optional).
+  if (status) d.credentialExpiry = status.message;
   if (!CLOUDS[settings.cloud].confirmed) {
     d.note = `The ${CLOUDS[settings.cloud].label} SMTP host and scope are Mailgate's defaults from Microsoft's endpoint lists and community use, not confirmed by Microsoft documentation; compare them with your tenant.`;
   }
@@ -108,13 +127,15 @@ export function decideSettings(parsed: SettingsResult, certificate: CertificateO
     };
   }
   const settings = (parsed as { settings: EmailSettings }).settings;
-  const details = settingsDetails(settings, certificate);
+  const details = settingsDetails(settings, certificate, now);
+  const expiring = credentialStatuses(settings, certificate, now).filter((s) => s.threshold);
   if (warnings.length) {
     return {
       id: 'settings',
       status: 'warn',
       summary: `Settings are valid, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: ${warnings.map((w) => w.label ?? w.key).join(', ')}.`,
       fix: joinFix(warnings.map((w) => w.message)),
+      ...(expiring.length ? { commands: renewalSteps(expiring[0]!.input).commands } : {}),
       details: { ...details, warnings: warnings.map(problemJson) },
     };
   }

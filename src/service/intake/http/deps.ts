@@ -6,6 +6,7 @@
  *
  * Imports: types only.
  */
+import type { CredentialExpiryStatus } from '../../../core/credential-expiry.js';
 import type { Diagnosis } from '../../../core/diagnosis/types.js';
 import type { Logger } from '../../../log/logger.js';
 import type { AdminPassword } from '../../access/admin-password.js';
@@ -56,4 +57,6 @@ export interface AppDeps {
   adminLogin?: { trustProxy: number; maxFailures: number; windowMs: number; globalFailuresPerMinute: number };
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** Every credential's expiry status, most urgent first (issue 17): banner, /readyz, metric. */
+  credentialExpiry?: () => CredentialExpiryStatus[];
 }

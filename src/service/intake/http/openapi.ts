@@ -140,7 +140,7 @@ export function openApiDocument(): Json {
       '/healthz': { get: { summary: 'Liveness: the process answers.', security: [], responses: { '200': json('Alive.', { type: 'object', properties: { status: { const: 'ok' } } }) } } },
       '/readyz': {
         get: {
-          summary: 'Readiness: the store accepts writes and the Email Settings can send. With Transport auto and an admin API key (Authorization: Bearer), the answer adds transportRoute {transport, reason, since, switches}: where Automatic sends now and why.',
+          summary: 'Readiness: the store accepts writes and the Email Settings can send. With Transport auto and an admin API key (Authorization: Bearer), the answer adds transportRoute {transport, reason, since, switches}: where Automatic sends now and why. With an admin API key, credentials lists each credential\'s expiry {credential, kind, expiresAt, source, daysLeft, severity, threshold, message} (warnings only: expiry never makes Mailgate unready).',
           security: [],
           responses: { '200': json('Ready.', { type: 'object' }), '503': problem('Not ready; every reason is listed in errors.') },
         },

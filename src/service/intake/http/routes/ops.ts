@@ -59,9 +59,24 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     // Transport auto: where Automatic sends now and why, for administrators only (an admin API
     // key in Authorization); it names the mailbox's situation, so never to anonymous probes.
     const route = d.transportRoute?.();
-    const adminDetails = route && (await hasScope(c, d.store, 'admin'))
-      ? { transportRoute: { transport: route.transport, reason: route.reason, since: new Date(route.since).toISOString(), switches: route.switches } }
-      : {};
+    const credentials = d.credentialExpiry?.();
+    // Credential expiry (issue 17): for administrators only; a warning, never a reason to be
+    // unready (a credential about to expire still works, and an expired one stops delivery,
+    // which the delivery errors above report).
+    const isAdmin = (route || credentials?.length) ? await hasScope(c, d.store, 'admin') : false;
+    const adminDetails = {
+      ...(route && isAdmin ? { transportRoute: { transport: route.transport, reason: route.reason, since: new Date(route.since).toISOString(), switches: route.switches } } : {}),
+      ...(credentials?.length && isAdmin ? { credentials: credentials.map((s) => ({
+        credential: s.input.credential,
+        kind: s.input.kind,
+        expiresAt: s.input.expiresAt === undefined ? null : new Date(s.input.expiresAt).toISOString(),
+        source: s.input.source ?? null,
+        daysLeft: s.daysLeft ?? null,
+        severity: s.severity,
+        threshold: s.threshold ?? null,
+        message: s.message,
+      })) } : {}),
+    };
     if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors, ...adminDetails });
     return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' }, ...adminDetails });
   });
@@ -74,7 +89,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
       }
     }
     const route = d.transportRoute?.();
-    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), relayClients: await d.store.listRelayClients(), ...(route ? { transportSwitches: route.switches } : {}) });
+    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), relayClients: await d.store.listRelayClients(), ...(route ? { transportSwitches: route.switches } : {}), ...(d.credentialExpiry ? { credentialExpiries: d.credentialExpiry().map((s) => s.input) } : {}) });
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
