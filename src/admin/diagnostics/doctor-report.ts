@@ -47,6 +47,7 @@ export const CHECK_TITLES: Record<string, string> = {
   'token-claims': 'Token claims',
   'smtp-auth': 'SMTP AUTH sign-in',
   send: 'Test message',
+  'send-as': 'Send As',
   'graph-token': 'Microsoft Graph token',
   'graph-send': 'Graph test message',
   'auto-route': 'Automatic routing',
