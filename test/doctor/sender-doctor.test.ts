@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { runSenderDoctor, runSendersDoctor, senderSettings, type SenderDescription } from '../../src/doctor/index.js';
+import { buildSetupScript, runSenderDoctor, runSendersDoctor, senderSettings, type SenderDescription } from '../../src/doctor/index.js';
 import { decideSendAs } from '../../src/doctor/checks/send-as-check.js';
 import { emulatorExchangeFacts } from '../../src/doctor/exchange-facts.js';
 import { buildTenantState, mergeStates } from '../../src/emulator/index.js';
@@ -148,5 +148,35 @@ describe('mailgate doctor --from --sign-in-as (CLI)', () => {
     const alone = singleJson((await runCli(['doctor', '--json', '--from', SHARED], envFor(t))).stdout);
     assert.deepEqual(alone.sender, { from: SHARED, signInAs: SHARED });
     assert.equal(alone.checks.find((c: { id: string }) => c.id === 'smtp-auth').status, 'fail');
+  });
+});
+
+describe('setup-script: the Send As step for a sender whose From differs from its signed-in mailbox', () => {
+  const settings = { authorizedFrom: NOREPLY, cloud: 'global' as const, clientId: '6731de76-14a6-49ae-97bc-6eba6914391e', tenantId: '8f3c2a1b-4d5e-4f60-9a7b-1c2d3e4f5a6b' };
+  test('buildSetupScript({sendAs}): the From in the values, Add-RecipientPermission with the mailbox as trustee, and its verification', () => {
+    const script = buildSetupScript(settings, { sendAs: [SHARED, SHARED.toUpperCase(), NOREPLY] });
+    assert.match(script, /^\$SendAsFrom = @\('support@contoso\.onmicrosoft\.com'\)$/m, 'once, without the mailbox itself');
+    assert.ok(script.includes(`#   ${ADD_SEND_AS}`));
+    assert.match(script, /^ {4}Add-RecipientPermission -Identity \$From -Trustee \$Mailbox -AccessRights SendAs -Confirm:\$false$/m);
+    assert.match(script, /Get-RecipientPermission -Identity \$From -Trustee \$Mailbox/);
+    assert.ok(!script.includes("<the other From address>"), 'the placeholder hint is replaced');
+    // Graph needs Send As as well.
+    assert.match(buildSetupScript(settings, { sendAs: [SHARED], transport: 'graph' }), /Add-RecipientPermission -Identity \$From -Trustee \$Mailbox/);
+    // Without a Send As sender the script is as before.
+    const plain = buildSetupScript(settings);
+    assert.ok(!plain.includes('$SendAsFrom'));
+    assert.ok(plain.includes("# Add-RecipientPermission -Identity '<the other From address>' -Trustee $Mailbox -AccessRights SendAs"));
+    assert.throws(() => buildSetupScript(settings, { sendAs: ["x@contoso.com'\nRemove-Mailbox"] }));
+  });
+
+  test('mailgate setup-script --from --sign-in-as: the mailbox is the signed-in one and the Send As step names the From', async () => {
+    const t = tenant({ sharedMailboxes: [{ address: SHARED }] });
+    const r = await runCli(['setup-script', '--no-token', '--from', SHARED, '--sign-in-as', NOREPLY], envFor(t, { MAILGATE_AUTHORIZED_FROM: 'someone.else@contoso.onmicrosoft.com' }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\$Mailbox = 'noreply@contoso\.onmicrosoft\.com'$/m);
+    assert.ok(r.stdout.includes(`#   ${ADD_SEND_AS}`), r.stdout);
+    const bad = await runCli(['setup-script', '--no-token', '--from', 'not an address'], envFor(t));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--from: must be a mailbox address/);
   });
 });

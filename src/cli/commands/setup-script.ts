@@ -20,6 +20,18 @@ interface SetupScriptFlags {
   format: string;
   token: boolean;
   transport?: string;
+  from?: string;
+  signInAs?: string;
+}
+
+const ADDRESS = /^[^@\s<>"'`;]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
+
+/** `--from` / `--sign-in-as`: mailbox addresses (they go into the script), else an argument error. */
+function checkAddressFlags(flags: SetupScriptFlags): void {
+  const problems = ([['from', flags.from], ['signInAs', flags.signInAs]] as const)
+    .filter(([, v]) => v !== undefined && !ADDRESS.test(v))
+    .map(([key]) => ({ key, message: `${key === 'from' ? '--from' : '--sign-in-as'}: must be a mailbox address such as support@contoso.com` }));
+  if (problems.length) throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: `Invalid arguments: ${problems.map((p) => p.message).join('; ')}`, problems });
 }
 
 export const SETUP_SCRIPT_FORMATS = ['powershell'] as const;
@@ -42,7 +54,13 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
         problems: [{ key: 'transport', message: `transport: must be one of ${TRANSPORT_IDS.join(', ')}` }],
       });
     }
-    const { settings } = loadSettingsFromEnv();
+    checkAddressFlags(flags);
+    const loaded = loadSettingsFromEnv().settings;
+    // One sender (issue 16): its signed-in mailbox (default the From) is the script's mailbox, and a
+    // From other than it adds the Send As step.
+    const signInAs = flags.signInAs ?? flags.from ?? loaded.authorizedFrom;
+    const settings = { ...loaded, authorizedFrom: signInAs };
+    const sendAs = flags.from !== undefined && flags.from.toLowerCase() !== signInAs.toLowerCase() ? [flags.from] : [];
     let objectId: string | undefined;
     let reason: string | undefined;
     if (!settings.useModernAuth) {
@@ -58,7 +76,7 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
     } else {
       reason = 'no token was requested (--no-token)';
     }
-    process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason, transport: flags.transport as TransportId | undefined }));
+    process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason, transport: flags.transport as TransportId | undefined, sendAs }));
     return EXIT.OK;
   } catch (e) {
     const err = asMailgateError(e, 'mailgate setup-script', 'token');
@@ -73,8 +91,10 @@ export function registerSetupScriptCommand(program: Command): void {
     .description('Print the Exchange Online set-up for the current settings as a ready-to-run, commented PowerShell script (New-ServicePrincipal with the right Object ID, mailbox permission, SMTP AUTH, verification; RBAC for Applications as the alternative).')
     .option('--format <format>', 'script format (powershell)', 'powershell')
     .option('--transport <transport>', 'which transport to set up: smtp (SMTP.SendAsApp, service principal, FullAccess, SMTP AUTH), graph (Mail.Send scoped to the mailbox by RBAC for Applications) or auto (both); default: the Transport setting')
+    .option('--from <address>', "a sender's From address; when it differs from the signed-in mailbox the script grants that mailbox Send As on it")
+    .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (default: --from, else the Authorized from Address); it gets the service principal\'s FullAccess')
     .option('--no-token', 'do not request a token to find the service principal\'s Object ID (the script then has a placeholder)')
-    .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script --transport auto > mailgate-setup.ps1')
+    .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script --transport auto > mailgate-setup.ps1\nSend As: mailgate setup-script --from support@contoso.com --sign-in-as noreply@contoso.com')
     .action(async (flags: SetupScriptFlags) => {
       process.exitCode = await runSetupScript(flags);
     });
