@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
+import { devBanner, type RunningDev } from '../../src/app/dev.js';
 import { buildTenantState, mergeStates, parseState, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { fetchToken, httpsRequest, RawSmtpClient, xoauth2 } from '../helpers/emulator-client.js';
 import { assertGraphError } from './graph-helpers.js';
@@ -153,6 +154,11 @@ describe('the admin API directory: tenants, apps, mailboxes, FullAccess and Send
     const facts = (await admin(`/exchange?appId=${demo.clientId}&mailbox=${demo.authorizedFrom}&from=${demo.sharedMailbox}`)).json();
     assert.deepEqual(facts.fromMailbox, { address: demo.sharedMailbox, type: 'shared', sendAs: [demo.authorizedFrom] });
     assert.equal(facts.mailbox.type, 'user');
+  });
+
+  test('mailgate dev shows the demo shared mailbox and who has Send As on it', () => {
+    const d = { service: { url: 'http://127.0.0.1:1' }, emulator: emu, dataDir: '/tmp/x', apiKey: 'k', credentials: { adminPasswordSource: 'env' } } as unknown as RunningDev;
+    assert.match(devBanner(d, false), /^ {2}Shared mailbox: {2}support@contoso\.onmicrosoft\.com \(Send As granted to noreply@contoso\.onmicrosoft\.com;/m);
   });
 
   test('Send As granted and removed through the API changes what Exchange answers', async () => {
