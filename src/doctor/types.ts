@@ -12,12 +12,12 @@
 /** The checks, in the order they run. Stable ids: never rename one. */
 export const CHECK_IDS = ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send'] as const;
 /**
- * Checks that run only when their feature is on, after the others: `send-as` (a Send As sender:
- * the From differs from the signed-in mailbox; does the signed-in mailbox have Send As on it), `graph-token`, `graph-send`
- * (Transport graph or auto; graph-send only with a recipient), `auto-route` (Transport auto:
+ * Checks that run only when their feature is on, after the others: `graph-token`, `graph-send`
+ * (Transport graph or auto; graph-send only with a recipient), `send-as` (a Send As sender: the
+ * From differs from the signed-in mailbox; may that mailbox send as it), `auto-route` (Transport auto:
  * which transport Automatic would use and why), `relay` (the SMTP relay).
  */
-export const OPTIONAL_CHECK_IDS = ['send-as', 'graph-token', 'graph-send', 'auto-route', 'relay'] as const;
+export const OPTIONAL_CHECK_IDS = ['graph-token', 'graph-send', 'send-as', 'auto-route', 'relay'] as const;
 export type CheckId = (typeof CHECK_IDS)[number] | (typeof OPTIONAL_CHECK_IDS)[number];
 
 /**

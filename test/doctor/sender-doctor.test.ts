@@ -101,6 +101,21 @@ describe('doctor per sender against the emulator', () => {
     assert.equal(fixture.emu.messages().at(-1)!.authenticatedAs, NOREPLY);
   });
 
+  test('Graph transport: ErrorSendAsDenied gives the same send-as fix; granted, graph-send and send-as pass', async () => {
+    const graphSender = (t: ReturnType<typeof tenant>): SenderDescription => ({ ...sender(t, SHARED, NOREPLY), transport: 'graph', credential: { ...sender(t, SHARED, NOREPLY).credential, graphEndpoint: fixture.emu.graph } });
+    const denied = tenant({ sharedMailboxes: [{ address: SHARED }] });
+    const report = await runSenderDoctor(graphSender(denied), { ...options(), to: 'someone@example.com' });
+    assert.equal(check(report, 'graph-send').details.diagnosis, 'graph-send-as-denied');
+    const sendAs = check(report, 'send-as');
+    assert.equal(sendAs.status, 'fail');
+    assert.ok(sendAs.commands.includes(ADD_SEND_AS), JSON.stringify(sendAs.commands));
+    assert.equal(check(report, 'smtp-auth').status, 'skip');
+    const granted = tenant({ sharedMailboxes: [{ address: SHARED, sendAs: [NOREPLY] }] });
+    const ok = await runSenderDoctor(graphSender(granted), { ...options(), to: 'someone@example.com' });
+    assert.equal(check(ok, 'graph-send').status, 'pass', JSON.stringify(check(ok, 'graph-send')));
+    assert.equal(check(ok, 'send-as').status, 'pass');
+  });
+
   test('a shared mailbox as the signed-in mailbox: 535 5.7.3 explained as the shared-mailbox trap', async () => {
     const t = tenant({ sharedMailboxes: [{ address: SHARED, sendAs: [NOREPLY] }] });
     const report = await runSenderDoctor(sender(t, SHARED), options());
