@@ -195,3 +195,11 @@ describe('setup-script: the Send As step for a sender whose From differs from it
     assert.match(bad.stderr, /--from: must be a mailbox address/);
   });
 });
+
+test('doctor --sign-in-as / --from that are not mailbox addresses: exit 2 naming the flag', async () => {
+  const t = tenant();
+  const r = await runCli(['doctor', '--sign-in-as', "noreply'@x", '--from', 'nope'], envFor(t));
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /--from: must be a mailbox address/);
+  assert.match(r.stderr, /--sign-in-as: must be a mailbox address/);
+});

@@ -43,6 +43,7 @@ import { readEffectiveSettings } from '../../service/settings/settings-store.js'
 import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
+import { checkSenderAddressFlags } from '../address-flags.js';
 
 interface DoctorFlags {
   to?: string;
@@ -135,6 +136,7 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
 async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
   try {
+    checkSenderAddressFlags(flags);
     const cli = cliEnvironmentFor(flags);
     if (cli.problems.length) throw argumentError(cli.problems);
     for (const w of cli.warnings) process.stderr.write(`warning: ${w}\n`);

@@ -15,6 +15,7 @@ import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { buildSetupScript, findServicePrincipalObjectId } from '../../doctor/index.js';
 import { asMailgateError, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
+import { checkSenderAddressFlags } from '../address-flags.js';
 
 interface SetupScriptFlags {
   format: string;
@@ -22,16 +23,6 @@ interface SetupScriptFlags {
   transport?: string;
   from?: string;
   signInAs?: string;
-}
-
-const ADDRESS = /^[^@\s<>"'`;]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
-
-/** `--from` / `--sign-in-as`: mailbox addresses (they go into the script), else an argument error. */
-function checkAddressFlags(flags: SetupScriptFlags): void {
-  const problems = ([['from', flags.from], ['signInAs', flags.signInAs]] as const)
-    .filter(([, v]) => v !== undefined && !ADDRESS.test(v))
-    .map(([key]) => ({ key, message: `${key === 'from' ? '--from' : '--sign-in-as'}: must be a mailbox address such as support@contoso.com` }));
-  if (problems.length) throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: `Invalid arguments: ${problems.map((p) => p.message).join('; ')}`, problems });
 }
 
 export const SETUP_SCRIPT_FORMATS = ['powershell'] as const;
@@ -54,7 +45,7 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
         problems: [{ key: 'transport', message: `transport: must be one of ${TRANSPORT_IDS.join(', ')}` }],
       });
     }
-    checkAddressFlags(flags);
+    checkSenderAddressFlags(flags);
     const loaded = loadSettingsFromEnv().settings;
     // One sender (issue 16): its signed-in mailbox (default the From) is the script's mailbox, and a
     // From other than it adds the Send As step.
