@@ -88,11 +88,15 @@ export async function runSenderDoctor(sender: SenderDescription, options: Omit<D
 
 /**
  * The doctor for Email Settings seen as one sender (the CLI's `--from` / `--sign-in-as` before the
- * sender list exists): `signInAs` replaces the Authorized from Address; `from` defaults to it.
+ * sender list exists), as the default sender of the sender model will read them: the From is
+ * `from`, else the Authorized from Address; the signed-in mailbox is `signInAs`, else the From.
+ * So `--from support@` signs in as support@, and `--sign-in-as noreply@` alone keeps the
+ * Authorized from Address as the From and signs in as noreply@ (Send As).
  */
 export async function runSettingsAsSender(raw: RawSettings, who: { from?: string; signInAs?: string }, options: Omit<DoctorOptions, 'from'> = {}): Promise<DoctorReport> {
-  const signInAs = who.signInAs ?? who.from ?? (typeof raw.authorizedFrom === 'string' ? raw.authorizedFrom : '');
-  const from = who.from ?? signInAs;
+  const configured = typeof raw.authorizedFrom === 'string' ? raw.authorizedFrom : '';
+  const from = who.from ?? configured;
+  const signInAs = who.signInAs ?? from;
   const report = await runDoctor({ ...raw, authorizedFrom: signInAs }, { ...options, from });
   // The sender goes first in the JSON, as it heads the text report.
   return { ok: report.ok, sender: { from, signInAs }, checks: report.checks };

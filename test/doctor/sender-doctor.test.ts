@@ -163,6 +163,11 @@ describe('mailgate doctor --from --sign-in-as (CLI)', () => {
     const alone = singleJson((await runCli(['doctor', '--json', '--from', SHARED], envFor(t))).stdout);
     assert.deepEqual(alone.sender, { from: SHARED, signInAs: SHARED });
     assert.equal(alone.checks.find((c: { id: string }) => c.id === 'smtp-auth').status, 'fail');
+    // --sign-in-as alone keeps the Authorized from Address as the From (the default sender of a Send As set-up).
+    const signIn = singleJson((await runCli(['doctor', '--json', '--sign-in-as', NOREPLY], envFor(t, { MAILGATE_AUTHORIZED_FROM: SHARED }))).stdout);
+    assert.deepEqual(signIn.sender, { from: SHARED, signInAs: NOREPLY });
+    assert.equal(signIn.ok, true);
+    assert.equal(signIn.checks.find((c: { id: string }) => c.id === 'send-as').status, 'warn', 'neither a test message nor Exchange facts: not verified');
   });
 });
 

@@ -183,7 +183,7 @@ export function registerDoctorCommand(program: Command): void {
     .option('--verbose', 'show the details of each check in the text report')
     .option('--data-dir <dir>', "check the settings a service stores in DIR (its MAILGATE_DATA_DIR), decrypted with MAILGATE_MASTER_KEY or DIR's master.key; environment values still win, as in the service")
     .option('--from <address>', 'check the sender with this From address (default: the Authorized from Address); with --to the test message is sent from it')
-    .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (XOAUTH2 user=; default: --from, else the Authorized from Address); a From other than it is sent by Send As, and the send-as check runs')
+    .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (XOAUTH2 user=; default: the From); a From other than it is sent by Send As, and the send-as check runs')
     .option('--emulator-admin <url>', "the emulator's admin URL (default MAILGATE_EMULATOR_ADMIN): after 535 5.7.3 with a right token, read its Exchange configuration to name the missing step")
     .addHelpText('after', '\nExit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 unusable arguments.\nSettings come from the MAILGATE_* environment variables, as for `mailgate send`.')
     .action(async (flags: DoctorFlags) => {

@@ -49,9 +49,11 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
     const loaded = loadSettingsFromEnv().settings;
     // One sender (issue 16): its signed-in mailbox (default the From) is the script's mailbox, and a
     // From other than it adds the Send As step.
-    const signInAs = flags.signInAs ?? flags.from ?? loaded.authorizedFrom;
+    // The same reading as the doctor's: From = --from, else the Authorized from Address; signed in as --sign-in-as, else the From.
+    const from = flags.from ?? loaded.authorizedFrom;
+    const signInAs = flags.signInAs ?? from;
     const settings = { ...loaded, authorizedFrom: signInAs };
-    const sendAs = flags.from !== undefined && flags.from.toLowerCase() !== signInAs.toLowerCase() ? [flags.from] : [];
+    const sendAs = from.toLowerCase() !== signInAs.toLowerCase() ? [from] : [];
     let objectId: string | undefined;
     let reason: string | undefined;
     if (!settings.useModernAuth) {
@@ -82,8 +84,8 @@ export function registerSetupScriptCommand(program: Command): void {
     .description('Print the Exchange Online set-up for the current settings as a ready-to-run, commented PowerShell script (New-ServicePrincipal with the right Object ID, mailbox permission, SMTP AUTH, verification; RBAC for Applications as the alternative).')
     .option('--format <format>', 'script format (powershell)', 'powershell')
     .option('--transport <transport>', 'which transport to set up: smtp (SMTP.SendAsApp, service principal, FullAccess, SMTP AUTH), graph (Mail.Send scoped to the mailbox by RBAC for Applications) or auto (both); default: the Transport setting')
-    .option('--from <address>', "a sender's From address; when it differs from the signed-in mailbox the script grants that mailbox Send As on it")
-    .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (default: --from, else the Authorized from Address); it gets the service principal\'s FullAccess')
+    .option('--from <address>', "a sender's From address (default: the Authorized from Address); when it differs from the signed-in mailbox the script grants that mailbox Send As on it")
+    .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (default: the From, i.e. --from, else the Authorized from Address); it gets the service principal\'s FullAccess')
     .option('--no-token', 'do not request a token to find the service principal\'s Object ID (the script then has a placeholder)')
     .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script --transport auto > mailgate-setup.ps1\nSend As: mailgate setup-script --from support@contoso.com --sign-in-as noreply@contoso.com')
     .action(async (flags: SetupScriptFlags) => {
