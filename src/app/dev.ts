@@ -167,6 +167,9 @@ export function devBanner(d: RunningDev, adminMounted: boolean): string {
     `  Health, metrics: ${url}/healthz  ${url}/readyz  ${url}/metrics`,
     `  Emulator:        SMTP ${d.emulator.smtp.host}:${d.emulator.smtp.port}, Entra ID ${d.emulator.authorityHost}, admin ${d.emulator.admin}`,
     `  Sending as:      ${d.emulator.demo?.authorizedFrom ?? ''}`,
+    ...(d.emulator.demo?.sharedMailbox
+      ? [`  Shared mailbox:  ${d.emulator.demo.sharedMailbox} (Send As granted to ${d.emulator.demo.authorizedFrom}; a message with this From is sent by Send As)`]
+      : []),
     `  Data dir:        ${d.dataDir}`,
     `  Admin password:  ${passwordText(d.credentials)}`,
     `  API key (admin): ${d.apiKey}`,

@@ -27,8 +27,17 @@ export interface ExchangeFacts {
   source: string;
   /** Exchange's service principals for the app: `Get-ServicePrincipal | Where AppId -eq ...`. */
   servicePrincipals: { appId: string; objectId: string }[];
-  /** The Authorized from Address as a mailbox of the tenant; null when it is not one. */
-  mailbox: { address: string; fullAccess: string[] } | null;
+  /**
+   * The Authorized from Address (the signed-in mailbox) as a mailbox of the tenant; null when it
+   * is not one. `type` (Get-Mailbox RecipientTypeDetails: user or shared) and `sendAs`
+   * (Get-RecipientPermission) when the source knows them.
+   */
+  mailbox: { address: string; fullAccess: string[]; type?: 'user' | 'shared'; sendAs?: string[] } | null;
+  /**
+   * A Send As sender's From address (asked with `from`): Get-RecipientPermission, who may send as
+   * it; null when it is no mailbox; undefined when not asked or the source does not say.
+   */
+  fromMailbox?: { address: string; type?: 'user' | 'shared'; sendAs: string[] } | null;
   /**
    * RBAC for Applications assignments (`Get-ManagementRoleAssignment`): `app` (object id or app
    * id), the role (e.g. "Application SMTP.SendAsApp", "Application Mail.Send"), the covered
@@ -38,21 +47,29 @@ export interface ExchangeFacts {
 }
 
 /** Reads the facts for an app and a mailbox. */
-export type ExchangeFactsSource = (query: { clientId: string; authorizedFrom: string }) => Promise<ExchangeFacts>;
+export type ExchangeFactsSource = (query: { clientId: string; authorizedFrom: string; from?: string }) => Promise<ExchangeFacts>;
+
+const mailboxType = (v: unknown): 'user' | 'shared' | undefined => (v === 'user' || v === 'shared' ? v : undefined);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 /** The emulator's admin API (`{admin}/exchange?appId=&mailbox=`) as a source of Exchange facts. */
 export function emulatorExchangeFacts(adminUrl: string, o: { ca?: string | Buffer; timeoutMs?: number } = {}): ExchangeFactsSource {
   const base = adminUrl.replace(/\/+$/, '');
-  return async ({ clientId, authorizedFrom }) => {
-    const url = `${base}/exchange?appId=${encodeURIComponent(clientId)}&mailbox=${encodeURIComponent(authorizedFrom)}`;
+  return async ({ clientId, authorizedFrom, from }) => {
+    const url = `${base}/exchange?appId=${encodeURIComponent(clientId)}&mailbox=${encodeURIComponent(authorizedFrom)}${from ? `&from=${encodeURIComponent(from)}` : ''}`;
     const res = await httpsRequest(url, { method: 'GET', ca: o.ca, timeoutMs: o.timeoutMs ?? 5000 });
     if (res.status !== 200) throw new Error(`the emulator's admin API answered ${res.status}`);
     if (res.body.length > 1024 * 1024) throw new Error("the emulator's admin API answered more than 1 MiB");
-    const body = JSON.parse(res.body) as Partial<ExchangeFacts> & { mailbox?: { address: string; fullAccess: string[] } | null };
+    const body = JSON.parse(res.body) as Partial<ExchangeFacts> & { mailbox?: Record<string, unknown> | null; fromMailbox?: Record<string, unknown> | null };
+    const m = body.mailbox;
+    const f = body.fromMailbox;
+    const type = mailboxType(m?.type);
+    const fromType = mailboxType(f?.type);
     return {
       source: `the emulator's admin API (${base})`,
       servicePrincipals: Array.isArray(body.servicePrincipals) ? body.servicePrincipals : [],
-      mailbox: body.mailbox ? { address: String(body.mailbox.address), fullAccess: Array.isArray(body.mailbox.fullAccess) ? body.mailbox.fullAccess.map(String) : [] } : null,
+      mailbox: m ? { address: String(m.address), fullAccess: strings(m.fullAccess), ...(type ? { type } : {}), ...(Array.isArray(m.sendAs) ? { sendAs: strings(m.sendAs) } : {}) } : null,
+      ...(from && f !== undefined ? { fromMailbox: f ? { address: String(f.address), ...(fromType ? { type: fromType } : {}), sendAs: strings(f.sendAs) } : null } : {}),
       rbacAssignments: Array.isArray(body.rbacAssignments) ? body.rbacAssignments.flatMap(parseAssignment) : [],
     };
   };
@@ -71,7 +88,7 @@ function parseAssignment(v: unknown): ExchangeFacts['rbacAssignments'] {
 /** The RBAC for Applications role that gives SMTP AUTH (XOAUTH2) access to the covered mailboxes. */
 export const SMTP_RBAC_ROLE = 'Application SMTP.SendAsApp';
 
-export type ExchangeSideCause = 'mailbox-not-in-tenant' | 'no-service-principal' | 'app-registration-object-id' | 'no-full-access';
+export type ExchangeSideCause = 'mailbox-not-in-tenant' | 'no-service-principal' | 'app-registration-object-id' | 'no-full-access' | 'shared-mailbox-sign-in';
 
 export interface ExchangeSideFinding {
   cause: ExchangeSideCause;
@@ -104,6 +121,14 @@ export function decideExchangeSide(facts: ExchangeFacts, o: { clientId: string; 
   // Only the SMTP role counts: a Graph role ("Application Mail.Send") gives no SMTP access.
   const rbac = facts.rbacAssignments.some((a) => same(a.role, SMTP_RBAC_ROLE) && (same(a.app, o.oid) || same(a.app, o.clientId)) && (a.mailboxes === null || a.mailboxes.some((m) => same(m, o.authorizedFrom))));
   if (!rbac && !facts.mailbox.fullAccess.some((id) => same(id, o.oid))) {
+    if (facts.mailbox.type === 'shared') {
+      // The shared mailbox trap (docs/m365.md §13): the fix is a licensed mailbox with Send As on it.
+      const trustees = (facts.mailbox.sendAs ?? []).filter((t) => t.includes('@'));
+      return {
+        cause: 'shared-mailbox-sign-in',
+        finding: `${facts.mailbox.address} is a shared mailbox (no sign-in of its own) and service principal ${o.oid} has no FullAccess on it${trustees.length ? `; ${trustees.join(', ')} ha${trustees.length > 1 ? 've' : 's'} Send As on it` : ''}.`,
+      };
+    }
     return { cause: 'no-full-access', finding: `Mailbox ${facts.mailbox.address} does not grant FullAccess to service principal ${o.oid}: Add-MailboxPermission was not run.` };
   }
   return undefined;

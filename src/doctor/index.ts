@@ -5,6 +5,7 @@
  * Imports: the modules of this folder only.
  */
 export { runDoctor, validateDoctorOptions, scrubReport } from './run-doctor.js';
+export { runSenderDoctor, runSendersDoctor, runSettingsAsSender, senderSettings, type SenderCredential, type SenderDescription, type SendersReport } from './sender-doctor.js';
 export { renderReport, type RenderOptions } from './render-report.js';
 export { buildSetupScript, OBJECT_ID_PLACEHOLDER, type SetupScriptOptions, type SetupScriptSettings } from './setup-script.js';
 export { findServicePrincipalObjectId } from './service-principal-oid.js';

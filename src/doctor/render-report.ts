@@ -55,6 +55,10 @@ function renderFix(c: CheckResult, color: boolean): string[] {
 export function renderReport(report: DoctorReport, options: RenderOptions = {}): string {
   const color = options.color ?? false;
   const out: string[] = [];
+  if (report.sender) {
+    const { from, signInAs } = report.sender;
+    out.push(from.toLowerCase() === signInAs.toLowerCase() ? `Sender ${from}` : `Sender ${from}, signed in as ${signInAs} (Send As)`, '');
+  }
   for (const c of report.checks) {
     const mark = paint(`${MARK[c.status]} ${WORD[c.status]}`, COLOR[c.status], color);
     out.push(`${mark}  ${c.id.padEnd(ID_WIDTH)}  ${c.summary}`);

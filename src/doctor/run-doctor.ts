@@ -29,6 +29,7 @@ import { decideTokenClaims, settleRolesWarning, type ClaimsDecision } from './ch
 import { decideSmtpAuth, observeSmtpAuth, type ExchangeSideView, type SmtpAuthObservation } from './checks/smtp-auth-check.js';
 import { decideExchangeSide } from './exchange-facts.js';
 import { decideSend, observeSend } from './checks/send-check.js';
+import { decideSendAs, SEND_AS_DENIED_RULES, type SendAsInput } from './checks/send-as-check.js';
 import { decideRelay, observeRelay } from './checks/relay-check.js';
 import { decideGraphToken, graphRbacFrom, settleGraphToken, type GraphRbacView, type GraphTokenDecision } from './checks/graph-token-check.js';
 import { decideGraphSend, observeGraphSend } from './checks/graph-send-check.js';
@@ -191,6 +192,8 @@ async function lookAtExchange(run: Run, auth: SmtpAuthObservation & { ok: false 
   const query = { clientId: run.settings.clientId!, authorizedFrom: run.settings.authorizedFrom };
   try {
     const facts = await source(query);
+    // A shared mailbox as user=: the diagnosis names that trap (smtp-535-5.7.3-shared-mailbox).
+    if (facts.mailbox?.type) run.ctx = { ...run.ctx, signInMailboxType: facts.mailbox.type };
     return {
       source: facts.source,
       finding: decideExchangeSide(facts, { ...query, oid }),
@@ -298,6 +301,32 @@ async function checkGraph(run: Run): Promise<'ok' | 'fail' | 'unknown'> {
   return sent.status === 'pass' ? 'ok' : 'fail';
 }
 
+/** Exchange's configuration with the From's Send As trustees, for `send-as`. Never throws. */
+async function sendAsFacts(run: Run): Promise<SendAsInput['facts']> {
+  const source = run.options.exchangeFacts;
+  if (!source || !run.settings.clientId) return undefined;
+  try {
+    const facts = await source({ clientId: run.settings.clientId, authorizedFrom: run.settings.authorizedFrom, from: run.from });
+    return { source: facts.source, facts };
+  } catch (err) {
+    return { source: 'Exchange facts', error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * send-as (a Send As sender only): the From's side of the two grants, from the test message's
+ * reply (SMTP `send` first, else `graph-send`) or Exchange's configuration.
+ */
+async function checkSendAs(run: Run): Promise<void> {
+  const sent = ['send', 'graph-send'].map((id) => run.checks.find((c) => c.id === id)).find((c) => c && c.status !== 'skip')
+    ?? run.checks.find((c) => c.id === 'send' || c.id === 'graph-send');
+  const decisive = sent?.status === 'pass' || (sent?.status === 'fail' && SEND_AS_DENIED_RULES.has(String(sent.details?.diagnosis)));
+  run.checks.push(decideSendAs({
+    from: run.from, signInAs: run.settings.authorizedFrom, oid: run.claims?.oid, sent,
+    facts: decisive ? undefined : await sendAsFacts(run),
+  }, run.ctx));
+}
+
 /** The SMTP checks do not apply to Transport graph. */
 function skipSmtp(run: Run): void {
   for (const id of ['tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send'] as const) {
@@ -372,6 +401,7 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
       checks.push(decideAutoRoute(run.smtp ?? { ok: false }, graph).check);
     }
   }
+  if (from.toLowerCase() !== settings.authorizedFrom.toLowerCase()) await checkSendAs(run);
   if (relay) checks.push(await relay);
   return finish(checks, secrets);
 }

@@ -21,7 +21,8 @@
  * Values appear only once, as single-quoted variables at the top (./powershell.ts); everything
  * below refers to the variables. The service principal's object id is the token's oid when the
  * caller could get a token, otherwise a clearly marked placeholder that the script refuses to
- * run with. Pure: returns a string.
+ * run with. A sender whose From differs from its signed-in mailbox (`sendAs`) adds the Send As
+ * step (Add-RecipientPermission with the mailbox as trustee) and its verification. Pure: returns a string.
  *
  * Imports: src/core (settings, clouds), ./powershell.
  */
@@ -37,6 +38,12 @@ export interface SetupScriptOptions {
   objectIdUnavailableReason?: string;
   /** Which transport to set up: smtp (SMTP.SendAsApp), graph (Mail.Send), auto (both). Default: the settings' Transport, else smtp. */
   transport?: TransportId;
+  /**
+   * From addresses the mailbox (the Authorized from Address, a sender's signed-in mailbox) sends
+   * as: each gets `Add-RecipientPermission -Identity <from> -Trustee <mailbox> -AccessRights
+   * SendAs` and its verification (issue 16: a sender whose From differs from its signInAs).
+   */
+  sendAs?: readonly string[];
 }
 
 export type SetupScriptSettings = Pick<EmailSettings, 'authorizedFrom' | 'cloud'> & Partial<Pick<EmailSettings, 'clientId' | 'tenantId' | 'transport'>>;
@@ -75,6 +82,10 @@ export function buildSetupScript(settings: SetupScriptSettings, options: SetupSc
   for (const [name, value] of [['authorizedFrom', mailbox], ['tenantId', tenantId], ['clientId', appId]] as const) {
     if (value !== undefined) assertScriptSafe(name, value);
   }
+  // Send As From addresses: distinct, the mailbox itself left out (it needs no Send As).
+  const seen = new Set<string>([mailbox.toLowerCase()]);
+  const sendAs = (options.sendAs ?? []).map((a) => a.trim()).filter((a) => !seen.has(a.toLowerCase()) && seen.add(a.toLowerCase()));
+  for (const from of sendAs) assertScriptSafe('sendAs', from);
   const cloud = CLOUDS[settings.cloud] ?? CLOUDS.global;
   const environment = EXCHANGE_ENVIRONMENT[settings.cloud];
   const reason = sanitizeReason(options.objectIdUnavailableReason);
@@ -109,6 +120,7 @@ export function buildSetupScript(settings: SetupScriptSettings, options: SetupSc
     `#   Mailbox (Authorized from Address) ${mailbox}`,
     `#   Cloud                             ${cloud.label}`,
     `#   Transport                         ${transport}`,
+    ...sendAs.map((from) => `#   Send As (From address)            ${from}`),
     '#',
     '# Run it in PowerShell 7 (or Windows PowerShell 5.1) as an Exchange administrator, for example:',
     '#   pwsh ./mailgate-setup.ps1',
@@ -147,6 +159,10 @@ export function buildSetupScript(settings: SetupScriptSettings, options: SetupSc
     tenantId ? `$TenantId = ${psQuote(tenantId, 'tenantId')}` : `$TenantId = "${TENANT_PLACEHOLDER}"`,
     appId ? `$AppId = ${psQuote(appId, 'clientId')}` : `$AppId = "${APP_PLACEHOLDER}"`,
     `$Mailbox = ${psQuote(mailbox, 'authorizedFrom')}`,
+    ...(sendAs.length ? [
+      '# The From addresses $Mailbox sends as (Send As senders: they sign in as $Mailbox).',
+      `$SendAsFrom = @(${sendAs.map((a) => psQuote(a, 'sendAs')).join(', ')})`,
+    ] : []),
     '# The service principal\'s Object ID: the one from Enterprise applications, NOT from App registrations',
     '# (using the App registration\'s Object ID is the most common mistake: Exchange then answers 535 5.7.3).',
   );
@@ -223,9 +239,21 @@ export function buildSetupScript(settings: SetupScriptSettings, options: SetupSc
     '# Alternative for the whole organisation (affects every mailbox):',
     '# Set-TransportConfig -SmtpClientAuthenticationDisabled $false',
     '',
+    ...only(!sendAs.length, [
     '# ---- Optional: send with another From address ---------------------------------------------------',
     '# Only if the application sends with a From other than $Mailbox: grant Send As on that address.',
     "# Add-RecipientPermission -Identity '<the other From address>' -Trustee $Mailbox -AccessRights SendAs",
+    '',
+    ]),
+    ]),
+    ...only(sendAs.length > 0, [
+    '# ---- Send As: $Mailbox sends with these From addresses (SMTP and Graph alike) ---------------------',
+    '# The trustee is the signed-in mailbox, not the service principal. Without it Exchange refuses every',
+    '# message with 554 5.2.252 SendAsDenied (Graph: ErrorSendAsDenied). That is, with the values above:',
+    ...sendAs.map((from) => `#   Add-RecipientPermission -Identity ${from} -Trustee ${mailbox} -AccessRights SendAs`),
+    'foreach ($From in $SendAsFrom) {',
+    '    Add-RecipientPermission -Identity $From -Trustee $Mailbox -AccessRights SendAs -Confirm:$false',
+    '}',
     '',
     ]),
     ...only(graph, [
@@ -256,6 +284,10 @@ export function buildSetupScript(settings: SetupScriptSettings, options: SetupSc
         ? '# Lists the RBAC for Applications grants: "Application Mail.Send" must show InScope True for the mailbox.'
         : '# Lists the RBAC for Applications grants (set-up B: InScope must be True; set-up A: none is expected).',
     'Test-ServicePrincipalAuthorization -Identity $ServicePrincipalObjectId -Resource $Mailbox | Format-Table -AutoSize',
+    ...only(sendAs.length > 0, [
+    '# Send As: $Mailbox must be listed with AccessRights SendAs on each From address.',
+    'foreach ($From in $SendAsFrom) { Get-RecipientPermission -Identity $From -Trustee $Mailbox | Format-Table -AutoSize }',
+    ]),
     '',
     "Write-Host 'Done. Exchange Online can take 30 minutes or more to apply these changes; then run: mailgate doctor'",
   );

@@ -14,10 +14,11 @@ export const CHECK_IDS = ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-
 /**
  * Checks that run only when their feature is on, after the others: `graph-reach` (a TCP
  * connection to the Graph endpoint), `graph-token`, `graph-send` (Transport graph or auto;
- * graph-send only with a recipient), `auto-route` (Transport auto:
- * which transport Automatic would use and why), `relay` (the SMTP relay).
+ * graph-send only with a recipient), `send-as` (a Send As sender: the From differs from the
+ * signed-in mailbox; may that mailbox send as it), `auto-route` (Transport auto: which transport
+ * Automatic would use and why), `relay` (the SMTP relay).
  */
-export const OPTIONAL_CHECK_IDS = ['graph-reach', 'graph-token', 'graph-send', 'auto-route', 'relay'] as const;
+export const OPTIONAL_CHECK_IDS = ['graph-reach', 'graph-token', 'graph-send', 'send-as', 'auto-route', 'relay'] as const;
 export type CheckId = (typeof CHECK_IDS)[number] | (typeof OPTIONAL_CHECK_IDS)[number];
 
 /**
@@ -44,6 +45,8 @@ export interface CheckResult {
 export interface DoctorReport {
   /** True when no check failed (warnings allowed). */
   ok: boolean;
+  /** The sender checked (From and signed-in mailbox), when the caller named one (runSenderDoctor, `--from`). */
+  sender?: { from: string; signInAs: string };
   checks: CheckResult[];
 }
 
@@ -51,8 +54,9 @@ export interface DoctorOptions {
   /** Send a test message to this address (enables the `send` check). */
   to?: string;
   /**
-   * The From address of the test message (library only; the CLI always sends as the
-   * Authorized from Address). A different From exercises Send As permissions.
+   * The sender's From address (default: the Authorized from Address, which is the signed-in
+   * mailbox). A different From makes it a Send As sender: the test message is sent with this
+   * From and the `send-as` check runs (`mailgate doctor --from`, runSenderDoctor).
    */
   from?: string;
   /** An extra trusted CA (PEM) for the token endpoint and the SMTP server, e.g. the emulator's. */

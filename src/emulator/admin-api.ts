@@ -6,7 +6,9 @@
  * `PUT scenario/{name}`, `DELETE scenario` = back to the baseline, see scenarios.ts) and what
  * Exchange Online PowerShell would show about an app and a mailbox (`GET exchange?appId=&mailbox=`:
  * Get-ServicePrincipal, Get-MailboxPermission, Get-CASMailbox, Get-ManagementRoleAssignment,
- * Get-ApplicationAccessPolicy, and the mailbox's licence / on-premises state for Graph). A trailing slash is accepted on
+ * Get-ApplicationAccessPolicy, and the mailbox's licence / on-premises state for Graph; with `from=`,
+ * Get-RecipientPermission of a Send As sender's From), and the directory operations of
+ * admin-directory.ts (tenants, apps, mailboxes, FullAccess and Send As). A trailing slash is accepted on
  * every path (https-server.ts).
  *
  * Why it exists: out-of-process users (the CLI emulator, `mailgate dev`, other languages) need
@@ -18,10 +20,11 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { credentialAdminRoutes } from './credential-admin.js';
+import { directoryRoutes } from './admin-directory.js';
 import { parseFaults } from './faults.js';
 import type { HttpRuntime } from './http-runtime.js';
 import { listScenarios, ScenarioError, type AppliedScenario } from './scenarios.js';
-import { findApp, findMailbox, findTenant, parseState } from './state.js';
+import { findApp, findMailbox, findMailboxAnywhere, findTenant, parseState } from './state.js';
 
 /** A scenario as the API shows it: what it breaks, and the settings a client should use. */
 const scenarioJson = (a: AppliedScenario) => ({ ...a.info, clientSettings: a.client });
@@ -42,8 +45,10 @@ export function adminRoutes(rt: HttpRuntime): Hono {
   app.get('/', (c) => c.json({
     endpoints: ['GET messages', 'DELETE messages', 'GET messages/{id}/raw', 'GET state', 'PUT state', 'GET log', 'DELETE log',
       'GET faults', 'POST faults', 'DELETE faults', 'GET stats', 'DELETE stats',
-      'GET scenarios', 'GET scenario', 'PUT scenario/{name}', 'DELETE scenario', 'GET exchange?appId=&mailbox=',
-      'GET credentials?appId=', 'POST credentials/expire'],
+      'GET scenarios', 'GET scenario', 'PUT scenario/{name}', 'DELETE scenario', 'GET exchange?appId=&mailbox=&from=',
+      'GET credentials?appId=', 'POST credentials/expire',
+      'GET directory', 'POST directory/tenants', 'POST directory/apps', 'POST directory/mailboxes',
+      'POST directory/mailboxes/{address}/full-access|send-as', 'DELETE directory/mailboxes/{address}/full-access|send-as/{trustee}'],
   }));
 
   app.get('/messages', (c) => c.json(rt.store.list()));
@@ -111,6 +116,8 @@ export function adminRoutes(rt: HttpRuntime): Hono {
     const tenant = state.tenants.find((t) => findApp(t, appId)) ?? (address.includes('@') ? findTenant(state, address.split('@')[1]!) : undefined);
     const sps = tenant ? tenant.exchangeServicePrincipals.filter((sp) => sp.appId.toLowerCase() === appId.toLowerCase()) : [];
     const mailbox = tenant && address ? findMailbox(tenant, address) : undefined;
+    const from = c.req.query('from') ?? '';
+    const fromMailbox = from ? findMailboxAnywhere(state, from)?.mailbox : undefined;
     return c.json({
       tenantId: tenant?.id ?? null,
       servicePrincipals: sps.map((sp) => ({ appId: sp.appId, objectId: sp.objectId })),
@@ -121,7 +128,11 @@ export function adminRoutes(rt: HttpRuntime): Hono {
         userObjectId: mailbox.userObjectId ?? null,
         licensed: mailbox.licensed,
         onPremises: mailbox.onPremises,
+        type: mailbox.type,
+        sendAs: [...mailbox.sendAs],
       } : null,
+      // Get-RecipientPermission -Identity <from>: who may send as the From address (Send As senders).
+      fromMailbox: fromMailbox ? { address: fromMailbox.address, type: fromMailbox.type, sendAs: [...fromMailbox.sendAs] } : null,
       tenantSmtpAuthDisabled: tenant?.smtpAuthDisabled ?? null,
       rbacAssignments: (tenant?.rbacAssignments ?? []).map((a) => ({ app: a.app, role: a.role, mailboxes: a.mailboxes })),
       applicationAccessPolicies: (tenant?.applicationAccessPolicies ?? []).filter((p) => p.appId.toLowerCase() === appId.toLowerCase())
@@ -131,6 +142,7 @@ export function adminRoutes(rt: HttpRuntime): Hono {
 
   // An app's credentials and their expiry; `POST credentials/expire` (credential-admin.ts).
   app.route('/', credentialAdminRoutes(rt));
+  app.route('/', directoryRoutes(rt));
 
   app.get('/stats', (c) => c.json(rt.snapshotStats()));
   app.delete('/stats', (c) => {

@@ -84,6 +84,12 @@ export interface TenantStateOptions {
   userObjectId?: string;
   /** More mailboxes in the same tenant (addresses must use one of its domains). */
   extraMailboxes?: NonNullable<EmulatorStateInput['tenants'][number]['mailboxes']>;
+  /**
+   * Shared mailboxes (no licence, no sign-in of their own) in the same tenant. `sendAs` lists the
+   * trustees (`Add-RecipientPermission -Trustee`), e.g. the sending mailbox; `fullAccess: true`
+   * gives the app's service principal FullAccess (then the shared mailbox itself can be `user=`).
+   */
+  sharedMailboxes?: Array<{ address: string; sendAs?: string[]; fullAccess?: boolean }>;
 }
 
 /** A built tenant: the state and the values a client needs (the same fields as the ready line's `demo`). */
@@ -101,6 +107,8 @@ export interface BuiltTenant {
   applicationObjectId: string;
   /** The mailbox user's Entra object id (Graph accepts `/users/{userObjectId}`). */
   userObjectId: string;
+  /** The shared mailboxes' addresses (see `sharedMailboxes`), in order. */
+  sharedMailboxes: string[];
 }
 
 const YEAR_MS = 365 * 24 * 3600_000;
@@ -168,6 +176,13 @@ export function buildTenantState(options: TenantStateOptions = {}): BuiltTenant 
           onPremises: options.mailboxOnPremises ?? false,
         },
         ...(options.extraMailboxes ?? []),
+        ...(options.sharedMailboxes ?? []).map((m) => ({
+          address: m.address,
+          type: 'shared' as const,
+          licensed: false,
+          fullAccess: m.fullAccess ? [servicePrincipalObjectId] : [],
+          sendAs: m.sendAs ?? [],
+        })),
       ],
       rbacAssignments: [
         ...(options.rbacMailboxes === undefined ? [] : [{ app: servicePrincipalObjectId, role: 'Application SMTP.SendAsApp' as const, mailboxes: options.rbacMailboxes }]),
@@ -181,12 +196,21 @@ export function buildTenantState(options: TenantStateOptions = {}): BuiltTenant 
   return {
     state: parsed.state, tenantId, domain, clientId, clientSecret, secretId,
     authorizedFrom: mailbox, servicePrincipalObjectId, applicationObjectId, userObjectId,
+    sharedMailboxes: (options.sharedMailboxes ?? []).map((m) => m.address),
   };
 }
 
-/** The tenant the emulator uses without `--state`: everything set up correctly, a random secret per call. */
+/** The demo tenant's shared mailbox: `noreply@` has Send As on it, the app has no FullAccess on it. */
+export const DEMO_SHARED_LOCAL_PART = 'support';
+
+/**
+ * The tenant the emulator uses without `--state`: everything set up correctly, a random secret
+ * per call, plus a shared mailbox `support@<domain>` on which the sending mailbox has Send As
+ * (so `mailgate dev` can show a Send As sender: sign in as noreply@, send with From support@).
+ */
 export function demoState(): BuiltTenant {
-  return buildTenantState();
+  const domain = 'contoso.onmicrosoft.com';
+  return buildTenantState({ domain, sharedMailboxes: [{ address: `${DEMO_SHARED_LOCAL_PART}@${domain}`, sendAs: [`noreply@${domain}`] }] });
 }
 
 /**

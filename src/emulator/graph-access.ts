@@ -80,7 +80,8 @@ export function resolveGraphMailbox(tenant: TenantState, userSegment: string): M
     if (isGuid(userSegment)) return refuse(GRAPH_ERRORS.resourceNotFound, `no user with object id ${userSegment} in tenant ${tenant.id}`);
     return refuse(GRAPH_ERRORS.invalidUser, `no mailbox ${userSegment} in tenant ${tenant.id}`, invalidUserMessage(userSegment));
   }
-  if (!mailbox.licensed) return refuse(GRAPH_ERRORS.mailboxNotEnabled, `the user of ${mailbox.address} has no Exchange Online licence`);
+  // A shared mailbox needs no licence (up to 50 GB): Graph reaches it (docs/m365.md §13, inference).
+  if (!mailbox.licensed && mailbox.type !== 'shared') return refuse(GRAPH_ERRORS.mailboxNotEnabled, `the user of ${mailbox.address} has no Exchange Online licence`);
   if (mailbox.onPremises) return refuse(GRAPH_ERRORS.mailboxNotEnabled, `${mailbox.address} is hosted on Exchange on-premises`);
   return { ok: true, mailbox };
 }

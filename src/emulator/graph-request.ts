@@ -202,7 +202,8 @@ export function graphRequestKit(rt: HttpRuntime) {
     const copy = storedCopy(raw, newMessageId);
     const id = newShortId();
     await rt.store.add({
-      id, from: a.mailbox.address, to: recipients, raw: copy.raw, messageId: copy.messageId, authenticatedAs: a.mailbox.address,
+      // As the mailbox shows it: the From header (a Send As address once SendAs allowed it).
+      id, from: parsed.from[0] ?? a.mailbox.address, to: recipients, raw: copy.raw, messageId: copy.messageId, authenticatedAs: a.mailbox.address,
       transport: 'graph', graph: { requestId: ctx.requestId, clientRequestId: ctx.clientRequestId, via, saveToSentItems },
     });
     rt.stats.messagesAccepted++;

@@ -95,6 +95,8 @@ export interface DemoInfo {
   authorizedFrom: string;
   servicePrincipalObjectId: string;
   applicationObjectId: string;
+  /** A shared mailbox the demo's mailbox (authorizedFrom) has Send As on: sign in as authorizedFrom, send with this From. */
+  sharedMailbox: string;
 }
 
 /** The JSON object of the ready line (`mailgate emulator` prints it on one line). */
@@ -169,6 +171,7 @@ export async function startEmulator(state?: EmulatorStateInput, options: Emulato
     demo = {
       tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret!, authorizedFrom: built.authorizedFrom,
       servicePrincipalObjectId: built.servicePrincipalObjectId, applicationObjectId: built.applicationObjectId,
+      sharedMailbox: built.sharedMailboxes[0]!,
     };
   } else {
     const parsed = parseState(state);

@@ -27,6 +27,8 @@ export function decidePasswordAuth(state: EmulatorState, username: string, passw
     return { ok: false, reply: REPLIES.basicAuthDisabled, reason: found ? `basic authentication is disabled for ${found.mailbox.address}` : `no mailbox ${username}; basic authentication is disabled` };
   }
   const { tenant, mailbox } = found;
+  // A shared mailbox has no sign-in of its own (its account is disabled in Entra ID).
+  if (mailbox.type === 'shared') return { ok: false, reply: 'generic', reason: `${mailbox.address} is a shared mailbox: it has no sign-in of its own` };
   const disabled = smtpAuthDisabledReply(tenant, mailbox);
   if (disabled) return { ok: false, reply: disabled.reply, reason: disabled.reason };
   if (!samePassword(password, mailbox.basicAuthPassword ?? '')) return { ok: false, reply: 'generic', reason: `wrong password for ${mailbox.address}` };

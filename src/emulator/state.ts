@@ -64,11 +64,21 @@ const exchangeServicePrincipalSchema = z.strictObject({
 
 const mailboxSchema = z.strictObject({
   address: z.email({ message: 'must be an e-mail address' }),
+  /**
+   * `user` (a licensed user mailbox, the default) or `shared` (a shared mailbox: no licence and no
+   * sign-in of its own; people and apps reach it through FullAccess and send as it through Send As).
+   * Exchange refuses a shared mailbox as the XOAUTH2 `user=` unless the service principal was
+   * given FullAccess on it (`535 5.7.3`, docs/m365.md §3.3, §13); Graph reaches it without a licence.
+   */
+  type: z.enum(['user', 'shared']).default('user'),
   /** `Set-CASMailbox -SmtpClientAuthenticationDisabled`: true/false override the tenant, null follows it. */
   smtpAuthDisabled: z.boolean().nullable().default(null),
   /** Object ids (service principals) with FullAccess (`Add-MailboxPermission -AccessRights FullAccess`). */
   fullAccess: z.array(z.string().min(1)).default([]),
-  /** Who may send as this mailbox: service principal object ids or other mailboxes' addresses. */
+  /**
+   * Send As on this mailbox (`Add-RecipientPermission -Identity <this> -Trustee <t> -AccessRights
+   * SendAs`): the trustees, as other mailboxes' addresses or service principal object ids.
+   */
   sendAs: z.array(z.string().min(1)).default([]),
   /** When set, AUTH LOGIN/PLAIN with this password succeeds (basic auth not yet turned off). */
   basicAuthPassword: z.string().nullable().default(null),

@@ -9,7 +9,8 @@
  * not null, wins over the tenant's: 5.7.139); `roles` contains SMTP.SendAsApp; the app's
  * service principal is registered in Exchange with objectId == the token's `oid` (the
  * Enterprise Application's object id, not the App Registration's); the mailbox grants that
- * `oid` FullAccess. The order of the checks after the token's own validity is the emulator's
+ * `oid` FullAccess (a shared mailbox as `user=` needs that grant too: it has no sign-in of its
+ * own, and the refusal is the same `535 5.7.3`). The order of the checks after the token's own validity is the emulator's
  * choice (Microsoft does not document it).
  *
  * Every OAuth refusal gets the one `535 5.7.3` text on purpose, whatever the reason (no service
@@ -107,6 +108,11 @@ export function decideXoauth2(state: EmulatorState, token: VerifyTokenResult, us
   // Unconfirmed whether Exchange still checks mailbox permissions when the token carries the role
   // and an RBAC assignment exists ("an unnecessary check"); the safe choice: either one suffices.
   if (!rbac && !mailbox.fullAccess.some((id) => id.toLowerCase() === claims.oid.toLowerCase())) {
+    // A shared mailbox has no sign-in of its own: as user= it needs the same grant, and its
+    // absence is the classic "shared mailbox as the XOAUTH2 identity" failure (docs/m365.md §13).
+    if (mailbox.type === 'shared') {
+      return refuse(`${mailbox.address} is a shared mailbox (no licence, no sign-in of its own) and service principal ${claims.oid} has no FullAccess on it: sign in as a licensed mailbox that has Send As on ${mailbox.address} and send with From ${mailbox.address}`);
+    }
     return refuse(`mailbox ${mailbox.address} does not grant FullAccess to service principal ${claims.oid} (Add-MailboxPermission was not run)`);
   }
   return { ok: true, mailbox, tenant, oid: claims.oid, appid: claims.appid };

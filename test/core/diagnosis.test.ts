@@ -114,7 +114,7 @@ describe('SMTP reply fixtures (one per reply, real strings)', () => {
     for (const id of [
       'smtp-535-5.7.3', 'smtp-535-5.7.139-tenant', 'smtp-535-5.7.139-mailbox', 'smtp-535-5.7.139-basic-auth-disabled',
       'smtp-535-5.7.139-security-defaults', 'smtp-535-5.7.139-criteria', 'smtp-550-5.7.30', 'smtp-530-5.7.57', 'smtp-550-5.7.60',
-      'smtp-554-5.2.252-send-as-denied', 'smtp-554-5.2.0-send-as-denied', 'smtp-550-5.2.252', 'smtp-550-5.2.255',
+      'smtp-554-5.2.252-send-as-denied', 'smtp-554-5.2.0-send-as-denied', 'smtp-535-5.7.3-shared-mailbox', 'smtp-550-5.2.252', 'smtp-550-5.2.255',
       'smtp-432-4.3.2-concurrent-connections', 'smtp-554-5.2.0-submission-quota', 'smtp-554-5.2.0-outbound-spam', 'smtp-550-5.1.8',
       'smtp-550-5.7.705', 'smtp-550-5.7.708', 'smtp-550-5.7.750', 'smtp-554-5.2.2-mailbox-full', 'smtp-421-4.7.66',
       'smtp-4xx-4.7.0-prx4', 'smtp-421-4.3.2-service-not-active', 'smtp-552-5.3.4', 'smtp-max-submission-exceeded',

@@ -20,7 +20,9 @@ const { tenant, rawFor } = fixture;
 async function doctor(t: BuiltTenant, extra: Record<string, string> = {}, options: DoctorOptions = {}): Promise<DoctorReport> {
   const raw = rawFor(t, extra);
   const report = await runDoctor(raw, { ca: fixture.emu.caPem, ...options });
-  assert.deepEqual(report.checks.map((c) => c.id), ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send']);
+  // A From other than the Authorized from Address makes it a Send As sender: send-as follows send.
+  const sendAs = options.from !== undefined && options.from !== t.authorizedFrom ? ['send-as'] : [];
+  assert.deepEqual(report.checks.map((c) => c.id), ['settings', 'dns', 'tcp', 'starttls', 'token', 'token-claims', 'smtp-auth', 'send', ...sendAs]);
   assert.equal(report.ok, !report.checks.some((c) => c.status === 'fail'));
   const text = JSON.stringify(report);
   if (t.clientSecret) assert.ok(!text.includes(t.clientSecret), 'the client secret never appears');
@@ -206,6 +208,8 @@ test('Send As denied (library with a different From): send fails with Add-Recipi
   assert.match(send.details!.reply as string, /^554 5\.2\.252 SendAsDenied/);
   assert.ok(send.commands!.includes(`Add-RecipientPermission -Identity ${from} -Trustee ${t.authorizedFrom} -AccessRights SendAs`));
   assert.equal(send.details!.from, from);
+  assert.equal(check(report, 'send-as').status, 'fail');
+  assert.ok(check(report, 'send-as').commands!.includes(`Add-RecipientPermission -Identity ${from} -Trustee ${t.authorizedFrom} -AccessRights SendAs`));
 });
 
 test('Send As granted: the same From is accepted', async () => {

@@ -106,6 +106,6 @@ describe('admin API', () => {
     assert.deepEqual(ready.smtp, { host: '127.0.0.1', port: emulator.smtp.port });
     assert.match(ready.authorityHost, /^https:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(ready.admin, `${ready.authorityHost}/_emulator`);
-    assert.deepEqual(Object.keys(ready.demo).sort(), ['applicationObjectId', 'authorizedFrom', 'clientId', 'clientSecret', 'servicePrincipalObjectId', 'tenantId']);
+    assert.deepEqual(Object.keys(ready.demo).sort(), ['applicationObjectId', 'authorizedFrom', 'clientId', 'clientSecret', 'servicePrincipalObjectId', 'sharedMailbox', 'tenantId']);
   });
 });

@@ -48,6 +48,7 @@ export const CHECK_TITLES: Record<string, string> = {
   'smtp-auth': 'SMTP AUTH sign-in',
   send: 'Test message',
   'graph-reach': 'Microsoft Graph reachable',
+  'send-as': 'Send As',
   'graph-token': 'Microsoft Graph token',
   'graph-send': 'Graph test message',
   'auto-route': 'Automatic routing',

@@ -1,5 +1,5 @@
 /**
- * `mailgate doctor [--to ADDR] [--json] [--settings-file FILE] [--data-dir DIR]`: check every step of
+ * `mailgate doctor [--to ADDR] [--from ADDR [--sign-in-as MAILBOX]] [--json] [--settings-file FILE] [--data-dir DIR]`: check every step of
  * the Microsoft 365 set-up with the same settings as `mailgate send` (MAILGATE_* environment
  * variables, optionally from a settings file: `--settings-file`, alias `--env-file`) or with the settings a service stores in its data dir,
  * and print what is wrong with the exact fix.
@@ -18,6 +18,10 @@
  * no write probe, no key check stored), and a schema older or newer than this Mailgate's is an
  * argument error.
  *
+ * `--from ADDR [--sign-in-as MAILBOX]` checks one sender with the same credential: the signed-in
+ * mailbox (default the From) replaces the Authorized from Address; a From other than it is a Send
+ * As sender, and the `send-as` check names the missing `Add-RecipientPermission` with both addresses.
+ *
  * With the SMTP relay on (MAILGATE_RELAY_PORT set), the report ends with the `relay` check: it
  * connects to the relay like a device, checks its certificate, and counts the relay clients of
  * the data dir (--data-dir, or the rule of service/data-dir.ts).
@@ -27,7 +31,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
 import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
-import { renderReport, runDoctor } from '../../doctor/index.js';
+import { renderReport, runDoctor, runSettingsAsSender } from '../../doctor/index.js';
 import { emulatorExchangeFacts } from '../../doctor/exchange-facts.js';
 import type { RelayDoctorInput } from '../../doctor/checks/relay-check.js';
 import { smtpPipeliningFromEnv } from '../../service/config.js';
@@ -40,6 +44,7 @@ import { readEffectiveSettings } from '../../service/settings/settings-store.js'
 import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
+import { checkSenderAddressFlags } from '../address-flags.js';
 
 interface DoctorFlags {
   to?: string;
@@ -50,6 +55,8 @@ interface DoctorFlags {
   envFile?: string;
   dataDir?: string;
   emulatorAdmin?: string;
+  from?: string;
+  signInAs?: string;
 }
 
 const argumentError = (problems: Problem[]): MailgateError =>
@@ -130,6 +137,7 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
 async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
   try {
+    checkSenderAddressFlags(flags);
     const cli = cliEnvironmentFor(flags);
     if (cli.problems.length) throw argumentError(cli.problems);
     for (const w of cli.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -140,14 +148,19 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
     }
     const timeoutMs = parseTimeout(flags.timeout);
     const relay = await relayInput(cli.env, flags.dataDir, typeof raw.authorizedFrom === 'string' ? raw.authorizedFrom : undefined);
-    const report = await runDoctor(raw, {
+    const options = {
       ...(relay ? { relay } : {}),
       to: flags.to,
       timeoutMs,
       ca: cli.ca,
       pipelining: smtpPipeliningFromEnv(cli.env),
       ...(admin ? { exchangeFacts: emulatorExchangeFacts(admin, { ca: cli.ca, timeoutMs }) } : {}),
-    });
+    };
+    // One sender (issue 16): --from ADDR [--sign-in-as MAILBOX]; the signed-in mailbox defaults
+    // to the From, and replaces the Authorized from Address for this run.
+    const report = flags.from !== undefined || flags.signInAs !== undefined
+      ? await runSettingsAsSender(raw, { from: flags.from, signInAs: flags.signInAs }, options)
+      : await runDoctor(raw, options);
     if (flags.json) out(report);
     else {
       const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
@@ -171,6 +184,8 @@ export function registerDoctorCommand(program: Command): void {
     .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000; the token request 10000)')
     .option('--verbose', 'show the details of each check in the text report')
     .option('--data-dir <dir>', "check the settings a service stores in DIR (its MAILGATE_DATA_DIR), decrypted with MAILGATE_MASTER_KEY or DIR's master.key; environment values still win, as in the service")
+    .option('--from <address>', 'check the sender with this From address (default: the Authorized from Address); with --to the test message is sent from it')
+    .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (XOAUTH2 user=; default: the From); a From other than it is sent by Send As, and the send-as check runs')
     .option('--emulator-admin <url>', "the emulator's admin URL (default MAILGATE_EMULATOR_ADMIN): after 535 5.7.3 with a right token, read its Exchange configuration to name the missing step")
     .addHelpText('after', '\nExit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 unusable arguments.\nSettings come from the MAILGATE_* environment variables, as for `mailgate send`.')
     .action(async (flags: DoctorFlags) => {

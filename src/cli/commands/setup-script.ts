@@ -15,11 +15,14 @@ import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { buildSetupScript, findServicePrincipalObjectId } from '../../doctor/index.js';
 import { asMailgateError, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
+import { checkSenderAddressFlags } from '../address-flags.js';
 
 interface SetupScriptFlags {
   format: string;
   token: boolean;
   transport?: string;
+  from?: string;
+  signInAs?: string;
 }
 
 export const SETUP_SCRIPT_FORMATS = ['powershell'] as const;
@@ -42,7 +45,15 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
         problems: [{ key: 'transport', message: `transport: must be one of ${TRANSPORT_IDS.join(', ')}` }],
       });
     }
-    const { settings } = loadSettingsFromEnv();
+    checkSenderAddressFlags(flags);
+    const loaded = loadSettingsFromEnv().settings;
+    // One sender (issue 16): its signed-in mailbox (default the From) is the script's mailbox, and a
+    // From other than it adds the Send As step.
+    // The same reading as the doctor's: From = --from, else the Authorized from Address; signed in as --sign-in-as, else the From.
+    const from = flags.from ?? loaded.authorizedFrom;
+    const signInAs = flags.signInAs ?? from;
+    const settings = { ...loaded, authorizedFrom: signInAs };
+    const sendAs = from.toLowerCase() !== signInAs.toLowerCase() ? [from] : [];
     let objectId: string | undefined;
     let reason: string | undefined;
     if (!settings.useModernAuth) {
@@ -58,7 +69,7 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
     } else {
       reason = 'no token was requested (--no-token)';
     }
-    process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason, transport: flags.transport as TransportId | undefined }));
+    process.stdout.write(buildSetupScript(settings, { servicePrincipalObjectId: objectId, objectIdUnavailableReason: reason, transport: flags.transport as TransportId | undefined, sendAs }));
     return EXIT.OK;
   } catch (e) {
     const err = asMailgateError(e, 'mailgate setup-script', 'token');
@@ -73,8 +84,10 @@ export function registerSetupScriptCommand(program: Command): void {
     .description('Print the Exchange Online set-up for the current settings as a ready-to-run, commented PowerShell script (New-ServicePrincipal with the right Object ID, mailbox permission, SMTP AUTH, verification; RBAC for Applications as the alternative).')
     .option('--format <format>', 'script format (powershell)', 'powershell')
     .option('--transport <transport>', 'which transport to set up: smtp (SMTP.SendAsApp, service principal, FullAccess, SMTP AUTH), graph (Mail.Send scoped to the mailbox by RBAC for Applications) or auto (both); default: the Transport setting')
+    .option('--from <address>', "a sender's From address (default: the Authorized from Address); when it differs from the signed-in mailbox the script grants that mailbox Send As on it")
+    .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (default: the From, i.e. --from, else the Authorized from Address); it gets the service principal\'s FullAccess')
     .option('--no-token', 'do not request a token to find the service principal\'s Object ID (the script then has a placeholder)')
-    .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script --transport auto > mailgate-setup.ps1')
+    .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script --transport auto > mailgate-setup.ps1\nSend As: mailgate setup-script --from support@contoso.com --sign-in-as noreply@contoso.com')
     .action(async (flags: SetupScriptFlags) => {
       process.exitCode = await runSetupScript(flags);
     });

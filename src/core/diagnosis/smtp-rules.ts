@@ -67,12 +67,15 @@ const USE_OAUTH_FIXES = [
   'Then run `mailgate setup-script` for the Exchange Online commands and `mailgate doctor` to check every step.',
 ];
 
+const SHARED_CAUSE = '{authorizedFrom} is a shared mailbox: it has no sign-in of its own, and as the XOAUTH2 user= Exchange refuses it unless the service principal has FullAccess on it.';
+const SHARED_FIX = 'For a shared mailbox: sign in as a licensed mailbox that has Send As on it (its address as the signed-in mailbox, the shared address as From), or give the service principal FullAccess on the shared mailbox.';
 const AUTH_CAUSES = [
   'The service principal was registered in Exchange Online with the Object ID from App registrations instead of the Object ID from Enterprise applications (the token\'s oid), so Exchange does not recognise the app.',
   'New-ServicePrincipal was never run for application {clientId} in Exchange Online.',
   'The service principal has no FullAccess on mailbox {authorizedFrom} (with RBAC for Applications: no "Application SMTP.SendAsApp" role assignment covering it).',
   'The app has no Office 365 Exchange Online application permission SMTP.SendAsApp, or admin consent was not granted: the token then carries no roles.',
   'Authorized from Address {authorizedFrom} (the XOAUTH2 user=) is not the mailbox the permission was granted on, or not a mailbox of tenant {tenantId}.',
+  SHARED_CAUSE,
   PROPAGATION_CAUSE,
 ];
 const AUTH_FIXES = [
@@ -81,6 +84,7 @@ const AUTH_FIXES = [
   'Register the service principal (New-ServicePrincipal) and grant it FullAccess on {authorizedFrom} (Add-MailboxPermission).',
   CONSENT_FIX,
   MAILBOX_FIX,
+  SHARED_FIX,
 ];
 const AUTH_COMMANDS = [EXO_CONNECT, GET_SP, NEW_SP, ADD_FULLACCESS, GET_FULLACCESS];
 const AUTH_DOCS = [DOCS.MS_EXO_OAUTH, DOCS.PS_NEWSP, DOCS.PS_ADDMBXPERM, DOCS.MS_SMTP_RBAC];
@@ -184,6 +188,26 @@ export const SMTP_MATCHERS: readonly SmtpMatcher[] = [
       fixes: [...USE_OAUTH_FIXES, 'Meanwhile check the password and that SMTP AUTH is on for the mailbox (Get-CASMailbox).'],
       commands: [EXO_CONNECT, GET_CAS, GET_TRANSPORT],
       docs: [DOCS.SUP_PRINTERS, DOCS.BLOG_BASIC_2026],
+    },
+  },
+  {
+    // A shared mailbox as user= (docs/m365.md §3.3, §13): the commonest Send As trap. The reply is
+    // the generic one; the row applies only when the caller knows the mailbox is shared.
+    codes: [535], enhanced: '5.7.3', when: (ctx) => ctx.signInMailboxType === 'shared',
+    rule: {
+      id: 'smtp-535-5.7.3-shared-mailbox',
+      summary: 'Exchange Online refused the XOAUTH2 sign-in as {authorizedFrom} (535 5.7.3): {authorizedFrom} is a shared mailbox, which has no sign-in of its own.',
+      causes: [
+        'The shared mailbox {authorizedFrom} is used as the signed-in mailbox (the XOAUTH2 user=), and the service principal has no FullAccess on it.',
+        'Send As on a shared mailbox is granted to the mailboxes that send as it, not to the shared mailbox itself.',
+      ],
+      fixes: [
+        'Sign in as a licensed mailbox with Send As on {authorizedFrom}: make that mailbox the signed-in mailbox and keep {authorizedFrom} as the From address.',
+        'Grant the Send As if it is missing (Add-RecipientPermission below, with the signed-in mailbox as Trustee).',
+        'Or give the service principal FullAccess on {authorizedFrom} (Add-MailboxPermission below), which Microsoft documents for a shared mailbox as user=.',
+      ],
+      commands: [EXO_CONNECT, 'Add-RecipientPermission -Identity {authorizedFrom} -Trustee <the licensed mailbox that signs in> -AccessRights SendAs', 'Get-RecipientPermission -Identity {authorizedFrom}', ADD_FULLACCESS],
+      docs: [DOCS.MS_EXO_OAUTH, DOCS.PS_ADDRCPTPERM, DOCS.PS_ADDMBXPERM],
     },
   },
   {

@@ -48,6 +48,12 @@ export interface DiagnosisContext {
    * consent or the API permission is missing; with the role, the cause is on the Exchange side.
    */
   tokenRoles?: string[];
+  /**
+   * What the signed-in mailbox (authorizedFrom, the XOAUTH2 `user=`) is, when the caller knows it
+   * (the doctor, from Exchange's configuration). Exchange answers a shared mailbox as `user=`
+   * with the same `535 5.7.3` as every other OAuth refusal; knowing it is shared names the fix.
+   */
+  signInMailboxType?: 'user' | 'shared';
 }
 
 /**

@@ -81,6 +81,20 @@ function fixForFinding(f: ExchangeSideFinding, values: FillValues, registered: s
         commands: [fillOne(PS.connect, values), ...wrong.map((id) => `Remove-ServicePrincipal -Identity ${id}`), ...fillAll([PS.newServicePrincipal, PS.addFullAccess], values)],
       };
     }
+    case 'shared-mailbox-sign-in':
+      return {
+        fix: [
+          'Sign in as a licensed mailbox with Send As on {authorizedFrom}: that mailbox is the signed-in mailbox (the XOAUTH2 user=, `--sign-in-as`), {authorizedFrom} stays the From address.',
+          'Grant that mailbox Send As on {authorizedFrom} if it does not have it yet (Add-RecipientPermission below), and the service principal FullAccess on the signing-in mailbox.',
+          'Or, as Microsoft documents for a shared mailbox as user=, give the service principal FullAccess on {authorizedFrom} (Add-MailboxPermission below).',
+        ].map((t) => fillOne(t, values)),
+        commands: [
+          fillOne(PS.connect, values),
+          fillOne('Add-RecipientPermission -Identity {authorizedFrom} -Trustee <the licensed mailbox that signs in> -AccessRights SendAs', values),
+          fillOne('Get-RecipientPermission -Identity {authorizedFrom}', values),
+          fillOne(PS.addFullAccess, values),
+        ],
+      };
     case 'no-full-access':
       return {
         fix: ['Grant the service principal FullAccess on mailbox {authorizedFrom} (Add-MailboxPermission below), or cover the mailbox with an "Application SMTP.SendAsApp" RBAC assignment.', 'Changes can take 30 minutes or more to apply; then run `mailgate doctor` again.'].map((t) => fillOne(t, values)),
