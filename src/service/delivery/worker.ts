@@ -302,6 +302,10 @@ export class DeliveryWorker {
     let rateWait = Infinity;
     /** Senders that cannot take a message now (full, rate-limited): their later messages wait in the buffer. */
     const blocked = new Set<string>();
+    /** Of those, the ones waiting for their rate (or paused), not just for a free connection. */
+    const slow = new Set<string>();
+    /** Paused senders and when their messages are looked at again (each of their messages goes back to the queue). */
+    const paused = new Map<string, number>();
     // Each buffered message is looked at in order; one that its mailbox cannot take now is
     // skipped, not waited for, so a slow, full or paused mailbox never holds up the others
     // (issue 16). Within one sender the order stays first in, first out.
@@ -318,6 +322,12 @@ export class DeliveryWorker {
         continue;
       }
       const senderKey = head.sender ?? '';
+      const pausedUntil = paused.get(senderKey);
+      if (pausedUntil !== undefined) {
+        this.#buffer.splice(i, 1);
+        void this.#d.store.release(head.lease, pausedUntil).catch(() => false);
+        continue;
+      }
       if (blocked.has(senderKey)) {
         i++;
         continue;
@@ -340,10 +350,10 @@ export class DeliveryWorker {
       const held = this.#heldBy(scopes, senderKey, lease.settings, now);
       if (held) {
         this.#buffer.splice(i, 1);
-        blocked.add(senderKey);
         // Paused: back to the queue, untouched, until the pause ends (at once when every sender
         // is paused: nothing is claimed then).
         const until = this.#allPaused(now) ? now : Math.max(held.until, now + PAUSED_RECHECK_MS);
+        paused.set(senderKey, until);
         void this.#d.store.release(head.lease, until).catch(() => false);
         continue;
       }
@@ -362,6 +372,7 @@ export class DeliveryWorker {
       if (!bucket.tryTake(now)) {
         rateWait = Math.min(rateWait, bucket.msUntilNext(now));
         blocked.add(senderKey);
+        slow.add(senderKey);
         i++;
         continue;
       }
@@ -375,6 +386,8 @@ export class DeliveryWorker {
       const done = deliverMessage(this.#attemptDeps(), head, lease, {
         untake: () => bucket.giveBack(),
         sendSettled: () => {
+          // A sender left out of the last claim has room again: look for its messages.
+          if (this.#excluded.has(senderKey)) this.#drained = false;
           this.#recording.add(head.id);
           this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 1) - 1);
           const left = (this.#perMailer.get(mailer) ?? 1) - 1;
@@ -393,26 +406,49 @@ export class DeliveryWorker {
           for (const sc of scopes) if (this.#pauses.get(sc)?.settings === lease.settings) this.#endPause(sc, 'a message was delivered');
         },
       });
-      this.#track(head, done.finally(() => {
+      this.#track(head, done, () => {
         for (const sc of scopes) {
           const n = (this.#perScope.get(sc) ?? 1) - 1;
           if (n > 0) this.#perScope.set(sc, n);
           else this.#perScope.delete(sc);
         }
-      }));
+      });
     }
     if (rateWait !== Infinity) this.#scheduleRateWake(rateWait);
-    // Messages of blocked senders do not count as held: the claim goes on for the others (the
-    // buffer holds at most twice the prefetch).
-    const waiting = this.#buffer.filter((m) => blocked.has(m.sender ?? '')).length;
+    // Fairness across senders (issue 16): with several senders, the buffered messages of a
+    // sender waiting for its rate, and those beyond a full mailbox's hand-off, do not count as
+    // held, and the claim leaves that sender's due messages in the queue, so a slow or
+    // rate-limited mailbox never fills the buffer while others have messages due. With one
+    // sender, nothing changes. The buffer holds at most twice the prefetch.
+    let waiting = 0;
+    const exclude: string[] = [];
+    if ((blocked.size || paused.size) && (this.#d.mailers.senders?.().length ?? 1) > 1) {
+      exclude.push(...paused.keys());
+      const per = new Map<string, number>();
+      for (const m of this.#buffer) per.set(m.sender ?? '', (per.get(m.sender ?? '') ?? 0) + 1);
+      for (const snd of blocked) {
+        const n = per.get(snd) ?? 0;
+        if (slow.has(snd)) {
+          waiting += n;
+          exclude.push(snd);
+        } else if (n >= this.#handoff) {
+          waiting += n - this.#handoff;
+          exclude.push(snd);
+        }
+      }
+    }
     const held = this.#buffer.length - waiting + this.#inFlight.size;
     const wanted = this.#wanted();
     // Refill once half of what we hold is gone, not after every send: each claim is a commit,
     // and a claim of one per finished message doubled the store's commits during a burst.
     if (!this.#claiming && !this.#drained && this.#buffer.length - waiting <= this.#handoff && held <= Math.floor(wanted / 2) && this.#buffer.length < 2 * this.#o.prefetch) {
-      this.#claimDone = this.#claim(Math.min(wanted - held, 2 * this.#o.prefetch - this.#buffer.length));
+      this.#excluded = new Set(exclude);
+      this.#claimDone = this.#claim(Math.min(wanted - held, 2 * this.#o.prefetch - this.#buffer.length), exclude);
     }
   }
+
+  /** The senders the last claim left out (their mailbox was full or waiting for its rate). */
+  #excluded = new Set<string>();
 
   /** The pause holding a sender now (its credential's or its mailbox's), ending the ones whose settings changed. */
   #heldBy(scopes: readonly string[], sender: string, settings: EmailSettings, now: number): { until: number } | undefined {
@@ -504,11 +540,12 @@ export class DeliveryWorker {
     this.#cancelRate = this.#d.scheduler.setTimer(() => this.#pump(), Math.max(1, ms));
   }
 
-  #track(m: ClaimedMessage, p: Promise<void>): void {
+  #track(m: ClaimedMessage, p: Promise<void>, onDone?: () => void): void {
     this.#sending.set(m.id, m);
     const tracked = p
       .catch((error: unknown) => this.#d.logger.error({ messageId: m.id, err: error }, 'delivery bookkeeping failed; the lease will expire and the message will be retried'))
       .finally(() => {
+        onDone?.();
         this.#sending.delete(m.id);
         this.#inFlight.delete(m.id);
         this.#recording.delete(m.id);
@@ -522,7 +559,7 @@ export class DeliveryWorker {
     return this.#allPaused(this.#d.scheduler.now());
   }
 
-  async #claim(limit: number): Promise<void> {
+  async #claim(limit: number, excludeSenders: string[] = []): Promise<void> {
     if (!this.#d.mailers.ready() || this.#pausedNow()) {
       // Nothing is claimed while paused: the queue stays untouched (status queued).
       this.#drained = true;
@@ -531,10 +568,21 @@ export class DeliveryWorker {
     this.#claiming = true;
     const wakes = this.#wakes;
     try {
-      const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs });
+      const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs, ...(excludeSenders.length ? { excludeSenders } : {}) });
       const local = new Map<string, ClaimedMessage>([...this.#sending, ...this.#buffer.map((m) => [m.id, m] as const)]);
       for (const m of claimed) {
         const mine = local.get(m.id);
+        if (mine && !m.reclaimed && this.#inFlight.has(m.id)) {
+          // Not a lease we lost: our attempt already recorded its result (a retry due at once)
+          // and only its bookkeeping is still finishing. The new attempt waits for it, so the two
+          // never share the id's entries.
+          const previous = this.#inFlight.get(m.id)!;
+          void previous.then(() => {
+            this.#buffer.push(m);
+            this.#pump();
+          });
+          continue;
+        }
         if (mine) {
           // Our own lease expired (a stalled event loop, a failed renewal) and the claim took the
           // message back while we still hold it: adopt the new lease, so the send in flight

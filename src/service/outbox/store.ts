@@ -132,6 +132,12 @@ export interface ClaimOptions {
   limit: number;
   now: number;
   leaseMs: number;
+  /**
+   * Due messages of these senders (lower case; '' for messages without a sender) are left for a
+   * later claim: their mailbox is full or rate-limited in this worker, which claims for the
+   * others meanwhile (issue 16). Expired leases are taken over whatever their sender.
+   */
+  excludeSenders?: string[];
 }
 
 /** A claimed message: everything the worker needs to send it. */

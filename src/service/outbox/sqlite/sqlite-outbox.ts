@@ -140,6 +140,10 @@ export class SqliteOutbox implements OutboxStore {
       byId: p(`SELECT ${RECORD_COLUMNS} FROM messages WHERE id = ?`),
       expiredLeases: p(`SELECT seq, attempt_count FROM messages INDEXED BY messages_leased WHERE status = 'sending' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`),
       due: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`),
+      // The same, skipping the senders whose mailbox cannot take more now (the worker's fairness
+      // across senders, issue 16); a message without a sender counts as sender ''.
+      dueExcept: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?
+        AND coalesce(sender, '') NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_at, seq LIMIT ?`),
       claimOne: p(`UPDATE messages SET status = 'sending', lease_owner = @owner, lease_expires_at = @leaseUntil,
         attempt_count = attempt_count + 1, next_attempt_at = NULL, updated_at = @now WHERE seq = @seq
         RETURNING seq, id, message_id_header, mailbox, sender, recipient_count, created_at, expires_at, attempt_count`),
@@ -247,7 +251,9 @@ export class SqliteOutbox implements OutboxStore {
         take(e.seq, true);
       }
       if (out.length < o.limit) {
-        const due = this.#s.due.all(o.now, o.limit - out.length) as { seq: number }[];
+        const due = (o.excludeSenders?.length
+          ? this.#s.dueExcept.all(o.now, JSON.stringify(o.excludeSenders), o.limit - out.length)
+          : this.#s.due.all(o.now, o.limit - out.length)) as { seq: number }[];
         for (const d of due) take(d.seq, false);
       }
       return out;
