@@ -97,6 +97,7 @@ export class MailerSource {
     const snap = this.#settings();
     if (!this.#senders) return { key: ONLY, version: snap.version, settings: snap.settings };
     const s = this.#senders();
+    if (s !== this.#lastSnapshot) this.#prune(s);
     const key = (sender ?? s.defaultSender ?? '').toLowerCase();
     const entry = s.senders.get(key);
     if (!entry) return undefined;
@@ -105,6 +106,20 @@ export class MailerSource {
     if (entry.maxConnections !== undefined) limits.maxConnections = entry.maxConnections;
     if (entry.dailyRecipients !== undefined) limits.dailyRecipients = entry.dailyRecipients;
     return { key, version: snap.version, settings: entry.settings, ...(entry.address !== entry.signInAs ? { from: entry.address } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
+  }
+
+  #lastSnapshot?: SendersSnapshotView;
+
+  /** A new senders snapshot: close the mailers of senders that are gone (their pools and connections). */
+  #prune(s: SendersSnapshotView): void {
+    this.#lastSnapshot = s;
+    for (const [key, b] of [...this.#built]) {
+      if (s.senders.has(key)) continue;
+      this.#built.delete(key);
+      this.#broken.delete(key);
+      this.#retire(b);
+      this.#closeBuilt(b);
+    }
   }
 
   /** Why the current settings cannot send although they are valid (e.g. the certificate file is unreadable). */
