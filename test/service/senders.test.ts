@@ -180,6 +180,11 @@ describe('senders through the API', () => {
     assert.deepEqual(list.json.items.map((s: { address: string }) => s.address), ['noreply@contoso.com', 'billing@contoso.com', 'support@contoso.com']);
     const support = list.json.items.find((s: { address: string }) => s.address === 'support@contoso.com');
     assert.equal(support.signInAs, 'noreply@contoso.com');
+    // What the doctor checks per sender.
+    assert.equal(svc.deps.senders!.effectiveRawFor('billing@contoso.com')?.clientSecret, 'fabrikam-secret-value-42');
+    assert.equal(svc.deps.senders!.effectiveRawFor('billing@contoso.com')?.authorizedFrom, 'billing@contoso.com');
+    assert.equal(svc.deps.senders!.effectiveRawFor('support@contoso.com')?.authorizedFrom, 'noreply@contoso.com');
+    assert.equal(svc.deps.senders!.effectiveRawFor('noreply@contoso.com')?.clientSecret, 'default-secret-value-1');
     const db = readFileSync(join(dir.dir, 'mailgate.db'));
     assert.ok(!db.includes('fabrikam-secret-value-42'), 'the secret is encrypted at rest');
     const creds = await call('GET', '/api/v1/credentials', admin);

@@ -106,6 +106,8 @@ export class SendersService {
   #doc: StoredDoc = { credentials: [], senders: [] };
   #snapshot: SendersSnapshot = { version: 0, senders: new Map() };
   #credentials: CredentialView[] = [];
+  /** Each sender's effective raw Email Settings (decrypted secrets: never serialise). */
+  #raw = new Map<string, RawSettings>();
   #secrets: string[] = [];
   #reloads: Promise<void> = Promise.resolve();
   readonly #listeners = new Set<() => void>();
@@ -165,6 +167,20 @@ export class SendersService {
     return this.#credentials;
   }
 
+  /**
+   * The effective raw Email Settings of one sender (the default sender's are the Email
+   * Settings'), valid or not: what the doctor checks per sender (`runDoctor(raw)`), as
+   * `SettingsService.effectiveRaw()` is for the default sender. `authorizedFrom` is the
+   * signed-in mailbox; the From address is the sender's `address`. Holds decrypted secrets:
+   * never serialise it.
+   */
+  effectiveRawFor(address: string): RawSettings | undefined {
+    const a = address.trim().toLowerCase();
+    if (a === this.#snapshot.defaultSender) return this.#settings.effectiveRaw();
+    const r = this.#raw.get(a);
+    return r ? { ...r } : undefined;
+  }
+
   /** Every secret value in effect for any sender (for scrubbing). */
   secrets(): string[] {
     return this.#secrets;
@@ -201,6 +217,7 @@ export class SendersService {
     const rows = await this.#store.getSettings();
     this.#doc = rows[SENDERS_ROW] ? (JSON.parse(rows[SENDERS_ROW]) as StoredDoc) : { credentials: [], senders: [] };
     const senders = new Map<string, SenderEntry>();
+    const raws = new Map<string, RawSettings>();
     const credentials: CredentialView[] = [];
     const secrets = new Set<string>(this.#settings.secrets());
     const base = settingsFromEnv(this.#env).raw;
@@ -288,6 +305,7 @@ export class SendersService {
         else raw = senderSettings(r.credential, s, base);
       }
       let settings: EmailSettings | undefined;
+      if (raw) raws.set(address, raw);
       if (raw) {
         const parsed = parseSettings(raw);
         if (parsed.ok) settings = parsed.settings;
@@ -313,6 +331,7 @@ export class SendersService {
     for (const e of this.#snapshot.senders.values()) if (e.settings) prev.set(settingsFingerprint(e.settings), e.settings);
     for (const e of senders.values()) if (e.settings) e.settings = prev.get(settingsFingerprint(e.settings)) ?? e.settings;
     this.#credentials = credentials;
+    this.#raw = raws;
     this.#secrets = [...secrets];
     this.#snapshot = { version: this.#snapshot.version + 1, senders, ...(defaultSender ? { defaultSender } : {}) };
     for (const l of this.#listeners) l();
