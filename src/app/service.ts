@@ -43,6 +43,9 @@ import { createOutbox } from '../service/outbox/outbox.js';
 import { loadMasterKey } from '../service/settings/secret-box.js';
 import { createSendTest } from '../service/delivery/send-test.js';
 import { SettingsService } from '../service/settings/settings-store.js';
+import { fileDefaultEnv, SendersService } from '../service/settings/senders-service.js';
+import { checkConfigFile, resolveCredential, singleSenderEnvConflicts } from '../config/mailgate-config.js';
+import type { SendersConfig } from '../core/senders.js';
 import { openSqliteStore, type SqliteStore } from '../service/outbox/sqlite/sqlite-store.js';
 import { MailerSource, type MailerFactory } from '../service/delivery/mailer-source.js';
 import { systemScheduler, type Scheduler } from '../service/delivery/scheduler.js';
@@ -170,6 +173,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
   const config = parsed.config;
   const ca = await loadCa(o, config);
   await checkCertificateFileFromEnv(env);
+  const { file: senderFile, settingsEnv } = await loadConfigFile(env);
 
   const store = openSqliteStore(config.dataDir); // throws DataDirError naming the path
   const closers: (() => Promise<void>)[] = [() => store.close()];
@@ -178,9 +182,10 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
   };
   try {
     const masterKey = loadMasterKey(env.MAILGATE_MASTER_KEY, config.dataDir);
-    const settings = await SettingsService.open({ store, masterKey: masterKey.key, env, now });
+    const settings = await SettingsService.open({ store, masterKey: masterKey.key, env: settingsEnv, now });
+    const senders = await SendersService.open({ store, settings, masterKey: masterKey.key, env, now, ...(senderFile ? { file: senderFile } : {}) });
     // Every log line is scrubbed of the secrets in effect, whatever field carries them.
-    const removeSecretSource = addLogSecretSource(() => settings.secrets());
+    const removeSecretSource = addLogSecretSource(() => senders.secrets());
     closers.push(async () => removeSecretSource());
     const adminPassword = await resolveAdminPassword(store, env.MAILGATE_ADMIN_PASSWORD, { now: now() });
     const warnings = () => {
@@ -202,8 +207,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     if (thread) closers.push(() => thread.stop());
     const threadReady = thread?.warmUp();
     const mailers = new MailerSource(() => settings.snapshot(), deliveryFactory, (error) =>
-      logger.error({ err: error, code: (error as { code?: string })?.code }, 'the Email Settings cannot be used to send (nothing is delivered until they change)'),
-    );
+      logger.error({ err: error, code: (error as { code?: string })?.code }, 'a sender\'s settings cannot be used to send (nothing is delivered for it until they change)'),
+    () => senders.snapshot());
     closers.push(() => mailers.close());
     let testTokenRequests = 0;
 
@@ -230,6 +235,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     const deps: AppDeps = {
       store,
       settings,
+      senders,
       outbox,
       metrics,
       tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
@@ -290,6 +296,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     const credentialTimer = setInterval(() => void credentials.tick(), TICK_INTERVAL_MS);
     credentialTimer.unref();
     closers.push(async () => clearInterval(credentialTimer));
+    senders.onChange(() => worker?.wake());
 
     // Loads while the store and settings are set up; ready only once sending need not wait.
     await threadReady;
@@ -329,7 +336,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
             authWindowMs: config.relayAuthWindowSeconds * 1000,
             ...o.relayTimeouts,
           },
-          { store, outbox, sendable: () => { const f = settings.settings()?.authorizedFrom; return f ? [f] : []; }, tls, logger, now, onEvent: (e) => {
+          // Every configured sender; a client's allowFrom narrows it (relay-clients.ts).
+          { store, outbox, sendable: () => { const d = senders.defaultSender(); return [...(d ? [d.address] : []), ...senders.list().filter((x) => !x.isDefault).map((x) => x.address)]; }, senderFor: (a) => { const x = senders.get(a); return x ? { address: x.address, signInAs: x.signInAs } : undefined; }, tls, logger, now, onEvent: (e) => {
             observeRelayEvent(metrics.relay, e);
             o.onRelayEvent?.(e);
           } },
@@ -373,4 +381,24 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * MAILGATE_CONFIG (issue 16): the file of credentials and senders, checked before anything
+ * starts (every problem at once, each naming its path), and never together with the
+ * single-sender variables. Its first sender is the default sender: the Email Settings see it
+ * as environment values (read-only on the page, as environment values are).
+ */
+async function loadConfigFile(env: Record<string, string | undefined>): Promise<{ file?: SendersConfig; settingsEnv: Record<string, string | undefined> }> {
+  const path = env.MAILGATE_CONFIG?.trim();
+  if (!path) return { settingsEnv: env };
+  const conflicts = singleSenderEnvConflicts(env);
+  if (conflicts.length) throw new ServiceStartError(`MAILGATE_CONFIG cannot be used with the single-sender variables:\n  ${conflicts.map((p) => p.message).join('\n  ')}`, conflicts);
+  const r = await checkConfigFile(path, env);
+  if (!r.ok) throw new ServiceStartError(`MAILGATE_CONFIG ${path} has problems:\n  ${r.problems.map((p) => p.message).join('\n  ')}`, r.problems);
+  const first = r.config.senders[0];
+  const i = r.config.credentials.findIndex((c) => c.name.toLowerCase() === first.credential.toLowerCase());
+  const resolved = await resolveCredential(r.config.credentials[i], env, `credentials[${i}]`);
+  if (!resolved.credential) throw new ServiceStartError(`MAILGATE_CONFIG ${path} has problems:\n  ${resolved.problems.map((p) => p.message).join('\n  ')}`, resolved.problems);
+  return { file: r.config, settingsEnv: { ...env, ...fileDefaultEnv(resolved.credential, first, env) } };
 }

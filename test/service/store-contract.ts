@@ -128,6 +128,37 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    it('senders (issue 16): each message records its sender, the list filters by it, the claim can leave senders out', async () => {
+      await withStore(factory, async ({ store }) => {
+        const a1 = newMessage({ sender: 'a@contoso.com', mailbox: 'a@contoso.com', createdAt: T0 });
+        const b1 = newMessage({ sender: 'b@contoso.com', mailbox: 'a@contoso.com', createdAt: T0 + 1 });
+        const a2 = newMessage({ sender: 'a@contoso.com', mailbox: 'a@contoso.com', createdAt: T0 + 2 });
+        const none = newMessage({ createdAt: T0 + 3 });
+        for (const m of [a1, b1, a2, none]) await store.enqueue(m);
+        assert.equal((await store.get(b1.id))?.sender, 'b@contoso.com');
+        assert.equal((await store.get(b1.id))?.mailbox, 'a@contoso.com');
+        assert.equal((await store.get(none.id))?.sender, undefined);
+        assert.deepEqual((await store.list({ sender: 'a@contoso.com', limit: 10 })).items.map((m) => m.id), [a2.id, a1.id]);
+        assert.deepEqual((await store.list({ sender: 'A@Contoso.com', status: 'queued', limit: 10 })).items.map((m) => m.id), [a2.id, a1.id], 'case-insensitive');
+        const claimed = await store.claim({ owner: 'w', limit: 10, now: T0 + 10, leaseMs: 60_000, excludeSenders: ['a@contoso.com', ''] });
+        assert.deepEqual(claimed.map((m) => m.id), [b1.id], 'a@ and the messages without a sender left out');
+        assert.equal(claimed[0].sender, 'b@contoso.com');
+        const rest = await store.claim({ owner: 'w', limit: 10, now: T0 + 10, leaseMs: 60_000 });
+        assert.deepEqual(rest.map((m) => m.id), [a1.id, a2.id, none.id]);
+        assert.equal(rest[2].sender, undefined);
+      });
+    });
+
+    it('API keys may be limited to senders', async () => {
+      await withStore(factory, async ({ store }) => {
+        assert.ok(await store.createApiKey({ name: 'billing', scope: 'send', hash: 'h-billing', prefix: 'mg_bill', createdAt: T0, senders: ['billing@contoso.com'] }));
+        assert.ok(await store.createApiKey({ name: 'any', scope: 'send', hash: 'h-any', prefix: 'mg_anyy', createdAt: T0 }));
+        assert.deepEqual((await store.findApiKey('h-billing'))?.senders, ['billing@contoso.com']);
+        assert.equal((await store.findApiKey('h-any'))?.senders, undefined);
+        assert.deepEqual((await store.listApiKeys()).map((k) => k.senders), [['billing@contoso.com'], undefined]);
+      });
+    });
+
     it('claim takes due messages oldest first, sets the lease and counts the attempt', async () => {
       await withStore(factory, async ({ store }) => {
         const a = newMessage({ createdAt: T0 });

@@ -89,11 +89,17 @@ async function listPage(a: Admin, c: AdminContext): Promise<Response> {
   if (statusParam && !status) problems.push(`Unknown status "${statusParam.slice(0, 40)}": showing all messages.`);
   const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : undefined;
   if (cursorParam && !cursor) problems.push('That page link is not valid: showing the newest messages.');
+  // The sender filter (issue 16): one of the configured senders, or any address-like value
+  // (a sender deleted since still has messages).
+  const senderParam = (c.req.query('sender') ?? '').trim().toLowerCase();
+  const sender = /^[^\s<>@&?#]{1,64}@[a-z0-9.-]{1,253}$/.test(senderParam) ? senderParam : undefined;
+  if (senderParam && !sender) problems.push('That sender is not an address: showing every sender.');
+  const senders = a.deps.senders?.list() ?? [];
 
   const now = a.deps.now();
   const since = chartSince(now);
   const [page, counts, buckets] = await Promise.all([
-    store.list({ status, limit: PAGE_SIZE, cursor }),
+    store.list({ status, ...(sender ? { sender } : {}), limit: PAGE_SIZE, cursor }),
     store.countByStatus(),
     store.deliveryHistogram(since, HOUR_MS),
   ]);
@@ -104,8 +110,10 @@ async function listPage(a: Admin, c: AdminContext): Promise<Response> {
   }));
   const total = MESSAGE_STATUSES.reduce((n, s) => n + (counts[s] ?? 0), 0);
   const filterLink = (s: MessageStatus | undefined, label: string, n: number) =>
-    html`<li><a href="${a.url(`/messages${s ? `?status=${s}` : ''}`)}"${s === status ? html` aria-current="true"` : ''}>${label} (${n})</a></li>`;
-  const query = (extra: string) => a.url(`/messages?${[status ? `status=${status}` : '', extra].filter(Boolean).join('&')}`);
+    html`<li><a href="${a.url(`/messages${s || sender ? `?${[s ? `status=${s}` : '', sender ? `sender=${encodeURIComponent(sender)}` : ''].filter(Boolean).join('&')}` : ''}`)}"${s === status ? html` aria-current="true"` : ''}>${label} (${n})</a></li>`;
+  const query = (extra: string) => a.url(`/messages?${[status ? `status=${status}` : '', sender ? `sender=${encodeURIComponent(sender)}` : '', extra].filter(Boolean).join('&')}`);
+  const senderLink = (addr: string | undefined, label: string) =>
+    html`<li><a href="${a.url(`/messages?${[status ? `status=${status}` : '', addr ? `sender=${encodeURIComponent(addr)}` : ''].filter(Boolean).join('&')}`)}"${addr === sender ? html` aria-current="true"` : ''}>${label}</a></li>`;
 
   const body = html`${deliveryPauseNotice(a)}
 ${problems.map((p) => html`<p class="notice" role="note">${p}</p>`)}
@@ -118,6 +126,10 @@ ${problems.map((p) => html`<p class="notice" role="note">${p}</p>`)}
   ${filterLink(undefined, 'All', total)}
   ${MESSAGE_STATUSES.map((s) => filterLink(s, STATUS_LABEL[s], counts[s] ?? 0))}
 </ul></nav>
+${senders.length > 1 || sender ? html`<nav aria-label="Filter by sender"><ul class="filters">
+  ${senderLink(undefined, 'Every sender')}
+  ${senders.map((x) => senderLink(x.address, x.address))}
+</ul></nav>` : ''}
 ${page.items.length === 0
     ? html`<p class="muted" data-empty>No ${status ? STATUS_LABEL[status].toLowerCase() : ''} messages${cursor ? ' on this page' : ''}.</p>`
     : html`<div class="table-wrap"><table class="data stack" aria-labelledby="messages-heading">
@@ -156,6 +168,7 @@ function detailPage(a: Admin, c: AdminContext, m: MessageDetail): Response {
     ['To', m.toSummary],
     ['Subject', m.subject || '(no subject)'],
     ['From mailbox', m.mailbox || '—'],
+    ...(m.sender && m.sender !== m.mailbox.toLowerCase() ? [['Sender (From)', m.sender] as [string, string]] : []),
     ['Recipients', String(m.recipientCount)],
     ['Created', timeTag(m.createdAt)],
     ['Updated', timeTag(m.updatedAt)],

@@ -19,11 +19,12 @@ export function registerApiKeyCommands(program: Command): void {
     .command('create <name>')
     .description('Create an API key and print it once')
     .addOption(new Option('--scope <scope>', 'send (submit and read messages) or admin (everything)').choices([...API_KEY_SCOPES]).default('send'))
+    .option('--sender <address...>', 'limit the key to these senders (From addresses); default: every sender')
     .option('--json', 'print {"name","scope","key"} as JSON')
     .option('--data-dir <dir>', DATA_DIR_HELP)
-    .action(async (name: string, opts: { scope: ApiKeyScope; json?: boolean; dataDir?: string }) => {
+    .action(async (name: string, opts: { scope: ApiKeyScope; sender?: string[]; json?: boolean; dataDir?: string }) => {
       try {
-        const { created, dataDir } = await withStore(opts, async (store, dataDir) => ({ created: await createApiKey(store, name, opts.scope, { now: Date.now(), actor: 'cli' }), dataDir }));
+        const { created, dataDir } = await withStore(opts, async (store, dataDir) => ({ created: await createApiKey(store, name, opts.scope, { now: Date.now(), actor: 'cli', ...(opts.sender ? { senders: opts.sender } : {}) }), dataDir }));
         if (opts.json) process.stdout.write(`${JSON.stringify(created)}\n`);
         else process.stdout.write(`Created API key "${created.name}" (scope ${created.scope}) for the service on the data dir ${dataDir}. It is shown only now; store it safely:\n${created.key}\n`);
       } catch (error) {
@@ -40,7 +41,7 @@ export function registerApiKeyCommands(program: Command): void {
       try {
         const keys = await withStore(opts, (store) => store.listApiKeys());
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(keys.map((k) => ({ name: k.name, scope: k.scope, prefix: k.prefix, createdAt: iso(k.createdAt), revokedAt: k.revokedAt === undefined ? null : iso(k.revokedAt) })))}\n`);
+          process.stdout.write(`${JSON.stringify(keys.map((k) => ({ name: k.name, scope: k.scope, prefix: k.prefix, createdAt: iso(k.createdAt), revokedAt: k.revokedAt === undefined ? null : iso(k.revokedAt), senders: k.senders ?? null })))}\n`);
           return;
         }
         if (!keys.length) {

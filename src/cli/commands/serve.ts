@@ -19,6 +19,7 @@ import { startService, type RunningService } from '../../app/service.js';
 import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
 import { registerBackupCommand } from './backup.js';
+import { registerConfigCommands } from './config.js';
 
 function fail(command: string, error: unknown): never {
   process.stderr.write(`mailgate ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -104,6 +105,7 @@ export function registerServeCommands(program: Command): void {
   registerApiKeyCommands(program);
   registerAdminCommands(program);
   registerBackupCommand(program);
+  registerConfigCommands(program);
 }
 
 /** One stdout line about the SMTP relay: where, and the certificate a device may pin. */

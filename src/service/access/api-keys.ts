@@ -41,16 +41,21 @@ export class ApiKeyError extends Error {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Create a key; returns the plain key (shown once, never stored). */
-export async function createApiKey(store: ConfigStore, name: string, scope: ApiKeyScope, o: { now: number; actor: string }): Promise<{ name: string; scope: ApiKeyScope; key: string }> {
+/**
+ * Create a key; returns the plain key (shown once, never stored). `o.senders`: the senders
+ * (From addresses) it may send as (issue 16); absent or empty: every sender.
+ */
+export async function createApiKey(store: ConfigStore, name: string, scope: ApiKeyScope, o: { now: number; actor: string; senders?: string[] }): Promise<{ name: string; scope: ApiKeyScope; key: string; senders?: string[] }> {
   if (!NAME.test(name)) throw new ApiKeyError(`The key name "${name.slice(0, 80)}" is invalid: use 1–64 letters, digits, dots, dashes or underscores.`);
   if (!API_KEY_SCOPES.includes(scope)) throw new ApiKeyError(`The scope "${String(scope)}" is invalid: use send or admin.`);
+  const senders = [...new Set((o.senders ?? []).map((a) => a.trim().toLowerCase()))];
+  for (const a of senders) if (!/^[^\s<>@]{1,64}@[A-Za-z0-9.-]{1,253}$/.test(a)) throw new ApiKeyError(`The sender "${a.slice(0, 80)}" is not an address.`);
   const key = generateApiKey();
   forgetCachedApiKeys(store);
-  const created = await store.createApiKey({ name, scope, hash: hashApiKey(key), prefix: key.slice(0, 7), createdAt: o.now });
+  const created = await store.createApiKey({ name, scope, hash: hashApiKey(key), prefix: key.slice(0, 7), createdAt: o.now, ...(senders.length ? { senders } : {}) });
   if (!created) throw new ApiKeyError(`An active API key named "${name}" exists already; revoke it first (mailgate apikey revoke ${name}).`);
-  await store.appendAudit({ at: o.now, actor: o.actor, action: 'apikey.create', detail: { name, scope } });
-  return { name, scope, key };
+  await store.appendAudit({ at: o.now, actor: o.actor, action: 'apikey.create', detail: { name, scope, ...(senders.length ? { senders } : {}) } });
+  return { name, scope, key, ...(senders.length ? { senders } : {}) };
 }
 
 export async function revokeApiKey(store: ConfigStore, name: string, o: { now: number; actor: string }): Promise<boolean> {

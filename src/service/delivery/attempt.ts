@@ -100,7 +100,7 @@ export async function deliverMessage(d: AttemptDeps, m: ClaimedMessage, lease: M
 async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLease, hooks: DeliveryHooks, settle: () => void): Promise<void> {
   const mailbox = lease.settings.authorizedFrom;
   const started = d.scheduler.now();
-  if (!(await d.budget.allows(mailbox, m.recipientCount, started))) {
+  if (!(await d.budget.allows(mailbox, m.recipientCount, started, lease.limits?.dailyRecipients))) {
     hooks.untake();
     settle();
     await d.store.release(m.lease, started + d.budgetDeferMs);
@@ -110,6 +110,9 @@ async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLea
   let result: Awaited<ReturnType<typeof lease.mailer.send>>;
   try {
     const message = decodePayload(m.payload, m.messageIdHeader);
+    // Send As: a sender whose From is not its signed-in mailbox puts its address in From
+    // (the request's own "Name <address>" when it gave one, already checked at intake).
+    if (lease.from && message.from === undefined && !message.raw) message.from = lease.from;
     result = await lease.mailer.send(message);
   } catch (error) {
     settle();

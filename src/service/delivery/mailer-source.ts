@@ -30,6 +30,25 @@ export interface SettingsSnapshot {
 export interface MailerLease {
   mailer: Mailer;
   settings: EmailSettings;
+  /**
+   * The sender's From address when it is not the signed-in mailbox (Send As): set as the From
+   * of a message that names none. Absent for the Email Settings' one sender.
+   */
+  from?: string;
+  /** The sender's own limits (per signed-in mailbox), when it sets them. */
+  limits?: SenderLimits;
+}
+
+export interface SenderLimits {
+  ratePerMinute?: number;
+  maxConnections?: number;
+  dailyRecipients?: number;
+}
+
+/** The senders in effect (service/settings/senders-service.ts `snapshot()`). */
+export interface SendersSnapshotView {
+  senders: ReadonlyMap<string, { address: string; signInAs: string; settings?: EmailSettings; ratePerMinute?: number; maxConnections?: number; dailyRecipients?: number }>;
+  defaultSender?: string;
 }
 
 interface Built {
@@ -39,92 +58,169 @@ interface Built {
   credential: string;
 }
 
-function credentialFingerprint(s: EmailSettings): string {
+/** What makes two settings share a token: the credential and where it is sent, never the mailbox. */
+export function credentialFingerprint(s: EmailSettings): string {
   const parts = [s.useModernAuth, s.cloud, s.tenantId, s.clientId, s.authorityHost, s.scope, s.clientCertificatePath,
     s.clientSecret?.reveal(), s.clientCertificatePem?.reveal(), s.smtpUsername, s.smtpPassword?.reveal()];
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
+/** The key of the Email Settings' one sender when no senders source is given. */
+const ONLY = '';
+
 export class MailerSource {
   readonly #settings: () => SettingsSnapshot;
+  readonly #senders?: () => SendersSnapshotView;
   readonly #factory: MailerFactory;
-  #current: Built | undefined;
+  /** One mailer per sender (ONLY without a senders source), rebuilt when its settings change. */
+  readonly #built = new Map<string, Built>();
   /** Token requests of providers no longer in use (a closed pool asks for no more tokens). */
   #retiredTokenRequests = 0;
   #closed = false;
-  /** The settings version whose mailer could not be built (e.g. an unreadable certificate), and why. */
-  #broken?: { version: number; error: unknown };
+  /** Per sender: the settings (object) whose mailer could not be built, and why. */
+  readonly #broken = new Map<string, { settings: EmailSettings; error: unknown }>();
   readonly #onBuildError?: (error: unknown) => void;
 
-  constructor(settings: () => SettingsSnapshot, factory: MailerFactory, onBuildError?: (error: unknown) => void) {
+  /**
+   * `senders`: the senders in effect (issue 16). Without it, the one sender is the Email
+   * Settings (`settings`), as before.
+   */
+  constructor(settings: () => SettingsSnapshot, factory: MailerFactory, onBuildError?: (error: unknown) => void, senders?: () => SendersSnapshotView) {
     this.#settings = settings;
     this.#factory = factory;
     this.#onBuildError = onBuildError;
+    this.#senders = senders;
+  }
+
+  /** The sender's settings (default sender when `sender` is absent), its key, and its lease extras. */
+  #resolve(sender?: string): { key: string; version: number; settings?: EmailSettings; from?: string; limits?: SenderLimits } | undefined {
+    const snap = this.#settings();
+    if (!this.#senders) return { key: ONLY, version: snap.version, settings: snap.settings };
+    const s = this.#senders();
+    if (s !== this.#lastSnapshot) this.#prune(s);
+    const key = (sender ?? s.defaultSender ?? '').toLowerCase();
+    const entry = s.senders.get(key);
+    if (!entry) return undefined;
+    const limits: SenderLimits = {};
+    if (entry.ratePerMinute !== undefined) limits.ratePerMinute = entry.ratePerMinute;
+    if (entry.maxConnections !== undefined) limits.maxConnections = entry.maxConnections;
+    if (entry.dailyRecipients !== undefined) limits.dailyRecipients = entry.dailyRecipients;
+    return { key, version: snap.version, settings: entry.settings, ...(entry.address !== entry.signInAs ? { from: entry.address } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
+  }
+
+  #lastSnapshot?: SendersSnapshotView;
+
+  /** A new senders snapshot: close the mailers of senders that are gone (their pools and connections). */
+  #prune(s: SendersSnapshotView): void {
+    this.#lastSnapshot = s;
+    for (const [key, b] of [...this.#built]) {
+      if (s.senders.has(key)) continue;
+      this.#built.delete(key);
+      this.#broken.delete(key);
+      this.#retire(b);
+      this.#closeBuilt(b);
+    }
   }
 
   /** Why the current settings cannot send although they are valid (e.g. the certificate file is unreadable). */
-  buildError(): unknown {
-    const snap = this.#settings();
-    return this.#broken && this.#broken.version === snap.version ? this.#broken.error : undefined;
+  buildError(sender?: string): unknown {
+    const r = this.#resolve(sender);
+    if (!r?.settings) return undefined;
+    const b = this.#broken.get(r.key);
+    return b && b.settings === r.settings ? b.error : undefined;
   }
 
-  /** The current mailer, or undefined when the settings do not allow sending. */
-  acquire(): MailerLease | undefined {
+  /** The mailer of a sender (the default sender when absent), or undefined when it cannot send. */
+  acquire(sender?: string): MailerLease | undefined {
     if (this.#closed) return undefined;
-    const snap = this.#settings();
-    if (!snap.settings) return undefined;
-    if (this.#broken?.version === snap.version) return undefined;
-    if (!this.#current || this.#current.version !== snap.version) {
+    const r = this.#resolve(sender);
+    if (!r?.settings) return undefined;
+    if (this.#broken.get(r.key)?.settings === r.settings) return undefined;
+    let b = this.#built.get(r.key);
+    // Rebuilt when the sender's settings object changed (one per settings version for the
+    // Email Settings; the senders service keeps an unchanged sender's object across reloads).
+    if (!b || b.settings !== r.settings) {
       try {
-        this.#rebuild(snap.version, snap.settings);
+        b = this.#rebuild(r.key, r.version, r.settings);
       } catch (error) {
-        // Never let a bad credential file crash the process: these settings cannot send until
-        // they change (the error is reported once, and by /readyz).
-        this.#broken = { version: snap.version, error };
+        // Never let a bad credential file crash the process: this sender cannot send until
+        // its settings change (the error is reported once, and by /readyz).
+        this.#broken.set(r.key, { settings: r.settings, error });
         this.#onBuildError?.(error);
         return undefined;
       }
     }
-    const b = this.#current!;
-    return { mailer: b.mailer, settings: b.settings };
+    return { mailer: b.mailer, settings: b.settings, ...(r.from ? { from: r.from } : {}), ...(r.limits ? { limits: r.limits } : {}) };
   }
 
-  #rebuild(version: number, settings: EmailSettings): void {
-    const old = this.#current;
+  /** A token provider in use for this credential (shared: one token per credential, however many senders). */
+  #providerFor(credential: string): TokenProvider | undefined {
+    for (const b of this.#built.values()) if (b.credential === credential && b.mailer.tokenProvider) return b.mailer.tokenProvider;
+    return undefined;
+  }
+
+  #rebuild(key: string, version: number, settings: EmailSettings): Built {
+    const old = this.#built.get(key);
     const credential = credentialFingerprint(settings);
-    const reuse = old && old.credential === credential ? old.mailer.tokenProvider : undefined;
+    const reuse = this.#providerFor(credential);
     const mailer = this.#factory(settings, { tokenProvider: reuse });
-    const oldProvider = old?.mailer.tokenProvider;
-    if (oldProvider && oldProvider !== mailer.tokenProvider) this.#retiredTokenRequests += oldProvider.requestCount;
-    this.#current = { version, settings, mailer, credential };
-    if (old) this.#closeBuilt(old);
+    const built: Built = { version, settings, mailer, credential };
+    this.#built.set(key, built);
+    if (old) {
+      this.#retire(old);
+      this.#closeBuilt(old);
+    }
+    return built;
+  }
+
+  /** Count an old mailer's token requests once its provider is used by no mailer any more. */
+  #retire(old: Built): void {
+    const p = old.mailer.tokenProvider;
+    if (!p) return;
+    for (const b of this.#built.values()) if (b.mailer.tokenProvider === p) return;
+    this.#retiredTokenRequests += p.requestCount;
   }
 
   #closeBuilt(b: Built): void {
     void b.mailer.close().catch(() => undefined);
   }
 
-  /** Whether the settings currently allow sending. */
+  /** Whether the settings currently allow sending (the default sender's; with senders, any sender's). */
   ready(): boolean {
-    return !this.#closed && this.#settings().settings !== undefined && this.buildError() === undefined;
+    if (this.#closed) return false;
+    if (!this.#senders) return this.#settings().settings !== undefined && this.buildError() === undefined;
+    for (const [key, e] of this.#senders().senders) if (e.settings && this.#broken.get(key)?.settings !== e.settings) return true;
+    return false;
   }
 
-  /** Transport auto: the current mailer's route (where its sender goes, why, the moves so far). */
-  route(): { transport: string; reason: string; since: number; switches: Record<string, number> } | undefined {
-    const m = this.#current?.mailer as { route?: { transport: string; reason: string; since: number; switches: Record<string, number> } } | undefined;
+  /** The senders in effect (their keys for `acquire`); one undefined entry without a senders source. */
+  senders(): (string | undefined)[] {
+    return this.#senders ? [...this.#senders().senders.keys()] : [undefined];
+  }
+
+  /** Transport auto: the default sender's route (where it goes, why, the moves so far). */
+  route(sender?: string): { transport: string; reason: string; since: number; switches: Record<string, number> } | undefined {
+    const key = this.#senders ? (sender ?? this.#senders().defaultSender ?? '').toLowerCase() : ONLY;
+    const m = this.#built.get(key)?.mailer as { route?: { transport: string; reason: string; since: number; switches: Record<string, number> } } | undefined;
     return m?.route;
   }
 
   /** Token requests made by every mailer this source built (for metrics and tests). */
   tokenRequests(): number {
-    return this.#retiredTokenRequests + (this.#current?.mailer.tokenProvider?.requestCount ?? 0);
+    const providers = new Set<TokenProvider>();
+    for (const b of this.#built.values()) if (b.mailer.tokenProvider) providers.add(b.mailer.tokenProvider);
+    let n = this.#retiredTokenRequests;
+    for (const p of providers) n += p.requestCount;
+    return n;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const all = this.#current ? [this.#current] : [];
-    this.#retiredTokenRequests += this.#current?.mailer.tokenProvider?.requestCount ?? 0;
-    this.#current = undefined;
+    const all = [...this.#built.values()];
+    this.#built.clear();
+    const providers = new Set<TokenProvider>();
+    for (const b of all) if (b.mailer.tokenProvider) providers.add(b.mailer.tokenProvider);
+    for (const p of providers) this.#retiredTokenRequests += p.requestCount;
     await Promise.all(all.map((b) => b.mailer.close().catch(() => undefined)));
   }
 }

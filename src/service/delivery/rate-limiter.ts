@@ -110,18 +110,22 @@ export class TokenBucket {
   }
 }
 
-/** One bucket per mailbox. */
+/**
+ * One bucket per mailbox. `ratePerMinute` (a sender's own limit, issue 16) replaces the default
+ * rate for that mailbox; a changed rate starts a new bucket.
+ */
 export class MailboxRateLimiter {
-  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #buckets = new Map<string, { bucket: TokenBucket; rate: number }>();
   constructor(readonly options: RateLimitOptions) {}
 
-  bucket(mailbox: string): TokenBucket {
+  bucket(mailbox: string, ratePerMinute?: number): TokenBucket {
     const key = mailbox.toLowerCase();
+    const rate = ratePerMinute ?? this.options.ratePerMinute;
     let b = this.#buckets.get(key);
-    if (!b) {
-      b = new TokenBucket(this.options);
+    if (!b || b.rate !== rate) {
+      b = { bucket: new TokenBucket({ ...this.options, ratePerMinute: rate }), rate };
       this.#buckets.set(key, b);
     }
-    return b;
+    return b.bucket;
   }
 }

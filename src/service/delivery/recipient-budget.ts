@@ -40,12 +40,12 @@ export class RecipientBudget {
     return c;
   }
 
-  /** Whether `recipients` more fit in the window (re-reading the store before saying no). */
-  async allows(mailbox: string, recipients: number, now: number): Promise<boolean> {
+  /** Whether `recipients` more fit in the window (re-reading the store before saying no); `limit`: a sender's own daily recipients. */
+  async allows(mailbox: string, recipients: number, now: number, limit = this.options.limit): Promise<boolean> {
     let c = await this.#current(mailbox, now, false);
-    if (c.used + recipients <= this.options.limit) return true;
+    if (c.used + recipients <= limit) return true;
     c = await this.#current(mailbox, now, true);
-    return c.used + recipients <= this.options.limit;
+    return c.used + recipients <= limit;
   }
 
   /** Count a send made by this process. */

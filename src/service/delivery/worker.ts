@@ -28,7 +28,7 @@ import type { Logger } from '../../log/logger.js';
 import type { ClaimedMessage, OutboxStore } from '../outbox/store.js';
 import { deliverMessage, expireMessage, type AttemptDeps, type RetryClassification, type WorkerMetrics } from './attempt.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import type { MailerLease } from './mailer-source.js';
+import { credentialFingerprint, type MailerLease } from './mailer-source.js';
 import { MailboxRateLimiter } from './rate-limiter.js';
 import { DEFAULT_RECIPIENT_BUDGET, RecipientBudget, type RecipientBudgetOptions } from './recipient-budget.js';
 import type { Scheduler } from './scheduler.js';
@@ -66,12 +66,41 @@ export interface WorkerOptions {
 
 export type { WorkerMetrics } from './attempt.js';
 
+/** How long a message of a sender that cannot send (incomplete settings) waits before it is looked at again. */
+export const UNUSABLE_SENDER_DEFER_MS = 60_000;
+/** While a scope is paused and others send, its messages go back to the queue for at least this long. */
+export const PAUSED_RECHECK_MS = 5_000;
+
+/** The pause scopes of a sender: its credential and its signed-in mailbox (with that credential). */
+export function pauseScopes(s: EmailSettings): [string, string] {
+  let v = scopeCache.get(s);
+  if (!v) {
+    const fp = credentialFingerprint(s);
+    scopeCache.set(s, (v = [`cred:${fp}`, `mbox:${fp}|${s.authorizedFrom.toLowerCase()}`]));
+  }
+  return v;
+}
+const scopeCache = new WeakMap<EmailSettings, [string, string]>();
+
+/**
+ * Which scope a configuration failure pauses: the token endpoint refusing the credential, or TLS
+ * to the endpoints, concern every sender of the credential; everything else (535 5.7.3, a
+ * mailbox-wide reply, a sender's settings) the signed-in mailbox.
+ */
+export function pauseScopeOf(code: string, scopes: readonly [string, string] | readonly string[]): string {
+  return code === 'TOKEN_REJECTED' || code === 'TOKEN_UNAVAILABLE' || code === 'TLS_FAILED' || code === 'STARTTLS_UNAVAILABLE' ? scopes[0] : scopes[1];
+}
+
 /** Payload bytes handed to the mailer at once beyond maxInFlight (queue-ahead), at most. */
 export const QUEUE_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface WorkerDeps {
   store: OutboxStore;
-  mailers: { acquire(): MailerLease | undefined; ready(): boolean };
+  /**
+   * The mailer of a message's sender (`acquire(sender)`; the default sender when absent), and
+   * the senders in effect (`senders()`, issue 16; absent: one sender).
+   */
+  mailers: { acquire(sender?: string): MailerLease | undefined; ready(): boolean; senders?(): (string | undefined)[] };
   scheduler: Scheduler;
   logger: Logger;
   classify: (error: unknown) => RetryClassification;
@@ -120,9 +149,15 @@ export class DeliveryWorker {
   #claimDone: Promise<void> = Promise.resolve();
   /** Incremented by every wake, so a claim that started before it does not mark the queue drained. */
   #wakes = 0;
-  /** The delivery pause after a configuration failure, tied to the settings that failed. */
-  readonly #pause = new DeliveryPause();
-  #cancelPause?: () => void;
+  /**
+   * The delivery pauses after a configuration failure, one per scope (issue 16): a refused
+   * credential pauses every sender using it (`cred:`), a refused mailbox every sender signing in
+   * as it (`mbox:`); the other senders go on. Each is tied to the failing sender's settings:
+   * when that sender's settings change, its pause ends.
+   */
+  readonly #pauses = new Map<string, { pause: DeliveryPause; sender: string; settings: EmailSettings; cancel?: () => void }>();
+  /** Sends in flight per pause scope (the probe after a pause is one of them). */
+  readonly #perScope = new Map<string, number>();
 
   constructor(options: WorkerOptions, deps: WorkerDeps) {
     if (!(options.maxInFlight >= 1 && options.maxInFlight <= 3)) throw new Error('maxInFlight must be between 1 and 3 (Exchange Online allows 3 connections per mailbox)');
@@ -174,12 +209,12 @@ export class DeliveryWorker {
    * message probes the configuration at once instead of waiting for the pause to end.
    */
   resume(): void {
-    this.#endPause('resumed by an administrator');
+    for (const sc of [...this.#pauses.keys()]) this.#endPause(sc, 'resumed by an administrator');
     this.wake();
   }
 
   activity(): WorkerActivity {
-    const paused = this.#pause.info;
+    const paused = [...this.#pauses.values()].map((p) => p.pause.info).find((i) => i !== undefined);
     return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming, ...(paused ? { paused } : {}) };
   }
 
@@ -195,7 +230,7 @@ export class DeliveryWorker {
     this.#running = false;
     this.#cancelPoll?.();
     this.#cancelRate?.();
-    this.#cancelPause?.();
+    for (const p of this.#pauses.values()) p.cancel?.();
     await this.#claimDone;
     const now = this.#d.scheduler.now();
     const buffered = this.#buffer.splice(0);
@@ -264,46 +299,86 @@ export class DeliveryWorker {
 
   #pump(): void {
     if (!this.#running) return;
-    while (this.#buffer.length) {
+    let rateWait = Infinity;
+    /** Senders that cannot take a message now (full, rate-limited): their later messages wait in the buffer. */
+    const blocked = new Set<string>();
+    /** Of those, the ones waiting for their rate (or paused), not just for a free connection. */
+    const slow = new Set<string>();
+    /** Paused senders and when their messages are looked at again (each of their messages goes back to the queue). */
+    const paused = new Map<string, number>();
+    // Each buffered message is looked at in order; one that its mailbox cannot take now is
+    // skipped, not waited for, so a slow, full or paused mailbox never holds up the others
+    // (issue 16). Within one sender the order stays first in, first out.
+    for (let i = 0; i < this.#buffer.length; ) {
       const now = this.#d.scheduler.now();
-      const head = this.#buffer[0];
+      const head = this.#buffer[i];
       if (head.leaseExpiresAt <= now) {
-        this.#buffer.shift(); // lease lost while buffered: another worker may have it
+        this.#buffer.splice(i, 1); // lease lost while buffered: another worker may have it
         continue;
       }
       if (head.expiresAt <= now) {
-        this.#buffer.shift();
+        this.#buffer.splice(i, 1);
         this.#track(head, expireMessage(this.#attemptDeps(), head, now));
         continue;
       }
-      const lease = this.#d.mailers.acquire();
-      if (!lease) {
-        // The settings became unusable: give the buffered messages back.
-        for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
-        break;
+      const senderKey = head.sender ?? '';
+      const pausedUntil = paused.get(senderKey);
+      if (pausedUntil !== undefined) {
+        this.#buffer.splice(i, 1);
+        void this.#d.store.release(head.lease, pausedUntil).catch(() => false);
+        continue;
       }
-      if (this.#pause.info) {
-        if (!this.#pause.isFor(lease.settings)) this.#endPause('the Email Settings changed');
-        else if (this.#pause.holds(now, this.#inFlight.size)) {
-          // Paused, or the probe after a pause is still out: hold the queue.
+      if (blocked.has(senderKey)) {
+        i++;
+        continue;
+      }
+      const lease = this.#d.mailers.acquire(head.sender);
+      if (!lease) {
+        if (!this.#d.mailers.ready()) {
+          // The settings became unusable: give the buffered messages back.
           for (const m of this.#buffer.splice(0)) void this.#d.store.release(m.lease, now).catch(() => false);
           break;
         }
+        // This sender cannot send (its settings are incomplete, its credential unusable, or it
+        // was removed): its message waits in the queue while the other senders go on.
+        this.#buffer.splice(i, 1);
+        this.#d.logger.warn({ messageId: head.id, sender: head.sender }, 'the message\'s sender cannot send now (see its settings); message returned to the queue for a minute');
+        void this.#d.store.release(head.lease, now + UNUSABLE_SENDER_DEFER_MS).catch(() => false);
+        continue;
+      }
+      const scopes = pauseScopes(lease.settings);
+      const held = this.#heldBy(scopes, senderKey, lease.settings, now);
+      if (held) {
+        this.#buffer.splice(i, 1);
+        // Paused: back to the queue, untouched, until the pause ends (at once when every sender
+        // is paused: nothing is claimed then).
+        const until = this.#allPaused(now) ? now : Math.max(held.until, now + PAUSED_RECHECK_MS);
+        paused.set(senderKey, until);
+        void this.#d.store.release(head.lease, until).catch(() => false);
+        continue;
       }
       const mailbox = lease.settings.authorizedFrom.toLowerCase();
-      const bucket = this.#limiter.bucket(mailbox);
+      const maxInFlight = Math.min(this.#o.maxInFlight, lease.limits?.maxConnections ?? 3);
+      const handoff = maxInFlight + this.#o.queueAhead;
+      const bucket = this.#limiter.bucket(mailbox, lease.limits?.ratePerMinute);
       const inMailbox = this.#perMailbox.get(mailbox) ?? 0;
       const byOtherMailers = inMailbox - (this.#perMailer.get(lease.mailer) ?? 0);
       const ahead = byOtherMailers === 0 && this.#proven.has(lease.settings) && this.#inFlightBytes < QUEUE_AHEAD_MAX_BYTES;
-      if (inMailbox >= (ahead ? this.#handoff : this.#o.maxInFlight)) {
-        break;
+      if (inMailbox >= (ahead ? handoff : maxInFlight)) {
+        blocked.add(senderKey);
+        i++;
+        continue;
       }
       if (!bucket.tryTake(now)) {
-        this.#scheduleRateWake(bucket.msUntilNext(now));
-        break;
+        rateWait = Math.min(rateWait, bucket.msUntilNext(now));
+        blocked.add(senderKey);
+        slow.add(senderKey);
+        i++;
+        continue;
       }
-      this.#buffer.shift();
+      this.#buffer.splice(i, 1);
       this.#perMailbox.set(mailbox, inMailbox + 1);
+      for (const sc of scopes) this.#perScope.set(sc, (this.#perScope.get(sc) ?? 0) + 1);
       const mailer = lease.mailer;
       this.#perMailer.set(mailer, (this.#perMailer.get(mailer) ?? 0) + 1);
       const bytes = head.payload.length;
@@ -311,6 +386,8 @@ export class DeliveryWorker {
       const done = deliverMessage(this.#attemptDeps(), head, lease, {
         untake: () => bucket.giveBack(),
         sendSettled: () => {
+          // A sender left out of the last claim has room again: look for its messages.
+          if (this.#excluded.has(senderKey)) this.#drained = false;
           this.#recording.add(head.id);
           this.#perMailbox.set(mailbox, (this.#perMailbox.get(mailbox) ?? 1) - 1);
           const left = (this.#perMailer.get(mailer) ?? 1) - 1;
@@ -321,43 +398,114 @@ export class DeliveryWorker {
         },
         failedPermanently: (code, summary, reply) => {
           if (!pausesDelivery(code, reply)) return undefined;
-          return this.#startPause(code, summary, lease.settings) ? undefined : 'held';
+          return this.#startPause(code, summary, senderKey, lease.settings, pauseScopeOf(code, scopes)) ? undefined : 'held';
         },
         requeued: () => this.wake(),
         delivered: () => {
           this.#proven.add(lease.settings);
-          if (this.#pause.isFor(lease.settings)) this.#endPause('a message was delivered');
+          for (const sc of scopes) if (this.#pauses.get(sc)?.settings === lease.settings) this.#endPause(sc, 'a message was delivered');
         },
       });
-      this.#track(head, done);
+      this.#track(head, done, () => {
+        for (const sc of scopes) {
+          const n = (this.#perScope.get(sc) ?? 1) - 1;
+          if (n > 0) this.#perScope.set(sc, n);
+          else this.#perScope.delete(sc);
+        }
+      });
     }
-    const held = this.#buffer.length + this.#inFlight.size;
+    if (rateWait !== Infinity) this.#scheduleRateWake(rateWait);
+    // Fairness across senders (issue 16): with several senders, the buffered messages of a
+    // sender waiting for its rate, and those beyond a full mailbox's hand-off, do not count as
+    // held, and the claim leaves that sender's due messages in the queue, so a slow or
+    // rate-limited mailbox never fills the buffer while others have messages due. With one
+    // sender, nothing changes. The buffer holds at most twice the prefetch.
+    let waiting = 0;
+    const exclude: string[] = [];
+    if ((blocked.size || paused.size) && (this.#d.mailers.senders?.().length ?? 1) > 1) {
+      exclude.push(...paused.keys());
+      const per = new Map<string, number>();
+      for (const m of this.#buffer) per.set(m.sender ?? '', (per.get(m.sender ?? '') ?? 0) + 1);
+      for (const snd of blocked) {
+        const n = per.get(snd) ?? 0;
+        if (slow.has(snd)) {
+          waiting += n;
+          exclude.push(snd);
+        } else if (n >= this.#handoff) {
+          waiting += n - this.#handoff;
+          exclude.push(snd);
+        }
+      }
+    }
+    const held = this.#buffer.length - waiting + this.#inFlight.size;
     const wanted = this.#wanted();
     // Refill once half of what we hold is gone, not after every send: each claim is a commit,
     // and a claim of one per finished message doubled the store's commits during a burst.
-    if (!this.#claiming && !this.#drained && this.#buffer.length <= this.#handoff && held <= Math.floor(wanted / 2)) {
-      this.#claimDone = this.#claim(wanted - held);
+    if (!this.#claiming && !this.#drained && this.#buffer.length - waiting <= this.#handoff && held <= Math.floor(wanted / 2) && this.#buffer.length < 2 * this.#o.prefetch) {
+      this.#excluded = new Set(exclude);
+      this.#claimDone = this.#claim(Math.min(wanted - held, 2 * this.#o.prefetch - this.#buffer.length), exclude);
     }
   }
 
-  /** Start the pause; false when it was already running for these settings (the same incident). */
-  #startPause(code: string, summary: string | undefined, settings: unknown): boolean {
-    // These settings are no longer known to work: no queue-ahead until one is delivered again.
-    if (settings !== null && typeof settings === 'object') this.#proven.delete(settings);
-    const lengthMs = this.#pause.start(code, summary, settings, this.#d.scheduler.now());
-    if (lengthMs === undefined) return false; // the same incident: one pause
-    this.#cancelPause?.();
-    this.#cancelPause = this.#d.scheduler.setTimer(() => this.#pump(), lengthMs);
-    this.#d.logger.error({ code, pauseMs: lengthMs }, `delivery paused: the configuration was refused (${code}); queued messages wait until the Email Settings change or the pause ends`);
+  /** The senders the last claim left out (their mailbox was full or waiting for its rate). */
+  #excluded = new Set<string>();
+
+  /** The pause holding a sender now (its credential's or its mailbox's), ending the ones whose settings changed. */
+  #heldBy(scopes: readonly string[], sender: string, settings: EmailSettings, now: number): { until: number } | undefined {
+    for (const sc of scopes) {
+      const p = this.#pauses.get(sc);
+      if (!p) continue;
+      if (p.sender === sender && p.settings !== settings) {
+        this.#endPause(sc, 'the sender\'s settings changed');
+        continue;
+      }
+      if (p.pause.holds(now, this.#perScope.get(sc) ?? 0)) return { until: p.pause.info?.until ?? now };
+    }
+    return undefined;
+  }
+
+  /** Whether every sender in effect is held by a pause (then nothing is claimed, as with one sender). */
+  #allPaused(now: number): boolean {
+    if (!this.#pauses.size) return false;
+    const senders = this.#d.mailers.senders?.() ?? [undefined];
+    if (!senders.length) return false;
+    for (const s of senders) {
+      const lease = this.#d.mailers.acquire(s);
+      if (!lease) continue;
+      if (!this.#heldBy(pauseScopes(lease.settings), s ?? '', lease.settings, now)) return false;
+    }
     return true;
   }
 
-  #endPause(reason: string): void {
-    const code = this.#pause.end();
+  /** Start the pause of a scope; false when it was already running for these settings (the same incident). */
+  #startPause(code: string, summary: string | undefined, sender: string, settings: EmailSettings, scope: string): boolean {
+    // These settings are no longer known to work: no queue-ahead until one is delivered again.
+    this.#proven.delete(settings);
+    let p = this.#pauses.get(scope);
+    if (p && p.sender === sender && p.settings !== settings) {
+      this.#endPause(scope, 'the sender\'s settings changed');
+      p = undefined;
+    }
+    if (!p) {
+      p = { pause: new DeliveryPause(), sender, settings };
+      this.#pauses.set(scope, p);
+    }
+    const lengthMs = p.pause.start(code, summary, settings, this.#d.scheduler.now());
+    if (lengthMs === undefined) return false; // the same incident: one pause
+    p.cancel?.();
+    p.cancel = this.#d.scheduler.setTimer(() => this.#pump(), lengthMs);
+    this.#d.logger.error({ code, pauseMs: lengthMs, sender: sender || undefined, scope: scope.startsWith('cred:') ? 'credential' : 'mailbox', mailbox: settings.authorizedFrom }, `delivery paused: the configuration was refused (${code}); queued messages of the ${scope.startsWith('cred:') ? 'senders using this credential' : 'senders signing in as this mailbox'} wait until their settings change or the pause ends`);
+    return true;
+  }
+
+  #endPause(scope: string, reason: string): void {
+    const p = this.#pauses.get(scope);
+    if (!p) return;
+    this.#pauses.delete(scope);
+    const code = p.pause.end();
+    p.cancel?.();
     if (code === undefined) return;
-    this.#d.logger.info({ code }, `delivery resumed: ${reason}`);
-    this.#cancelPause?.();
-    this.#cancelPause = undefined;
+    this.#d.logger.info({ code, mailbox: p.settings.authorizedFrom }, `delivery resumed: ${reason}`);
   }
 
   /** Secret values per settings object (one per settings version), computed once. */
@@ -392,11 +540,12 @@ export class DeliveryWorker {
     this.#cancelRate = this.#d.scheduler.setTimer(() => this.#pump(), Math.max(1, ms));
   }
 
-  #track(m: ClaimedMessage, p: Promise<void>): void {
+  #track(m: ClaimedMessage, p: Promise<void>, onDone?: () => void): void {
     this.#sending.set(m.id, m);
     const tracked = p
       .catch((error: unknown) => this.#d.logger.error({ messageId: m.id, err: error }, 'delivery bookkeeping failed; the lease will expire and the message will be retried'))
       .finally(() => {
+        onDone?.();
         this.#sending.delete(m.id);
         this.#inFlight.delete(m.id);
         this.#recording.delete(m.id);
@@ -405,19 +554,12 @@ export class DeliveryWorker {
     this.#inFlight.set(m.id, tracked);
   }
 
-  /** Whether delivery is paused for the settings in effect now (ends the pause when they changed). */
+  /** Whether delivery is paused for every sender in effect now (ends the pauses whose settings changed). */
   #pausedNow(): boolean {
-    if (!this.#pause.info) return false;
-    const lease = this.#d.mailers.acquire();
-    const current = lease?.settings;
-    if (current !== undefined && !this.#pause.isFor(current)) {
-      this.#endPause('the Email Settings changed');
-      return false;
-    }
-    return this.#pause.holds(this.#d.scheduler.now(), this.#inFlight.size);
+    return this.#allPaused(this.#d.scheduler.now());
   }
 
-  async #claim(limit: number): Promise<void> {
+  async #claim(limit: number, excludeSenders: string[] = []): Promise<void> {
     if (!this.#d.mailers.ready() || this.#pausedNow()) {
       // Nothing is claimed while paused: the queue stays untouched (status queued).
       this.#drained = true;
@@ -426,10 +568,21 @@ export class DeliveryWorker {
     this.#claiming = true;
     const wakes = this.#wakes;
     try {
-      const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs });
+      const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs, ...(excludeSenders.length ? { excludeSenders } : {}) });
       const local = new Map<string, ClaimedMessage>([...this.#sending, ...this.#buffer.map((m) => [m.id, m] as const)]);
       for (const m of claimed) {
         const mine = local.get(m.id);
+        if (mine && !m.reclaimed && this.#inFlight.has(m.id)) {
+          // Not a lease we lost: our attempt already recorded its result (a retry due at once)
+          // and only its bookkeeping is still finishing. The new attempt waits for it, so the two
+          // never share the id's entries.
+          const previous = this.#inFlight.get(m.id)!;
+          void previous.then(() => {
+            this.#buffer.push(m);
+            this.#pump();
+          });
+          continue;
+        }
         if (mine) {
           // Our own lease expired (a stalled event loop, a failed renewal) and the claim took the
           // message back while we still hold it: adopt the new lease, so the send in flight

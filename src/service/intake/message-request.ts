@@ -38,6 +38,11 @@ const addressList = (what: string) =>
  */
 export const messageRequestSchema = z
   .strictObject({
+    from: z
+      .string()
+      .max(998)
+      .optional()
+      .meta({ description: 'The sender: "noreply@example.com" or "Name <noreply@example.com>". It must be a configured sender this API key may use (else 422, naming them); without it, the default sender.' }),
     to: addressList('Recipients.'),
     cc: addressList('Carbon-copy recipients.').optional(),
     bcc: addressList('Blind-copy recipients (not shown in the message).').optional(),
@@ -113,6 +118,7 @@ function candidate(body: Record<string, unknown>): OutboundMessage {
       }))
     : undefined;
   return {
+    ...(typeof body.from === 'string' ? { from: body.from } : {}),
     to: asList(body.to) as string[],
     cc: asList(body.cc),
     bcc: asList(body.bcc),
@@ -138,6 +144,7 @@ const sameList = (sent: string | string[] | undefined, normalised: string[] | un
  */
 function storableAsSent(body: Record<string, unknown>, r: MessageRequest, m: OutboundMessage, p: StoredPayload): boolean {
   return (
+    (r.from === undefined || r.from === m.from) &&
     sameList(r.to, m.to) &&
     sameList(r.cc, m.cc) &&
     sameList(r.bcc, m.bcc) &&
@@ -179,6 +186,7 @@ export function parseMessageRequest(body: unknown, json?: string, options: { ide
   if (problems.length || !shape.success || !message) return { ok: false, problems };
   const r = shape.data;
   const payload: StoredPayload = {
+    ...(message.from ? { from: message.from } : {}),
     to: message.to,
     ...(message.cc ? { cc: message.cc } : {}),
     ...(message.bcc ? { bcc: message.bcc } : {}),

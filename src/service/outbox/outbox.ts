@@ -29,8 +29,12 @@ export interface OutboxDeps {
 }
 
 export interface Outbox {
-  /** `submitter.apiKeyId`: the API key submitting (scopes the idempotency key, owns the message). */
-  submit(request: ParsedMessageRequest, submitter?: { apiKeyId?: string }): Promise<EnqueueResult>;
+  /**
+   * `submitter.apiKeyId`: the API key submitting (scopes the idempotency key, owns the message).
+   * `submitter.sender`: the sender chosen for it (core/senders.ts chooseSender); absent: the
+   * Email Settings' Authorized from Address.
+   */
+  submit(request: ParsedMessageRequest, submitter?: { apiKeyId?: string; sender?: { address: string; signInAs: string } }): Promise<EnqueueResult>;
   /**
    * Accept a relayed message (the SMTP relay): stored as received, with the client's envelope;
    * resolves once committed durably (the relay answers 250 only then).
@@ -51,6 +55,8 @@ export interface RawSubmission {
   relayClientId: string;
   /** The relay client's name (the delivery log's source). */
   source: string;
+  /** The sender it is sent as (the envelope sender the relay accepted), when known. */
+  sender?: { address: string; signInAs: string };
 }
 
 export function messageIdFor(id: string, authorizedFrom: string | undefined): string {
@@ -63,11 +69,12 @@ export function createOutbox(d: OutboxDeps): Outbox {
     async submit(r, submitter = {}) {
       const id = randomUUID();
       const now = d.now();
-      const from = d.settings()?.authorizedFrom;
+      const from = submitter.sender?.address ?? d.settings()?.authorizedFrom;
       const result = await d.store.enqueue({
         id,
         messageIdHeader: messageIdFor(id, from),
-        mailbox: from ?? '',
+        mailbox: submitter.sender?.signInAs ?? from ?? '',
+        ...(submitter.sender ? { sender: submitter.sender.address.toLowerCase() } : {}),
         payload: r.payloadJson ?? encodePayload(r.payload),
         toSummary: r.payload.to.join(', ').slice(0, 500),
         subject: r.payload.subject.slice(0, 500),
@@ -86,7 +93,8 @@ export function createOutbox(d: OutboxDeps): Outbox {
       const result = await d.store.enqueue({
         id: m.id,
         messageIdHeader: m.messageIdHeader,
-        mailbox: d.settings()?.authorizedFrom ?? '',
+        mailbox: m.sender?.signInAs ?? d.settings()?.authorizedFrom ?? '',
+        ...(m.sender ? { sender: m.sender.address.toLowerCase() } : {}),
         payload: encodeRawPayload({ envelope: m.envelope, subject: m.subject, content: m.content }),
         toSummary: m.envelope.to.join(', ').slice(0, 500),
         subject: m.subject.slice(0, 500),

@@ -24,7 +24,7 @@ export interface StoredAttachment {
 }
 
 /** The message as stored: the API body's message fields, lists normalised to arrays. */
-export interface StoredPayload extends Omit<OutboundMessage, 'from' | 'messageId' | 'attachments' | 'raw'> {
+export interface StoredPayload extends Omit<OutboundMessage, 'messageId' | 'attachments' | 'raw'> {
   attachments?: StoredAttachment[];
 }
 
@@ -66,6 +66,7 @@ export function decodePayload(json: string, messageIdHeader: string): OutboundMe
     return { to: r.envelope.to, subject: r.subject ?? '', messageId: messageIdHeader, raw: { envelope: { from: r.envelope.from, to: r.envelope.to }, content: Buffer.from(r.mime, 'base64') } };
   }
   return {
+    ...(typeof p.from === 'string' ? { from: p.from } : {}),
     to: p.to,
     cc: p.cc,
     bcc: p.bcc,

@@ -50,8 +50,13 @@ export interface NewMessage {
   id: string;
   /** `<uuid@domain>`, kept for every attempt so a duplicate after a crash carries the same Message-ID. */
   messageIdHeader: string;
-  /** The sending mailbox at enqueue time (the Authorized from Address). */
+  /** The sending mailbox at enqueue time (the sender's signed-in mailbox). */
   mailbox: string;
+  /**
+   * The sender (From address, lower case) the message is sent as (issue 16). Absent: the
+   * default sender at delivery time.
+   */
+  sender?: string;
   /** The message as JSON (the validated API body minus idempotencyKey; attachments in base64). */
   payload: string;
   /** `to` addresses joined for listings (the admin delivery log); never used for sending. */
@@ -82,6 +87,8 @@ export interface MessageRecord {
   id: string;
   messageIdHeader: string;
   mailbox: string;
+  /** NewMessage.sender: the From address it is sent as (lower case). */
+  sender?: string;
   status: MessageStatus;
   toSummary: string;
   subject: string;
@@ -125,6 +132,12 @@ export interface ClaimOptions {
   limit: number;
   now: number;
   leaseMs: number;
+  /**
+   * Due messages of these senders (lower case; '' for messages without a sender) are left for a
+   * later claim: their mailbox is full or rate-limited in this worker, which claims for the
+   * others meanwhile (issue 16). Expired leases are taken over whatever their sender.
+   */
+  excludeSenders?: string[];
 }
 
 /** A claimed message: everything the worker needs to send it. */
@@ -132,6 +145,8 @@ export interface ClaimedMessage {
   id: string;
   messageIdHeader: string;
   mailbox: string;
+  /** NewMessage.sender; absent: the default sender. */
+  sender?: string;
   payload: string;
   recipientCount: number;
   createdAt: number;
@@ -163,6 +178,8 @@ export interface ListOptions {
   status?: MessageStatus;
   /** Only messages submitted by this API key (ApiKeyRecord.id). */
   apiKeyId?: string;
+  /** Only messages sent as this sender (From address, lower case). */
+  sender?: string;
   /** 1..200 */
   limit: number;
   /** Opaque cursor from a previous page's `nextCursor`. */
@@ -186,6 +203,8 @@ export interface TestMessage {
   id: string;
   messageIdHeader: string;
   mailbox: string;
+  /** The sender tested (From address, lower case). */
+  sender?: string;
   /** The message as JSON (as for enqueue: a retry sends it again through the queue). */
   payload: string;
   toSummary: string;
@@ -260,6 +279,8 @@ export interface ApiKeyRecord {
   revokedAt?: number;
   /** When a request last authenticated with it (to within a few seconds). */
   lastUsedAt?: number;
+  /** The senders (From addresses, lower case) it may send as; absent: every sender. */
+  senders?: string[];
 }
 
 export type RelayFromPolicy = 'reject' | 'rewrite';
@@ -321,7 +342,7 @@ export interface ConfigStore {
   /** Newest first. */
   listAudit(limit: number): Promise<AuditEntry[]>;
   /** False when an active key with that name exists. */
-  createApiKey(key: { name: string; scope: ApiKeyScope; hash: string; prefix: string; createdAt: number }): Promise<boolean>;
+  createApiKey(key: { name: string; scope: ApiKeyScope; hash: string; prefix: string; createdAt: number; senders?: string[] }): Promise<boolean>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** False when no active key has that name. */
   revokeApiKey(name: string, at: number): Promise<boolean>;

@@ -27,6 +27,7 @@ import { messageRoutes } from './routes/messages.js';
 import { opsRoutes } from './routes/ops.js';
 import { settingsRoutes } from './routes/settings.js';
 import { relayClientRoutes } from './routes/relay-clients.js';
+import { credentialRoutes, senderRoutes } from './routes/senders.js';
 
 export type { AppDeps, SendTestResult, RunDiagnostics } from './deps.js';
 
@@ -47,6 +48,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/api/v1/messages', messageRoutes(deps));
   app.route('/api/v1/settings/email', settingsRoutes(deps));
   app.route('/api/v1/relay-clients', relayClientRoutes(deps));
+  app.route('/api/v1/senders', senderRoutes(deps));
+  app.route('/api/v1/credentials', credentialRoutes(deps));
   app.route('/', opsRoutes(deps));
   if (options.admin) {
     // A browser pointed at the service's root lands on the admin page.

@@ -13,6 +13,7 @@ import type { AdminPassword } from '../../access/admin-password.js';
 import type { ServiceMetrics } from '../../metrics.js';
 import type { Outbox } from '../../outbox/outbox.js';
 import type { SettingsService } from '../../settings/settings-store.js';
+import type { SendersService } from '../../settings/senders-service.js';
 import type { Store } from '../../outbox/store.js';
 import type { WorkerActivity } from '../../delivery/worker.js';
 
@@ -28,6 +29,8 @@ export type RunDiagnostics = (input: { to?: string }) => Promise<unknown>;
 export interface AppDeps {
   store: Store;
   settings: SettingsService;
+  /** The senders and credentials (issue 16); absent in tests that predate them (one sender). */
+  senders?: SendersService;
   outbox: Outbox;
   metrics: ServiceMetrics;
   /** Token requests made by the service's mailers so far. */

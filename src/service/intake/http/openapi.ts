@@ -19,6 +19,7 @@ import { MESSAGE_STATUSES } from '../../outbox/store.js';
 import { diagnosticsSchema } from './routes/ops.js';
 import { testSchema } from './routes/settings.js';
 import { relayClientCreateSchema } from './routes/relay-clients.js';
+import { credentialSchema, senderSchema } from '../../../core/senders.js';
 
 type Json = Record<string, unknown>;
 
@@ -79,6 +80,7 @@ export function openApiDocument(): Json {
       sentAt: { type: ['string', 'null'], format: 'date-time' },
       response: { type: ['string', 'null'], description: 'The server reply to the message (e.g. 250 2.0.0 OK).' },
       errorCode: { type: ['string', 'null'] },
+      sender: { type: ['string', 'null'], description: 'The sender (From address) it is sent as; null for a message queued before any sender was configured.' },
     },
   };
   const relayClientSchema = {
@@ -173,6 +175,7 @@ export function openApiDocument(): Json {
             '409': problem('The idempotency key was used with different content.'),
             ...AUTH_ERRORS,
             ...INPUT_ERRORS,
+            '422': problem('Invalid values (every problem in errors), or `from` is not a sender this key may use (type sender-not-allowed; `senders` lists the ones it may use).'),
             '503': problem('The outbox cannot store the message now (e.g. the disk is full); retry after Retry-After.'),
           },
         },
@@ -181,6 +184,7 @@ export function openApiDocument(): Json {
           security: send,
           parameters: [
             { name: 'status', in: 'query', schema: { type: 'string', enum: [...MESSAGE_STATUSES] } },
+            { name: 'sender', in: 'query', schema: { type: 'string' }, description: 'Only messages sent as this sender (From address).' },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
             { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'The nextCursor of the previous page.' },
           ],
@@ -257,6 +261,42 @@ export function openApiDocument(): Json {
           parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '204': { description: 'Revoked.' }, ...AUTH_ERRORS, '404': problem('No active relay client has that name.') },
         },
+      },
+      '/api/v1/senders': {
+        get: {
+          summary: 'The senders (issue 16): From address, signed-in mailbox (signInAs; another one means Send As), credential, transport, limits, source (settings: the default sender of the Email Settings; stored; file: MAILGATE_CONFIG, read-only), problems (scope admin).',
+          security: admin,
+          responses: { '200': json('The senders, the default first.', { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } }, fromFile: { type: 'boolean' } } }), ...AUTH_ERRORS },
+        },
+        post: {
+          summary: 'Create a sender (scope admin).',
+          security: admin,
+          requestBody: body(jsonSchema(senderSchema)),
+          responses: { '201': json('Created.', { type: 'object' }), ...AUTH_ERRORS, ...INPUT_ERRORS, '409': problem('A sender with that address exists, it is the default sender, or the senders come from MAILGATE_CONFIG.') },
+        },
+      },
+      '/api/v1/senders/{address}': {
+        get: { summary: 'One sender (scope admin).', security: admin, parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': json('The sender.', { type: 'object' }), ...AUTH_ERRORS, '404': problem('No such sender.') } },
+        put: { summary: 'Replace a stored sender (scope admin); its address cannot change.', security: admin, parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string' } }], requestBody: body(jsonSchema(senderSchema)), responses: { '200': json('Replaced.', { type: 'object' }), ...AUTH_ERRORS, ...INPUT_ERRORS, '404': problem('No stored sender with that address.'), '409': problem('The default sender or a MAILGATE_CONFIG sender.') } },
+        delete: { summary: 'Delete a stored sender (scope admin); refused while messages for it are queued, retrying or sending.', security: admin, parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string' } }], responses: { '204': { description: 'Deleted.' }, ...AUTH_ERRORS, '404': problem('No stored sender with that address.'), '409': problem('Messages for it are still queued, or it is not stored here.') } },
+      },
+      '/api/v1/credentials': {
+        get: {
+          summary: 'The credentials (app registrations; scope admin): never a secret, only clientSecretSet / clientCertificateSet, and the senders using each.',
+          security: admin,
+          responses: { '200': json('The credentials.', { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } }, fromFile: { type: 'boolean' } } }), ...AUTH_ERRORS },
+        },
+        post: {
+          summary: 'Create a credential (scope admin). The secret or certificate is the value itself, stored encrypted and never returned (references env:/file: are for MAILGATE_CONFIG only).',
+          security: admin,
+          requestBody: body(jsonSchema(credentialSchema('value'))),
+          responses: { '201': json('Created.', { type: 'object' }), ...AUTH_ERRORS, ...INPUT_ERRORS, '409': problem('A credential with that name exists, or the credentials come from MAILGATE_CONFIG.') },
+        },
+      },
+      '/api/v1/credentials/{name}': {
+        get: { summary: 'One credential (scope admin).', security: admin, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': json('The credential.', { type: 'object' }), ...AUTH_ERRORS, '404': problem('No such credential.') } },
+        put: { summary: 'Replace a credential (scope admin). A secret left out keeps the stored one, except when an endpoint (cloud, authorityHost, smtpHost, smtpPort, graphEndpoint) moves: then it must be entered again.', security: admin, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], requestBody: body(jsonSchema(credentialSchema('value'))), responses: { '200': json('Replaced.', { type: 'object' }), ...AUTH_ERRORS, ...INPUT_ERRORS, '404': problem('No stored credential with that name.'), '409': problem('The Email Settings\' credential or a MAILGATE_CONFIG one.') } },
+        delete: { summary: 'Delete a credential no sender uses (scope admin).', security: admin, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '204': { description: 'Deleted.' }, ...AUTH_ERRORS, '404': problem('No stored credential with that name.'), '409': problem('Senders use it.') } },
       },
       '/api/v1/diagnostics': {
         post: {

@@ -24,6 +24,8 @@ export function messageView(m: MessageRecord): Record<string, unknown> {
     sentAt: iso(m.sentAt),
     response: m.response ?? null,
     errorCode: m.lastCode ?? null,
+    // The sender (From address) it is sent as (issue 16); null for a message queued before any sender was configured.
+    sender: m.sender ?? null,
     ...(m.test ? { test: true } : {}),
     // Where it came from: `relay` with the relay client's name (issue 14); absent for the API.
     ...(m.source !== undefined ? { source: 'relay', relayClient: m.source } : {}),

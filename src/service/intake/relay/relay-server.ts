@@ -56,6 +56,8 @@ export interface RelayDeps {
   outbox: Pick<Outbox, 'submitRaw'>;
   /** The addresses Mailgate may send as now (today the Authorized from Address), [] when unset. */
   sendable: () => string[];
+  /** The configured sender of an address (issue 16): the message records it and goes out through its mailbox. */
+  senderFor?: (address: string) => { address: string; signInAs: string } | undefined;
   tls: RelayTls;
   logger: Logger;
   now?: () => number;
@@ -150,6 +152,7 @@ export async function startRelay(o: RelayOptions, d: RelayDeps): Promise<Running
           subject: prepared.subject,
           relayClientId: tx.principal.id,
           source: tx.principal.name,
+          ...(d.senderFor?.(tx.from) ? { sender: d.senderFor(tx.from)! } : {}),
         });
       } catch (error) {
         const full = error instanceof StorageFullError;

@@ -21,12 +21,14 @@ interface ApiKeyRow {
   created_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  senders: string | null;
 }
 
 function toApiKey(r: ApiKeyRow): ApiKeyRecord {
   const k: ApiKeyRecord = { id: String(r.seq), name: r.name, scope: r.scope, prefix: r.prefix, createdAt: r.created_at };
   if (r.revoked_at !== null) k.revokedAt = r.revoked_at;
   if (r.last_used_at !== null) k.lastUsedAt = r.last_used_at;
+  if (r.senders !== null) k.senders = JSON.parse(r.senders) as string[];
   return k;
 }
 
@@ -79,10 +81,10 @@ export class SqliteConfig implements ConfigStore {
       audit: p('INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)'),
       listAudit: p('SELECT at, actor, action, detail FROM audit_log ORDER BY seq DESC LIMIT ?'),
       activeKeyByName: p('SELECT 1 FROM api_keys WHERE name = ? AND revoked_at IS NULL'),
-      insertKey: p('INSERT INTO api_keys (name, scope, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)'),
-      listKeys: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at FROM api_keys ORDER BY seq'),
+      insertKey: p('INSERT INTO api_keys (name, scope, key_hash, prefix, created_at, senders) VALUES (?, ?, ?, ?, ?, ?)'),
+      listKeys: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at, senders FROM api_keys ORDER BY seq'),
       revokeKey: p('UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
-      findKey: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
+      findKey: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at, senders FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
       activeRelayByName: p('SELECT 1 FROM relay_clients WHERE (name = ? OR username = ?) AND revoked_at IS NULL'),
       insertRelay: p(`INSERT INTO relay_clients (name, username, password_hash, no_auth, allow_from, allow_ip, from_policy, created_at)
         VALUES (@name, @username, @passwordHash, @noAuth, @allowFrom, @allowIp, @fromPolicy, @createdAt)`),
@@ -155,10 +157,10 @@ export class SqliteConfig implements ConfigStore {
     return rows.map((r) => ({ at: r.at, actor: r.actor, action: r.action, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 
-  createApiKey(k: { name: string; scope: ApiKeyScope; hash: string; prefix: string; createdAt: number }): Promise<boolean> {
+  createApiKey(k: { name: string; scope: ApiKeyScope; hash: string; prefix: string; createdAt: number; senders?: string[] }): Promise<boolean> {
     return this.#queue.write(() => {
       if (this.#s.activeKeyByName.get(k.name)) return false;
-      this.#s.insertKey.run(k.name, k.scope, k.hash, k.prefix, k.createdAt);
+      this.#s.insertKey.run(k.name, k.scope, k.hash, k.prefix, k.createdAt, k.senders?.length ? JSON.stringify(k.senders) : null);
       return true;
     });
   }

@@ -64,6 +64,7 @@ interface MessageRow {
   is_test: number;
   relay_client_id: string | null;
   source: string | null;
+  sender: string | null;
 }
 
 interface AttemptRow {
@@ -76,7 +77,7 @@ interface AttemptRow {
 }
 
 const RECORD_COLUMNS = `seq, id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id, is_test, relay_client_id, source`;
+  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id, is_test, relay_client_id, source, sender`;
 
 function toRecord(r: MessageRow): MessageRecord {
   const rec: MessageRecord = {
@@ -102,6 +103,7 @@ function toRecord(r: MessageRow): MessageRecord {
   if (r.is_test === 1) rec.test = true;
   if (r.relay_client_id !== null) rec.relayClientId = r.relay_client_id;
   if (r.source !== null) rec.source = r.source;
+  if (r.sender !== null) rec.sender = r.sender;
   return rec;
 }
 
@@ -124,13 +126,13 @@ export class SqliteOutbox implements OutboxStore {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       insert: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count,
-        api_key_id, client_idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at, relay_client_id, source)
+        api_key_id, client_idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at, relay_client_id, source, sender)
         VALUES (@id, @messageIdHeader, @mailbox, 'queued', @toSummary, @subject, @recipientCount,
-        @apiKeyId, @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt, @relayClientId, @source)`),
+        @apiKeyId, @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt, @expiresAt, @relayClientId, @source, @sender)`),
       insertPayload: p(`INSERT INTO message_payloads (seq, payload) VALUES (?, ?)`),
       insertTest: p(`INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-        created_at, updated_at, expires_at, sent_at, response, last_code, is_test)
-        VALUES (@id, @messageIdHeader, @mailbox, @outcome, @toSummary, @subject, 1, 1, @at, @at, @expiresAt, @sentAt, @response, @code, 1)`),
+        created_at, updated_at, expires_at, sent_at, response, last_code, is_test, sender)
+        VALUES (@id, @messageIdHeader, @mailbox, @outcome, @toSummary, @subject, 1, 1, @at, @at, @expiresAt, @sentAt, @response, @code, 1, @sender)`),
       payloadOf: p(`SELECT payload FROM message_payloads WHERE seq = ?`),
       // The expression matches the unique index messages_idempotency (0002): '' is "no submitter".
       byKey: p(`SELECT ${RECORD_COLUMNS}, request_hash FROM messages WHERE coalesce(api_key_id, '') = ? AND client_idempotency_key = ?`),
@@ -138,9 +140,13 @@ export class SqliteOutbox implements OutboxStore {
       byId: p(`SELECT ${RECORD_COLUMNS} FROM messages WHERE id = ?`),
       expiredLeases: p(`SELECT seq, attempt_count FROM messages INDEXED BY messages_leased WHERE status = 'sending' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`),
       due: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`),
+      // The same, skipping the senders whose mailbox cannot take more now (the worker's fairness
+      // across senders, issue 16); a message without a sender counts as sender ''.
+      dueExcept: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?
+        AND coalesce(sender, '') NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_at, seq LIMIT ?`),
       claimOne: p(`UPDATE messages SET status = 'sending', lease_owner = @owner, lease_expires_at = @leaseUntil,
         attempt_count = attempt_count + 1, next_attempt_at = NULL, updated_at = @now WHERE seq = @seq
-        RETURNING seq, id, message_id_header, mailbox, recipient_count, created_at, expires_at, attempt_count`),
+        RETURNING seq, id, message_id_header, mailbox, sender, recipient_count, created_at, expires_at, attempt_count`),
       insertAttempt: p(`INSERT OR REPLACE INTO attempts (message_seq, attempt, at, outcome, reply, code, diagnosis)
         VALUES (@seq, @attempt, @at, @outcome, @reply, @code, @diagnosis)`),
       seqOfLease: p(`SELECT seq FROM messages WHERE id = ? AND lease_owner = ? AND attempt_count = ? AND status = 'sending'`),
@@ -186,12 +192,13 @@ export class SqliteOutbox implements OutboxStore {
           }
         }
       }
-      const { lastInsertRowid } = this.#s.insert.run({ ...m, apiKeyId: m.apiKeyId ?? null, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null, relayClientId: m.relayClientId ?? null, source: m.source ?? null });
+      const { lastInsertRowid } = this.#s.insert.run({ ...m, apiKeyId: m.apiKeyId ?? null, idempotencyKey: m.idempotencyKey ?? null, requestHash: m.requestHash ?? null, relayClientId: m.relayClientId ?? null, source: m.source ?? null, sender: m.sender ?? null });
       this.#s.insertPayload.run(lastInsertRowid, m.payload);
       const rec: MessageRecord = {
         id: m.id,
         messageIdHeader: m.messageIdHeader,
         mailbox: m.mailbox,
+        ...(m.sender !== undefined ? { sender: m.sender } : {}),
         status: 'queued',
         toSummary: m.toSummary,
         subject: m.subject,
@@ -217,7 +224,7 @@ export class SqliteOutbox implements OutboxStore {
       const leaseUntil = o.now + o.leaseMs;
       const take = (seq: number, reclaimed: boolean) => {
         const r = this.#s.claimOne.get({ seq, owner: o.owner, leaseUntil, now: o.now }) as {
-          seq: number; id: string; message_id_header: string; mailbox: string; recipient_count: number;
+          seq: number; id: string; message_id_header: string; mailbox: string; sender: string | null; recipient_count: number;
           created_at: number; expires_at: number; attempt_count: number;
         };
         const { payload } = this.#s.payloadOf.get(r.seq) as { payload: string };
@@ -225,6 +232,7 @@ export class SqliteOutbox implements OutboxStore {
           id: r.id,
           messageIdHeader: r.message_id_header,
           mailbox: r.mailbox,
+          ...(r.sender !== null ? { sender: r.sender } : {}),
           payload,
           recipientCount: r.recipient_count,
           createdAt: r.created_at,
@@ -243,7 +251,9 @@ export class SqliteOutbox implements OutboxStore {
         take(e.seq, true);
       }
       if (out.length < o.limit) {
-        const due = this.#s.due.all(o.now, o.limit - out.length) as { seq: number }[];
+        const due = (o.excludeSenders?.length
+          ? this.#s.dueExcept.all(o.now, JSON.stringify(o.excludeSenders), o.limit - out.length)
+          : this.#s.due.all(o.now, o.limit - out.length)) as { seq: number }[];
         for (const d of due) take(d.seq, false);
       }
       return out;
@@ -323,6 +333,7 @@ export class SqliteOutbox implements OutboxStore {
         sentAt: sent ? m.at : null,
         response: sent ? m.response ?? null : null,
         code: sent ? null : m.code ?? null,
+        sender: m.sender ?? null,
       });
       this.#s.insertPayload.run(lastInsertRowid, m.payload);
       this.#s.insertAttempt.run({
@@ -356,6 +367,10 @@ export class SqliteOutbox implements OutboxStore {
     if (o.apiKeyId !== undefined) {
       where.push('api_key_id = ?');
       args.push(o.apiKeyId);
+    }
+    if (o.sender !== undefined) {
+      where.push('sender = ?');
+      args.push(o.sender.toLowerCase());
     }
     if (after !== undefined && Number.isFinite(after)) {
       where.push('seq < ?');

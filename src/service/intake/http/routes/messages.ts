@@ -17,6 +17,7 @@ import { readJsonBody } from '../json-body.js';
 import { notFound, problemResponse, validationProblem } from '../problem.js';
 import { messageDetailView, messageView } from '../views.js';
 import { isGuid } from '../../../../core/settings.js';
+import { chooseSender } from '../../../../core/senders.js';
 import type { ApiKeyRecord, MessageRecord } from '../../../outbox/store.js';
 
 /** The submitter filter for a key's reads: none for an admin key, its own id for a send key. */
@@ -24,7 +25,7 @@ const readableBy = (key: ApiKeyRecord): string | undefined => (key.scope === 'ad
 
 const mayRead = (key: ApiKeyRecord, m: MessageRecord): boolean => key.scope === 'admin' || m.apiKeyId === key.id;
 
-const LIST_PARAMS = new Set(['status', 'limit', 'cursor']);
+const LIST_PARAMS = new Set(['status', 'limit', 'cursor', 'sender']);
 
 export function messageRoutes(d: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,7 +37,20 @@ export function messageRoutes(d: AppDeps): Hono<AppEnv> {
     if (!body.ok) return body.response;
     const parsed = parseMessageRequest(body.value, body.text, { idempotencyKeyHeader: c.req.header('idempotency-key') });
     if (!parsed.ok) return validationProblem(parsed.problems);
-    const r = await d.outbox.submit(parsed.request, { apiKeyId: c.get('apiKey').id });
+    const key = c.get('apiKey');
+    let sender: { address: string; signInAs: string } | undefined;
+    const from = parsed.request.payload.from;
+    const configured = d.senders?.list() ?? [];
+    // Nothing configured yet and no `from`: accepted and queued as before (delivered once the
+    // Email Settings are entered). Otherwise the sender must be one this key may use.
+    if (from !== undefined || configured.length > 0 || key.senders?.length) {
+      const choice = chooseSender(from, configured, key.senders);
+      if (!choice.ok) {
+        return problemResponse(422, 'sender-not-allowed', 'Not a sender this API key may use', { detail: choice.message, senders: choice.allowed });
+      }
+      sender = { address: choice.sender.address, signInAs: choice.sender.signInAs };
+    }
+    const r = await d.outbox.submit(parsed.request, { apiKeyId: key.id, ...(sender ? { sender } : {}) });
     if (r.outcome === 'conflict') {
       return problemResponse(409, 'idempotency-conflict', 'Idempotency key reused with a different request', {
         detail: 'This API key already sent a message with this idempotency key and different content; use a new key for a new message.',
@@ -51,15 +65,16 @@ export function messageRoutes(d: AppDeps): Hono<AppEnv> {
   app.get('/', send, async (c) => {
     const q = c.req.query();
     const problems: { key: string; message: string }[] = [];
-    for (const k of Object.keys(q)) if (!LIST_PARAMS.has(k)) problems.push({ key: k, message: `${k}: unknown query parameter (use status, limit, cursor)` });
+    for (const k of Object.keys(q)) if (!LIST_PARAMS.has(k)) problems.push({ key: k, message: `${k}: unknown query parameter (use status, sender, limit, cursor)` });
     if (q.status !== undefined && !(MESSAGE_STATUSES as readonly string[]).includes(q.status)) {
       problems.push({ key: 'status', message: `status: must be one of ${MESSAGE_STATUSES.join(', ')}` });
     }
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 200) problems.push({ key: 'limit', message: 'limit: must be a whole number from 1 to 200' });
     if (q.cursor !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(q.cursor)) problems.push({ key: 'cursor', message: 'cursor: use the nextCursor of a previous page' });
+    if (q.sender !== undefined && (q.sender.length > 254 || /[\s<>]/.test(q.sender))) problems.push({ key: 'sender', message: 'sender: must be a sender\'s address' });
     if (problems.length) return validationProblem(problems);
-    const page = await d.store.list({ status: q.status as MessageStatus | undefined, apiKeyId: readableBy(c.get('apiKey')), limit, cursor: q.cursor });
+    const page = await d.store.list({ status: q.status as MessageStatus | undefined, apiKeyId: readableBy(c.get('apiKey')), ...(q.sender ? { sender: q.sender.toLowerCase() } : {}), limit, cursor: q.cursor });
     return c.json({ items: page.items.map(messageView), nextCursor: page.nextCursor ?? null });
   });
 
