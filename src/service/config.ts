@@ -13,6 +13,10 @@ import type { Problem } from '../core/errors.js';
 
 export interface ServiceConfig {
   dataDir: string;
+  /** postgres://... : the PostgreSQL store (several instances); absent: SQLite in dataDir. */
+  databaseUrl?: string;
+  /** Apply pending PostgreSQL migrations at start ('off': only `mailgate migrate` does). */
+  databaseMigrate: 'on' | 'off';
   httpHost: string;
   httpPort: number;
   /** Messages per minute per mailbox. */
@@ -70,6 +74,8 @@ interface Var {
 
 export const SERVICE_VARS: readonly Var[] = [
   { key: 'dataDir', env: 'MAILGATE_DATA_DIR', kind: 'string', default: './data' },
+  { key: 'databaseUrl', env: 'MAILGATE_DATABASE_URL', kind: 'string' },
+  { key: 'databaseMigrate', env: 'MAILGATE_DATABASE_MIGRATE', kind: 'onoff', default: 'on' },
   { key: 'httpHost', env: 'MAILGATE_HTTP_HOST', kind: 'string', default: '127.0.0.1' },
   { key: 'httpPort', env: 'MAILGATE_HTTP_PORT', kind: 'int', default: 8025, min: 0, max: 65535 },
   { key: 'ratePerMinute', env: 'MAILGATE_RATE_PER_MINUTE', kind: 'number', default: 30, min: 0.001, max: 1e9 },
@@ -138,6 +144,10 @@ export function parseServiceConfig(env: Record<string, string | undefined>, over
     if (!Number.isFinite(n) || (v.kind === 'int' && !Number.isInteger(n))) bad(`must be ${v.kind === 'int' ? 'a whole number' : 'a number'}, got "${raw.slice(0, 40)}"`);
     else if ((v.min !== undefined && n < v.min) || (v.max !== undefined && n > v.max)) bad(`must be between ${v.min} and ${v.max}, got ${n}`);
     else out[v.key] = n;
+  }
+  // Never echo the URL: it may carry the database password.
+  if (typeof out.databaseUrl === 'string' && !/^postgres(ql)?:\/\//i.test(out.databaseUrl)) {
+    problems.push({ key: 'databaseUrl', env: 'MAILGATE_DATABASE_URL', message: 'MAILGATE_DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use SQLite in MAILGATE_DATA_DIR)' });
   }
   return problems.length ? { ok: false, problems } : { ok: true, config: out as unknown as ServiceConfig };
 }

@@ -19,6 +19,7 @@ import { startService, type RunningService } from '../../app/service.js';
 import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
 import { registerBackupCommand } from './backup.js';
+import { registerDatabaseCommands } from './database.js';
 
 function fail(command: string, error: unknown): never {
   process.stderr.write(`mailgate ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -103,6 +104,7 @@ export function registerServeCommands(program: Command): void {
   registerDev(program);
   registerApiKeyCommands(program);
   registerAdminCommands(program);
+  registerDatabaseCommands(program);
   registerBackupCommand(program);
 }
 

@@ -78,6 +78,11 @@ export interface WorkerDeps {
   diagnose?: (error: unknown, ctx: DiagnosisContext) => Diagnosis;
   metrics?: WorkerMetrics;
   random?: () => number;
+  /**
+   * Whether this instance may claim now (PostgreSQL with several instances: it owns the
+   * signed-in mailbox's delivery, see outbox/postgres/pg-ownership.ts). Absent: always.
+   */
+  mayClaim?: () => boolean;
 }
 
 export interface WorkerActivity {
@@ -418,7 +423,7 @@ export class DeliveryWorker {
   }
 
   async #claim(limit: number): Promise<void> {
-    if (!this.#d.mailers.ready() || this.#pausedNow()) {
+    if (!this.#d.mailers.ready() || this.#pausedNow() || this.#d.mayClaim?.() === false) {
       // Nothing is claimed while paused: the queue stays untouched (status queued).
       this.#drained = true;
       return;
