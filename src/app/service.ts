@@ -310,7 +310,12 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         if (now !== owned) {
           owned = now;
           logger.info({ mailbox: m, owner: workerOwner }, now ? 'this instance now delivers for the mailbox' : 'this instance no longer delivers for the mailbox');
-          if (now) worker?.wake();
+          if (now && m !== undefined) {
+            // The previous owner's sends of the last minute count against this instance's rate limit.
+            const sent = await ownership.sentSince(m, scheduler.now() - 60_000).catch(() => [] as number[]);
+            worker?.seedRate(m, sent);
+            worker?.wake();
+          }
         }
       };
       await renew();

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MailboxOwnership } from '../../src/service/outbox/postgres/pg-ownership.js';
 import { countPostgresTests, freshPgStore, pgSkip } from '../helpers/postgres.js';
+import { newMessage } from './store-contract.js';
 
 if (!pgSkip) countPostgresTests();
 
@@ -32,6 +33,21 @@ describe('delivery ownership by lease row (PostgreSQL)', { skip: pgSkip }, () =>
       // Clean shutdown: b releases, a takes it at once.
       await b.release();
       assert.deepEqual(await a.refresh(['sender@example.com']), ['sender@example.com']);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('tells the new owner when the mailbox sent in the last minute (its rate limiter counts those sends)', async () => {
+    const h = await freshPgStore();
+    const t0 = 1_700_000_000_000;
+    try {
+      for (let i = 0; i < 3; i++) await h.store.enqueue(newMessage({ createdAt: t0 + i }));
+      const claimed = await h.store.claim({ owner: 'old', limit: 3, now: t0 + 10, leaseMs: 10_000 });
+      for (const [i, c] of claimed.entries()) await h.store.markSent(c.lease, { at: t0 + 1000 * (i + 1), response: '250', mailbox: 'Sender@example.com' });
+      const b = new MailboxOwnership(h.store.db, { owner: 'b', leaseMs: 10_000, now: () => t0 + 5000 });
+      assert.deepEqual(await b.sentSince('Sender@example.com', t0 + 1500), [t0 + 2000, t0 + 3000]);
+      assert.deepEqual(await b.sentSince('other@example.com', t0), []);
     } finally {
       await h.cleanup();
     }

@@ -175,6 +175,14 @@ export class DeliveryWorker {
   }
 
   /**
+   * Sends another instance made for `mailbox` in the last minute (this instance just took over
+   * its delivery): the rate limit counts them, so the minute of a handover stays within it.
+   */
+  seedRate(mailbox: string, sentAt: number[]): void {
+    this.#limiter.bucket(mailbox.toLowerCase()).seed(sentAt, this.#d.scheduler.now());
+  }
+
+  /**
    * End a delivery pause now (an administrator fixed the cause and retried a message): the next
    * message probes the configuration at once instead of waiting for the pause to end.
    */

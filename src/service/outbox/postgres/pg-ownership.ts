@@ -91,6 +91,19 @@ export class MailboxOwnership {
     return this.owned();
   }
 
+  /**
+   * When messages from `mailbox` were sent since `since` (by whichever instance): the new
+   * owner's rate limiter counts them (DeliveryWorker.seedRate). Delivery results are
+   * bookkeeping commits, so a send whose result was not recorded yet is missed; the limiter's
+   * headroom and Exchange's "throttled and carried over" cover that one message.
+   */
+  async sentSince(mailbox: string, since: number): Promise<number[]> {
+    const r = await this.#db.query<{ sent_at: number }>(
+      `SELECT sent_at FROM messages WHERE mailbox IN ($1, $2) AND status = 'sent' AND sent_at >= $3 AND NOT is_test ORDER BY sent_at`,
+      [mailbox, mailbox.toLowerCase(), since]);
+    return r.rows.map((x) => x.sent_at);
+  }
+
   /** Give everything up (clean shutdown): another instance takes over at once instead of after the lease. */
   async release(): Promise<void> {
     this.#owned.clear();
