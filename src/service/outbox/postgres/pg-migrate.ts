@@ -48,11 +48,15 @@ export interface PgMigrateResult {
  * reports (applies nothing) and throws when migrations are pending: instances started with
  * MAILGATE_DATABASE_MIGRATE=off use that, so only `mailgate migrate` changes the schema.
  */
-export async function migratePg(client: ClientBase, opts: { migrations?: Migration[]; check?: boolean } = {}): Promise<PgMigrateResult> {
+export async function migratePg(client: ClientBase, opts: { migrations?: Migration[]; check?: boolean; schema?: string } = {}): Promise<PgMigrateResult> {
   const migrations = opts.migrations ?? loadPgMigrations();
   const latest = migrations.length ? migrations[migrations.length - 1].version : 0;
+  // Waiting for another instance's migration may take longer than the pool's statement timeout.
+  await client.query('SET statement_timeout = 0');
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
   try {
+    // Under the lock too: two concurrent CREATE SCHEMA IF NOT EXISTS race in the catalog.
+    if (opts.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)');
     const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
     const max = Math.max(0, ...done);
@@ -80,5 +84,6 @@ export async function migratePg(client: ClientBase, opts: { migrations?: Migrati
     return { applied, version: Math.max(max, ...applied) };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch(() => undefined);
+    await client.query('RESET statement_timeout').catch(() => undefined);
   }
 }

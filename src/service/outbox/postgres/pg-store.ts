@@ -42,12 +42,11 @@ export async function openPgStore(o: OpenPgOptions): Promise<PgStore> {
       throw mapPgError(error);
     });
     try {
-      if (o.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${o.schema}`);
       // A 202 means committed: refuse a server or role that turned synchronous_commit off for
       // our sessions behind our back (the pool sets it on; this proves the setting took).
       const sc = (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0].synchronous_commit;
       if (sc === 'off') throw new Error('synchronous_commit is off for Mailgate\'s connections; a 202 would not mean committed');
-      await migratePg(client, { check: o.migrate === 'check' });
+      await migratePg(client, { check: o.migrate === 'check', ...(o.schema ? { schema: o.schema } : {}) });
     } finally {
       client.release();
     }
