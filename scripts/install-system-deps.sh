@@ -6,7 +6,10 @@
 # - openssl for certificate fixtures;
 # - the SMTP clients the relay's interop tests drive (test/relay/clients.test.ts): swaks (with
 #   Net::SSLeay/IO::Socket::SSL for its STARTTLS), msmtp, curl; Postfix (as a client) and
-#   Cyrus SASL's PLAIN/LOGIN plugins come with the interop servers above / libsasl2-modules.
+#   Cyrus SASL's PLAIN/LOGIN plugins come with the interop servers above / libsasl2-modules;
+# - PostgreSQL's server binaries for the PostgreSQL store's tests (scripts/run-tests.mjs starts a
+#   throwaway cluster from /usr/lib/postgresql/*/bin as the `postgres` user; the Debian service
+#   itself is never started: policy-rc.d below).
 # A package that cannot be installed makes its suite skip (loudly), so one failure here does
 # not stop the others from being installed.
 set -uo pipefail
@@ -23,6 +26,7 @@ command -v swaks >/dev/null 2>&1 || need+=(swaks)
 perl -MNet::SSLeay -MIO::Socket::SSL -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl libio-socket-ssl-perl)
 command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -e /usr/lib/x86_64-linux-gnu/sasl2/libplain.so ] || [ -e /usr/lib/aarch64-linux-gnu/sasl2/libplain.so ] || need+=(libsasl2-modules)
 if [ ${#need[@]} -gt 0 ]; then
   # Nothing may start during installation; remove the guard afterwards only if we made it.

@@ -34,7 +34,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppDeps } from '../service/intake/http/deps.js';
 import { limitBody } from '../service/intake/http/body-limit.js';
 import { STORAGE_FULL_RETRY_AFTER_S } from '../service/intake/http/problem.js';
-import { StorageFullError } from '../service/outbox/store.js';
+import { StorageFullError, StoreUnavailableError } from '../service/outbox/store.js';
 import { apiKeysRoutes } from './api-keys/api-keys-routes.js';
 import { relayClientsRoutes } from './relay-clients/relay-clients-routes.js';
 import { assetRoutes } from './assets.js';
@@ -114,6 +114,12 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
       deps.logger.warn({ path: c.req.path, code: error.code }, 'admin page: request refused, the data directory is full');
       const res = renderPage(a, c, { title: 'Storage full', status: 503, body: html`<p class="notice">Nothing was saved: the disk of Mailgate's data directory is full. Try again once an operator has freed space. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` });
       res.headers.set('retry-after', String(STORAGE_FULL_RETRY_AFTER_S));
+      return res;
+    }
+    if (error instanceof StoreUnavailableError) {
+      deps.logger.warn({ path: c.req.path, code: error.code }, 'admin page: request refused, the database cannot be reached');
+      const res = renderPage(a, c, { title: 'Database unavailable', status: 503, body: html`<p class="notice">Nothing was saved: Mailgate cannot reach its database right now. Try again in a few seconds. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` });
+      res.headers.set('retry-after', '5');
       return res;
     }
     deps.logger.error({ err: error, path: c.req.path }, 'admin page: unhandled error');

@@ -46,7 +46,11 @@ import { SettingsService } from '../service/settings/settings-store.js';
 import { fileDefaultEnv, SendersService } from '../service/settings/senders-service.js';
 import { checkConfigFile, resolveCredential, singleSenderEnvConflicts } from '../config/mailgate-config.js';
 import type { SendersConfig } from '../core/senders.js';
-import { openSqliteStore, type SqliteStore } from '../service/outbox/sqlite/sqlite-store.js';
+import { openStore, databasePassword, isPgStore, type AnyStore } from '../service/outbox/open-store.js';
+import { MailboxOwnership } from '../service/outbox/postgres/pg-ownership.js';
+import { listenForConfigChanges } from '../service/outbox/postgres/pg-notifications.js';
+import { forgetCachedApiKeys } from '../service/access/api-keys.js';
+import { forgetCachedRelayClients } from '../service/access/relay-clients.js';
 import { MailerSource, type MailerFactory } from '../service/delivery/mailer-source.js';
 import { systemScheduler, type Scheduler } from '../service/delivery/scheduler.js';
 import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../service/delivery/worker.js';
@@ -106,7 +110,7 @@ export interface RunningService {
   app: Hono<AppEnv>;
   deps: AppDeps;
   config: ServiceConfig;
-  store: SqliteStore;
+  store: AnyStore;
   settings: SettingsService;
   worker?: DeliveryWorker;
   adminPassword: AdminPassword;
@@ -175,8 +179,23 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
   await checkCertificateFileFromEnv(env);
   const { file: senderFile, settingsEnv } = await loadConfigFile(env);
 
-  const store = openSqliteStore(config.dataDir); // throws DataDirError naming the path
+  if (config.databaseUrl && !env.MAILGATE_MASTER_KEY) {
+    // Every instance must decrypt the stored secrets: a key file in one machine's data dir cannot be shared.
+    throw new ServiceStartError('MAILGATE_MASTER_KEY must be set when MAILGATE_DATABASE_URL is (every instance needs the same key to read the stored secrets; generate one with: openssl rand -base64 32)', [{ key: 'masterKey', env: 'MAILGATE_MASTER_KEY', message: 'MAILGATE_MASTER_KEY is required with MAILGATE_DATABASE_URL' }]);
+  }
+  // SQLite: throws DataDirError naming the path. PostgreSQL: migrates under the advisory lock (or checks).
+  const store = await openStore({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    migrate: config.databaseMigrate === 'off' ? 'check' : 'auto',
+    onIdleError: (error) => logger.warn({ err: error }, 'a PostgreSQL connection was lost (it is replaced on the next query)'),
+  });
   const closers: (() => Promise<void>)[] = [() => store.close()];
+  const dbPassword = databasePassword(config.databaseUrl);
+  if (dbPassword) {
+    const removeDbSecret = addLogSecretSource(() => [dbPassword]);
+    closers.push(async () => removeDbSecret());
+  }
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
@@ -212,9 +231,16 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     closers.push(() => mailers.close());
     let testTokenRequests = 0;
 
+    const workerOwner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    // PostgreSQL (several instances): only the instance owning the signed-in mailbox's delivery
+    // claims for it, so N instances together keep Exchange's per-mailbox limits (pg-ownership.ts).
+    const deliveryMailbox = () => settings.settings()?.authorizedFrom;
+    const ownership = isPgStore(store) && o.worker !== false && config.worker === 'on'
+      ? new MailboxOwnership(store.db, { owner: workerOwner, leaseMs: Math.round(config.leaseSeconds * 1000), now })
+      : undefined;
     const worker = o.worker === false || config.worker === 'off' ? undefined : new DeliveryWorker(
       {
-        owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        owner: workerOwner,
         leaseMs: Math.round(config.leaseSeconds * 1000),
         maxInFlight: config.maxConnections,
         // At high rates the rest of the prefetch (32) waits in the mailer's pool, so a
@@ -228,7 +254,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         pollIntervalMs: config.pollIntervalMs,
         ...o.workerOptions,
       },
-      { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics },
+      { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics, ...(ownership ? { mayClaim: () => { const m = deliveryMailbox(); return m !== undefined && ownership.owns(m); } } : {}) },
     );
     let relayTls: { info(): RelayCertificateInfo } | undefined;
     const outbox = createOutbox({ store, now, settings: () => settings.settings(), maxAgeMs: config.maxAgeSeconds * 1000, onEnqueued: () => worker?.wake(), onRetried: () => worker?.resume() });
@@ -283,11 +309,53 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     deps.credentialExpiry = () => credentials.statuses();
     const app = createApp(deps, { admin: o.admin ?? createAdminApp });
 
-    const refresh = setInterval(() => {
+    const refreshSettings = () => {
       settings.refresh().catch((error: unknown) => logger.error({ err: error }, 'could not reload the stored settings'));
-    }, config.settingsRefreshMs);
+    };
+    // With PostgreSQL other instances change settings too: poll at least every second, and
+    // LISTEN for the changes (settings, keys, relay clients, admin retries) to apply them at once.
+    const refresh = setInterval(refreshSettings, isPgStore(store) ? Math.min(config.settingsRefreshMs, 1000) : config.settingsRefreshMs);
     refresh.unref();
     closers.push(async () => clearInterval(refresh));
+    if (isPgStore(store)) {
+      const listener = listenForConfigChanges(store.db.options, (what) => {
+        if (what === 'settings' || what === 'all') refreshSettings();
+        if (what === 'apikeys' || what === 'all') forgetCachedApiKeys(store);
+        if (what === 'relay-clients' || what === 'all') forgetCachedRelayClients(store);
+        if (what === 'retry') worker?.resume();
+      }, (error) => logger.warn({ err: error }, 'the PostgreSQL change listener lost its connection; reconnecting'));
+      closers.push(() => listener.stop());
+    }
+    if (ownership) {
+      let owned = false;
+      const renew = async () => {
+        const m = deliveryMailbox();
+        try {
+          await ownership.refresh(m ? [m] : []);
+        } catch (error) {
+          logger.warn({ err: error }, 'could not renew the delivery ownership (the database is unreachable?); delivery stops when it expires');
+        }
+        const now = m !== undefined && ownership.owns(m);
+        if (now !== owned) {
+          owned = now;
+          logger.info({ mailbox: m, owner: workerOwner }, now ? 'this instance now delivers for the mailbox' : 'this instance no longer delivers for the mailbox');
+          if (now && m !== undefined) {
+            // The previous owner's sends of the last minute count against this instance's rate limit.
+            const sent = await ownership.sentSince(m, scheduler.now() - 60_000).catch(() => [] as number[]);
+            worker?.seedRate(m, sent);
+            worker?.wake();
+          }
+        }
+      };
+      await renew();
+      const renewTimer = setInterval(() => void renew(), Math.max(200, Math.round((config.leaseSeconds * 1000) / 3)));
+      renewTimer.unref();
+      // Runs after the worker stopped (closers run in reverse): another instance takes over at once.
+      closers.push(async () => {
+        clearInterval(renewTimer);
+        await ownership.release().catch(() => undefined);
+      });
+    }
     settings.onChange((v) => {
       logger.info({ version: v.version, valid: v.valid }, 'Email Settings changed');
       worker?.wake();

@@ -13,6 +13,10 @@ import type { Problem } from '../core/errors.js';
 
 export interface ServiceConfig {
   dataDir: string;
+  /** postgres://... : the PostgreSQL store (several instances); absent: SQLite in dataDir. */
+  databaseUrl?: string;
+  /** Apply pending PostgreSQL migrations at start ('off': only `mailgate migrate` does). */
+  databaseMigrate: 'on' | 'off';
   httpHost: string;
   httpPort: number;
   /** Messages per minute per mailbox. */
@@ -74,6 +78,8 @@ interface Var {
 
 export const SERVICE_VARS: readonly Var[] = [
   { key: 'dataDir', env: 'MAILGATE_DATA_DIR', kind: 'string', default: './data' },
+  { key: 'databaseUrl', env: 'MAILGATE_DATABASE_URL', kind: 'string' },
+  { key: 'databaseMigrate', env: 'MAILGATE_DATABASE_MIGRATE', kind: 'onoff', default: 'on' },
   { key: 'httpHost', env: 'MAILGATE_HTTP_HOST', kind: 'string', default: '127.0.0.1' },
   { key: 'httpPort', env: 'MAILGATE_HTTP_PORT', kind: 'int', default: 8025, min: 0, max: 65535 },
   { key: 'ratePerMinute', env: 'MAILGATE_RATE_PER_MINUTE', kind: 'number', default: 30, min: 0.001, max: 1e9 },
@@ -158,6 +164,10 @@ export function parseServiceConfig(env: Record<string, string | undefined>, over
   // One address, no line breaks: it becomes the To of the alert emails (checked again when sent).
   if (typeof out.alertTo === 'string' && !/^[^\s@<>,;"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/.test(out.alertTo)) {
     problems.push({ key: 'alertTo', env: 'MAILGATE_ALERT_TO', message: `MAILGATE_ALERT_TO must be one email address, got "${out.alertTo.slice(0, 60)}"` });
+  }
+  // Never echo the URL: it may carry the database password.
+  if (typeof out.databaseUrl === 'string' && !/^postgres(ql)?:\/\//i.test(out.databaseUrl)) {
+    problems.push({ key: 'databaseUrl', env: 'MAILGATE_DATABASE_URL', message: 'MAILGATE_DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use SQLite in MAILGATE_DATA_DIR)' });
   }
   return problems.length ? { ok: false, problems } : { ok: true, config: out as unknown as ServiceConfig };
 }

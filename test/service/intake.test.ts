@@ -14,7 +14,7 @@ import { parseMessageRequest, type ParsedMessageRequest } from '../../src/servic
 import { createOutbox } from '../../src/service/outbox/outbox.js';
 import { decodePayload } from '../../src/service/outbox/payload.js';
 import { startService, type RunningService } from '../../src/app/service.js';
-import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 import type { ApiKeyRecord, ConfigStore, NewMessage } from '../../src/service/outbox/store.js';
 import { LineCapture, tempDir } from './helpers.js';
 
@@ -239,7 +239,7 @@ describe('intake over a real socket (node-server)', () => {
       assert.equal(r.status, 202, JSON.stringify(r.json));
       const m = await svc.store.get(r.json.id);
       assert.equal(m?.subject, 'Hi');
-      const row = svc.store.database.prepare('SELECT p.payload FROM message_payloads p JOIN messages m ON m.seq = p.seq WHERE m.id = ?').get(r.json.id) as { payload: string };
+      const row = (svc.store as SqliteStore).database.prepare('SELECT p.payload FROM message_payloads p JOIN messages m ON m.seq = p.seq WHERE m.id = ?').get(r.json.id) as { payload: string };
       assert.equal(row.payload, sent);
     }
   });

@@ -19,10 +19,10 @@ import { DEFAULT_CREDENTIAL, type SendersConfig } from '../../core/senders.js';
 import { loadMasterKey } from '../../service/settings/secret-box.js';
 import { SendersService } from '../../service/settings/senders-service.js';
 import { SettingsService } from '../../service/settings/settings-store.js';
-import type { SqliteStore } from '../../service/outbox/sqlite/sqlite-store.js';
+import type { AnyStore } from '../../service/outbox/open-store.js';
 import { DATA_DIR_HELP, exitWith, withStore } from './store-option.js';
 
-async function open(store: SqliteStore, dataDir: string) {
+async function open(store: AnyStore, dataDir: string) {
   const masterKey = loadMasterKey(process.env.MAILGATE_MASTER_KEY, dataDir);
   const settings = await SettingsService.open({ store, masterKey: masterKey.key, env: process.env });
   const senders = await SendersService.open({ store, settings, masterKey: masterKey.key, env: process.env });

@@ -20,6 +20,7 @@ import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
 import { registerBackupCommand } from './backup.js';
 import { registerConfigCommands } from './config.js';
+import { registerDatabaseCommands } from './database.js';
 
 function fail(command: string, error: unknown): never {
   process.stderr.write(`mailgate ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -104,6 +105,7 @@ export function registerServeCommands(program: Command): void {
   registerDev(program);
   registerApiKeyCommands(program);
   registerAdminCommands(program);
+  registerDatabaseCommands(program);
   registerBackupCommand(program);
   registerConfigCommands(program);
 }

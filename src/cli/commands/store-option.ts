@@ -3,10 +3,11 @@
  * `--data-dir`, MAILGATE_DATA_DIR, or the rule of ../../service/data-dir.ts (./data, or
  * `mailgate dev`'s ./data/dev when only that one has a database), so the commands work next to
  * a running service (SQLite WAL, busy timeout) and agree with `mailgate dev` by default.
+ * With MAILGATE_DATABASE_URL set they use that PostgreSQL database instead, like `serve`.
  */
 import { resolve } from 'node:path';
 import { DEFAULT_DATA_DIR, resolveDataDir } from '../../service/data-dir.js';
-import { openSqliteStore, type SqliteStore } from '../../service/outbox/sqlite/sqlite-store.js';
+import { openStore, type AnyStore } from '../../service/outbox/open-store.js';
 
 /** Help text of every `--data-dir` option of the one-shot commands. */
 export const DATA_DIR_HELP = `data directory (default MAILGATE_DATA_DIR, else ${DEFAULT_DATA_DIR}, or ./data/dev when only mailgate dev has a database)`;
@@ -18,9 +19,10 @@ export function dataDirOf(opts: { dataDir?: string }): string {
   return r.dir;
 }
 
-export async function withStore<T>(opts: { dataDir?: string }, fn: (store: SqliteStore, dataDir: string) => Promise<T>): Promise<T> {
-  const dir = dataDirOf(opts);
-  const store = openSqliteStore(dir);
+export async function withStore<T>(opts: { dataDir?: string }, fn: (store: AnyStore, dataDir: string) => Promise<T>): Promise<T> {
+  const databaseUrl = process.env.MAILGATE_DATABASE_URL?.trim() || undefined;
+  const dir = databaseUrl ? resolve(opts.dataDir ?? process.env.MAILGATE_DATA_DIR ?? DEFAULT_DATA_DIR) : dataDirOf(opts);
+  const store = await openStore({ dataDir: dir, databaseUrl });
   try {
     return await fn(store, resolve(dir));
   } finally {

@@ -100,6 +100,22 @@ export class TokenBucket {
     if (this.#inWindow() > 0) this.#log.pop();
   }
 
+  /**
+   * Count sends made elsewhere (another instance delivered for this mailbox until a handover,
+   * issue 18): they fill the 60 s window, and the bucket refills from the latest of them, so the
+   * new owner does not start with a full minute's allowance the old owner already used.
+   */
+  seed(times: number[], now: number): void {
+    this.#refill(now);
+    this.#trim(now);
+    const recent = times.filter((t) => t > now - 60_000 && t <= now);
+    if (!recent.length) return;
+    this.#log = [...this.#log.slice(this.#head), ...recent].sort((a, b) => a - b);
+    this.#head = 0;
+    const latest = Math.max(...recent);
+    this.#tokens = Math.min(this.#tokens, Math.max(0, (now - latest) * this.#perMs));
+  }
+
   /** Milliseconds until one token is available (0 when one is). */
   msUntilNext(now: number): number {
     this.#refill(now);

@@ -107,6 +107,11 @@ export interface WorkerDeps {
   diagnose?: (error: unknown, ctx: DiagnosisContext) => Diagnosis;
   metrics?: WorkerMetrics;
   random?: () => number;
+  /**
+   * Whether this instance may claim now (PostgreSQL with several instances: it owns the
+   * signed-in mailbox's delivery, see outbox/postgres/pg-ownership.ts). Absent: always.
+   */
+  mayClaim?: () => boolean;
 }
 
 export interface WorkerActivity {
@@ -202,6 +207,14 @@ export class DeliveryWorker {
       this.#wakeScheduled = false;
       this.#pump();
     });
+  }
+
+  /**
+   * Sends another instance made for `mailbox` in the last minute (this instance just took over
+   * its delivery): the rate limit counts them, so the minute of a handover stays within it.
+   */
+  seedRate(mailbox: string, sentAt: number[]): void {
+    this.#limiter.bucket(mailbox.toLowerCase()).seed(sentAt, this.#d.scheduler.now());
   }
 
   /**
@@ -560,7 +573,7 @@ export class DeliveryWorker {
   }
 
   async #claim(limit: number, excludeSenders: string[] = []): Promise<void> {
-    if (!this.#d.mailers.ready() || this.#pausedNow()) {
+    if (!this.#d.mailers.ready() || this.#pausedNow() || this.#d.mayClaim?.() === false) {
       // Nothing is claimed while paused: the queue stays untouched (status queued).
       this.#drained = true;
       return;

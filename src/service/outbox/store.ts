@@ -376,6 +376,20 @@ export class StorageFullError extends Error {
   }
 }
 
+/**
+ * The store cannot be reached now (PostgreSQL down, restarting or unreachable). Nothing of that
+ * write is known to be kept; the same write can be retried later. Callers answer "come back
+ * later" (HTTP 503 `store-unavailable` with Retry-After) instead of an internal error. The
+ * SQLite store never throws it (its file is local).
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(message = 'the database cannot be reached', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 export interface StorageHealth {
   /** A write failed for lack of space and no probe has shown room since. */
   full: boolean;

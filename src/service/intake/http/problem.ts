@@ -12,7 +12,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Problem } from '../../../core/errors.js';
 import type { Logger } from '../../../log/logger.js';
-import { StorageFullError } from '../../outbox/store.js';
+import { StorageFullError, StoreUnavailableError } from '../../outbox/store.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -55,7 +55,21 @@ export function storageFullProblem(): Response {
   }, { 'retry-after': String(STORAGE_FULL_RETRY_AFTER_S) });
 }
 
-/** The app's onError: HTTPExceptions keep their status; a full store is 503; anything else is a 500. */
+/** Seconds a client is asked to wait after a `store-unavailable` answer (a database restart or failover). */
+export const STORE_UNAVAILABLE_RETRY_AFTER_S = 5;
+
+/**
+ * The database cannot be reached (PostgreSQL down, restarting, failing over): 503 with
+ * Retry-After, type `store-unavailable`. Nothing was accepted; the same request (with its
+ * idempotency key) can be sent again, here or to another instance.
+ */
+export function storeUnavailableProblem(): Response {
+  return problemResponse(503, 'store-unavailable', 'Database unavailable', {
+    detail: `Mailgate cannot reach its database right now. Nothing was accepted; send the request again after ${STORE_UNAVAILABLE_RETRY_AFTER_S} seconds.`,
+  }, { 'retry-after': String(STORE_UNAVAILABLE_RETRY_AFTER_S) });
+}
+
+/** The app's onError: HTTPExceptions keep their status; a full or unreachable store is 503; anything else is a 500. */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context): Response => {
     if (err instanceof HTTPException) {
@@ -65,6 +79,10 @@ export function errorHandler(logger: Logger) {
     if (err instanceof StorageFullError) {
       logger.warn({ method: c.req.method, path: c.req.path, code: err.code }, 'request refused: the data directory is full');
       return storageFullProblem();
+    }
+    if (err instanceof StoreUnavailableError) {
+      logger.warn({ method: c.req.method, path: c.req.path, code: err.code, err: err.message }, 'request refused: the database cannot be reached');
+      return storeUnavailableProblem();
     }
     logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error in HTTP request');
     return problemResponse(500, 'internal', 'Internal error', { detail: 'The request failed unexpectedly; the server log has the details.' });

@@ -18,7 +18,7 @@ import { bearerToken, hasScope, requireScope, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { readJsonBody } from '../json-body.js';
 import { problemResponse, validationProblem } from '../problem.js';
-import { StorageFullError } from '../../../outbox/store.js';
+import { StorageFullError, StoreUnavailableError } from '../../../outbox/store.js';
 import { zodProblems } from '../../zod-problems.js';
 
 export const diagnosticsSchema = z.strictObject({ to: z.string().min(3).max(320).optional().meta({ description: 'Also send a test message to this address (the send check of the doctor).' }) });
@@ -41,6 +41,8 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     } catch (error) {
       if (error instanceof StorageFullError) {
         errors.push({ key: 'storage', message: 'storage: the data directory is full; messages cannot be accepted until space is freed (this clears by itself)' });
+      } else if (error instanceof StoreUnavailableError) {
+        errors.push({ key: 'database', message: 'database: unreachable; messages cannot be accepted until it is back (this clears by itself)' });
       } else {
         errors.push({ key: 'store', message: `store: not writable (${(error as Error).message})` });
       }

@@ -1,0 +1,113 @@
+/**
+ * Delivery ownership: which instance delivers for a signed-in mailbox, by a lease row.
+ *
+ * Why: Exchange's limits are per mailbox across every client (3 concurrent SMTP connections,
+ * 30 messages a minute, 10,000 recipients a day). If every instance delivered for a mailbox,
+ * N instances would open 3N connections and send 30N a minute. So one instance at a time owns
+ * a mailbox's delivery: it holds the row `delivery_owners(mailbox)` with an expiry it renews
+ * every lease/3; only the owner claims messages for it; the others accept intake for every
+ * mailbox (any instance behind the load balancer takes a 202). An owner that dies stops
+ * renewing, and another instance takes the row once it expires: within MAILGATE_LEASE_SECONDS
+ * (+ one renewal interval) the mailbox is delivered again, and the messages the dead owner had
+ * claimed are reclaimed when their own leases (same length) expire.
+ *
+ * The ownership unit is the signed-in mailbox (the XOAUTH2 `user=`), not the From address:
+ * with several senders (issue 16: From address + signed-in mailbox + credential), two senders
+ * that sign in as one mailbox share its limits, so they share an owner.
+ *
+ * Spreading: an instance takes a free (or expired) row only while it owns fewer mailboxes than
+ * its fair share (ceil(mailboxes / live instances)), so owners spread across live instances.
+ * Live instances are those with a fresh row in `delivery_instances` (same renewal).
+ *
+ * Never two owners at once: taking the row is a single conditional UPSERT (the current owner
+ * renewing, or the row expired). An owner that cannot renew (database unreachable) stops
+ * claiming once its own expiry passes; the new owner can take over only after that same expiry,
+ * so an old owner's sends still in flight then are the only overlap (bounded by the send
+ * timeout; documented in ARCHITECTURE.md).
+ *
+ * Imports: ./pg-db.
+ */
+import type { PgDb } from './pg-db.js';
+
+export interface OwnershipOptions {
+  owner: string;
+  /** How long a row stays valid without renewal (MAILGATE_LEASE_SECONDS). */
+  leaseMs: number;
+  now: () => number;
+}
+
+export class MailboxOwnership {
+  readonly #db: PgDb;
+  readonly #o: OwnershipOptions;
+  /** mailbox (lower case) → our row's expiry. */
+  readonly #owned = new Map<string, number>();
+
+  constructor(db: PgDb, o: OwnershipOptions) {
+    this.#db = db;
+    this.#o = o;
+  }
+
+  /** Whether we own `mailbox` now (our row has not expired by our clock). */
+  owns(mailbox: string): boolean {
+    const until = this.#owned.get(mailbox.toLowerCase());
+    return until !== undefined && until > this.#o.now();
+  }
+
+  owned(): string[] {
+    return [...this.#owned.keys()].filter((m) => this.owns(m));
+  }
+
+  /**
+   * Renew what we own and try to take `wanted` mailboxes that are free or expired, within our
+   * fair share. Returns the mailboxes we own afterwards. Errors (database down) propagate; what
+   * we owned stays owned only until its recorded expiry.
+   */
+  async refresh(wanted: string[]): Promise<string[]> {
+    const now = this.#o.now();
+    const until = now + this.#o.leaseMs;
+    const mailboxes = [...new Set(wanted.map((m) => m.toLowerCase()))];
+    await this.#db.query(
+      `INSERT INTO delivery_instances (owner, expires_at) VALUES ($1, $2) ON CONFLICT (owner) DO UPDATE SET expires_at = excluded.expires_at`,
+      [this.#o.owner, until], { durable: false });
+    // Renew ours (a row someone else took after it expired is no longer ours).
+    const renewed = (await this.#db.query<{ mailbox: string }>(
+      `UPDATE delivery_owners SET expires_at = $2 WHERE owner = $1 AND mailbox = ANY($3::text[]) RETURNING mailbox`,
+      [this.#o.owner, until, mailboxes], { durable: false })).rows.map((r) => r.mailbox);
+    // Give up mailboxes we no longer deliver for (settings changed).
+    await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1 AND NOT (mailbox = ANY($2::text[]))`, [this.#o.owner, mailboxes], { durable: false });
+    this.#owned.clear();
+    for (const m of renewed) this.#owned.set(m, until);
+    const live = (await this.#db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_instances WHERE expires_at > $1`, [now])).rows[0].n;
+    const share = Math.max(1, Math.ceil(mailboxes.length / Math.max(1, live)));
+    for (const m of mailboxes) {
+      if (this.#owned.has(m) || this.#owned.size >= share) continue;
+      const r = await this.#db.query(
+        `INSERT INTO delivery_owners (mailbox, owner, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE delivery_owners.owner = excluded.owner OR delivery_owners.expires_at <= $4`,
+        [m, this.#o.owner, until, now], { durable: false });
+      if (r.rowCount === 1) this.#owned.set(m, until);
+    }
+    return this.owned();
+  }
+
+  /**
+   * When messages from `mailbox` were sent since `since` (by whichever instance): the new
+   * owner's rate limiter counts them (DeliveryWorker.seedRate). Delivery results are
+   * bookkeeping commits, so a send whose result was not recorded yet is missed; the limiter's
+   * headroom and Exchange's "throttled and carried over" cover that one message.
+   */
+  async sentSince(mailbox: string, since: number): Promise<number[]> {
+    const r = await this.#db.query<{ sent_at: number }>(
+      `SELECT sent_at FROM messages WHERE mailbox IN ($1, $2) AND status = 'sent' AND sent_at >= $3 AND NOT is_test ORDER BY sent_at`,
+      [mailbox, mailbox.toLowerCase(), since]);
+    return r.rows.map((x) => x.sent_at);
+  }
+
+  /** Give everything up (clean shutdown): another instance takes over at once instead of after the lease. */
+  async release(): Promise<void> {
+    this.#owned.clear();
+    await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1`, [this.#o.owner], { durable: false });
+    await this.#db.query(`DELETE FROM delivery_instances WHERE owner = $1`, [this.#o.owner], { durable: false });
+  }
+}
