@@ -4,7 +4,7 @@
  * bad variables), serve's first start and graceful SIGTERM, and `mailgate dev` end to end.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -119,13 +119,16 @@ describe('mailgate serve start-up', () => {
 
   it('prints a generated admin password on first start, then the URL; SIGTERM exits 0', async () => {
     const t = tempDir();
+    // A child left running (a failed wait) would keep this file's test process alive for ever.
+    const children: ChildProcess[] = [];
     try {
       const p = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, MAILGATE_DATA_DIR: t.dir, MAILGATE_HTTP_PORT: '0', MAILGATE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(p);
       let out = '';
       let err = '';
       p.stdout!.on('data', (d) => (out += String(d)));
       p.stderr!.on('data', (d) => (err += String(d)));
-      await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(out), 10_000, 'ready line');
+      await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(out), 30_000, 'ready line');
       assert.match(out, /^Admin password \(generated; shown once; change it with mailgate admin set-password\): \S{20,}\n/);
       assert.match(err, /MAILGATE_MASTER_KEY is not set/);
       assert.match(err, /Email Settings are incomplete/);
@@ -135,13 +138,15 @@ describe('mailgate serve start-up', () => {
       assert.deepEqual(await exitOf(p), { code: 0, signal: null });
       // Second start: no new password.
       const r = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, MAILGATE_DATA_DIR: t.dir, MAILGATE_HTTP_PORT: '0', MAILGATE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      children.push(r);
       let out2 = '';
       r.stdout!.on('data', (d) => (out2 += String(d)));
-      await waitFor(() => out2.includes('listening on'), 10_000, 'second ready line');
+      await waitFor(() => out2.includes('listening on'), 30_000, 'second ready line');
       assert.ok(!out2.includes('Admin password'));
       r.kill('SIGINT');
       assert.equal((await exitOf(r)).code, 0);
     } finally {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       t.remove();
     }
   });

@@ -27,12 +27,21 @@ function fail(command: string, error: unknown): never {
   process.exit(1);
 }
 
-/** Stop cleanly on SIGTERM/SIGINT; a second signal exits at once. */
+/**
+ * Stop cleanly on SIGTERM/SIGINT; a second signal exits at once. One Ctrl-C under `npm run dev`
+ * arrives twice (the terminal signals the whole process group, and npm forwards its own copy to
+ * its child), so a repeat within DUPLICATE_SIGNAL_MS of the first is the same keypress, not a
+ * request to abandon the clean stop (which would leave `--temp` data behind).
+ */
+export const DUPLICATE_SIGNAL_MS = 1000;
 export function onShutdownSignal(stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
+      process.exit(130);
+    }
+    stoppingSince = Date.now();
     process.stderr.write(`mailgate: ${signal} received, shutting down\n`);
     stop().then(
       () => process.exit(0),
@@ -70,9 +79,10 @@ function registerServe(program: Command): void {
       if (svc.adminPassword.generated) {
         process.stdout.write(`Admin password (generated; shown once; change it with mailgate admin set-password): ${svc.adminPassword.generated}\n`);
       }
+      // Handlers first: a supervisor may signal as soon as it reads the ready line.
+      onShutdownSignal(() => svc.stop());
       if (svc.relay) process.stdout.write(relayLine(svc.config.relayHost, svc.relay));
       process.stdout.write(`mailgate: listening on ${svc.url} (admin page: ${svc.url}/admin)\n`);
-      onShutdownSignal(() => svc.stop());
     });
 }
 
@@ -95,8 +105,8 @@ function registerDev(program: Command): void {
         fail('dev', error);
       }
       for (const w of dev.service.warnings()) process.stderr.write(`mailgate: warning: ${w}\n`);
-      process.stdout.write(devBanner(dev, true));
       onShutdownSignal(() => dev.stop());
+      process.stdout.write(devBanner(dev, true));
     });
 }
 
