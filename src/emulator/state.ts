@@ -146,8 +146,8 @@ const smtpExtensionsSchema = z.strictObject({
   pipelining: z.boolean().default(true),
   /** RFC 3030 CHUNKING in EHLO, and the BDAT command. */
   chunking: z.boolean().default(true),
-  /** RFC 6531 SMTPUTF8 in EHLO (off: to see what a client does with a server without it). */
-  smtputf8: z.boolean().default(true),
+  /** RFC 6531 SMTPUTF8 in EHLO (on when absent; off: what a client does with a server without it). */
+  smtputf8: z.boolean().optional(),
 });
 
 /** The schema of the whole state document (also checks cross-references such as certificate thumbprints). */
