@@ -160,7 +160,7 @@ export class ExchangeSmtpConnection extends SMTPConnection {
     const features = ['SIZE 157286400', ...(extensions.pipelining ? ['PIPELINING'] : []), 'DSN', 'ENHANCEDSTATUSCODES'];
     if (!this.secure) features.push('STARTTLS');
     else if (!this.session.user) features.push('AUTH LOGIN XOAUTH2');
-    features.push('8BITMIME', ...(extensions.chunking ? ['CHUNKING'] : []), 'SMTPUTF8');
+    features.push('8BITMIME', ...(extensions.chunking ? ['CHUNKING'] : []), ...(extensions.smtputf8 ? ['SMTPUTF8'] : []));
     this._resetSession();
     this.send(250, [`${greetingHost(this.runtime.identity)} Hello [${this.remoteAddress}]`, ...features], false);
     callback();

@@ -137,15 +137,17 @@ const tenantSchema = z.strictObject({
 });
 
 /**
- * The SMTP extensions the front end offers besides the fixed ones. Exchange Online offers both
- * (docs/m365.md §3.2); turning one off shows how a client copes with a server without it.
- * Absent = both on.
+ * The SMTP extensions the front end offers besides the fixed ones. Exchange Online offers all
+ * of them (docs/m365.md §3.2); turning one off shows how a client copes with a server without it.
+ * Absent = all on.
  */
 const smtpExtensionsSchema = z.strictObject({
   /** RFC 2920 PIPELINING in EHLO. */
   pipelining: z.boolean().default(true),
   /** RFC 3030 CHUNKING in EHLO, and the BDAT command. */
   chunking: z.boolean().default(true),
+  /** RFC 6531 SMTPUTF8 in EHLO (on when absent; off: what a client does with a server without it). */
+  smtputf8: z.boolean().optional(),
 });
 
 /** The schema of the whole state document (also checks cross-references such as certificate thumbprints). */
@@ -194,8 +196,8 @@ export type AppState = TenantState['apps'][number];
 export type MailboxState = TenantState['mailboxes'][number];
 
 /** The SMTP extensions in force (both on when the state does not say). */
-export function smtpExtensions(state: EmulatorState): { pipelining: boolean; chunking: boolean } {
-  return { pipelining: state.smtp?.pipelining !== false, chunking: state.smtp?.chunking !== false };
+export function smtpExtensions(state: EmulatorState): { pipelining: boolean; chunking: boolean; smtputf8: boolean } {
+  return { pipelining: state.smtp?.pipelining !== false, chunking: state.smtp?.chunking !== false, smtputf8: state.smtp?.smtputf8 !== false };
 }
 
 export type ParseStateResult = { ok: true; state: EmulatorState } | { ok: false; problems: string[] };

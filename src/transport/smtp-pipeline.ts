@@ -32,8 +32,8 @@
  * authenticated session, and the batch holds only MAIL/RCPT/BDAT); BDAT carries the exact
  * bytes, counted, without dot-stuffing; the body is sent as it is composed (7-bit MIME, or
  * 8-bit for a relayed message, as today: no BODY= parameter, BINARYMIME is never needed);
- * SMTPUTF8 is added to MAIL FROM when an address is not ASCII and the server offers it (as
- * nodemailer does). Every reply of the batch is read, whatever failed first: after a refused
+ * SMTPUTF8 is added to MAIL FROM when the server offers it and the message needs it (an address
+ * that is not ASCII, as nodemailer does, or UTF-8 in the header fields: `needsSmtpUtf8`). Every reply of the batch is read, whatever failed first: after a refused
  * MAIL FROM the RCPT and BDAT replies still arrive (RFC 2920 §3.1), and with every recipient
  * refused `BDAT LAST` still gets its reply (RFC 3030 §2: the server reads and answers the chunk).
  * When the transaction may still be open on the server (MAIL FROM accepted, the message not),
@@ -85,6 +85,34 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const BAD_ADDRESS = /[\r\n<>\x00]/;
 
 /**
+ * Whether the header of a message (its bytes up to the first empty line) holds a byte of 0x80 or
+ * more: UTF-8 header fields (RFC 6532), as a relay client may send. One pass that stops at the
+ * end of the header; the body is never read (8-bit body text needs 8BITMIME, not SMTPUTF8). A
+ * message composed by the API has an ASCII header (nodemailer encodes it as RFC 2047 words).
+ */
+export function headerHasUtf8(raw: Buffer): boolean {
+  const LF = 0x0a;
+  const CR = 0x0d;
+  // An empty first line: no header at all.
+  if (raw[0] === LF || (raw[0] === CR && raw[1] === LF)) return false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (b >= 0x80) return true;
+    if (b === LF && (raw[i + 1] === LF || (raw[i + 1] === CR && raw[i + 2] === LF))) return false;
+  }
+  return false;
+}
+
+/**
+ * Whether MAIL FROM must say SMTPUTF8 for this message (RFC 6531 §3.4): an envelope address that
+ * is not ASCII, or UTF-8 header fields. Only said when the server offers SMTPUTF8; the caller
+ * checks that.
+ */
+export function needsSmtpUtf8(envelope: { from: string; to: readonly string[] }, raw: Buffer): boolean {
+  return [envelope.from, ...envelope.to].some((a) => NON_ASCII.test(a)) || headerHasUtf8(raw);
+}
+
+/**
  * The bytes of one batch: `MAIL FROM`, each `RCPT TO`, `BDAT <n> LAST`, then the message, in one
  * buffer (one write). Addresses with CR, LF or angle brackets are refused (they would inject
  * commands); the mailer validated them before, this is the last line.
@@ -94,7 +122,7 @@ export function buildBatch(envelope: { from: string; to: readonly string[] }, ra
   if (bad !== undefined || envelope.to.length === 0 || envelope.to.some((a) => a.trim() === '')) {
     throw new MailgateError({ code: 'ARGUMENT_INVALID', phase: 'arguments', message: envelope.to.length === 0 ? 'No recipients defined' : 'An envelope address contains CR, LF, NUL or angle brackets, or is empty' });
   }
-  const utf8 = smtputf8Offered && [envelope.from, ...envelope.to].some((a) => NON_ASCII.test(a));
+  const utf8 = smtputf8Offered && needsSmtpUtf8(envelope, raw);
   const lines = [`MAIL FROM:<${envelope.from.trim()}>${utf8 ? ' SMTPUTF8' : ''}`, ...envelope.to.map((r) => `RCPT TO:<${r.trim()}>`), `BDAT ${raw.length} LAST`];
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf8'), raw]);
 }
@@ -191,6 +219,7 @@ interface NodemailerInternals {
   _ehloLines?: string[];
   _supportedExtensions?: string[];
   _destroyed?: boolean;
+  _sendCommand?: (str: string | Buffer, logStr?: string) => void;
 }
 
 /**
@@ -221,4 +250,36 @@ export function nodemailerExtensions(conn: unknown): Set<string> {
 export function withoutPipelining(conn: unknown): void {
   const ext = (conn as NodemailerInternals)._supportedExtensions;
   if (Array.isArray(ext)) for (let i = ext.length - 1; i >= 0; i--) if (ext[i] === 'PIPELINING') ext.splice(i, 1);
+}
+
+/**
+ * Run `send` (a call of nodemailer's `conn.send`) so that the MAIL FROM it writes says SMTPUTF8.
+ * nodemailer adds the keyword only for an address that is not ASCII and has no option for UTF-8
+ * header fields (its envelope's `use8BitMime` adds BODY=8BITMIME, a different thing), so the
+ * command writer of this connection is wrapped for the duration of the call: `send` writes MAIL
+ * FROM synchronously (nodemailer 10: `send` → `_setEnvelope` → `_sendCommand`), on both its
+ * PIPELINING and its one-command path. Only the first MAIL FROM line is touched, and not when it
+ * already says SMTPUTF8; the writer is restored before this returns. When the internals are not
+ * there (another nodemailer version), `send` runs unchanged: the message is delivered as before,
+ * without the keyword, rather than failing.
+ */
+export function sayingSmtpUtf8<T>(conn: unknown, send: () => T): T {
+  const c = conn as NodemailerInternals;
+  const original = c._sendCommand;
+  if (typeof original !== 'function') return send();
+  const own = Object.prototype.hasOwnProperty.call(c, '_sendCommand');
+  let done = false;
+  c._sendCommand = function (this: unknown, str: string | Buffer, logStr?: string) {
+    if (!done && typeof str === 'string' && /^MAIL FROM:/i.test(str)) {
+      done = true;
+      if (!/ SMTPUTF8(?: |$)/i.test(str)) return original.call(this, `${str} SMTPUTF8`, logStr === undefined ? undefined : `${logStr} SMTPUTF8`);
+    }
+    return original.call(this, str, logStr);
+  };
+  try {
+    return send();
+  } finally {
+    if (own) c._sendCommand = original;
+    else delete c._sendCommand;
+  }
 }

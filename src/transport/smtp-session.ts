@@ -19,7 +19,7 @@ import { buildXOAuth2 } from '../core/xoauth2.js';
 import { smtpErrorToMailgate } from './smtp-errors.js';
 import type { Secret } from '../core/secret.js';
 import { secureContextFor } from '../net/trust.js';
-import { nodemailerChannel, nodemailerExtensions, pathFor, startBatch, withoutPipelining, type SendPath } from './smtp-pipeline.js';
+import { nodemailerChannel, nodemailerExtensions, needsSmtpUtf8, pathFor, sayingSmtpUtf8, startBatch, withoutPipelining, type SendPath } from './smtp-pipeline.js';
 
 export interface SessionOptions {
   host: string;
@@ -245,6 +245,8 @@ export class SmtpSession {
     const channel = this.#sendPath === 'bdat' ? nodemailerChannel(this.conn) : undefined;
     if (channel) {
       return this.#operation<SessionSendResult>((done) => {
+        // buildBatch says SMTPUTF8 when the server offers it and the message needs it (an address
+        // or a header field in UTF-8); without the offer, as today (see below).
         startBatch(channel, envelope, raw, this.#smtputf8, (outcome) => {
           if (outcome.ok) return done(null, outcome.result);
           // The transaction may still be open on the server: end it (nodemailer reads the reply).
@@ -253,15 +255,24 @@ export class SmtpSession {
         });
       });
     }
+    // SMTPUTF8 on MAIL FROM when the message needs it (UTF-8 header fields too, RFC 6531 §3.4;
+    // nodemailer only adds it for an address that is not ASCII) and the server offers it. When the
+    // server does not offer it, the message goes as today, without the keyword: the safe option
+    // is to deliver, as every other client does (most servers take UTF-8 header fields anyway,
+    // and refusing here would turn a deliverable message into a failure nobody can fix).
+    const smtputf8 = this.#smtputf8 && needsSmtpUtf8(envelope, raw);
     return this.#operation<SessionSendResult>((done) => {
-      this.conn.send(envelope, raw, (err, info) => {
-        if (err) return done(err);
-        done(null, {
-          response: info?.response ?? '',
-          accepted: (info?.accepted ?? []).map(String),
-          rejected: (info?.rejected ?? []).map(String),
+      const send = () =>
+        this.conn.send(envelope, raw, (err, info) => {
+          if (err) return done(err);
+          done(null, {
+            response: info?.response ?? '',
+            accepted: (info?.accepted ?? []).map(String),
+            rejected: (info?.rejected ?? []).map(String),
+          });
         });
-      });
+      if (smtputf8) sayingSmtpUtf8(this.conn, send);
+      else send();
     });
   }
 

@@ -23,7 +23,7 @@ describe('CHUNKING and PIPELINING', () => {
   });
 
   /** Extensions on (or as given), faults/stats/messages cleared. */
-  const reset = (smtp?: { pipelining?: boolean; chunking?: boolean }) => {
+  const reset = (smtp?: { pipelining?: boolean; chunking?: boolean; smtputf8?: boolean }) => {
     const state = emulator.getState();
     delete state.smtp;
     emulator.setState(smtp ? { ...state, smtp } : state);
@@ -60,6 +60,13 @@ describe('CHUNKING and PIPELINING', () => {
     reset({ pipelining: false });
     ({ ehlo } = await session());
     assert.ok(!ehlo.includes('PIPELINING') && ehlo.includes('250-CHUNKING'), ehlo);
+    // SMTPUTF8 is offered by default too (as Exchange Online does) and can be turned off.
+    reset();
+    ({ ehlo } = await session());
+    assert.ok(ehlo.includes('SMTPUTF8'), ehlo);
+    reset({ smtputf8: false });
+    ({ ehlo } = await session());
+    assert.ok(!ehlo.includes('SMTPUTF8') && ehlo.includes('250-PIPELINING') && /^250[ -]CHUNKING$/m.test(ehlo), ehlo);
     // The admin API takes the same state; a wrong value is refused with its path.
     const state = { ...emulator.getState(), smtp: { pipelining: true, chunking: false } };
     const put = await httpsRequest(`${emulator.admin}/state`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(state), ca: emulator.caPem });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { MailgateError } from '../../src/core/errors.js';
 import { diagnose } from '../../src/core/diagnosis/index.js';
 import { smtpErrorToMailgate } from '../../src/transport/smtp-errors.js';
-import { buildBatch, extensionKeywords, mapBatchReplies, pathFor, sendBatch, type BatchReplies, type ReplyChannel } from '../../src/transport/smtp-pipeline.js';
+import { buildBatch, extensionKeywords, headerHasUtf8, mapBatchReplies, needsSmtpUtf8, pathFor, sayingSmtpUtf8, sendBatch, type BatchReplies, type ReplyChannel } from '../../src/transport/smtp-pipeline.js';
 
 const ctx = { host: 'smtp.office365.com', port: 587, connected: true };
 const FRONT = 'SN4PR0501CA0054.namprd05.prod.outlook.com';
@@ -180,6 +180,16 @@ describe('one batch on the wire', () => {
     assert.match(buildBatch({ from: 'noreply@contoso.com', to: ['a@example.com'] }, raw, true).toString('utf8'), /^MAIL FROM:<noreply@contoso\.com>\r\n/);
   });
 
+  test('SMTPUTF8 for UTF-8 header fields with an ASCII envelope, on a server that offers it', () => {
+    const raw = Buffer.from('From: Señor Escáner <noreply@contoso.com>\r\nSubject: año\r\n\r\nbody\r\n', 'utf8');
+    const env = { from: 'noreply@contoso.com', to: ['a@example.com'] };
+    assert.match(buildBatch(env, raw, true).toString('utf8'), /^MAIL FROM:<noreply@contoso\.com> SMTPUTF8\r\nRCPT TO:<a@example\.com>\r\n/);
+    // Not offered: as before, without the keyword (the message is still sent).
+    assert.match(buildBatch(env, raw, false).toString('utf8'), /^MAIL FROM:<noreply@contoso\.com>\r\n/);
+    // 8-bit body text alone does not need SMTPUTF8.
+    assert.match(buildBatch(env, Buffer.from('Subject: plain\r\n\r\nGrüße\r\n', 'utf8'), true).toString('utf8'), /^MAIL FROM:<noreply@contoso\.com>\r\n/);
+  });
+
   test('an address with CR/LF or angle brackets, or no recipient, is refused before anything is written', () => {
     for (const env of [{ from: 'a@b.c\r\nRSET', to: ['x@y.z'] }, { from: 'a@b.c', to: ['x@y.z>'] }, { from: 'a@b.c', to: [] as string[] }]) {
       assert.throws(() => buildBatch(env, Buffer.from('x'), true), (e: unknown) => e instanceof MailgateError && e.code === 'ARGUMENT_INVALID');
@@ -213,4 +223,69 @@ describe('which path a session takes', () => {
     assert.equal(pathFor(extensionKeywords(['8BITMIME']), true), 'one-by-one');
   });
   test('MAILGATE_SMTP_PIPELINING=off: one command at a time even on Exchange', () => assert.equal(pathFor(exchange, false), 'one-by-one'));
+});
+
+describe('does the message need SMTPUTF8 (RFC 6531 §3.4)', () => {
+  const b = (s: string) => Buffer.from(s, 'utf8');
+  test('a byte of 0x80 or more in the header, up to the first empty line', () => {
+    assert.equal(headerHasUtf8(b('Subject: Grüße\r\n\r\nbody\r\n')), true);
+    assert.equal(headerHasUtf8(b('From: a@b.c\r\nTo: Jörg <j@b.c>\r\n\r\n')), true, 'in a later field');
+    assert.equal(headerHasUtf8(b('Subject: x\r\n =?utf-8?q?J=C3=B6rg?= ñ\r\n\r\n')), true, 'in a folded continuation line');
+    assert.equal(headerHasUtf8(Buffer.from([0x53, 0x3a, 0x20, 0xff, 0x0d, 0x0a, 0x0d, 0x0a])), true, 'any 8-bit byte, valid UTF-8 or not');
+    assert.equal(headerHasUtf8(b('Subject: Gr=?utf-8?q?=C3=BC=C3=9Fe?=\n\nü')), false, 'bare LF line ends: the body is not read');
+    assert.equal(headerHasUtf8(b('Subject: plain\r\n\r\nGrüße aus Zürich\r\n')), false, 'UTF-8 only in the body');
+    assert.equal(headerHasUtf8(b('\r\nGrüße\r\n')), false, 'no header at all');
+    assert.equal(headerHasUtf8(b('\nGrüße\n')), false, 'no header at all (LF)');
+    assert.equal(headerHasUtf8(b('Subject: ascii only\r\n')), false, 'a header without a body');
+    assert.equal(headerHasUtf8(b('Subject: Grüße')), true, 'a header without an end');
+    assert.equal(headerHasUtf8(Buffer.alloc(0)), false);
+  });
+
+  test('an address that is not ASCII, or UTF-8 header fields', () => {
+    const ascii = b('Subject: plain\r\n\r\nü\r\n');
+    assert.equal(needsSmtpUtf8({ from: 'a@example.com', to: ['b@example.com'] }, ascii), false);
+    assert.equal(needsSmtpUtf8({ from: 'ä@example.com', to: ['b@example.com'] }, ascii), true);
+    assert.equal(needsSmtpUtf8({ from: 'a@example.com', to: ['b@example.com', 'jörg@example.com'] }, ascii), true);
+    assert.equal(needsSmtpUtf8({ from: 'a@example.com', to: ['b@example.com'] }, b('Subject: ü\r\n\r\n')), true);
+  });
+});
+
+describe('SMTPUTF8 on the MAIL FROM that nodemailer writes', () => {
+  /** A stand-in for nodemailer's SMTPConnection: `_sendCommand` on the prototype, as there. */
+  class FakeConn {
+    written: string[] = [];
+    _sendCommand(str: string | Buffer, _log?: string): void {
+      this.written.push(String(str));
+    }
+    send(lines: string[]): void {
+      for (const l of lines) this._sendCommand(l);
+    }
+  }
+
+  test('the first MAIL FROM gets the keyword; nothing else, and the writer is restored', () => {
+    const c = new FakeConn();
+    const r = sayingSmtpUtf8(c, () => {
+      c.send(['MAIL FROM:<a@example.com> BODY=8BITMIME', 'RCPT TO:<b@example.com>', 'DATA', 'MAIL FROM:<later@example.com>']);
+      return 'ran';
+    });
+    assert.equal(r, 'ran');
+    assert.deepEqual(c.written, ['MAIL FROM:<a@example.com> BODY=8BITMIME SMTPUTF8', 'RCPT TO:<b@example.com>', 'DATA', 'MAIL FROM:<later@example.com>']);
+    assert.equal(Object.prototype.hasOwnProperty.call(c, '_sendCommand'), false, 'restored to the prototype method');
+    c.send(['MAIL FROM:<next@example.com>']);
+    assert.equal(c.written.at(-1), 'MAIL FROM:<next@example.com>', 'the next message is untouched');
+  });
+
+  test('not said twice when nodemailer already said it (a UTF-8 address)', () => {
+    const c = new FakeConn();
+    sayingSmtpUtf8(c, () => c.send(['MAIL FROM:<ä@example.com> SMTPUTF8']));
+    assert.deepEqual(c.written, ['MAIL FROM:<ä@example.com> SMTPUTF8']);
+  });
+
+  test('restored even when the send throws; without the internals the send runs unchanged', () => {
+    const c = new FakeConn();
+    assert.throws(() => sayingSmtpUtf8(c, () => { throw new Error('boom'); }), /boom/);
+    assert.equal(Object.prototype.hasOwnProperty.call(c, '_sendCommand'), false);
+    const other = { calls: 0 };
+    assert.equal(sayingSmtpUtf8(other, () => ++other.calls), 1);
+  });
 });
