@@ -232,9 +232,16 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     let testTokenRequests = 0;
 
     const workerOwner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    // PostgreSQL (several instances): only the instance owning the signed-in mailbox's delivery
+    // PostgreSQL (several instances): only the instance owning a signed-in mailbox's delivery
     // claims for it, so N instances together keep Exchange's per-mailbox limits (pg-ownership.ts).
-    const deliveryMailbox = () => settings.settings()?.authorizedFrom;
+    // With several senders (issue 16) every signed-in mailbox has its own owner; an instance
+    // claims only the messages of the senders signing in as a mailbox it owns.
+    const deliveryMailboxes = (): string[] => {
+      const out = new Set(senders.list().map((x) => x.signInAs.toLowerCase()));
+      const d = settings.settings()?.authorizedFrom;
+      if (d && !senders.defaultSender()) out.add(d.toLowerCase());
+      return [...out];
+    };
     const ownership = isPgStore(store) && o.worker !== false && config.worker === 'on'
       ? new MailboxOwnership(store.db, { owner: workerOwner, leaseMs: Math.round(config.leaseSeconds * 1000), now })
       : undefined;
@@ -254,7 +261,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         pollIntervalMs: config.pollIntervalMs,
         ...o.workerOptions,
       },
-      { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics, ...(ownership ? { mayClaim: () => { const m = deliveryMailbox(); return m !== undefined && ownership.owns(m); } } : {}) },
+      { store, mailers, scheduler, logger, classify: o.classify ?? classifyForRetry, diagnose, metrics, ...(ownership ? { mayClaim: () => ownership.owned().length > 0, notOwnedSenders: () => notOwnedSenders(ownership, senders.list()) } : {}) },
     );
     let relayTls: { info(): RelayCertificateInfo } | undefined;
     const outbox = createOutbox({ store, now, settings: () => settings.settings(), maxAgeMs: config.maxAgeSeconds * 1000, onEnqueued: () => worker?.wake(), onRetried: () => worker?.resume() });
@@ -327,25 +334,25 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       closers.push(() => listener.stop());
     }
     if (ownership) {
-      let owned = false;
+      let owned = new Set<string>();
       const renew = async () => {
-        const m = deliveryMailbox();
+        const wanted = deliveryMailboxes();
         try {
-          await ownership.refresh(m ? [m] : []);
+          await ownership.refresh(wanted);
         } catch (error) {
           logger.warn({ err: error }, 'could not renew the delivery ownership (the database is unreachable?); delivery stops when it expires');
         }
-        const now = m !== undefined && ownership.owns(m);
-        if (now !== owned) {
-          owned = now;
-          logger.info({ mailbox: m, owner: workerOwner }, now ? 'this instance now delivers for the mailbox' : 'this instance no longer delivers for the mailbox');
-          if (now && m !== undefined) {
-            // The previous owner's sends of the last minute count against this instance's rate limit.
-            const sent = await ownership.sentSince(m, scheduler.now() - 60_000).catch(() => [] as number[]);
-            worker?.seedRate(m, sent);
-            worker?.wake();
-          }
+        const now = new Set(ownership.owned());
+        for (const m of owned) if (!now.has(m)) logger.info({ mailbox: m, owner: workerOwner }, 'this instance no longer delivers for the mailbox');
+        const gained = [...now].filter((m) => !owned.has(m));
+        owned = now;
+        for (const m of gained) {
+          logger.info({ mailbox: m, owner: workerOwner }, 'this instance now delivers for the mailbox');
+          // The previous owner's sends of the last minute count against this instance's rate limit.
+          const sent = await ownership.sentSince(m, scheduler.now() - 60_000).catch(() => [] as number[]);
+          worker?.seedRate(m, sent);
         }
+        if (gained.length) worker?.wake();
       };
       await renew();
       const renewTimer = setInterval(() => void renew(), Math.max(200, Math.round((config.leaseSeconds * 1000) / 3)));
@@ -449,6 +456,22 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * The senders (worker keys: lower-case From address, '' for a message without a sender, which
+ * the default sender delivers) whose signed-in mailbox this instance does not own now: the
+ * worker leaves their messages to the owning instance. A sender is delivered by exactly the
+ * instance owning its signed-in mailbox, so Exchange's per-mailbox limits hold across instances.
+ */
+function notOwnedSenders(ownership: MailboxOwnership, list: readonly { address: string; signInAs: string; isDefault: boolean }[]): string[] {
+  const out: string[] = [];
+  for (const x of list) {
+    if (ownership.owns(x.signInAs)) continue;
+    out.push(x.address.toLowerCase());
+    if (x.isDefault) out.push('');
+  }
+  return out;
 }
 
 /**

@@ -112,6 +112,14 @@ export interface WorkerDeps {
    * signed-in mailbox's delivery, see outbox/postgres/pg-ownership.ts). Absent: always.
    */
   mayClaim?: () => boolean;
+  /**
+   * Senders (lower case; '' for messages without a sender) this instance must not deliver for
+   * now: their signed-in mailbox's delivery is owned by another instance (PostgreSQL, several
+   * senders: each signed-in mailbox has its own owner). Their due messages are left out of every
+   * claim; one of theirs taken over from an expired lease goes back to the queue at once, for
+   * the owner. Absent: every sender.
+   */
+  notOwnedSenders?: () => readonly string[];
 }
 
 export interface WorkerActivity {
@@ -319,6 +327,7 @@ export class DeliveryWorker {
     const slow = new Set<string>();
     /** Paused senders and when their messages are looked at again (each of their messages goes back to the queue). */
     const paused = new Map<string, number>();
+    const notOwned = new Set(this.#d.notOwnedSenders?.() ?? []);
     // Each buffered message is looked at in order; one that its mailbox cannot take now is
     // skipped, not waited for, so a slow, full or paused mailbox never holds up the others
     // (issue 16). Within one sender the order stays first in, first out.
@@ -335,6 +344,13 @@ export class DeliveryWorker {
         continue;
       }
       const senderKey = head.sender ?? '';
+      if (notOwned.has(senderKey)) {
+        // Another instance delivers for this sender's mailbox (a lease we took over, or an
+        // ownership we lost while it was buffered): back to the queue for the owner, untouched.
+        this.#buffer.splice(i, 1);
+        void this.#d.store.release(head.lease, now).catch(() => false);
+        continue;
+      }
       const pausedUntil = paused.get(senderKey);
       if (pausedUntil !== undefined) {
         this.#buffer.splice(i, 1);
@@ -581,7 +597,9 @@ export class DeliveryWorker {
     this.#claiming = true;
     const wakes = this.#wakes;
     try {
-      const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs, ...(excludeSenders.length ? { excludeSenders } : {}) });
+      // Senders whose mailbox another instance owns are left out too (their owner claims them).
+      const exclude = [...new Set([...excludeSenders, ...(this.#d.notOwnedSenders?.() ?? [])])];
+      const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs, ...(exclude.length ? { excludeSenders: exclude } : {}) });
       const local = new Map<string, ClaimedMessage>([...this.#sending, ...this.#buffer.map((m) => [m.id, m] as const)]);
       for (const m of claimed) {
         const mine = local.get(m.id);

@@ -14,6 +14,12 @@
  * The stored secrets stay encrypted with the same master key: the instances need that key in
  * MAILGATE_MASTER_KEY.
  *
+ * Senders (issue 16): every column both schemas know is copied, so `messages.sender` and
+ * `api_keys.senders` (SQLite 0005, PostgreSQL 0003) travel with their rows, and the senders
+ * configuration travels with the settings table (its `senders.config` row, secrets still
+ * encrypted). A source from before SQLite 0005 has no sender column: its messages get the
+ * sender that migration would have given them, lower(mailbox) (the one Authorized from Address).
+ *
  * Imports: better-sqlite3, node:path, ../sqlite/open (file name), ./pg-store.
  */
 import { join } from 'node:path';
@@ -74,6 +80,10 @@ export async function exportSqliteToPg(dataDir: string, url: string): Promise<Ex
         const bools = (t.booleans ?? []).map((b) => cols.indexOf(b)).filter((i) => i >= 0);
         for (const r of data) for (const i of bools) r[i] = r[i] === 1 || r[i] === true;
         if (data.length) await insertRows(c, t.name, cols, data);
+        if (t.name === 'messages' && pgCols.includes('sender') && !cols.includes('sender')) {
+          // As SQLite 0005 / PostgreSQL 0003 fill it for rows from before several senders.
+          await c.query(`UPDATE messages SET sender = lower(mailbox) WHERE sender IS NULL AND mailbox <> ''`);
+        }
         rows[t.name] = data.length;
         if (cols.includes('seq') && t.name !== 'message_payloads') {
           await c.query(`SELECT setval(pg_get_serial_sequence($1, 'seq'), greatest((SELECT max(seq) FROM ${t.name}), 1), (SELECT count(*) > 0 FROM ${t.name}))`, [t.name]);

@@ -24,12 +24,14 @@ interface ApiKeyRow {
   created_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  senders: string | null;
 }
 
 function toApiKey(r: ApiKeyRow): ApiKeyRecord {
   const k: ApiKeyRecord = { id: String(r.seq), name: r.name, scope: r.scope, prefix: r.prefix, createdAt: r.created_at };
   if (r.revoked_at !== null) k.revokedAt = r.revoked_at;
   if (r.last_used_at !== null) k.lastUsedAt = r.last_used_at;
+  if (r.senders !== null) k.senders = JSON.parse(r.senders) as string[];
   return k;
 }
 
@@ -64,7 +66,7 @@ function relayBase(r: RelayClientRow) {
 }
 
 const RELAY_COLUMNS = 'seq, name, username, password_hash, no_auth, allow_from, allow_ip, from_policy, created_at, revoked_at, last_used_at';
-const KEY_COLUMNS = 'seq, name, scope, prefix, created_at, revoked_at, last_used_at';
+const KEY_COLUMNS = 'seq, name, scope, prefix, created_at, revoked_at, last_used_at, senders';
 const AUDIT = 'INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4)';
 
 export class PgConfig implements ConfigStore {
@@ -127,10 +129,10 @@ export class PgConfig implements ConfigStore {
     return rows.map((r) => ({ at: r.at, actor: r.actor, action: r.action, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 
-  async createApiKey(k: { name: string; scope: ApiKeyScope; hash: string; prefix: string; createdAt: number }): Promise<boolean> {
+  async createApiKey(k: { name: string; scope: ApiKeyScope; hash: string; prefix: string; createdAt: number; senders?: string[] }): Promise<boolean> {
     const r = await this.#db.query(
-      'INSERT INTO api_keys (name, scope, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING',
-      [k.name, k.scope, k.hash, k.prefix, k.createdAt], DURABLE);
+      'INSERT INTO api_keys (name, scope, key_hash, prefix, created_at, senders) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING',
+      [k.name, k.scope, k.hash, k.prefix, k.createdAt, k.senders?.length ? JSON.stringify(k.senders) : null], DURABLE);
     return r.rowCount === 1;
   }
 

@@ -67,6 +67,7 @@ interface MessageRow {
   is_test: boolean;
   relay_client_id: string | null;
   source: string | null;
+  sender: string | null;
 }
 
 interface AttemptRow {
@@ -79,7 +80,7 @@ interface AttemptRow {
 }
 
 const RECORD_COLUMNS = `seq, id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id, is_test, relay_client_id, source`;
+  created_at, updated_at, next_attempt_at, expires_at, sent_at, response, last_code, lease_owner, lease_expires_at, api_key_id, is_test, relay_client_id, source, sender`;
 
 function toRecord(r: MessageRow): MessageRecord {
   const rec: MessageRecord = {
@@ -105,6 +106,7 @@ function toRecord(r: MessageRow): MessageRecord {
   if (r.is_test) rec.test = true;
   if (r.relay_client_id !== null) rec.relayClientId = r.relay_client_id;
   if (r.source !== null) rec.source = r.source;
+  if (r.sender !== null) rec.sender = r.sender;
   return rec;
 }
 
@@ -125,8 +127,8 @@ const ON_ATTEMPT_CONFLICT = `ON CONFLICT (message_seq, attempt) DO UPDATE SET at
 
 const INSERT_MESSAGE = `WITH m AS (
   INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count,
-    api_key_id, client_idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at, relay_client_id, source)
-  VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13)
+    api_key_id, client_idempotency_key, request_hash, created_at, updated_at, next_attempt_at, expires_at, relay_client_id, source, sender)
+  VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13, $15)
   ON CONFLICT DO NOTHING RETURNING seq)
 INSERT INTO message_payloads (seq, payload) SELECT seq, $14 FROM m RETURNING seq`;
 
@@ -146,7 +148,7 @@ export class PgOutbox implements OutboxStore {
     const params = [
       m.id, m.messageIdHeader, m.mailbox, m.toSummary, m.subject, m.recipientCount,
       m.apiKeyId ?? null, m.idempotencyKey ?? null, m.requestHash ?? null, m.createdAt, m.expiresAt,
-      m.relayClientId ?? null, m.source ?? null, m.payload,
+      m.relayClientId ?? null, m.source ?? null, m.payload, m.sender ?? null,
     ];
     const created = (): EnqueueResult => ({
       outcome: 'created',
@@ -162,6 +164,7 @@ export class PgOutbox implements OutboxStore {
         ...(m.apiKeyId !== undefined ? { apiKeyId: m.apiKeyId } : {}),
         ...(m.relayClientId !== undefined ? { relayClientId: m.relayClientId } : {}),
         ...(m.source !== undefined ? { source: m.source } : {}),
+        ...(m.sender !== undefined ? { sender: m.sender } : {}),
         createdAt: m.createdAt,
         updatedAt: m.createdAt,
         nextAttemptAt: m.createdAt,
@@ -213,16 +216,23 @@ export class PgOutbox implements OutboxStore {
       }
       let due: { seq: number }[] = [];
       if (expired.length < o.limit) {
-        due = (await c.query<{ seq: number }>(
-          `SELECT seq FROM messages WHERE status IN ('queued', 'retrying') AND next_attempt_at <= $1
-           ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED`, [o.now, o.limit - expired.length])).rows;
+        // With excludeSenders: skip the senders whose mailbox cannot take more in this worker (the
+        // worker's fairness across senders, issue 16); a message without a sender counts as ''.
+        due = (o.excludeSenders?.length
+          ? await c.query<{ seq: number }>(
+            `SELECT seq FROM messages WHERE status IN ('queued', 'retrying') AND next_attempt_at <= $1
+             AND coalesce(sender, '') <> ALL($3::text[])
+             ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED`, [o.now, o.limit - expired.length, o.excludeSenders])
+          : await c.query<{ seq: number }>(
+            `SELECT seq FROM messages WHERE status IN ('queued', 'retrying') AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED`, [o.now, o.limit - expired.length])).rows;
       }
       const order = [...expired.map((e) => e.seq), ...due.map((d) => d.seq)];
       if (!order.length) return [];
-      const rows = (await c.query<{ seq: number; id: string; message_id_header: string; mailbox: string; recipient_count: number; created_at: number; expires_at: number; attempt_count: number; payload: string }>(
+      const rows = (await c.query<{ seq: number; id: string; message_id_header: string; mailbox: string; sender: string | null; recipient_count: number; created_at: number; expires_at: number; attempt_count: number; payload: string }>(
         `WITH u AS (UPDATE messages SET status = 'sending', lease_owner = $2, lease_expires_at = $3,
            attempt_count = attempt_count + 1, next_attempt_at = NULL, updated_at = $4 WHERE seq = ANY($1::bigint[])
-           RETURNING seq, id, message_id_header, mailbox, recipient_count, created_at, expires_at, attempt_count)
+           RETURNING seq, id, message_id_header, mailbox, sender, recipient_count, created_at, expires_at, attempt_count)
          SELECT u.*, p.payload FROM u JOIN message_payloads p ON p.seq = u.seq`, [order, o.owner, leaseUntil, o.now])).rows;
       const bySeq = new Map(rows.map((r) => [r.seq, r]));
       const reclaimed = new Set(expired.map((e) => e.seq));
@@ -232,6 +242,7 @@ export class PgOutbox implements OutboxStore {
           id: r.id,
           messageIdHeader: r.message_id_header,
           mailbox: r.mailbox,
+          ...(r.sender !== null ? { sender: r.sender } : {}),
           payload: r.payload,
           recipientCount: r.recipient_count,
           createdAt: r.created_at,
@@ -311,13 +322,13 @@ export class PgOutbox implements OutboxStore {
     const sent = m.outcome === 'sent';
     await this.#db.query(
       `WITH m AS (INSERT INTO messages (id, message_id_header, mailbox, status, to_summary, subject, recipient_count, attempt_count,
-         created_at, updated_at, expires_at, sent_at, response, last_code, is_test)
-         VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7, $8, $9, $10, $11, true) RETURNING seq),
+         created_at, updated_at, expires_at, sent_at, response, last_code, is_test, sender)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7, $8, $9, $10, $11, true, $15) RETURNING seq),
        p AS (INSERT INTO message_payloads (seq, payload) SELECT seq, $12 FROM m)
        ${UPSERT_ATTEMPT} SELECT seq, 1, $7::bigint, $4::text, $13::text, $11::text, $14::text FROM m`,
       [m.id, m.messageIdHeader, m.mailbox, m.outcome, m.toSummary, m.subject, m.at, m.expiresAt,
         sent ? m.at : null, sent ? m.response ?? null : null, sent ? null : m.code ?? null, m.payload,
-        (sent ? m.response : m.reply) ?? null, m.diagnosis ? JSON.stringify(m.diagnosis) : null],
+        (sent ? m.response : m.reply) ?? null, m.diagnosis ? JSON.stringify(m.diagnosis) : null, m.sender ?? null],
       DURABLE,
     );
   }
@@ -340,6 +351,7 @@ export class PgOutbox implements OutboxStore {
     };
     if (o.status) where.push(`status = ${arg(o.status)}`);
     if (o.apiKeyId !== undefined) where.push(`api_key_id = ${arg(o.apiKeyId)}`);
+    if (o.sender !== undefined) where.push(`sender = ${arg(o.sender.toLowerCase())}`);
     if (after !== undefined && Number.isFinite(after)) where.push(`seq < ${arg(after)}`);
     const sql = `SELECT ${RECORD_COLUMNS} FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${arg(limit + 1)}`;
     const rows = (await this.#db.query<MessageRow>(sql, args)).rows;
