@@ -37,7 +37,7 @@ import type { SettingsService } from './settings-store.js';
 export const SENDERS_ROW = 'senders.config';
 
 /** A stored credential: secrets as ciphertext (`...Encrypted`) or as a reference. */
-interface StoredCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate'> {
+export interface StoredCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate'> {
   clientSecret?: string;
   clientCertificate?: string;
   clientSecretEncrypted?: string;
@@ -102,6 +102,25 @@ export function fileDefaultEnv(credential: ResolvedCredential, sender: SenderCon
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[FIELD_BY_KEY[k as SettingKey].env] = String(v);
   return out;
+}
+
+/** The stored credentials and senders of a `settings` table's rows (none: empty lists). */
+export function storedSendersDoc(rows: Record<string, string>): { credentials: StoredCredential[]; senders: SenderConfig[] } {
+  return rows[SENDERS_ROW] ? (JSON.parse(rows[SENDERS_ROW]) as StoredDoc) : { credentials: [], senders: [] };
+}
+
+/** A stored (or file) credential with its references resolved and its stored secrets decrypted (in memory only). */
+export async function resolveStoredCredential(c: CredentialConfig | StoredCredential, key: Buffer, env: Record<string, string | undefined>, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
+  const { clientSecretEncrypted, clientCertificateEncrypted, ...rest } = c as StoredCredential;
+  const r = await resolveCredential(rest as CredentialConfig, env, where);
+  if (!r.credential) return r;
+  try {
+    if (clientSecretEncrypted) r.credential.clientSecret = decryptValue(key, clientSecretEncrypted, aad(c.name, 'clientSecret'));
+    if (clientCertificateEncrypted) r.credential.clientCertificatePem = decryptValue(key, clientCertificateEncrypted, aad(c.name, 'clientCertificate'));
+  } catch (error) {
+    return { problems: [{ key: where, message: `${where}: ${(error as Error).message}` }] };
+  }
+  return r;
 }
 
 export class SendersService {
@@ -233,7 +252,7 @@ export class SendersService {
 
   async #load(): Promise<void> {
     const rows = await this.#store.getSettings();
-    this.#doc = rows[SENDERS_ROW] ? (JSON.parse(rows[SENDERS_ROW]) as StoredDoc) : { credentials: [], senders: [] };
+    this.#doc = storedSendersDoc(rows);
     const senders = new Map<string, SenderEntry>();
     const raws = new Map<string, RawSettings>();
     const credentials: CredentialView[] = [];
@@ -373,18 +392,8 @@ export class SendersService {
     for (const l of this.#listeners) l();
   }
 
-  async #resolve(c: CredentialConfig | StoredCredential, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
-    const sc = c as StoredCredential;
-    const { clientSecretEncrypted, clientCertificateEncrypted, ...rest } = sc;
-    const r = await resolveCredential(rest as CredentialConfig, this.#env, where);
-    if (!r.credential) return r;
-    try {
-      if (clientSecretEncrypted) r.credential.clientSecret = decryptValue(this.#key, clientSecretEncrypted, aad(c.name, 'clientSecret'));
-      if (clientCertificateEncrypted) r.credential.clientCertificatePem = decryptValue(this.#key, clientCertificateEncrypted, aad(c.name, 'clientCertificate'));
-    } catch (error) {
-      return { problems: [{ key: where, message: `${where}: ${(error as Error).message}` }] };
-    }
-    return r;
+  #resolve(c: CredentialConfig | StoredCredential, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
+    return resolveStoredCredential(c, this.#key, this.#env, where);
   }
 
   // ---- writes (API, admin page, `mailgate config import`) ----
