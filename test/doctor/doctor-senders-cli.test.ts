@@ -19,15 +19,9 @@ const SHARED = 'support@contoso.onmicrosoft.com';
 const NOREPLY = 'noreply@contoso.onmicrosoft.com';
 const HELP = 'help@fabrikam.onmicrosoft.com';
 
-describe('mailgate doctor with several senders (MAILGATE_CONFIG)', () => {
-  test('every sender one report, the worst exit code; --sender picks one; an unknown one lists the senders', async () => {
-    const contoso = buildTenantState({ sharedMailboxes: [{ address: SHARED, sendAs: [NOREPLY] }] });
-    const fabrikam = buildTenantState({ domain: 'fabrikam.onmicrosoft.com', sharedMailboxes: [{ address: HELP }] });
-    fixture.emu.setState(mergeStates(contoso, fabrikam));
-    const t = tempDir('mailgate-doctor-senders-');
-    try {
-      const file = join(t.dir, 'mailgate.yaml');
-      writeFileSync(file, `credentials:
+function configEnv(dir: string, contoso: ReturnType<typeof buildTenantState>, fabrikam: ReturnType<typeof buildTenantState>): Record<string, string> {
+  const file = join(dir, 'mailgate.yaml');
+  writeFileSync(file, `credentials:
   - name: contoso
     tenantId: ${contoso.tenantId}
     clientId: ${contoso.clientId}
@@ -46,15 +40,25 @@ senders:
     signInAs: ${fabrikam.authorizedFrom}
     credential: fabrikam
 `);
-      const env = {
-        NODE_EXTRA_CA_CERTS: fixture.emu.caFile,
-        MAILGATE_CONFIG: file,
-        CONTOSO_SECRET: contoso.clientSecret!,
-        FABRIKAM_SECRET: fabrikam.clientSecret!,
-        MAILGATE_AUTHORITY_HOST: fixture.emu.authorityHost,
-        MAILGATE_SMTP_HOST: fixture.emu.smtp.host,
-        MAILGATE_SMTP_PORT: String(fixture.emu.smtp.port),
-      };
+  return {
+    NODE_EXTRA_CA_CERTS: fixture.emu.caFile,
+    MAILGATE_CONFIG: file,
+    CONTOSO_SECRET: contoso.clientSecret!,
+    FABRIKAM_SECRET: fabrikam.clientSecret!,
+    MAILGATE_AUTHORITY_HOST: fixture.emu.authorityHost,
+    MAILGATE_SMTP_HOST: fixture.emu.smtp.host,
+    MAILGATE_SMTP_PORT: String(fixture.emu.smtp.port),
+  };
+}
+
+describe('mailgate doctor with several senders (MAILGATE_CONFIG)', () => {
+  test('every sender one report, the worst exit code; --sender picks one; an unknown one lists the senders', async () => {
+    const contoso = buildTenantState({ sharedMailboxes: [{ address: SHARED, sendAs: [NOREPLY] }] });
+    const fabrikam = buildTenantState({ domain: 'fabrikam.onmicrosoft.com', sharedMailboxes: [{ address: HELP }] });
+    fixture.emu.setState(mergeStates(contoso, fabrikam));
+    const t = tempDir('mailgate-doctor-senders-');
+    try {
+      const env = configEnv(t.dir, contoso, fabrikam);
       const all = await runCli(['doctor', '--json', '--to', 'someone@example.com'], env);
       assert.equal(all.code, 1, all.stderr);
       const json = singleJson(all.stdout);
@@ -80,6 +84,30 @@ senders:
       const both = await runCli(['doctor', '--sender', NOREPLY, '--from', NOREPLY], env);
       assert.equal(both.code, 2);
       assert.match(both.stderr, /use one or the other/);
+    } finally {
+      t.remove();
+    }
+  });
+});
+
+describe('mailgate setup-script with several senders (MAILGATE_CONFIG)', () => {
+  test('one part per signed-in mailbox, with the Send As step for each From that signs in as it', async () => {
+    const contoso = buildTenantState({ sharedMailboxes: [{ address: SHARED, sendAs: [NOREPLY] }] });
+    const fabrikam = buildTenantState({ domain: 'fabrikam.onmicrosoft.com', sharedMailboxes: [{ address: HELP }] });
+    fixture.emu.setState(mergeStates(contoso, fabrikam));
+    const t = tempDir('mailgate-setup-senders-');
+    try {
+      const r = await runCli(['setup-script'], configEnv(t.dir, contoso, fabrikam));
+      assert.equal(r.code, 0, r.stderr);
+      const parts = r.stdout.split(/^# ==== Signed-in mailbox /m).slice(1);
+      assert.equal(parts.length, 2, r.stdout.slice(0, 2000));
+      assert.match(parts[0]!, /^\$Mailbox = 'noreply@contoso\.onmicrosoft\.com'$/m);
+      assert.match(parts[0]!, /^\$SendAsFrom = @\('support@contoso\.onmicrosoft\.com'\)$/m);
+      assert.ok(parts[0]!.includes(contoso.servicePrincipalObjectId), 'the Object ID from contoso\'s token');
+      assert.ok(parts[1]!.includes(`$Mailbox = '${fabrikam.authorizedFrom}'`));
+      assert.match(parts[1]!, /^\$SendAsFrom = @\('help@fabrikam\.onmicrosoft\.com'\)$/m);
+      assert.ok(parts[1]!.includes(fabrikam.servicePrincipalObjectId), 'the Object ID from fabrikam\'s token');
+      assert.ok(!r.stdout.includes(contoso.clientSecret!) && !r.stdout.includes(fabrikam.clientSecret!));
     } finally {
       t.remove();
     }
