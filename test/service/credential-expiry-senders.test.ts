@@ -80,3 +80,12 @@ describe('credential expiry for every credential', () => {
     }
   });
 });
+
+describe('a named credential without an expiry', () => {
+  it('asks for clientSecretExpires on that credential, not for the Email Settings field', async () => {
+    const { expiryStatus } = await import('../../src/core/credential-expiry.js');
+    const s = expiryStatus({ credential: 'fabrikam', kind: 'client-secret', clientId: FABRIKAM_APP }, NOW);
+    assert.match(s.message, /set clientSecretExpires on the credential "fabrikam"/);
+    assert.match(expiryStatus({ credential: 'default', kind: 'client-secret' }, NOW).message, /MAILGATE_CLIENT_SECRET_EXPIRES/);
+  });
+});
