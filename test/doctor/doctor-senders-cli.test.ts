@@ -13,6 +13,10 @@ import { buildTenantState, mergeStates } from '../../src/emulator/index.js';
 import { useEmulatedTenants } from '../helpers/emulated-tenant.js';
 import { runCli, singleJson } from '../helpers/cli.js';
 import { tempDir } from '../service/helpers.js';
+import { loadMasterKey } from '../../src/service/settings/secret-box.js';
+import { SettingsService } from '../../src/service/settings/settings-store.js';
+import { SendersService } from '../../src/service/settings/senders-service.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 
 const fixture = useEmulatedTenants();
 const SHARED = 'support@contoso.onmicrosoft.com';
@@ -108,6 +112,40 @@ describe('mailgate setup-script with several senders (MAILGATE_CONFIG)', () => {
       assert.match(parts[1]!, /^\$SendAsFrom = @\('help@fabrikam\.onmicrosoft\.com'\)$/m);
       assert.ok(parts[1]!.includes(fabrikam.servicePrincipalObjectId), 'the Object ID from fabrikam\'s token');
       assert.ok(!r.stdout.includes(contoso.clientSecret!) && !r.stdout.includes(fabrikam.clientSecret!));
+    } finally {
+      t.remove();
+    }
+  });
+});
+
+describe('mailgate doctor --data-dir with stored senders', () => {
+  test('the Email Settings\' sender, a Send As sender on it and a sender of a stored credential (secret decrypted): one report each', async () => {
+    const contoso = buildTenantState({ sharedMailboxes: [{ address: SHARED, sendAs: [NOREPLY] }] });
+    const fabrikam = buildTenantState({ domain: 'fabrikam.onmicrosoft.com', sharedMailboxes: [{ address: HELP, sendAs: [] }] });
+    fixture.emu.setState(mergeStates(contoso, fabrikam));
+    const t = tempDir('mailgate-doctor-stored-');
+    try {
+      const store = openSqliteStore(t.dir);
+      try {
+        const key = loadMasterKey(undefined, t.dir).key;
+        const settings = await SettingsService.open({ store, masterKey: key, env: {} });
+        assert.ok((await settings.update({ clientId: contoso.clientId, tenantId: contoso.tenantId, clientSecret: contoso.clientSecret!, authorizedFrom: NOREPLY, smtpHost: fixture.emu.smtp.host, smtpPort: String(fixture.emu.smtp.port), authorityHost: fixture.emu.authorityHost }, 'test')).ok);
+        const senders = await SendersService.open({ store, settings, masterKey: key, env: {} });
+        assert.deepEqual(await senders.putCredential({ name: 'fabrikam', tenantId: fabrikam.tenantId, clientId: fabrikam.clientId, clientSecret: fabrikam.clientSecret!, authorityHost: fixture.emu.authorityHost, smtpHost: fixture.emu.smtp.host, smtpPort: fixture.emu.smtp.port }, 'test', { create: true }), { ok: true });
+        assert.deepEqual(await senders.putSender({ address: SHARED, signInAs: NOREPLY, credential: 'default' }, 'test', { create: true }), { ok: true });
+        assert.deepEqual(await senders.putSender({ address: HELP, signInAs: fabrikam.authorizedFrom, credential: 'fabrikam' }, 'test', { create: true }), { ok: true });
+      } finally {
+        await store.close();
+      }
+      const env = { MAILGATE_CA_FILE: fixture.emu.caFile };
+      const all = await runCli(['doctor', '--data-dir', t.dir, '--json', '--to', 'someone@example.com'], env);
+      assert.equal(all.code, 1, all.stderr);
+      const json = singleJson(all.stdout);
+      assert.deepEqual(json.senders.map((r: any) => [r.sender.from, r.sender.signInAs, r.ok]), [[NOREPLY, NOREPLY, true], [SHARED, NOREPLY, true], [HELP, fabrikam.authorizedFrom, false]]);
+      assert.equal(json.senders[2].checks.find((c: any) => c.id === 'token-claims').details.oid, fabrikam.servicePrincipalObjectId);
+      assert.ok(!all.stdout.includes(fabrikam.clientSecret!) && !all.stdout.includes(contoso.clientSecret!));
+      const one = await runCli(['doctor', '--data-dir', t.dir, '--json', '--sender', HELP], env);
+      assert.deepEqual(singleJson(one.stdout).sender, { from: HELP, signInAs: fabrikam.authorizedFrom });
     } finally {
       t.remove();
     }
