@@ -298,10 +298,12 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       metricsToken: config.metricsToken,
       dataDir: isLoopbackHost(config.httpHost) ? resolve(config.dataDir) : undefined,
     };
-    // Credential expiry (issue 17): the Email Settings' credential and the relay's certificate;
-    // Graph gives the real expiry of a secret when the app may read itself.
+    // Credential expiry (issue 17): every named credential (issue 16: the Email Settings' one is
+    // "default") and the relay's certificate; Graph gives the real expiry of a secret when the
+    // app may read itself (one read per app registration).
     const credentials = new CredentialExpiryMonitor({
       settings: () => settings.snapshot(),
+      credentials: () => senders.credentialSettings(),
       relayCertificate: () => relayTls?.info(),
       readGraph: (s) => readAppCredentials({
         authorityHost: s.authorityHost, tenantId: s.tenantId ?? '', clientId: s.clientId ?? '', scope: s.graphScope,

@@ -111,7 +111,7 @@ export function expiryStatus(c: CredentialExpiryInput, now: number): CredentialE
   const what = describeCredential(c);
   if (c.expiresAt === undefined) {
     const message = c.kind === 'client-secret'
-      ? `${what} has no known expiry: enter "Client Secret expires" (MAILGATE_CLIENT_SECRET_EXPIRES), the date shown next to the secret in Entra's Certificates & secrets, so Mailgate can warn before it expires.`
+      ? `${what} has no known expiry: ${c.credential === 'default' ? 'enter "Client Secret expires" (MAILGATE_CLIENT_SECRET_EXPIRES)' : `set clientSecretExpires on the credential "${c.credential}"`}, the date shown next to the secret in Entra's Certificates & secrets, so Mailgate can warn before it expires.`
       : `${what} has no known expiry.`;
     return { input: c, severity: 'unknown', message };
   }

@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { CLOUD_IDS } from './clouds.js';
 import type { Problem } from './errors.js';
 import { splitAddress } from './message.js';
+import { parseExpiryDate } from './credential-expiry.js';
 import { isGuid, TRANSPORT_IDS, type RawSettings, type TransportId } from './settings.js';
 
 /** The name of the credential made of the Email Settings (the default sender's). */
@@ -58,6 +59,9 @@ export function credentialSchema(secrets: SecretMode) {
     clientId: z.string().refine((s) => isGuid(s), 'must be a GUID like 00000000-0000-0000-0000-000000000000'),
     clientSecret: secret.optional(),
     clientCertificate: cert.optional(),
+    // When the client secret expires (Entra shows it next to the secret; it does not tell at
+    // token time): optional, the expiry warnings use it (issue 17). Same rule as the setting.
+    clientSecretExpires: z.string().max(40).refine((s) => parseExpiryDate(s) !== undefined, 'must be a date such as 2027-06-01 (YYYY-MM-DD, read as 00:00 UTC) or an ISO 8601 date-time such as 2027-06-01T09:30:00Z').optional(),
     authorityHost: https.optional(),
     smtpHost: z.string().regex(HOST, 'must be a host name or an IP address').optional(),
     smtpPort: z.number().int().min(1).max(65535).optional(),
@@ -163,7 +167,7 @@ export interface ResolvedCredential extends Omit<CredentialConfig, 'clientSecret
 }
 
 /** The Email Settings keys a credential or a sender decides (the rest comes from `base`). */
-export const IDENTITY_KEYS = ['useModernAuth', 'transport', 'cloud', 'clientId', 'clientSecret', 'tenantId', 'authorizedFrom', 'clientCertificatePath', 'clientCertificatePem', 'smtpUsername', 'smtpPassword'] as const;
+export const IDENTITY_KEYS = ['useModernAuth', 'transport', 'cloud', 'clientId', 'clientSecret', 'clientSecretExpires', 'tenantId', 'authorizedFrom', 'clientCertificatePath', 'clientCertificatePem', 'smtpUsername', 'smtpPassword'] as const;
 
 /**
  * The raw Email Settings of one sender: `base` (timeouts, scopes, the environment's endpoint
@@ -184,6 +188,7 @@ export function senderSettings(credential: ResolvedCredential, sender: SenderCon
   if (credential.clientSecret !== undefined) raw.clientSecret = credential.clientSecret;
   if (credential.clientCertificatePem !== undefined) raw.clientCertificatePem = credential.clientCertificatePem;
   if (credential.clientCertificatePath !== undefined) raw.clientCertificatePath = credential.clientCertificatePath;
+  if (credential.clientSecretExpires !== undefined) raw.clientSecretExpires = credential.clientSecretExpires;
   if (credential.authorityHost !== undefined) raw.authorityHost = credential.authorityHost;
   if (credential.smtpHost !== undefined) raw.smtpHost = credential.smtpHost;
   if (credential.smtpPort !== undefined) raw.smtpPort = credential.smtpPort;

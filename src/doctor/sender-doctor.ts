@@ -37,6 +37,8 @@ export interface SenderCredential {
   clientCertificatePath?: string;
   /** ... or its PEM text. */
   clientCertificatePem?: string | Secret;
+  /** When the client secret expires (YYYY-MM-DD or ISO date-time), when known. */
+  clientSecretExpires?: string;
   /** Endpoint overrides (default: the cloud's; the environment's MAILGATE_* overrides are the caller's to apply). */
   authorityHost?: string;
   smtpHost?: string;
@@ -68,10 +70,11 @@ export function senderSettings(sender: SenderDescription, base: RawSettings = {}
     authorizedFrom: sender.signInAs ?? sender.from,
   };
   // A credential has one kind of secret: the base's other kind must not leak into this sender.
-  for (const key of ['clientSecret', 'clientCertificatePath', 'clientCertificatePem', 'smtpUsername', 'smtpPassword'] as const) delete raw[key];
+  for (const key of ['clientSecret', 'clientSecretExpires', 'clientCertificatePath', 'clientCertificatePem', 'smtpUsername', 'smtpPassword'] as const) delete raw[key];
   if (c.clientSecret !== undefined) raw.clientSecret = c.clientSecret;
   if (c.clientCertificatePath !== undefined) raw.clientCertificatePath = c.clientCertificatePath;
   if (c.clientCertificatePem !== undefined) raw.clientCertificatePem = c.clientCertificatePem;
+  if (c.clientSecretExpires !== undefined) raw.clientSecretExpires = c.clientSecretExpires;
   if (c.cloud !== undefined) raw.cloud = c.cloud;
   if (c.authorityHost !== undefined) raw.authorityHost = c.authorityHost;
   if (c.smtpHost !== undefined) raw.smtpHost = c.smtpHost;

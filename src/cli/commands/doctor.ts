@@ -18,6 +18,11 @@
  * no write probe, no key check stored), and a schema older or newer than this Mailgate's is an
  * argument error.
  *
+ * Several senders (issue 16): with the data dir's stored senders or MAILGATE_CONFIG, every
+ * sender is checked, one report each (`--json`: `{"ok":...,"senders":[...]}`), the exit code the
+ * worst; `--sender ADDR` checks one of them (an unknown one is an argument error naming the
+ * configured senders). With one sender configured the output is the single report, as before.
+ *
  * `--from ADDR [--sign-in-as MAILBOX]` checks one sender with the same credential: the signed-in
  * mailbox (default the From) replaces the Authorized from Address; a From other than it is a Send
  * As sender, and the `send-as` check names the missing `Add-RecipientPermission` with both addresses.
@@ -31,7 +36,9 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
 import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
-import { renderReport, runDoctor, runSettingsAsSender } from '../../doctor/index.js';
+import { renderReport, runDoctor, runSenderDoctor, runSettingsAsSender } from '../../doctor/index.js';
+import type { DoctorOptions, DoctorReport } from '../../doctor/types.js';
+import { doctorSenders, type DoctorSender } from '../doctor-senders.js';
 import { emulatorExchangeFacts } from '../../doctor/exchange-facts.js';
 import type { RelayDoctorInput } from '../../doctor/checks/relay-check.js';
 import { smtpPipeliningFromEnv } from '../../service/config.js';
@@ -57,6 +64,7 @@ interface DoctorFlags {
   emulatorAdmin?: string;
   from?: string;
   signInAs?: string;
+  sender?: string;
 }
 
 const argumentError = (problems: Problem[]): MailgateError =>
@@ -74,7 +82,7 @@ function parseTimeout(value: string | undefined): number | undefined {
  * The settings a service with this data dir would use: stored values (secrets decrypted), then
  * the environment's values on top, as SettingsService does for the service itself.
  */
-async function storedSettings(dataDir: string, env: Record<string, string | undefined>): Promise<RawSettings> {
+async function storedSettings(dataDir: string, env: Record<string, string | undefined>): Promise<{ raw: RawSettings; rows: Record<string, string>; key: Buffer }> {
   if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no such directory` }]);
   if (!existsSync(join(dataDir, DATABASE_FILE))) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no Mailgate database (${DATABASE_FILE}) in it; is it the service's MAILGATE_DATA_DIR?` }]);
   if (!env.MAILGATE_MASTER_KEY && !existsSync(join(dataDir, MASTER_KEY_FILE))) {
@@ -89,7 +97,7 @@ async function storedSettings(dataDir: string, env: Record<string, string | unde
   }
   const store = openStoreForReading(dataDir);
   try {
-    return await readEffectiveSettings(store, key, env);
+    return { raw: await readEffectiveSettings(store, key, env), rows: await store.getSettings(), key };
   } catch (err) {
     if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
     throw err;
@@ -134,6 +142,25 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
   return { host: env.MAILGATE_RELAY_HOST?.trim() || '127.0.0.1', port, ...(tlsPort !== undefined ? { tlsPort } : {}), ...(clients !== undefined ? { clients } : {}), ...(authorizedFrom ? { authorizedFrom } : {}) };
 }
 
+/** `--sender ADDR`: a configured sender, else an argument error naming the configured ones. */
+function pickSender(senders: readonly DoctorSender[], address: string): DoctorSender {
+  const a = address.trim().toLowerCase();
+  const s = senders.find((x) => x.from === a);
+  if (s) return s;
+  throw argumentError([{ key: 'sender', message: `--sender ${JSON.stringify(a.slice(0, 254))}: no such sender; the configured senders are ${senders.length ? senders.map((x) => x.from).join(', ') : '(none: set the Authorized from Address or MAILGATE_CONFIG)'}` }]);
+}
+
+/** The report of one configured sender: the Email Settings' raw values, or its own credential (runSenderDoctor). */
+async function runOneSender(s: DoctorSender, options: Omit<DoctorOptions, 'from'>, base: RawSettings): Promise<DoctorReport> {
+  if (s.sender) return runSenderDoctor(s.sender, options, base);
+  if (s.raw) return runSettingsAsSender(s.raw, { from: s.from, signInAs: s.signInAs }, options);
+  return {
+    ok: false,
+    sender: { from: s.from, signInAs: s.signInAs },
+    checks: [{ id: 'settings', status: 'fail', summary: `The sender's credential "${s.credential}" cannot be used.`, fix: s.problems.map((p) => p.message).join('\n') }],
+  };
+}
+
 async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
   const out = (obj: unknown) => process.stdout.write(`${JSON.stringify(obj)}\n`);
   try {
@@ -141,7 +168,11 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
     const cli = cliEnvironmentFor(flags);
     if (cli.problems.length) throw argumentError(cli.problems);
     for (const w of cli.warnings) process.stderr.write(`warning: ${w}\n`);
-    const raw = flags.dataDir !== undefined ? await storedSettings(flags.dataDir, cli.env) : settingsFromEnv(cli.env).raw;
+    const stored = flags.dataDir !== undefined ? await storedSettings(flags.dataDir, cli.env) : undefined;
+    const raw = stored ? stored.raw : settingsFromEnv(cli.env).raw;
+    if (flags.sender !== undefined && (flags.from !== undefined || flags.signInAs !== undefined)) {
+      throw argumentError([{ key: 'sender', message: '--sender checks a configured sender; --from / --sign-in-as describe one on the command line: use one or the other' }]);
+    }
     const admin = flags.emulatorAdmin ?? cli.env.MAILGATE_EMULATOR_ADMIN;
     if (admin !== undefined && !/^https:\/\/[^\s/]+(\/\S*)?$/.test(admin)) {
       throw argumentError([{ key: 'emulatorAdmin', message: `--emulator-admin / MAILGATE_EMULATOR_ADMIN: must be the emulator's https://host:port/_emulator URL` }]);
@@ -158,7 +189,29 @@ async function runDoctorCommand(flags: DoctorFlags): Promise<number> {
     };
     // One sender (issue 16): --from ADDR [--sign-in-as MAILBOX]; the signed-in mailbox defaults
     // to the From, and replaces the Authorized from Address for this run.
-    const report = flags.from !== undefined || flags.signInAs !== undefined
+    const adHoc = flags.from !== undefined || flags.signInAs !== undefined;
+    const list = adHoc ? undefined : await doctorSenders(cli.env, raw, stored);
+    const chosen = list && flags.sender !== undefined ? [pickSender(list.senders, flags.sender)] : list?.senders;
+    // Several senders (or --sender, or MAILGATE_CONFIG): one report each, the exit code the worst.
+    // Otherwise (one sender from the Email Settings) exactly the report of before.
+    if (list && chosen && (flags.sender !== undefined || list.fromFile || chosen.length > 1)) {
+      const reports: DoctorReport[] = [];
+      for (const [i, s] of chosen.entries()) {
+        // The relay check is the service's, not a sender's: it ends the first report only.
+        const o = i === 0 ? options : { ...options, relay: undefined };
+        reports.push(await runOneSender(s, o, list.base));
+      }
+      const ok = reports.every((r) => r.ok);
+      if (flags.json && (chosen.length > 1 || flags.sender === undefined)) out({ ok, senders: reports });
+      else if (flags.json) out(reports[0]);
+      else {
+        const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+        process.stdout.write(reports.map((r) => renderReport(r, { color, verbose: flags.verbose })).join('\n'));
+        if (reports.length > 1) process.stdout.write(`\n${reports.filter((r) => !r.ok).length ? `${reports.filter((r) => !r.ok).length} of ${reports.length} senders have a failed check.` : `All ${reports.length} senders passed.`}\n`);
+      }
+      return ok ? EXIT.OK : EXIT.FAILED;
+    }
+    const report = adHoc
       ? await runSettingsAsSender(raw, { from: flags.from, signInAs: flags.signInAs }, options)
       : await runDoctor(raw, options);
     if (flags.json) out(report);
@@ -184,6 +237,7 @@ export function registerDoctorCommand(program: Command): void {
     .option('--timeout <ms>', 'time limit of each network step in milliseconds (default: the settings, at most 5000; the token request 10000)')
     .option('--verbose', 'show the details of each check in the text report')
     .option('--data-dir <dir>', "check the settings a service stores in DIR (its MAILGATE_DATA_DIR), decrypted with MAILGATE_MASTER_KEY or DIR's master.key; environment values still win, as in the service")
+    .option('--sender <address>', 'check this configured sender (the data dir\'s stored senders, or MAILGATE_CONFIG); default: every sender, one report each, the exit code the worst')
     .option('--from <address>', 'check the sender with this From address (default: the Authorized from Address); with --to the test message is sent from it')
     .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (XOAUTH2 user=; default: the From); a From other than it is sent by Send As, and the send-as check runs')
     .option('--emulator-admin <url>', "the emulator's admin URL (default MAILGATE_EMULATOR_ADMIN): after 535 5.7.3 with a right token, read its Exchange configuration to name the missing step")

@@ -6,13 +6,17 @@
  * The service principal's object id is taken from a token when one can be obtained (one token
  * request; --no-token skips it), otherwise the script carries a clearly marked placeholder and
  * a note on stderr says why. The token is never printed.
+ * With MAILGATE_CONFIG (issue 16) the script covers every sender: one part per signed-in
+ * mailbox (FullAccess / RBAC, SMTP AUTH, and the Send As step for each From that signs in as it),
+ * one Object ID look-up per credential.
  * Exit codes: 0 script printed, 2 invalid settings or arguments.
  */
 import type { Command } from 'commander';
 import { MailgateError } from '../../core/errors.js';
-import { TRANSPORT_IDS, type TransportId } from '../../core/settings.js';
+import { parseSettings, settingsFromEnv, TRANSPORT_IDS, type EmailSettings, type TransportId } from '../../core/settings.js';
 import { loadSettingsFromEnv } from '../../config/load-settings.js';
-import { buildSetupScript, findServicePrincipalObjectId } from '../../doctor/index.js';
+import { buildSetupScript, findServicePrincipalObjectId, senderSettings } from '../../doctor/index.js';
+import { doctorSenders } from '../doctor-senders.js';
 import { asMailgateError, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 import { checkSenderAddressFlags } from '../address-flags.js';
@@ -46,6 +50,11 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
       });
     }
     checkSenderAddressFlags(flags);
+    // Every sender of MAILGATE_CONFIG (issue 16): one part per signed-in mailbox.
+    if (process.env.MAILGATE_CONFIG?.trim() && flags.from === undefined && flags.signInAs === undefined) {
+      process.stdout.write(await everySenderScript(flags));
+      return EXIT.OK;
+    }
     const loaded = loadSettingsFromEnv().settings;
     // One sender (issue 16): its signed-in mailbox (default the From) is the script's mailbox, and a
     // From other than it adds the Send As step.
@@ -76,6 +85,46 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
     process.stderr.write(renderError(err));
     return exitCodeFor(err);
   }
+}
+
+/**
+ * The script for every sender of MAILGATE_CONFIG: per signed-in mailbox, the FullAccess / RBAC
+ * steps and an Add-RecipientPermission Send As step for each From signing in as it that differs
+ * from it (buildSetupScript once per signed-in mailbox with `sendAs` = those Froms); the service
+ * principal's Object ID is looked up once per credential (app registration and tenant).
+ */
+async function everySenderScript(flags: SetupScriptFlags): Promise<string> {
+  const env = process.env;
+  const list = await doctorSenders(env, settingsFromEnv(env).raw);
+  const mailboxes = new Map<string, { settings: EmailSettings; credential: string; sendAs: string[] }>();
+  for (const s of list.senders) {
+    if (!s.sender) continue;
+    const parsed = parseSettings(senderSettings(s.sender, list.base));
+    if (!parsed.ok) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `Invalid settings for the sender ${s.from}: ${parsed.problems.map((p) => p.message).join('; ')}`, problems: parsed.problems });
+    // One mailbox per app registration and tenant: the same mailbox under two apps needs both set up.
+    const key = `${parsed.settings.tenantId?.toLowerCase()}|${parsed.settings.clientId?.toLowerCase()}|${s.signInAs}`;
+    const m = mailboxes.get(key) ?? { settings: parsed.settings, credential: s.credential, sendAs: [] };
+    if (s.from !== s.signInAs && !m.sendAs.includes(s.from)) m.sendAs.push(s.from);
+    mailboxes.set(key, m);
+  }
+  const objectIds = new Map<string, { objectId?: string; reason?: string }>();
+  const parts: string[] = [];
+  for (const m of mailboxes.values()) {
+    const app = `${m.settings.tenantId?.toLowerCase()}|${m.settings.clientId?.toLowerCase()}`;
+    let found = objectIds.get(app);
+    if (!found) {
+      if (!flags.token) found = { reason: 'no token was requested (--no-token)' };
+      else {
+        const r = await findServicePrincipalObjectId(m.settings);
+        found = r.ok ? { objectId: r.objectId } : { reason: r.reason };
+        if (!r.ok) process.stderr.write(`note: credential "${m.credential}": ${r.reason}; its part of the script has a placeholder for the service principal's Object ID (run \`mailgate doctor\` for the cause).\n`);
+      }
+      objectIds.set(app, found);
+    }
+    parts.push(`# ==== Signed-in mailbox ${m.settings.authorizedFrom} (credential ${m.credential})${m.sendAs.length ? `, Send As on ${m.sendAs.join(', ')}` : ''} ====\n`
+      + buildSetupScript(m.settings, { servicePrincipalObjectId: found.objectId, objectIdUnavailableReason: found.reason, transport: flags.transport as TransportId | undefined, sendAs: m.sendAs }));
+  }
+  return parts.join('\n');
 }
 
 export function registerSetupScriptCommand(program: Command): void {

@@ -10,9 +10,10 @@
  * The statuses it holds feed the admin banner, /readyz (admins), the metric and the doctor-like
  * texts; all of them come from core/credential-expiry.ts, so they say the same thing.
  *
- * The list: `describeSettingsCredentials` (the Email Settings' credential) plus the relay's TLS
- * certificate. With named credentials (issue 16/17 item 3), `describe` returns one entry per
- * credential (each with its name as `credential`); nothing else here changes.
+ * The list: `describeSettingsCredentials` for every named credential (issue 16: the Email
+ * Settings' credential "default" and each credential of the SendersService, its name as the
+ * metric label and in the alert key) plus the relay's TLS certificate. Graph is read once per
+ * app registration (keyed by client ID), however many credentials or senders use it.
  *
  * The clock is injected (`now`), so tests move time to each threshold without waiting.
  *
@@ -46,8 +47,10 @@ export interface RelayCertificateFacts {
 }
 
 export interface CredentialExpiryMonitorDeps {
-  /** The valid settings in effect and their version. */
+  /** The valid settings in effect and their version (the default credential, when `credentials` is absent). */
   settings: () => { version: number; settings?: EmailSettings };
+  /** Every named credential with Email Settings carrying it (SendersService.credentialSettings); replaces `settings` for the list. */
+  credentials?: () => { version: number; list: readonly { name: string; settings?: EmailSettings }[] };
   /** The relay's TLS certificate, when the relay is on. */
   relayCertificate?: () => RelayCertificateFacts | undefined;
   /** Reads the app's own credentials from Graph (absent: never). */
@@ -69,15 +72,14 @@ export class CredentialExpiryMonitor {
   readonly #d: CredentialExpiryMonitorDeps;
   #inputs: CredentialExpiryInput[] = [];
   #settingsVersion = -1;
-  #graph?: AppCredentialFacts;
-  #graphNote?: string;
-  #graphReadAt = -Infinity;
+  /** What Graph said, per app registration (client ID, lower case). */
+  readonly #graph = new Map<string, { facts?: AppCredentialFacts; note?: string; readAt: number }>();
+  #forceGraph = false;
   #lastLogDay = -1;
   #running?: Promise<void>;
 
   constructor(d: CredentialExpiryMonitorDeps) {
     this.#d = d;
-    this.#graphReadAt = d.now() - GRAPH_REFRESH_MS + FIRST_GRAPH_READ_DELAY_MS;
   }
 
   /** The statuses now, most urgent first (cheap: the inputs are cached). */
@@ -87,7 +89,8 @@ export class CredentialExpiryMonitor {
 
   /** Why Graph could not be used for the real expiry, if it was tried (admins' /readyz). */
   graphNote(): string | undefined {
-    return this.#graphNote;
+    const notes = [...this.#graph.values()].map((g) => g.note).filter((n): n is string => n !== undefined);
+    return notes.length ? [...new Set(notes)].join('; ') : undefined;
   }
 
   /**
@@ -95,7 +98,7 @@ export class CredentialExpiryMonitor {
    * `readGraph`: read Graph now even when it is not due (tests, a settings change by an admin).
    */
   tick(o: { readGraph?: boolean } = {}): Promise<void> {
-    if (o.readGraph) this.#graphReadAt = -Infinity;
+    if (o.readGraph) this.#forceGraph = true;
     this.#running ??= this.#tick().catch((error: unknown) => {
       this.#d.logger.error({ err: error }, 'credential expiry check failed');
     }).finally(() => {
@@ -112,31 +115,54 @@ export class CredentialExpiryMonitor {
   }
 
   async #refresh(): Promise<void> {
-    const { version, settings } = this.#d.settings();
+    const { version, list } = this.#credentialList();
     const now = this.#d.now();
-    // A change of settings forgets what Graph said about the old credential.
+    const firstRead = now - GRAPH_REFRESH_MS + FIRST_GRAPH_READ_DELAY_MS;
+    // A change of settings forgets what Graph said about the old credentials.
     // Graph is then read again at the latest FIRST_GRAPH_READ_DELAY_MS later (the next tick).
     if (version !== this.#settingsVersion && this.#settingsVersion !== -1) {
-      this.#graph = undefined;
-      this.#graphReadAt = Math.min(this.#graphReadAt, now - GRAPH_REFRESH_MS + FIRST_GRAPH_READ_DELAY_MS);
-    }
-    if (settings && this.#d.readGraph && settings.useModernAuth && !settings.clientCertificatePath && !settings.clientCertificatePem
-      && now - this.#graphReadAt >= GRAPH_REFRESH_MS) {
-      this.#graphReadAt = now;
-      const read = await this.#d.readGraph(settings);
-      if (read.ok) {
-        this.#graph = read.facts;
-        this.#graphNote = undefined;
-      } else {
-        this.#graph = undefined;
-        this.#graphNote = read.message;
+      for (const g of this.#graph.values()) {
+        g.facts = undefined;
+        g.readAt = Math.min(g.readAt, firstRead);
       }
     }
+    const force = this.#forceGraph;
+    this.#forceGraph = false;
+    const inputs: CredentialExpiryInput[] = [];
+    const readNow = new Set<string>();
+    for (const { name, settings } of list) {
+      if (!settings) continue;
+      const app = settings.clientId?.trim().toLowerCase();
+      let g = app ? this.#graph.get(app) : undefined;
+      if (app && !g) this.#graph.set(app, g = { readAt: firstRead });
+      // One Graph read per app registration per refresh period (several credentials may name
+      // the same app: the first with a secret reads it, the others use its answer).
+      if (g && this.#d.readGraph && settings.useModernAuth && settings.clientSecret && !settings.clientCertificatePath && !settings.clientCertificatePem
+        && !readNow.has(app!) && (force || now - g.readAt >= GRAPH_REFRESH_MS)) {
+        readNow.add(app!);
+        g.readAt = now;
+        const read = await this.#d.readGraph(settings);
+        if (read.ok) {
+          g.facts = read.facts;
+          g.note = undefined;
+        } else {
+          g.facts = undefined;
+          g.note = read.message;
+        }
+      }
+      inputs.push(...await describeSettingsCredentials(settings, { credential: name, ...(g?.facts ? { graph: g.facts } : {}) }));
+    }
     this.#settingsVersion = version;
-    const list = settings ? await describeSettingsCredentials(settings, { graph: this.#graph }) : [];
     const relay = this.#d.relayCertificate?.();
-    if (relay) list.push({ credential: 'relay', kind: 'relay-tls', expiresAt: relay.expiresAt, source: 'certificate', certFile: relay.certFile, generated: relay.source === 'generated' });
-    this.#inputs = list;
+    if (relay) inputs.push({ credential: 'relay', kind: 'relay-tls', expiresAt: relay.expiresAt, source: 'certificate', certFile: relay.certFile, generated: relay.source === 'generated' });
+    this.#inputs = inputs;
+  }
+
+  /** The credentials to watch: every named one, or the Email Settings' as "default". */
+  #credentialList(): { version: number; list: readonly { name: string; settings?: EmailSettings }[] } {
+    if (this.#d.credentials) return this.#d.credentials();
+    const { version, settings } = this.#d.settings();
+    return { version, list: [{ name: 'default', ...(settings ? { settings } : {}) }] };
   }
 
   #logDaily(statuses: CredentialExpiryStatus[]): void {

@@ -37,7 +37,7 @@ import type { SettingsService } from './settings-store.js';
 export const SENDERS_ROW = 'senders.config';
 
 /** A stored credential: secrets as ciphertext (`...Encrypted`) or as a reference. */
-interface StoredCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate'> {
+export interface StoredCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate'> {
   clientSecret?: string;
   clientCertificate?: string;
   clientSecretEncrypted?: string;
@@ -67,6 +67,8 @@ export interface CredentialView {
   clientCertificateSet: boolean;
   clientSecretRef?: string;
   clientCertificateRef?: string;
+  /** When the client secret expires (YYYY-MM-DD or ISO date-time), when given. */
+  clientSecretExpires?: string;
   authorityHost?: string;
   smtpHost?: string;
   smtpPort?: number;
@@ -75,6 +77,12 @@ export interface CredentialView {
   /** The senders using it. */
   senders: string[];
   problems: Problem[];
+}
+
+/** One credential and Email Settings that carry it (undefined: incomplete or unresolvable). */
+export interface CredentialSettings {
+  name: string;
+  settings?: EmailSettings;
 }
 
 export interface SendersSnapshot {
@@ -96,6 +104,25 @@ export function fileDefaultEnv(credential: ResolvedCredential, sender: SenderCon
   return out;
 }
 
+/** The stored credentials and senders of a `settings` table's rows (none: empty lists). */
+export function storedSendersDoc(rows: Record<string, string>): { credentials: StoredCredential[]; senders: SenderConfig[] } {
+  return rows[SENDERS_ROW] ? (JSON.parse(rows[SENDERS_ROW]) as StoredDoc) : { credentials: [], senders: [] };
+}
+
+/** A stored (or file) credential with its references resolved and its stored secrets decrypted (in memory only). */
+export async function resolveStoredCredential(c: CredentialConfig | StoredCredential, key: Buffer, env: Record<string, string | undefined>, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
+  const { clientSecretEncrypted, clientCertificateEncrypted, ...rest } = c as StoredCredential;
+  const r = await resolveCredential(rest as CredentialConfig, env, where);
+  if (!r.credential) return r;
+  try {
+    if (clientSecretEncrypted) r.credential.clientSecret = decryptValue(key, clientSecretEncrypted, aad(c.name, 'clientSecret'));
+    if (clientCertificateEncrypted) r.credential.clientCertificatePem = decryptValue(key, clientCertificateEncrypted, aad(c.name, 'clientCertificate'));
+  } catch (error) {
+    return { problems: [{ key: where, message: `${where}: ${(error as Error).message}` }] };
+  }
+  return r;
+}
+
 export class SendersService {
   readonly #store: ConfigStore & Pick<OutboxStore, 'list'>;
   readonly #settings: SettingsService;
@@ -106,6 +133,7 @@ export class SendersService {
   #doc: StoredDoc = { credentials: [], senders: [] };
   #snapshot: SendersSnapshot = { version: 0, senders: new Map() };
   #credentials: CredentialView[] = [];
+  #credentialSettings: CredentialSettings[] = [];
   /** Each sender's effective raw Email Settings (decrypted secrets: never serialise). */
   #raw = new Map<string, RawSettings>();
   #secrets: string[] = [];
@@ -168,6 +196,15 @@ export class SendersService {
   }
 
   /**
+   * Every named credential with Email Settings that carry it (resolved secrets: never
+   * serialise), for the credential expiry monitor (one entry per credential, its name as the
+   * metric label; the Graph read per app registration). `version` changes with every reload.
+   */
+  credentialSettings(): { version: number; list: readonly CredentialSettings[] } {
+    return { version: this.#snapshot.version, list: this.#credentialSettings };
+  }
+
+  /**
    * The effective raw Email Settings of one sender (the default sender's are the Email
    * Settings'), valid or not: what the doctor checks per sender (`runDoctor(raw)`), as
    * `SettingsService.effectiveRaw()` is for the default sender. `authorizedFrom` is the
@@ -197,7 +234,7 @@ export class SendersService {
     const defSender = this.defaultSender();
     if (defSender) {
       const c: Record<string, unknown> = { name: DEFAULT_CREDENTIAL };
-      for (const k of ['cloud', 'tenantId', 'clientId', 'authorityHost', 'smtpHost', 'smtpPort', 'graphEndpoint'] as const) if (def[k] !== undefined && def[k] !== '') c[k] = k === 'smtpPort' ? Number(def[k]) : def[k];
+      for (const k of ['cloud', 'tenantId', 'clientId', 'clientSecretExpires', 'authorityHost', 'smtpHost', 'smtpPort', 'graphEndpoint'] as const) if (def[k] !== undefined && def[k] !== '') c[k] = k === 'smtpPort' ? Number(def[k]) : def[k];
       if (def.clientCertificatePath) c.clientCertificate = `file:${String(def.clientCertificatePath)}`;
       if (def.clientSecret || def.clientCertificatePem) omitted.push(`credentials[0] (${DEFAULT_CREDENTIAL}): its ${def.clientSecret ? 'client secret' : 'certificate'} is stored encrypted and is not exported; add clientSecret: env:NAME or clientCertificate: file:/path`);
       credentials.push(c);
@@ -215,7 +252,7 @@ export class SendersService {
 
   async #load(): Promise<void> {
     const rows = await this.#store.getSettings();
-    this.#doc = rows[SENDERS_ROW] ? (JSON.parse(rows[SENDERS_ROW]) as StoredDoc) : { credentials: [], senders: [] };
+    this.#doc = storedSendersDoc(rows);
     const senders = new Map<string, SenderEntry>();
     const raws = new Map<string, RawSettings>();
     const credentials: CredentialView[] = [];
@@ -253,6 +290,7 @@ export class SendersService {
         ...(defaultRaw.clientId ? { clientId: String(defaultRaw.clientId) } : {}),
         clientSecretSet: Boolean(defaultRaw.clientSecret),
         clientCertificateSet: Boolean(defaultRaw.clientCertificatePem || defaultRaw.clientCertificatePath),
+        ...(defaultRaw.clientSecretExpires ? { clientSecretExpires: String(defaultRaw.clientSecretExpires) } : {}),
         source: 'settings',
         senders: [],
         problems: [],
@@ -279,6 +317,7 @@ export class SendersService {
         clientCertificateSet: Boolean(sc.clientCertificate || sc.clientCertificateEncrypted),
         ...(sc.clientSecret ? { clientSecretRef: sc.clientSecret } : {}),
         ...(sc.clientCertificate ? { clientCertificateRef: sc.clientCertificate } : {}),
+        ...(cfg.clientSecretExpires ? { clientSecretExpires: cfg.clientSecretExpires } : {}),
         ...(cfg.authorityHost ? { authorityHost: cfg.authorityHost } : {}),
         ...(cfg.smtpHost ? { smtpHost: cfg.smtpHost } : {}),
         ...(cfg.smtpPort ? { smtpPort: cfg.smtpPort } : {}),
@@ -324,6 +363,21 @@ export class SendersService {
       });
     }
     for (const c of credentials) c.senders = [...senders.values()].filter((s) => s.credential.toLowerCase() === c.name.toLowerCase()).map((s) => s.address);
+    // Each credential's settings: those of a sender using it (the default credential's are the
+    // Email Settings); a credential no sender uses yet still expires, so its own settings are
+    // built with a placeholder mailbox (only the credential's values are read from them).
+    const credentialSettings: CredentialSettings[] = [];
+    for (const c of credentials) {
+      const user = [...senders.values()].find((x) => x.credential.toLowerCase() === c.name.toLowerCase() && x.settings);
+      let settings = user?.settings;
+      if (!settings && c.name.toLowerCase() === DEFAULT_CREDENTIAL && !this.#file) settings = emailSettings;
+      const r = resolved.get(c.name.toLowerCase());
+      if (!settings && r?.credential) {
+        const parsed = parseSettings(senderSettings(r.credential, { address: 'unused-credential@mailgate.invalid', credential: c.name }, base));
+        if (parsed.ok) settings = parsed.settings;
+      }
+      credentialSettings.push({ name: c.name, ...(settings ? { settings } : {}) });
+    }
     for (const s of senders.values()) if (s.settings) for (const v of secretValues(s.settings)) secrets.add(v);
     // An unchanged sender keeps its settings object across reloads: the worker keys its mailer,
     // its pause and its queue-ahead on that identity, so adding a sender does not rebuild the others.
@@ -331,24 +385,15 @@ export class SendersService {
     for (const e of this.#snapshot.senders.values()) if (e.settings) prev.set(settingsFingerprint(e.settings), e.settings);
     for (const e of senders.values()) if (e.settings) e.settings = prev.get(settingsFingerprint(e.settings)) ?? e.settings;
     this.#credentials = credentials;
+    this.#credentialSettings = credentialSettings;
     this.#raw = raws;
     this.#secrets = [...secrets];
     this.#snapshot = { version: this.#snapshot.version + 1, senders, ...(defaultSender ? { defaultSender } : {}) };
     for (const l of this.#listeners) l();
   }
 
-  async #resolve(c: CredentialConfig | StoredCredential, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
-    const sc = c as StoredCredential;
-    const { clientSecretEncrypted, clientCertificateEncrypted, ...rest } = sc;
-    const r = await resolveCredential(rest as CredentialConfig, this.#env, where);
-    if (!r.credential) return r;
-    try {
-      if (clientSecretEncrypted) r.credential.clientSecret = decryptValue(this.#key, clientSecretEncrypted, aad(c.name, 'clientSecret'));
-      if (clientCertificateEncrypted) r.credential.clientCertificatePem = decryptValue(this.#key, clientCertificateEncrypted, aad(c.name, 'clientCertificate'));
-    } catch (error) {
-      return { problems: [{ key: where, message: `${where}: ${(error as Error).message}` }] };
-    }
-    return r;
+  #resolve(c: CredentialConfig | StoredCredential, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
+    return resolveStoredCredential(c, this.#key, this.#env, where);
   }
 
   // ---- writes (API, admin page, `mailgate config import`) ----
