@@ -111,7 +111,7 @@ ${p.body}
 </body>
 </html>
 `;
-  const text = scrubSecrets(doc.value, a.deps.settings.secrets());
+  const text = scrubSecrets(doc.value, [...a.deps.settings.secrets(), ...(a.deps.senders?.secrets() ?? [])]);
   // Through the context, so cookies set on it (sign-in, sign-out) travel with the page.
   return c.html(text, (p.status ?? 200) as 200, p.headers);
 }

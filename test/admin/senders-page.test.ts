@@ -184,3 +184,63 @@ describe('admin page: Senders from MAILGATE_CONFIG', () => {
     }
   });
 });
+
+describe('admin page: a sender\'s Test and Diagnostics', () => {
+  let ctx: AdminCtx;
+  let client: AdminClient;
+  const diagnosticsCalls: { to?: string; sender?: string }[] = [];
+  const report = {
+    ok: false,
+    sender: { from: 'support@contoso.com', signInAs: 'noreply@contoso.com' },
+    checks: [
+      { id: 'settings', status: 'pass', summary: 'The settings are complete.' },
+      { id: 'send-as', status: 'fail', summary: 'noreply@contoso.com may not send as support@contoso.com <b>x</b>', commands: ['Add-RecipientPermission -Identity support@contoso.com -Trustee noreply@contoso.com -AccessRights SendAs'] },
+    ],
+  };
+  before(async () => {
+    ctx = await startAdmin({
+      env: { MAILGATE_CLIENT_ID: CLIENT, MAILGATE_TENANT_ID: 'contoso.onmicrosoft.com', MAILGATE_CLIENT_SECRET: 'senders-check-default-secret', MAILGATE_AUTHORIZED_FROM: 'noreply@contoso.com' },
+      service: { runDiagnostics: async (input) => (diagnosticsCalls.push(input), report) },
+    });
+    client = appClient(ctx);
+    assert.equal((await client.login()).status, 303);
+    assert.ok((await ctx.svc.deps.senders!.putSender({ address: 'support@contoso.com', signInAs: 'noreply@contoso.com', credential: 'default' }, 'test', { create: true })).ok);
+  });
+  after(async () => {
+    await ctx.stop();
+  });
+
+  it('Test sends as the sender (Send As: its From, signed in as its mailbox) and records it under the sender', async () => {
+    const list = await client.get('/admin/senders');
+    assert.match(list.text, /href="\/admin\/senders\/check\?address=support%40contoso\.com"/);
+    const pageText = (await client.get('/admin/senders/check?address=support%40contoso.com')).text;
+    assert.match(pageText, /signed in as <strong>noreply@contoso\.com<\/strong> \(Send As\)/);
+    const noToken = await client.post('/admin/senders/check/test', { address: 'support@contoso.com', to: 'me@example.com' }, { csrf: false });
+    assert.equal(noToken.status, 403);
+    const before = ctx.mailer.calls.length;
+    assert.equal(before, 0, 'nothing sent without the CSRF token');
+    const r = await client.post('/admin/senders/check/test', { address: 'support@contoso.com', to: 'me@example.com' });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /data-outcome="success"/);
+    const sent = ctx.mailer.calls.at(-1)!;
+    assert.equal(sent.from, 'support@contoso.com');
+    assert.deepEqual(sent.to, ['me@example.com']);
+    const logged = await ctx.svc.store.list({ sender: 'support@contoso.com', limit: 5 });
+    assert.equal(logged.items[0]?.test, true);
+    assert.equal(logged.items[0]?.mailbox, 'noreply@contoso.com');
+    // The default sender's test has no Send As From.
+    await client.post('/admin/senders/check/test', { address: 'noreply@contoso.com', to: 'me@example.com' });
+    assert.equal(ctx.mailer.calls.at(-1)!.from, undefined);
+  });
+
+  it('Diagnostics run the doctor as the sender and show its report escaped', async () => {
+    const r = await client.post('/admin/senders/check/diagnostics', { address: 'support@contoso.com', to: '' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(diagnosticsCalls.at(-1), { to: undefined, sender: 'support@contoso.com' });
+    assert.match(r.text, /data-check="send-as" data-status="fail"/);
+    assert.match(r.text, /&lt;b&gt;x&lt;\/b&gt;/);
+    assert.match(r.text, /Add-RecipientPermission -Identity support@contoso\.com -Trustee noreply@contoso\.com/);
+    const unknown = await client.post('/admin/senders/check/diagnostics', { address: 'nobody@contoso.com' });
+    assert.equal(unknown.status, 303);
+  });
+});

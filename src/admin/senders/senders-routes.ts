@@ -23,6 +23,7 @@
  *   POST /sender/delete             delete (confirm first)
  *   GET  /credential?name=          edit a stored credential  POST /credential (create or update)
  *   POST /credential/delete         delete (confirm first)
+ *   /check                          a sender's Test and Diagnostics (./sender-check-routes.ts)
  *
  * Imports: hono, core/senders, core/settings, core/clouds, the service's senders-service types,
  * ../context, ../layout, ../html, ../form-controls, ../form-body, ../diagnosis-view.
@@ -38,6 +39,7 @@ import { errorSummary, selectControl, textControl } from '../form-controls.js';
 import { lastString, type FormBody } from '../form-body.js';
 import { html, type SafeHtml } from '../html.js';
 import { csrfField, redirect, renderPage } from '../layout.js';
+import { senderCheckRoutes } from './sender-check-routes.js';
 
 const DAY_MS = 86_400_000;
 /** Exchange Online's daily recipient limit per mailbox, the worker's default budget (service/delivery/recipient-budget.ts). */
@@ -182,7 +184,7 @@ function senderRow(a: Admin, c: AdminContext, s: SenderEntry, st: SenderStats): 
     <td data-label="Last delivery" data-last-status>${st.lastStatus ? html`<span class="badge badge-${st.lastStatus}">${st.lastStatus}</span> <span class="muted">${timeTag(st.lastAt)}</span>` : html`<span class="muted">None yet</span>`}</td>
     <td data-label="Recipients (24 h)" data-budget>${st.recipients24h} / ${budget}</td>
     <td data-label="Source">${SOURCE_TEXT[s.source]}</td>
-    <td data-label="Action"><a href="${a.url(`/messages?sender=${encodeURIComponent(s.address)}`)}">Delivery log</a> ${action}</td>
+    <td data-label="Action"><a href="${a.url(`/senders/check?address=${encodeURIComponent(s.address)}`)}" aria-label="Test and diagnostics of ${s.address}">Test, diagnostics</a> · <a href="${a.url(`/messages?sender=${encodeURIComponent(s.address)}`)}">Delivery log</a> ${action}</td>
   </tr>`;
 }
 
@@ -326,6 +328,7 @@ function flash(c: AdminContext, kind: 'success' | 'error', text: string): void {
 export function sendersRoutes(a: Admin): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   const svcOf = () => a.deps.senders;
+  app.route('/check', senderCheckRoutes(a));
 
   app.get('/', async (c) => {
     const svc = svcOf();
