@@ -2,7 +2,7 @@
  * The "Senders" tab in a real browser (Playwright driving Debian's Chromium, the real service on
  * a socket, a real SQLite data dir): reach it from the navigation, add a credential (its secret
  * never shown back), add a Send As sender using it and see it listed, delete it after the
- * confirmation dialog. Skipped loudly without Chromium, as test/admin/browser.test.ts is.
+ * confirmation dialog; its Test sends as it and its Diagnostics run as it. Skipped loudly without Chromium, as test/admin/browser.test.ts is.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -30,11 +30,11 @@ describe('admin page in Chromium: Senders', { skip: SKIP_REASON }, () => {
   let context: BrowserContext;
   let page: Page;
   let profile = '';
+  const mailer = new FakeMailer();
   const data = tempDir('mailgate-senders-browser-');
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const mailer = new FakeMailer();
     svc = await startService({
       env: {
         MAILGATE_DATA_DIR: data.dir, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_ADMIN_PASSWORD: ADMIN_PASSWORD, MAILGATE_HTTP_PORT: '0',
@@ -44,6 +44,8 @@ describe('admin page in Chromium: Senders', { skip: SKIP_REASON }, () => {
       logger: createLogger({ destination: new LineCapture(), level: 'warn' }),
       createMailer: () => Object.assign(mailer, { stats: { peakConnections: 0, connectionsOpened: 0, openConnections: 0 } }),
       admin: createAdminApp,
+      // The doctor's network steps are covered elsewhere; here: that the page runs it as the sender and shows its report.
+      runDiagnostics: async (input) => ({ ok: input.sender === 'support@fabrikam.com', checks: [{ id: 'settings', status: 'pass', summary: `Checked as ${input.sender ?? 'the default sender'}.` }] }),
     });
     const { chromium } = await import('playwright-core');
     profile = mkdtempSync(join(tmpdir(), 'mailgate-chromium-'));
@@ -97,6 +99,19 @@ describe('admin page in Chromium: Senders', { skip: SKIP_REASON }, () => {
     assert.match(text, /0 \/ 2000/);
     assert.ok(svc.deps.senders!.get('support@fabrikam.com'));
     await page.screenshot({ path: join(SHOTS, '16-senders-laptop.png'), fullPage: true });
+
+    // Its Test and Diagnostics.
+    await row.getByRole('link', { name: 'Test and diagnostics of support@fabrikam.com' }).click();
+    await page.waitForURL(/\/admin\/senders\/check\?address=/);
+    await page.getByLabel('Send a test email to').fill('me@example.com');
+    await page.getByRole('button', { name: 'Send test email' }).click();
+    await page.locator('[data-outcome="success"]').waitFor();
+    assert.equal(mailer.calls.at(-1)?.from, 'support@fabrikam.com', 'sent as the sender (Send As)');
+    await page.getByRole('button', { name: 'Run diagnostics' }).click();
+    await page.locator('[data-check="settings"]').waitFor();
+    assert.match(await page.locator('[data-check="settings"]').innerText(), /Checked as support@fabrikam\.com\./);
+    await page.screenshot({ path: join(SHOTS, '16-sender-check-laptop.png'), fullPage: true });
+    await page.goto(`${svc.url}/admin/senders`);
 
     // Delete: the dialog first; cancelled keeps it.
     const asked: string[] = [];
