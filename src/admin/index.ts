@@ -2,7 +2,7 @@
  * `createAdminApp(deps)`: the admin page of `mailgate serve`, a Hono app that `createApp`
  * mounts under /admin. Server-rendered HTML (escaped by default, ./html.ts), a small local
  * stylesheet and script from /admin/assets, sessions with CSRF protection and login rate
- * limiting, and the pages: Email Settings, Test, Diagnostics, Delivery log, API keys, Relay clients.
+ * limiting, and the pages: Email Settings, Senders, Test, Diagnostics, Delivery log, API keys, Relay clients.
  *
  * Why its own app: the admin page is a different kind of client than the JSON API (a browser
  * with a cookie instead of a bearer key), so it has its own authentication, error pages and
@@ -14,6 +14,7 @@
  *   GET  /login   POST /login   POST /logout       sign in and out
  *   GET  /                                         → /settings
  *   GET  /settings          POST /settings         Email Settings
+ *   GET  /senders  (+ /sender, /credential edit and delete)  Senders and credentials
  *   GET  /test              POST /test             Send test email
  *   GET  /diagnostics       POST /diagnostics      Run diagnostics
  *   GET  /diagnostics/setup-script.ps1[?oid=]      set-up PowerShell script
@@ -44,6 +45,7 @@ import { diagnosticsRoutes } from './diagnostics/diagnostics-routes.js';
 import { html } from './html.js';
 import { redirect, renderPage } from './layout.js';
 import { messagesRoutes } from './messages/messages-routes.js';
+import { sendersRoutes } from './senders/senders-routes.js';
 import { settingsRoutes } from './settings/settings-routes.js';
 import { testEmailRoutes } from './test-email/test-email-routes.js';
 
@@ -100,6 +102,7 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
   app.get('/', (c) => redirect(c, a.url('/settings')));
   app.route('/', authRoutes(a));
   app.route('/settings', settingsRoutes(a));
+  app.route('/senders', sendersRoutes(a));
   app.route('/test', testEmailRoutes(a));
   app.route('/diagnostics', diagnosticsRoutes(a));
   app.route('/messages', messagesRoutes(a));

@@ -18,10 +18,11 @@ import type { Admin, AdminContext } from './context.js';
 import { escapeHtml, html, type Interpolation, type SafeHtml } from './html.js';
 import type { Flash, Session } from './session.js';
 
-export type NavId = 'settings' | 'test' | 'diagnostics' | 'messages' | 'api-keys' | 'relay-clients';
+export type NavId = 'settings' | 'senders' | 'test' | 'diagnostics' | 'messages' | 'api-keys' | 'relay-clients';
 
 const NAV: readonly { id: NavId; path: string; label: string }[] = [
   { id: 'settings', path: '/settings', label: 'Email Settings' },
+  { id: 'senders', path: '/senders', label: 'Senders' },
   { id: 'test', path: '/test', label: 'Test' },
   { id: 'diagnostics', path: '/diagnostics', label: 'Diagnostics' },
   { id: 'messages', path: '/messages', label: 'Delivery log' },
@@ -110,7 +111,7 @@ ${p.body}
 </body>
 </html>
 `;
-  const text = scrubSecrets(doc.value, a.deps.settings.secrets());
+  const text = scrubSecrets(doc.value, [...a.deps.settings.secrets(), ...(a.deps.senders?.secrets() ?? [])]);
   // Through the context, so cookies set on it (sign-in, sign-out) travel with the page.
   return c.html(text, (p.status ?? 200) as 200, p.headers);
 }

@@ -30,6 +30,7 @@ import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js
 import { resolveAdminPassword, type AdminPassword } from '../service/access/admin-password.js';
 import { scrubText } from '../core/secret.js';
 import { runDoctor } from '../doctor/run-doctor.js';
+import { runSettingsAsSender } from '../doctor/sender-doctor.js';
 import type { DoctorOptions } from '../doctor/types.js';
 import { createAdminApp } from '../admin/index.js';
 import { parseServiceConfig, type ServiceConfig } from '../service/config.js';
@@ -274,7 +275,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       tokenRequests: () => mailers.tokenRequests() + testTokenRequests,
       transportRoute: () => mailers.route(),
       storeCommits: () => ({ durable: store.writeStats.durableBatches, bookkeeping: store.writeStats.batches - store.writeStats.durableBatches }),
-      sendTest: createSendTest({ settings, factory, diagnose, now, store, onTokenRequests: (n) => (testTokenRequests += n) }),
+      sendTest: createSendTest({ settings, senders, factory, diagnose, now, store, onTokenRequests: (n) => (testTokenRequests += n) }),
       // The doctor, on the settings in effect now, trusting the same extra CA as delivery.
       // With the relay on, the report ends with the `relay` check (its real ports, the active clients).
       runDiagnostics: o.runDiagnostics ?? (async (input) => {
@@ -282,7 +283,12 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         const relayInput = relay
           ? { host: config.relayHost, port: relay.port, ...(relay.tlsPort !== undefined ? { tlsPort: relay.tlsPort } : {}), clients: (await listRelayClients(store)).filter((c) => c.revokedAt === undefined).length, ...(from ? { authorizedFrom: from } : {}) }
           : undefined;
-        return runDoctor(settings.effectiveRaw(), { pipelining: config.smtpPipelining === 'on', ...o.doctorOptions, to: input.to, ca, ...(relayInput ? { relay: relayInput } : {}) });
+        const doctorOptions = { pipelining: config.smtpPipelining === 'on', ...o.doctorOptions, to: input.to, ca, ...(relayInput ? { relay: relayInput } : {}) };
+        // One sender (the admin page's per-sender Diagnostics): its effective settings, Send As checked.
+        const entry = input.sender !== undefined ? senders.get(input.sender) : undefined;
+        const raw = entry ? senders.effectiveRawFor(entry.address) : undefined;
+        if (entry && raw) return runSettingsAsSender(raw, { from: entry.address, signInAs: entry.signInAs }, doctorOptions);
+        return runDoctor(settings.effectiveRaw(), doctorOptions);
       }),
       adminPassword,
       worker,

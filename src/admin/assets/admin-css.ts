@@ -128,6 +128,7 @@ details.advanced > summary, details.more > summary { cursor: pointer; font-weigh
 .badge-fail, .badge-failed { background: var(--bad-bg); color: var(--bad); }
 .badge-warn, .badge-retrying { background: var(--warn-bg); color: var(--warn); }
 .badge-skip, .badge-queued, .badge-sending { background: var(--skip-bg); color: var(--fg); }
+form.inline { display: inline; }
 .badge-test { background: var(--panel); color: var(--fg); border: 1px solid var(--line); margin-left: 0.25rem; }
 .reply-short { white-space: nowrap; }
 .fix p { margin: 0.25rem 0; }

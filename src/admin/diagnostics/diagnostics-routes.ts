@@ -62,7 +62,8 @@ function stepItem(check: CheckResult, to: string): SafeHtml {
 </li>`;
 }
 
-function reportBlock(report: DoctorReport, to: string): SafeHtml {
+/** A doctor report as a step list (also the Senders page's per-sender Diagnostics). */
+export function reportBlock(report: DoctorReport, to: string): SafeHtml {
   const failed = report.checks.filter((c) => c.status === 'fail').length;
   const warned = report.checks.filter((c) => c.status === 'warn').length;
   const title = failed

@@ -23,7 +23,8 @@ import { csrfField, renderPage } from '../layout.js';
 import { recipientProblem } from '../recipient.js';
 import { lastString, type FormBody } from '../form-body.js';
 
-function outcomeBlock(a: Admin, to: string, r: SendTestResult): SafeHtml {
+/** The outcome of a test email (also the Senders page's per-sender Test). */
+export function outcomeBlock(a: Admin, to: string, r: SendTestResult): SafeHtml {
   if (r.ok) {
     return html`<div class="outcome outcome-ok" data-outcome="success">
   <h2 tabindex="-1" data-focus>Test email sent</h2>

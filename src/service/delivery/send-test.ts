@@ -10,7 +10,12 @@
  * as a test; a failed one can be retried from there like any message. A test refused before
  * sending (incomplete settings) is not a message and is not recorded.
  *
- * Imports: node:crypto, src/core, ./mailer-source types, ../intake/http/deps types, ../settings/settings-store types, ../outbox/store types.
+ * With a sender (issue 16: the admin page's per-sender Test) the message goes as that sender:
+ * its Email Settings (credential, signed-in mailbox), its From address (Send As when it is not
+ * the signed-in mailbox, as the worker does), recorded under that sender in the delivery log.
+ *
+ * Imports: node:crypto, src/core, ./mailer-source types, ../intake/http/deps types, ../settings/settings-store types,
+ * ../settings/senders-service types, ../outbox/store types.
  */
 import { randomUUID } from 'node:crypto';
 import { isMailgateError } from '../../core/errors.js';
@@ -18,6 +23,8 @@ import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js'
 import { scrubDeep, scrubText } from '../../core/secret.js';
 import type { SendTestResult } from '../intake/http/deps.js';
 import type { SettingsService } from '../settings/settings-store.js';
+import type { SendersService } from '../settings/senders-service.js';
+import { secretValues } from '../../core/settings.js';
 import { contextFor, learnedFromError } from '../../core/diagnosis/index.js';
 import type { MailerFactory } from './mailer-source.js';
 import type { OutboxStore } from '../outbox/store.js';
@@ -31,27 +38,36 @@ export interface SendTestDeps {
   onTokenRequests?: (n: number) => void;
   /** Where test emails are recorded for the delivery log. */
   store?: Pick<OutboxStore, 'recordTest'>;
+  /** The senders, for a test as one of them (absent: only the default sender). */
+  senders?: Pick<SendersService, 'get'>;
 }
 
 const SUBJECT = 'Mailgate test message';
 const DAY_MS = 86_400_000;
 
-export function createSendTest(d: SendTestDeps): (to: string) => Promise<SendTestResult> {
-  return async (to) => {
-    const settings = d.settings.settings();
-    const view = d.settings.view();
+export function createSendTest(d: SendTestDeps): (to: string, sender?: string) => Promise<SendTestResult> {
+  return async (to, senderAddress) => {
+    const entry = senderAddress === undefined ? undefined : d.senders?.get(senderAddress);
+    if (senderAddress !== undefined && !entry) {
+      return { ok: false, error: { code: 'SETTINGS_INVALID', phase: 'settings', message: 'There is no such sender.', problems: [{ key: 'sender', message: `no sender ${senderAddress.slice(0, 320)}` }] } };
+    }
+    const settings = entry ? entry.settings : d.settings.settings();
     if (!settings) {
+      const problems = entry ? entry.problems : d.settings.view().problems;
       return {
         ok: false,
-        error: { code: 'SETTINGS_INVALID', phase: 'settings', message: 'The Email Settings are incomplete or invalid; fix them first.', problems: view.problems.map((p) => ({ key: p.key, message: p.message })) },
+        error: { code: 'SETTINGS_INVALID', phase: 'settings', message: entry ? `The settings of the sender ${entry.address} are incomplete or invalid; fix them first.` : 'The Email Settings are incomplete or invalid; fix them first.', problems: problems.map((p) => ({ key: p.key, message: p.message })) },
       };
     }
-    const secrets = d.settings.secrets();
+    const secrets = [...d.settings.secrets(), ...secretValues(settings)];
     const at = d.now();
+    // Send As (as the worker does): a From other than the signed-in mailbox.
+    const from = entry && entry.address !== settings.authorizedFrom ? entry.address : undefined;
     const message = {
+      ...(from ? { from } : {}),
       to: [to],
       subject: SUBJECT,
-      text: `This test message was sent by Mailgate at ${new Date(at).toISOString()} from ${settings.authorizedFrom} through ${settings.smtpHost}:${settings.smtpPort}.\nIf you can read it, the Email Settings work.\n`,
+      text: `This test message was sent by Mailgate at ${new Date(at).toISOString()} from ${from ?? settings.authorizedFrom}${from ? ` (signed in as ${settings.authorizedFrom})` : ''} through ${settings.smtpHost}:${settings.smtpPort}.\nIf you can read it, the Email Settings work.\n`,
     };
     const record = async (r: { messageIdHeader?: string; outcome: 'sent' | 'failed'; response?: string; reply?: string; code?: string; diagnosis?: Diagnosis }): Promise<string | undefined> => {
       if (!d.store) return undefined;
@@ -62,6 +78,7 @@ export function createSendTest(d: SendTestDeps): (to: string) => Promise<SendTes
           id,
           messageIdHeader: r.messageIdHeader ?? `<${randomUUID()}@${domain}>`,
           mailbox: settings.authorizedFrom,
+          ...(entry ? { sender: entry.address } : {}),
           payload: JSON.stringify(message),
           toSummary: to,
           subject: SUBJECT,

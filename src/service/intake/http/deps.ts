@@ -24,7 +24,8 @@ export type SendTestResult =
   | { ok: false; id?: string; error: { code: string; phase: string; message: string; reply?: string; diagnosis?: Diagnosis; problems?: { key: string; message: string }[] } };
 
 /** Runs the doctor; resolves to the same JSON as `mailgate doctor --json`. */
-export type RunDiagnostics = (input: { to?: string }) => Promise<unknown>;
+/** `sender`: run it as that sender (its effective settings, Send As checked), else the default sender. */
+export type RunDiagnostics = (input: { to?: string; sender?: string }) => Promise<unknown>;
 
 export interface AppDeps {
   store: Store;
@@ -40,7 +41,8 @@ export interface AppDeps {
   /** Store commit counters for /metrics (the SQLite store's group commit). */
   storeCommits?: () => { durable: number; bookkeeping: number };
   /** Send a test message now through a fresh mailer built from the current settings. */
-  sendTest: (to: string) => Promise<SendTestResult>;
+  /** `sender`: as that sender (its settings and From); else the default sender. */
+  sendTest: (to: string, sender?: string) => Promise<SendTestResult>;
   /** The doctor; when absent, POST /api/v1/diagnostics answers 501. */
   runDiagnostics?: RunDiagnostics;
   /** For the admin page's login. */
