@@ -15,6 +15,7 @@ import type { RateOutput } from '../scenarios/rate.js';
 import type { RelayOutput } from '../scenarios/relay.js';
 import type { GraphOutput } from '../scenarios/graph.js';
 import type { WanOutput } from '../scenarios/wan.js';
+import type { SendersOutput } from '../scenarios/senders.js';
 import type { Counts } from '../lib/options.js';
 import type { Environment } from '../lib/netns.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -33,6 +34,7 @@ export interface ScenarioOutputs {
   relay?: RelayOutput;
   graph?: GraphOutput;
   wan?: WanOutput;
+  senders?: SendersOutput;
 }
 
 function pkgVersion(name: string): string | undefined {
@@ -63,7 +65,7 @@ export function buildResults(o: {
   tlsContext?: { allRootsPlusExtraMs: number | null; defaultMs: number | null };
   background: { quietRuns: number; totalRuns: number; maxBackgroundCores: number; medianBackgroundCores: number | null };
 }): Record<string, unknown> {
-  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph, wan } = o.outputs;
+  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph, wan, senders } = o.outputs;
   const wf = wan?.figures;
   const med = (k: keyof NonNullable<BurstOutput>['msgsPerS']) => r1(burst?.msgsPerS[k]?.median);
   const lat = latency?.figures;
@@ -240,6 +242,27 @@ export function buildResults(o: {
       latency_interval_ms: wan?.intervalMs ?? null,
       burst_messages: wan?.burstMessages ?? null,
       figures: wf ?? null,
+    },
+    senders: {
+      senders: senders?.senders ?? o.counts.sendersCount,
+      credentials: senders?.credentials ?? o.counts.sendersCredentials,
+      msgs_per_s: r1(senders?.msgsPerS),
+      fairness_min_over_max: r2(senders?.fairnessMinOverMax),
+      max_connections_per_mailbox: senders ? senders.maxConnectionsPerMailbox : null,
+      token_requests: senders ? senders.tokenRequests : null,
+      // extra
+      messages: senders?.messages ?? o.counts.sendersMessages,
+      rate_per_minute_per_sender: senders?.ratePerMinute ?? 30 * o.counts.sendersRateFactor,
+      rate_factor: senders?.rateFactor ?? o.counts.sendersRateFactor,
+      slowest_sender_msgs_per_s: r2(senders?.slowestPerS),
+      fastest_sender_msgs_per_s: r2(senders?.fastestPerS),
+      peak_connections: senders?.peakConnections ?? null,
+      mailboxes_seen: senders?.mailboxesSeen ?? null,
+      token_requests_per_client: senders?.tokenRequestsPerClient ?? null,
+      cpu_ms_per_msg: r2(senders?.cpuMsPerMsg),
+      errors: senders?.errors ?? null,
+      first_error: senders?.firstError ?? null,
+      single_sender_burst_msgs_per_s: med('mailgate'),
     },
     sink: ceiling
       ? {

@@ -174,5 +174,15 @@ export function evaluateTargets(r: R): TargetResult[] {
   const wp = num(w.mailgate_msgs_per_s) && num(w.postfix_msgs_per_s) ? w.mailgate_msgs_per_s / w.postfix_msgs_per_s : null;
   out.push(check('wan-burst-vs-postfix', 'WAN burst over 3 connections ≥ 1.5× Postfix (TLS reuse)', `${f(w.mailgate_msgs_per_s, 1)} vs ${f(w.postfix_msgs_per_s, 1)} msgs/s: ${f(wp, 2)}×${wq}`, wp === null ? null : wp >= 1.5, wanCause(r)));
   out.push(check('wan-connections', 'WAN: never more than 3 connections (Mailgate)', `peak ${f(w.peak_connections, 0)}`, num(w.peak_connections) ? w.peak_connections <= 3 : null, 'the pool opened more sessions than its cap'));
+  const sd = r.senders ?? {};
+  const single = r.burst?.mailgate_msgs_per_s;
+  const sq = r.quick ? ` (quick run: ${sd.senders} senders, ${sd.messages} messages)` : '';
+  const sRatio = num(sd.msgs_per_s) && num(single) && single > 0 ? sd.msgs_per_s / single : null;
+  const sendersCause = () =>
+    `${f(sd.msgs_per_s, 0)} msgs/s over ${sd.senders} mailboxes at ${f(sd.cpu_ms_per_msg, 2)} ms of service CPU per message; ${f(sd.peak_connections, 0)} connections open at once at the sink in all (each new mailbox session costs TCP, STARTTLS and XOAUTH2); slowest sender ${f(sd.slowest_sender_msgs_per_s, 1)} msgs/s, fastest ${f(sd.fastest_sender_msgs_per_s, 1)}`;
+  out.push(check('senders-throughput', 'Senders: aggregate ≥ 0.8× the single-sender burst of the same run', num(single) ? `${f(sd.msgs_per_s, 0)} vs ${f(single, 0)} msgs/s: ${f(sRatio, 2)}×${sq}` : `${f(sd.msgs_per_s, 0)} msgs/s; the burst scenario did not run, so there is no single-sender figure to compare with${sq}`, sRatio === null ? null : sRatio >= 0.8, sendersCause()));
+  out.push(check('senders-fairness', "Senders: the slowest sender's rate within 10% of the fastest's", `${f(sd.fairness_min_over_max, 2)} (slowest ÷ fastest)${sq}`, num(sd.fairness_min_over_max) ? sd.fairness_min_over_max >= 0.9 : null, sendersCause()));
+  out.push(check('senders-connections', 'Senders: never more than 3 connections to any mailbox', `max ${f(sd.max_connections_per_mailbox, 0)} per mailbox (${f(sd.mailboxes_seen, 0)} mailboxes)`, num(sd.max_connections_per_mailbox) && num(sd.msgs_per_s) ? sd.max_connections_per_mailbox <= 3 : null, 'a mailbox had more sessions than its sender\'s maxConnections'));
+  out.push(check('senders-tokens', 'Senders: token requests = number of credentials', `${f(sd.token_requests, 0)} for ${sd.credentials} credentials (${Object.entries(sd.token_requests_per_client ?? {}).map(([k, v]) => `${k.slice(0, 8)}…: ${v}`).join(', ') || '–'})`, num(sd.token_requests) && num(sd.msgs_per_s) ? sd.token_requests === sd.credentials : null, 'senders on one credential did not share its token'));
   return out;
 }
