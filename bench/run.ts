@@ -36,6 +36,7 @@ import { runRate } from './scenarios/rate.js';
 import { runRelay } from './scenarios/relay.js';
 import { runWan } from './scenarios/wan.js';
 import { runSenders } from './scenarios/senders.js';
+import { runPostgres } from './scenarios/postgres.js';
 import { Sink } from './sink/sink-control.js';
 
 const POSTFIX_NOTE_ENV = 'MAILGATE_BENCH_POSTFIX_NOTE';
@@ -170,6 +171,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     await step('rate', 'rate', () => runRate(ctx));
     await step('graph', 'graph', () => runGraph(ctx));
     await step('senders', 'senders', () => runSenders(ctx));
+    await step('postgres', 'postgres', () => runPostgres(ctx));
   }
   await step('relay', 'relay', () => runRelay(ctx));
   await step('wan', 'wan', () => runWan(ctx));

@@ -186,6 +186,25 @@ export function renderMarkdown(r: R): string {
     );
   }
 
+  const pgr = r.postgres ?? {};
+  out.push('## 11. PostgreSQL store (issue 18)', '');
+  if (!(pgr.runs ?? []).length && !num(pgr.pg_enqueue_per_s)) out.push('not measured', '');
+  else {
+    const acc = pgr.accept_ms ?? {};
+    out.push(
+      `A throwaway PostgreSQL ${pgr.postgres_version ?? ''} cluster started by the benchmark (initdb, unix socket in a temp dir, Debian defaults with fsync on), a fresh database per configuration; ${f(pgr.messages)} messages of ~11 KB queued at once per burst${r.quick ? ' (quick: fewer than the 3,000 of a full run)' : ''}, after an uncounted warm-up. With 2 instances half the messages are posted to each, concurrently; both run their worker and the one owning the mailbox delivers. MAILGATE_LEASE_SECONDS=${f(pgr.lease_seconds)}.`,
+      '',
+      '| Store | Burst msgs/s | 202 p50 / p99 (ms) | max connections per mailbox |',
+      '|---|---|---|---|',
+    );
+    for (const [k, label] of [['sqlite', 'SQLite, 1 instance'], ['pg1', 'PostgreSQL, 1 instance'], ['pg2', 'PostgreSQL, 2 instances']] as const) {
+      const x = (pgr.runs ?? []).find((y: R) => y.label === (k === 'sqlite' ? 'sqlite' : k === 'pg1' ? 'pg-1' : 'pg-2'));
+      out.push(`| ${label} | ${x ? `**${f(x.msgsPerS)}**${x.errors ? ` (${x.errors} POSTs failed: ${String(x.firstError ?? '').slice(0, 60)})` : ''}` : 'not run'} | ${f(acc[k]?.p50, 1)} / ${f(acc[k]?.p99, 1)} | ${x ? f(x.maxConnectionsPerMailbox) : '–'} |`);
+    }
+    out.push('', `- Durable enqueues/s across 2 instances, workers off: **${f(pgr.pg_enqueue_per_s)}/s** (${f(pgr.enqueue_messages)} messages).`);
+    out.push(`- Failover (\`kill -9\` of the instance owning the mailbox once a third of a burst arrived → the survivor's first delivery): **${f(pgr.failover_ms)} ms** with a ${f(pgr.lease_seconds)} s lease; ${pgr.failover_note ?? '–'}.`, '');
+  }
+
   const s = r.sink;
   out.push('## Sink ceiling', '');
   out.push(s ? `Pre-built messages over STARTTLS + XOAUTH2, ${s.clients}, ${s.messages} messages: **${sp(s.ceiling_msgs_per_s)} msgs/s**; the sink itself used ${f(s.cpu_ms_per_msg, 3)} ms CPU per message (≈${f(s.alone_per_core_per_s)} msgs/s per core alone), so on 2 cores the clients are the limit. No competitor comes near it.` : 'not measured', '');

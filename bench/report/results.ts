@@ -16,6 +16,7 @@ import type { RelayOutput } from '../scenarios/relay.js';
 import type { GraphOutput } from '../scenarios/graph.js';
 import type { WanOutput } from '../scenarios/wan.js';
 import type { SendersOutput } from '../scenarios/senders.js';
+import type { PostgresOutput } from '../scenarios/postgres.js';
 import type { Counts } from '../lib/options.js';
 import type { Environment } from '../lib/netns.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -35,6 +36,7 @@ export interface ScenarioOutputs {
   graph?: GraphOutput;
   wan?: WanOutput;
   senders?: SendersOutput;
+  postgres?: PostgresOutput;
 }
 
 function pkgVersion(name: string): string | undefined {
@@ -65,7 +67,7 @@ export function buildResults(o: {
   tlsContext?: { allRootsPlusExtraMs: number | null; defaultMs: number | null };
   background: { quietRuns: number; totalRuns: number; maxBackgroundCores: number; medianBackgroundCores: number | null };
 }): Record<string, unknown> {
-  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph, wan, senders } = o.outputs;
+  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph, wan, senders, postgres } = o.outputs;
   const wf = wan?.figures;
   const med = (k: keyof NonNullable<BurstOutput>['msgsPerS']) => r1(burst?.msgsPerS[k]?.median);
   const lat = latency?.figures;
@@ -263,6 +265,24 @@ export function buildResults(o: {
       errors: senders?.errors ?? null,
       first_error: senders?.firstError ?? null,
       single_sender_burst_msgs_per_s: med('mailgate'),
+    },
+    postgres: {
+      sqlite_msgs_per_s: r1(postgres?.sqlite?.msgsPerS),
+      pg_1_msgs_per_s: r1(postgres?.pg1?.msgsPerS),
+      pg_2_msgs_per_s: r1(postgres?.pg2?.msgsPerS),
+      pg_enqueue_per_s: r1(postgres?.enqueuePerS),
+      failover_ms: r1(postgres?.failoverMs),
+      max_connections_per_mailbox: postgres ? postgres.maxConnectionsPerMailbox : null,
+      // extra
+      messages: postgres?.messages ?? o.counts.pgMessages,
+      enqueue_messages: postgres?.enqueueMessages ?? o.counts.pgEnqueueMessages,
+      lease_seconds: postgres?.leaseSeconds ?? o.counts.pgLeaseSeconds,
+      accept_ms: postgres
+        ? Object.fromEntries((['sqlite', 'pg1', 'pg2'] as const).map((k) => [k, { p50: r2(postgres[k]?.acceptP50Ms), p99: r2(postgres[k]?.acceptP99Ms) }]))
+        : null,
+      runs: postgres ? [postgres.sqlite, postgres.pg1, postgres.pg2].filter(Boolean) : [],
+      failover_note: postgres?.failoverNote ?? null,
+      postgres_version: postgres?.postgresVersion ?? null,
     },
     sink: ceiling
       ? {
