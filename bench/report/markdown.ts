@@ -180,7 +180,7 @@ export function renderMarkdown(r: R): string {
       '',
       `- Aggregate: **${f(sd.msgs_per_s)} msgs/s** (single-sender burst of this run: ${num(sd.single_sender_burst_msgs_per_s) ? `${f(sd.single_sender_burst_msgs_per_s)} msgs/s` : 'not run'}); service CPU ${f(sd.cpu_ms_per_msg, 2)} ms/msg.`,
       `- Fairness (slowest sender's rate ÷ fastest's, each: its messages ÷ time from the first submission to its last 250): **${f(sd.fairness_min_over_max, 2)}** (${f(sd.slowest_sender_msgs_per_s, 1)} / ${f(sd.fastest_sender_msgs_per_s, 1)} msgs/s).`,
-      `- Most authenticated connections to any one mailbox at the sink: **${f(sd.max_connections_per_mailbox)}** (${f(sd.mailboxes_seen)} mailboxes; ${f(sd.peak_connections)} connections at once in all).`,
+      `- Most authenticated connections to any one mailbox at the sink: **${f(sd.max_connections_per_mailbox)}** (${f(sd.mailboxes_seen)} mailboxes; ${f(sd.peak_connections)} connections at once in all, ${f(sd.connections_opened)} sessions opened).`,
       `- Token requests: **${f(sd.token_requests)}** for ${sd.credentials} credentials (${Object.entries(sd.token_requests_per_client ?? {}).map(([k, v]) => `\`${k}\` ${v}`).join(', ')}).${sd.errors ? ` Errors: ${sd.errors} (${String(sd.first_error ?? '').slice(0, 120)}).` : ''}`,
       '',
     );

@@ -259,6 +259,8 @@ export function buildResults(o: {
       slowest_sender_msgs_per_s: r2(senders?.slowestPerS),
       fastest_sender_msgs_per_s: r2(senders?.fastestPerS),
       peak_connections: senders?.peakConnections ?? null,
+      connections_opened: senders?.connectionsOpened ?? null,
+      machine_cores: r2(senders?.machineCores),
       mailboxes_seen: senders?.mailboxesSeen ?? null,
       token_requests_per_client: senders?.tokenRequestsPerClient ?? null,
       cpu_ms_per_msg: r2(senders?.cpuMsPerMsg),

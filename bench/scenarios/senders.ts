@@ -33,6 +33,8 @@ export interface SendersOutput {
   fastestPerS: number | null;
   maxConnectionsPerMailbox: number;
   peakConnections: number;
+  /** SMTP sessions opened during the measured run (each: TCP, STARTTLS, XOAUTH2). */
+  connectionsOpened: number;
   mailboxesSeen: number;
   tokenRequests: number;
   tokenRequestsPerClient: Record<string, number>;
@@ -136,6 +138,7 @@ export async function runSenders(ctx: Context): Promise<SendersOutput> {
       fastestPerS: complete ? fastest : null,
       maxConnectionsPerMailbox: Math.max(w.peakConnectionsPerUser, w0.peakConnectionsPerUser),
       peakConnections: w.peakConnections,
+      connectionsOpened: w.connectionsOpened,
       mailboxesSeen: w.usersSeen,
       tokenRequests: tokens.requests,
       tokenRequestsPerClient: tokens.clients,
