@@ -283,6 +283,7 @@ export function buildResults(o: {
         ? Object.fromEntries((['sqlite', 'pg1', 'pg2'] as const).map((k) => [k, { p50: r2(postgres[k]?.acceptP50Ms), p99: r2(postgres[k]?.acceptP99Ms) }]))
         : null,
       runs: postgres ? [postgres.sqlite, postgres.pg1, postgres.pg2].filter(Boolean) : [],
+      enqueue: postgres?.enqueue ?? null,
       failover_note: postgres?.failoverNote ?? null,
       postgres_version: postgres?.postgresVersion ?? null,
     },

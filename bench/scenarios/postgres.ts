@@ -21,7 +21,7 @@ import { nowMs } from '../lib/clock.js';
 import { onCleanup } from '../lib/children.js';
 import { distModule } from '../lib/paths.js';
 import { percentile } from '../lib/stats.js';
-import { waitForQuiet } from '../lib/procfs.js';
+import { CpuMeter, waitForQuiet } from '../lib/procfs.js';
 import type { RunningService, StartOptions } from '../mailgate/service.js';
 import { clusterUnavailableReason, startCluster, type Cluster } from '../../test/helpers/pg-cluster.js';
 import type { Context } from './context.js';
@@ -47,6 +47,7 @@ export interface PostgresOutput {
   pg2: PgBurst | null;
   enqueuePerS: number | null;
   enqueueErrors: number;
+  enqueue: EnqueueResult | null;
   failoverMs: number | null;
   failoverNote: string;
   maxConnectionsPerMailbox: number;
@@ -108,6 +109,7 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
     pg2: null,
     enqueuePerS: null,
     enqueueErrors: 0,
+    enqueue: null,
     failoverMs: null,
     failoverNote: '',
     maxConnectionsPerMailbox: 0,
@@ -138,7 +140,8 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
       const e = await enqueue(ctx, pgEnv(await freshDb()));
       out.enqueuePerS = e.perS;
       out.enqueueErrors = e.errors;
-      ctx.log(`  enqueue, 2 instances, worker off: ${e.perS?.toFixed(0) ?? 'FAILED'} enqueues/s${e.errors ? ` (${e.errors} errors: ${e.firstError?.slice(0, 200)})` : ''}`);
+      out.enqueue = e;
+      ctx.log(`  enqueue, 2 instances, worker off: ${e.perS?.toFixed(0) ?? 'FAILED'} enqueues/s, 202 p50/p99 ${e.acceptP50Ms?.toFixed(1) ?? '–'}/${e.acceptP99Ms?.toFixed(1) ?? '–'} ms, services' CPU ${e.cpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, machine ${((e.machineCores ?? 0) * 100).toFixed(0)}%${e.errors ? ` (${e.errors} errors: ${e.firstError?.slice(0, 200)})` : ''}`);
     } catch (e) {
       ctx.notes.push(`postgres: enqueue failed: ${(e as Error).message.split('\n')[0]}`);
       ctx.log(`  enqueue: ${(e as Error).message}`);
@@ -207,7 +210,18 @@ async function burst(ctx: Context, label: string, starts: StartOptions[]): Promi
 }
 
 /** Durable enqueues/s through 2 instances on one database, their workers off. */
-async function enqueue(ctx: Context, env: Record<string, string>): Promise<{ perS: number | null; errors: number; firstError?: string }> {
+interface EnqueueResult {
+  perS: number | null;
+  errors: number;
+  firstError?: string;
+  acceptP50Ms?: number | null;
+  acceptP99Ms?: number | null;
+  /** CPU of both service processes per enqueue (the PostgreSQL server's own is not counted). */
+  cpuMsPerEnqueue?: number | null;
+  machineCores?: number;
+}
+
+async function enqueue(ctx: Context, env: Record<string, string>): Promise<EnqueueResult> {
   const M = ctx.counts.pgEnqueueMessages;
   await waitForQuiet(ctx.counts.quietMaxMs);
   const svcs: RunningService[] = [];
@@ -218,10 +232,22 @@ async function enqueue(ctx: Context, env: Record<string, string>): Promise<{ per
     for (const s of svcs) drivers.push(await driverFor(ctx, s, Math.floor(ctx.counts.enqueueConcurrency / 2)));
     await Promise.all(drivers.map((d, i) => d.call('burst', { run: ctx.runId('pg-enqueue-warm'), count: 100, startSeq: i * 100 }, 600_000)));
     const run = ctx.runId('pg-enqueue');
-    const rs = await Promise.all(drivers.map((d, i) => d.call<BurstReply>('burst', { run, count: M / 2, startSeq: (i * M) / 2 }, 600_000)));
+    const meter = new CpuMeter({ service: svcs.map((s) => s.pid), load: drivers.map((d) => d.pid) });
+    meter.start();
+    const rs = await Promise.all(drivers.map((d, i) => d.call<BurstReply>('burst', { run, count: M / 2, startSeq: (i * M) / 2, acceptTimes: true }, 600_000)));
+    const cpu = meter.stop();
     const errors = rs.reduce((a, r) => a + r.errors, 0);
     const span = Math.max(...rs.map((r) => r.end)) - Math.min(...rs.map((r) => r.start));
-    return { perS: errors === 0 ? (M / span) * 1000 : null, errors, firstError: rs.find((r) => r.firstError)?.firstError };
+    const lat = rs.flatMap((r) => r.acceptLatencies ?? []);
+    return {
+      perS: errors === 0 ? (M / span) * 1000 : null,
+      errors,
+      firstError: rs.find((r) => r.firstError)?.firstError,
+      acceptP50Ms: percentile(lat, 50),
+      acceptP99Ms: percentile(lat, 99),
+      cpuMsPerEnqueue: cpu.cpuMs.service === undefined ? null : cpu.cpuMs.service / M,
+      machineCores: cpu.machineCores,
+    };
   } finally {
     for (const d of drivers) await closeDriver(d);
     for (const s of svcs) await s.stop();
