@@ -35,6 +35,8 @@ import { runGraph } from './scenarios/graph.js';
 import { runRate } from './scenarios/rate.js';
 import { runRelay } from './scenarios/relay.js';
 import { runWan } from './scenarios/wan.js';
+import { runSenders } from './scenarios/senders.js';
+import { runPostgres } from './scenarios/postgres.js';
 import { Sink } from './sink/sink-control.js';
 
 const POSTFIX_NOTE_ENV = 'MAILGATE_BENCH_POSTFIX_NOTE';
@@ -168,6 +170,8 @@ async function inner(options: Options, environment: Environment): Promise<number
     await step('capacity', 'capacity', () => runCapacity(ctx));
     await step('rate', 'rate', () => runRate(ctx));
     await step('graph', 'graph', () => runGraph(ctx));
+    await step('senders', 'senders', () => runSenders(ctx));
+    await step('postgres', 'postgres', () => runPostgres(ctx));
   }
   await step('relay', 'relay', () => runRelay(ctx));
   await step('wan', 'wan', () => runWan(ctx));
@@ -180,7 +184,7 @@ async function inner(options: Options, environment: Environment): Promise<number
     notes.push('Postfix figures are STALLED (plain loopback: Nagle on Postfix meets the receiver\'s delayed ACK, ≈40 ms per message); they are not a fair comparison.');
   }
   if (options.quick) {
-    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s), relay ${options.counts.relayMessages} intake + ${options.counts.relayE2eMessages} end-to-end messages × ${options.counts.relayReps} (full: 5,000 + 5,000 × 3), Graph ${options.counts.graphMessages} messages × ${options.counts.graphReps} rep per transport (full: 2,000 × 3), WAN ${options.counts.wanLatencyMessages} single messages and a burst of ${options.counts.wanBurstMessages} per competitor (full: 100 and 1,000), no 1,000,000-queued memory figure (full runs only).`);
+    notes.push(`Quick run: ${options.counts.burstMessages} burst messages × ${options.counts.burstReps} reps (full: 5,000 × 5), ${options.counts.latencyPerCompetitor} latency messages per competitor (full: 500), RSS with ${options.counts.rssQueued} queued (full: 100,000), rate window ${options.counts.rateWindowS} s (full: 60 s), relay ${options.counts.relayMessages} intake + ${options.counts.relayE2eMessages} end-to-end messages × ${options.counts.relayReps} (full: 5,000 + 5,000 × 3), Graph ${options.counts.graphMessages} messages × ${options.counts.graphReps} rep per transport (full: 2,000 × 3), WAN ${options.counts.wanLatencyMessages} single messages and a burst of ${options.counts.wanBurstMessages} per competitor (full: 100 and 1,000), senders ${options.counts.sendersCount} senders and ${options.counts.sendersMessages} messages (full: 100 and 3,000), PostgreSQL ${options.counts.pgMessages} burst and ${options.counts.pgEnqueueMessages} enqueue messages (full: 3,000 and 10,000), no 1,000,000-queued memory figure (full runs only).`);
   }
   const disk = { start: diskStart, end: fsyncProbe(SCRATCH) };
   const tlsCtx = tlsContextProbe(cert.cert);

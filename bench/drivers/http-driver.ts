@@ -18,8 +18,12 @@ interface InitArgs {
 let cfg: InitArgs | undefined;
 let agent: http.Agent | undefined;
 
+/** The senders scenario: message `seq` is sent as froms[seq % froms.length] (the API's `from`). */
+let froms: string[] | undefined;
+
 function payload(run: string, seq: number): string {
-  return JSON.stringify({ to: [RECIPIENT], subject: subjectFor(run, seq), text: BODY_TEXT });
+  const from = froms?.length ? { from: froms[seq % froms.length] } : {};
+  return JSON.stringify({ ...from, to: [RECIPIENT], subject: subjectFor(run, seq), text: BODY_TEXT });
 }
 
 function post(body: string): Promise<{ status: number; text: string }> {
@@ -76,7 +80,8 @@ serveRpc({
     return {};
   },
   /** `count` POSTs, `concurrency` at a time. Reports the start, each accept time and the last 202. */
-  async burst(args: { run: string; count: number; startSeq?: number; concurrency?: number; acceptTimes?: boolean }) {
+  async burst(args: { run: string; count: number; startSeq?: number; concurrency?: number; acceptTimes?: boolean; froms?: string[] }) {
+    froms = args.froms;
     const start = nowMs();
     const out: Outcome = { errors: 0 };
     const accepts = new Float64Array(args.count);

@@ -40,6 +40,15 @@ export interface Counts {
   wanLatencyIntervalMs: number;
   wanWarmup: number;
   wanBurstMessages: number;
+  /** Senders scenario (issue 16): senders, credentials, messages queued at once, and the factor applied to 30/min. */
+  sendersCount: number;
+  sendersCredentials: number;
+  sendersMessages: number;
+  sendersRateFactor: number;
+  /** PostgreSQL scenario (issue 18): burst messages per run, enqueue messages (worker off), lease seconds for failover. */
+  pgMessages: number;
+  pgEnqueueMessages: number;
+  pgLeaseSeconds: number;
   /** Full run only: also fill the queue to this many messages for the memory figure (null: skip). */
   rssQueuedLarge: number | null;
 }
@@ -79,6 +88,13 @@ export const FULL: Counts = {
   wanLatencyIntervalMs: 300,
   wanWarmup: 12,
   wanBurstMessages: 1000,
+  sendersCount: 100,
+  sendersCredentials: 2,
+  sendersMessages: 3000,
+  sendersRateFactor: 100,
+  pgMessages: 3000,
+  pgEnqueueMessages: 10_000,
+  pgLeaseSeconds: 5,
   rssQueuedLarge: 1_000_000,
 };
 
@@ -117,6 +133,13 @@ export const QUICK: Counts = {
   wanLatencyIntervalMs: 300,
   wanWarmup: 6,
   wanBurstMessages: 150,
+  sendersCount: 20,
+  sendersCredentials: 2,
+  sendersMessages: 600,
+  sendersRateFactor: 100,
+  pgMessages: 800,
+  pgEnqueueMessages: 3000,
+  pgLeaseSeconds: 5,
   rssQueuedLarge: null,
 };
 
@@ -135,7 +158,7 @@ export interface Options {
   out?: string;
 }
 
-export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'relay', 'graph', 'wan'] as const;
+export const SCENARIOS = ['ceiling', 'burst', 'latency', 'cold', 'tokens', 'capacity', 'rate', 'relay', 'graph', 'wan', 'senders', 'postgres'] as const;
 
 export function parseOptions(argv: string[]): Options {
   const o: Options = { quick: false, counts: FULL, noNetns: false, cpuProf: true };

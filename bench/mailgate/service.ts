@@ -30,6 +30,8 @@ export interface StartOptions {
   transport?: 'smtp' | 'graph';
   /** Extra environment for the service (e.g. MAILGATE_SMTP_PIPELINING=off in the WAN scenario). */
   env?: Record<string, string>;
+  /** Name of the API key created (default `bench`); instances sharing one PostgreSQL database need distinct ones. */
+  apiKeyName?: string;
   /** Run on the fresh data directory (database created, API key made) before the service starts. */
   prepare?: (dataDir: string) => void;
 }
@@ -137,7 +139,7 @@ export function createLauncher(cfg: LauncherConfig): MailgateLauncher {
       Object.assign(env, options.env);
       if (options.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim();
       const pausedBy = options.paused ? 'MAILGATE_WORKER=off (no delivery worker in the process)' : undefined;
-      const created = execFileSync(process.execPath, [MAILGATE_CLI, 'apikey', 'create', 'bench', '--scope', 'send', '--json'], { env, encoding: 'utf8', timeout: 30_000 });
+      const created = execFileSync(process.execPath, [MAILGATE_CLI, 'apikey', 'create', options.apiKeyName ?? 'bench', '--scope', 'send', '--json'], { env, encoding: 'utf8', timeout: 30_000 });
       const apiKey = (JSON.parse(created.trim().split('\n').at(-1)!) as { key: string }).key;
       options.prepare?.(dataDir);
       const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : [];

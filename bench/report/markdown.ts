@@ -4,6 +4,7 @@ import { evaluateTargets } from './targets.js';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type R = any;
 
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const f = (v: unknown, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
 const sp = (s: R, d = 0) => {
   if (!s || s.median === null || s.median === undefined) return '–';
@@ -168,6 +169,40 @@ export function renderMarkdown(r: R): string {
       out.push(`| ${x.label} | ${k === 'mailgate' ? '**' : ''}${f(x.p50, 1)}${k === 'mailgate' ? '**' : ''} / ${f(x.p99, 1)}${typeof x.acceptP50 === 'number' ? ` (202 after ${f(x.acceptP50, 1)}, 202 → 250 ${f(x.deliveryP50, 1)})` : ''} | ${f(x.roundTripsPerMsg, 2)} | ${f(x.msgsPerS, 1)} | ${f(x.burstRoundTripsPerMsg, 2)} | ${f(x.peakConnections)} |${x.latencyErrors + x.burstErrors ? ` errors ${x.latencyErrors + x.burstErrors}` : ''}`);
     }
     out.push('');
+  }
+
+  const sd = r.senders ?? {};
+  out.push('## 10. Several senders (issue 16)', '');
+  if (!num(sd.token_requests)) out.push('not measured', '');
+  else {
+    out.push(
+      `${sd.senders} senders on ${sd.credentials} credentials from \`MAILGATE_CONFIG\` (each sender signs in as its own mailbox; every credential's endpoints point at the sink), each limited to ${f(sd.rate_per_minute_per_sender)}/min (Exchange's 30/min × ${f(sd.rate_factor)}, the same for every sender, so the run is short) and 3 connections; ${f(sd.messages)} messages queued at once, round-robin over the senders${r.quick ? ' (quick: fewer senders and messages than the 100 and 3,000 of a full run)' : ''}, after one uncounted warm-up message per sender.`,
+      '',
+      `- Aggregate: **${f(sd.msgs_per_s)} msgs/s** (single-sender burst of this run: ${num(sd.single_sender_burst_msgs_per_s) ? `${f(sd.single_sender_burst_msgs_per_s)} msgs/s` : 'not run'}); service CPU ${f(sd.cpu_ms_per_msg, 2)} ms/msg.`,
+      `- Fairness (slowest sender's rate ÷ fastest's, each: its messages ÷ time from the first submission to its last 250): **${f(sd.fairness_min_over_max, 2)}** (${f(sd.slowest_sender_msgs_per_s, 1)} / ${f(sd.fastest_sender_msgs_per_s, 1)} msgs/s).`,
+      `- Most authenticated connections to any one mailbox at the sink: **${f(sd.max_connections_per_mailbox)}** (${f(sd.mailboxes_seen)} mailboxes; ${f(sd.peak_connections)} connections at once in all, ${f(sd.connections_opened)} sessions opened).`,
+      `- Token requests: **${f(sd.token_requests)}** for ${sd.credentials} credentials (${Object.entries(sd.token_requests_per_client ?? {}).map(([k, v]) => `\`${k}\` ${v}`).join(', ')}).${sd.errors ? ` Errors: ${sd.errors} (${String(sd.first_error ?? '').slice(0, 120)}).` : ''}`,
+      '',
+    );
+  }
+
+  const pgr = r.postgres ?? {};
+  out.push('## 11. PostgreSQL store (issue 18)', '');
+  if (!(pgr.runs ?? []).length && !num(pgr.pg_enqueue_per_s)) out.push('not measured', '');
+  else {
+    const acc = pgr.accept_ms ?? {};
+    out.push(
+      `A throwaway PostgreSQL ${pgr.postgres_version ?? ''} cluster started by the benchmark (initdb, unix socket in a temp dir, Debian defaults with fsync on), a fresh database per configuration; ${f(pgr.messages)} messages of ~11 KB queued at once per burst${r.quick ? ' (quick: fewer than the 3,000 of a full run)' : ''}, after an uncounted warm-up. With 2 instances half the messages are posted to each, concurrently; both run their worker and the one owning the mailbox delivers. MAILGATE_LEASE_SECONDS=${f(pgr.lease_seconds)}.`,
+      '',
+      '| Store | Burst msgs/s | 202 p50 / p99 (ms) | max connections per mailbox |',
+      '|---|---|---|---|',
+    );
+    for (const [k, label] of [['sqlite', 'SQLite, 1 instance'], ['pg1', 'PostgreSQL, 1 instance'], ['pg2', 'PostgreSQL, 2 instances']] as const) {
+      const x = (pgr.runs ?? []).find((y: R) => y.label === (k === 'sqlite' ? 'sqlite' : k === 'pg1' ? 'pg-1' : 'pg-2'));
+      out.push(`| ${label} | ${x ? `**${f(x.msgsPerS)}**${x.errors ? ` (${x.errors} POSTs failed: ${String(x.firstError ?? '').slice(0, 60)})` : ''}` : 'not run'} | ${f(acc[k]?.p50, 1)} / ${f(acc[k]?.p99, 1)} | ${x ? f(x.maxConnectionsPerMailbox) : '–'} |`);
+    }
+    out.push('', `- Durable enqueues/s across 2 instances, workers off: **${f(pgr.pg_enqueue_per_s)}/s** (${f(pgr.enqueue_messages)} messages).`);
+    out.push(`- Failover (\`kill -9\` of the instance owning the mailbox once a third of a burst arrived → the survivor's first delivery): **${f(pgr.failover_ms)} ms** with a ${f(pgr.lease_seconds)} s lease; ${pgr.failover_note ?? '–'}.`, '');
   }
 
   const s = r.sink;

@@ -15,6 +15,8 @@ import type { RateOutput } from '../scenarios/rate.js';
 import type { RelayOutput } from '../scenarios/relay.js';
 import type { GraphOutput } from '../scenarios/graph.js';
 import type { WanOutput } from '../scenarios/wan.js';
+import type { SendersOutput } from '../scenarios/senders.js';
+import type { PostgresOutput } from '../scenarios/postgres.js';
 import type { Counts } from '../lib/options.js';
 import type { Environment } from '../lib/netns.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -33,6 +35,8 @@ export interface ScenarioOutputs {
   relay?: RelayOutput;
   graph?: GraphOutput;
   wan?: WanOutput;
+  senders?: SendersOutput;
+  postgres?: PostgresOutput;
 }
 
 function pkgVersion(name: string): string | undefined {
@@ -63,7 +67,7 @@ export function buildResults(o: {
   tlsContext?: { allRootsPlusExtraMs: number | null; defaultMs: number | null };
   background: { quietRuns: number; totalRuns: number; maxBackgroundCores: number; medianBackgroundCores: number | null };
 }): Record<string, unknown> {
-  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph, wan } = o.outputs;
+  const { burst, latency, cold, tokensCold, capacity, rate, ceiling, relay, graph, wan, senders, postgres } = o.outputs;
   const wf = wan?.figures;
   const med = (k: keyof NonNullable<BurstOutput>['msgsPerS']) => r1(burst?.msgsPerS[k]?.median);
   const lat = latency?.figures;
@@ -240,6 +244,48 @@ export function buildResults(o: {
       latency_interval_ms: wan?.intervalMs ?? null,
       burst_messages: wan?.burstMessages ?? null,
       figures: wf ?? null,
+    },
+    senders: {
+      senders: senders?.senders ?? o.counts.sendersCount,
+      credentials: senders?.credentials ?? o.counts.sendersCredentials,
+      msgs_per_s: r1(senders?.msgsPerS),
+      fairness_min_over_max: r2(senders?.fairnessMinOverMax),
+      max_connections_per_mailbox: senders ? senders.maxConnectionsPerMailbox : null,
+      token_requests: senders ? senders.tokenRequests : null,
+      // extra
+      messages: senders?.messages ?? o.counts.sendersMessages,
+      rate_per_minute_per_sender: senders?.ratePerMinute ?? 30 * o.counts.sendersRateFactor,
+      rate_factor: senders?.rateFactor ?? o.counts.sendersRateFactor,
+      slowest_sender_msgs_per_s: r2(senders?.slowestPerS),
+      fastest_sender_msgs_per_s: r2(senders?.fastestPerS),
+      peak_connections: senders?.peakConnections ?? null,
+      connections_opened: senders?.connectionsOpened ?? null,
+      machine_cores: r2(senders?.machineCores),
+      mailboxes_seen: senders?.mailboxesSeen ?? null,
+      token_requests_per_client: senders?.tokenRequestsPerClient ?? null,
+      cpu_ms_per_msg: r2(senders?.cpuMsPerMsg),
+      errors: senders?.errors ?? null,
+      first_error: senders?.firstError ?? null,
+      single_sender_burst_msgs_per_s: med('mailgate'),
+    },
+    postgres: {
+      sqlite_msgs_per_s: r1(postgres?.sqlite?.msgsPerS),
+      pg_1_msgs_per_s: r1(postgres?.pg1?.msgsPerS),
+      pg_2_msgs_per_s: r1(postgres?.pg2?.msgsPerS),
+      pg_enqueue_per_s: r1(postgres?.enqueuePerS),
+      failover_ms: r1(postgres?.failoverMs),
+      max_connections_per_mailbox: postgres ? postgres.maxConnectionsPerMailbox : null,
+      // extra
+      messages: postgres?.messages ?? o.counts.pgMessages,
+      enqueue_messages: postgres?.enqueueMessages ?? o.counts.pgEnqueueMessages,
+      lease_seconds: postgres?.leaseSeconds ?? o.counts.pgLeaseSeconds,
+      accept_ms: postgres
+        ? Object.fromEntries((['sqlite', 'pg1', 'pg2'] as const).map((k) => [k, { p50: r2(postgres[k]?.acceptP50Ms), p99: r2(postgres[k]?.acceptP99Ms) }]))
+        : null,
+      runs: postgres ? [postgres.sqlite, postgres.pg1, postgres.pg2].filter(Boolean) : [],
+      enqueue: postgres?.enqueue ?? null,
+      failover_note: postgres?.failoverNote ?? null,
+      postgres_version: postgres?.postgresVersion ?? null,
     },
     sink: ceiling
       ? {

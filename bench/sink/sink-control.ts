@@ -16,6 +16,10 @@ export interface SinkRunReport {
   throttleReplies: string[];
   accepted: number;
   unmatched: number;
+  /** Most authenticated connections at once for any one AUTH user (signed-in mailbox) since the reset. */
+  peakConnectionsPerUser: number;
+  /** Distinct AUTH users seen since the reset. */
+  usersSeen: number;
   /** The Graph sendMail endpoint: most requests in flight at once, requests, refused (400), TLS connections opened, most open at once. */
   graph: { peakInFlight: number; requests: number; refused: number; connectionsOpened: number; peakOpenConnections: number };
   times?: [number, number][];
@@ -66,7 +70,7 @@ export class Sink {
     return this.rpc.call('resetTokens');
   }
 
-  tokens(): Promise<{ requests: number; paths: string[] }> {
+  tokens(): Promise<{ requests: number; paths: string[]; clients: Record<string, number> }> {
     return this.rpc.call('tokens');
   }
 

@@ -174,6 +174,10 @@ let unmatched = 0;
 let throttle: ThrottleRule | undefined;
 const acceptedAt: number[] = []; // for the sliding window (only while a rule is set)
 const authedPerUser = new Map<string, number>();
+/** Most authenticated connections at once per XOAUTH2/AUTH user (the signed-in mailbox), since the last reset. */
+const peakPerUser = new Map<string, number>();
+/** Token requests per client_id (the senders scenario: one per credential). */
+let tokenClients = new Map<string, number>();
 let tokenRequests = 0;
 let tokenDelayMs = 0;
 let tokenPaths: string[] = [];
@@ -242,7 +246,9 @@ function createSmtp(cert: string, key: string): SMTPServer {
       if (throttle && (authedPerUser.get(user) ?? 0) >= throttle.maxConnectionsPerUser) {
         return callback(throttleError(432, '4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded'));
       }
-      authedPerUser.set(user, (authedPerUser.get(user) ?? 0) + 1);
+      const now = (authedPerUser.get(user) ?? 0) + 1;
+      authedPerUser.set(user, now);
+      if (now > (peakPerUser.get(user) ?? 0)) peakPerUser.set(user, now);
       authentications++;
       callback(null, { user });
     },
@@ -305,6 +311,9 @@ function createTokenServer(cert: string, key: string): https.Server {
         if (tokenPaths.length < 20) tokenPaths.push((req.url ?? '').split('?')[0]);
         if (tokenDelayMs) await sleep(tokenDelayMs);
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        // Any client ID is accepted (several credentials point here); each is counted apart.
+        const clientId = form.get('client_id') ?? '(none)';
+        tokenClients.set(clientId, (tokenClients.get(clientId) ?? 0) + 1);
         const forGraph = /graph/i.test(form.get('scope') ?? '');
         const body = JSON.stringify({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: forGraph ? GRAPH_TOKEN : TOKEN });
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
@@ -400,6 +409,8 @@ serveRpc({
     unmatched = 0;
     throttle = args.throttle;
     acceptedAt.length = 0;
+    peakPerUser.clear();
+    for (const [user, n] of authedPerUser) if (n > 0) peakPerUser.set(user, n);
     graphPeakInFlight = graphInFlight;
     graphRequests = 0;
     graphRefused = 0;
@@ -411,10 +422,11 @@ serveRpc({
   resetTokens() {
     tokenRequests = 0;
     tokenPaths = [];
+    tokenClients = new Map();
     return {};
   },
   tokens() {
-    return { requests: tokenRequests, paths: tokenPaths };
+    return { requests: tokenRequests, paths: tokenPaths, clients: Object.fromEntries(tokenClients) };
   },
   connections() {
     return { open: openCount(), peak };
@@ -446,6 +458,8 @@ serveRpc({
       throttleReplies,
       accepted,
       unmatched,
+      peakConnectionsPerUser: Math.max(0, ...peakPerUser.values()),
+      usersSeen: peakPerUser.size,
       graph: { peakInFlight: graphPeakInFlight, requests: graphRequests, refused: graphRefused, connectionsOpened: graphConnectionsOpened, peakOpenConnections: graphPeakOpen },
       times: args.times && rec ? [...rec.times.entries()] : undefined,
     };
