@@ -13,7 +13,7 @@
  * Imports: node built-ins, ../net/der.ts and ../net/self-signed-rsa.ts (the client certificate,
  * shared with `mailgate cert create`) only.
  */
-import { createHash, createPrivateKey, generateKeyPair, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPair, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as der from '../net/der.js';
 import { createSelfSignedRsa } from '../net/self-signed-rsa.js';
@@ -81,9 +81,7 @@ function keyIdentifier(publicKey: KeyObject): Buffer {
   return createHash('sha1').update(publicKey.export({ type: 'spki', format: 'der' })).digest();
 }
 
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return der.sequence(der.oid(id), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
-}
+const extension = der.extension;
 
 function ipBytes(ip: string): Buffer {
   if (ip.includes(':')) {
@@ -126,22 +124,17 @@ function buildCertificate(spec: CertificateSpec): string {
   extensions.push(extension(OID.subjectKeyId, false, der.octetString(keyIdentifier(spec.subjectPublicKey))));
   extensions.push(extension(OID.authorityKeyId, false, der.sequence(der.implicitPrimitive(0, keyIdentifier(spec.issuerPublicKey)))));
 
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
   const signer = signatureAlgorithm(spec.issuerPrivateKey);
-  const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)),
-    der.unsignedInteger(serial),
-    signer.algorithm,
-    name(spec.issuerCn),
-    der.sequence(der.time(spec.notBefore), der.time(spec.notAfter)),
-    name(spec.subjectCn),
-    spec.subjectPublicKey.export({ type: 'spki', format: 'der' }),
-    der.explicit(3, der.sequence(...extensions)),
-  );
-  const certificate = der.sequence(tbs, signer.algorithm, der.bitString(signer.sign(tbs)));
-  const base64 = certificate.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`;
+  return der.certificatePem({
+    issuer: name(spec.issuerCn),
+    subject: name(spec.subjectCn),
+    notBefore: spec.notBefore,
+    notAfter: spec.notAfter,
+    spki: spec.subjectPublicKey.export({ type: 'spki', format: 'der' }),
+    extensions,
+    algorithm: signer.algorithm,
+    sign: (tbs) => signer.sign(tbs),
+  });
 }
 
 const HOUR = 3600_000;

@@ -1,6 +1,7 @@
 /**
  * A minimal DER (ASN.1 Distinguished Encoding Rules) writer, just enough to build X.509 v3
- * certificates: the emulator's PKI and the SMTP relay's self-signed certificate. One copy in
+ * certificates: the emulator's PKI, `mailgate cert create` and the SMTP relay's self-signed certificate
+ * (extension() and certificatePem() build and sign the certificate itself). One copy in
  * net/ because the relay (service/) may not import the emulator and the emulator imports
  * nothing of the product but this Node-only encoder (scripts/import-rules.mjs).
  *
@@ -11,6 +12,7 @@
  *
  * Imports: node built-ins only.
  */
+import { randomBytes } from 'node:crypto';
 
 /** Encodes a DER length (short form below 128, long form above). */
 function encodeLength(length: number): Buffer {
@@ -68,4 +70,40 @@ export function time(date: Date): Buffer {
   const year = date.getUTCFullYear();
   if (year >= 1950 && year < 2050) return tlv(0x17, Buffer.from(compact.slice(2), 'ascii'));
   return tlv(0x18, Buffer.from(compact, 'ascii'));
+}
+
+/** One X.509 v3 extension (RFC 5280 §4.1.2.9): id, the critical flag when set, the value. */
+export function extension(id: string, critical: boolean, value: Buffer): Buffer {
+  return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value));
+}
+
+/**
+ * A signed X.509 v3 certificate as PEM (RFC 5280 §4.1): a random positive 128-bit serial, the
+ * TBSCertificate from its parts, signed by `sign` with the algorithm identifier `algorithm`.
+ * The one place the emulator's PKI, `mailgate cert create` and the relay's certificate build it.
+ */
+export function certificatePem(o: {
+  issuer: Buffer;
+  subject: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  spki: Buffer;
+  extensions: Buffer[];
+  algorithm: Buffer;
+  sign: (tbs: Buffer) => Buffer;
+}): string {
+  const serial = randomBytes(16);
+  serial[0] = serial[0]! & 0x7f;
+  const tbs = sequence(
+    explicit(0, smallInteger(2)),
+    unsignedInteger(serial),
+    o.algorithm,
+    o.issuer,
+    sequence(time(o.notBefore), time(o.notAfter)),
+    o.subject,
+    o.spki,
+    explicit(3, sequence(...o.extensions)),
+  );
+  const certificate = sequence(tbs, o.algorithm, bitString(o.sign(tbs)));
+  return `-----BEGIN CERTIFICATE-----\n${certificate.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
 }

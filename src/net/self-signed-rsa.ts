@@ -10,7 +10,7 @@
  *
  * Imports: node:crypto, ./der.
  */
-import { createHash, generateKeyPair, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPair, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as der from './der.js';
 
@@ -48,8 +48,7 @@ export interface SelfSignedRsa {
   notAfter: Date;
 }
 
-const extension = (id: string, critical: boolean, value: Buffer): Buffer =>
-  der.sequence(der.oid(id), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
+const extension = der.extension;
 
 function build(o: SelfSignedRsaOptions, publicKey: KeyObject, privateKey: KeyObject): string {
   const spki = publicKey.export({ type: 'spki', format: 'der' });
@@ -63,21 +62,8 @@ function build(o: SelfSignedRsaOptions, publicKey: KeyObject, privateKey: KeyObj
     extension(OID.subjectKeyId, false, der.octetString(keyId)),
     extension(OID.authorityKeyId, false, der.sequence(der.implicitPrimitive(0, keyId))),
   ];
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
   const algorithm = der.sequence(der.oid(OID.sha256WithRsa), der.nullValue());
-  const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)),
-    der.unsignedInteger(serial),
-    algorithm,
-    name,
-    der.sequence(der.time(o.notBefore), der.time(o.notAfter)),
-    name,
-    spki,
-    der.explicit(3, der.sequence(...extensions)),
-  );
-  const certificate = der.sequence(tbs, algorithm, der.bitString(sign('sha256', tbs, privateKey)));
-  return `-----BEGIN CERTIFICATE-----\n${certificate.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  return der.certificatePem({ issuer: name, subject: name, notBefore: o.notBefore, notAfter: o.notAfter, spki, extensions, algorithm, sign: (tbs) => sign('sha256', tbs, privateKey) });
 }
 
 /** Generates an RSA key and its self-signed certificate. */

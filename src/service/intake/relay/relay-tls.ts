@@ -10,7 +10,7 @@
  * Imports: node:crypto, node:fs, node:tls, ../../../net/der (certificate generation; @peculiar/x509 would
  * need a global Reflect polyfill), ../../../config/bounded-file.
  */
-import { createHash, generateKeyPair, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPair, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { chmodSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -74,9 +74,7 @@ const OID = {
   serverAuth: '1.3.6.1.5.5.7.3.1',
 } as const;
 
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return der.sequence(der.oid(id), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
-}
+const extension = der.extension;
 
 /** A self-signed EC P-256 server certificate (X.509 v3, ecdsa-with-SHA256). */
 function selfSigned(o: { cn: string; dnsNames: string[]; ipAddresses: string[]; publicKey: KeyObject; privateKey: KeyObject; notBefore: Date; notAfter: Date }): string {
@@ -94,21 +92,8 @@ function selfSigned(o: { cn: string; dnsNames: string[]; ipAddresses: string[]; 
     extension(OID.subjectAltName, false, der.sequence(...altNames)),
     extension(OID.subjectKeyId, false, der.octetString(createHash('sha1').update(spki).digest())),
   ];
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
   const algorithm = der.sequence(der.oid(OID.ecdsaWithSha256));
-  const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)),
-    der.unsignedInteger(serial),
-    algorithm,
-    name,
-    der.sequence(der.time(o.notBefore), der.time(o.notAfter)),
-    name,
-    spki,
-    der.explicit(3, der.sequence(...extensions)),
-  );
-  const certificate = der.sequence(tbs, algorithm, der.bitString(sign('sha256', tbs, o.privateKey)));
-  return `-----BEGIN CERTIFICATE-----\n${certificate.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  return der.certificatePem({ issuer: name, subject: name, notBefore: o.notBefore, notAfter: o.notAfter, spki, extensions, algorithm, sign: (tbs) => sign('sha256', tbs, o.privateKey) });
 }
 
 /** Generate (once) and return the paths of the self-signed pair in `dataDir`. */
