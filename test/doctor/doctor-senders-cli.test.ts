@@ -118,7 +118,7 @@ describe('mailgate setup-script with several senders (MAILGATE_CONFIG)', () => {
   });
 });
 
-describe('mailgate doctor --data-dir with stored senders', () => {
+describe('mailgate doctor and setup-script --data-dir with stored senders', () => {
   test('the Email Settings\' sender, a Send As sender on it and a sender of a stored credential (secret decrypted): one report each', async () => {
     const contoso = buildTenantState({ sharedMailboxes: [{ address: SHARED, sendAs: [NOREPLY] }] });
     const fabrikam = buildTenantState({ domain: 'fabrikam.onmicrosoft.com', sharedMailboxes: [{ address: HELP, sendAs: [] }] });
@@ -146,6 +146,21 @@ describe('mailgate doctor --data-dir with stored senders', () => {
       assert.ok(!all.stdout.includes(fabrikam.clientSecret!) && !all.stdout.includes(contoso.clientSecret!));
       const one = await runCli(['doctor', '--data-dir', t.dir, '--json', '--sender', HELP], env);
       assert.deepEqual(singleJson(one.stdout).sender, { from: HELP, signInAs: fabrikam.authorizedFrom });
+      // The same data dir's senders through `mailgate setup-script --data-dir` (read-only).
+      const script = await runCli(['setup-script', '--data-dir', t.dir], { ...env, NODE_EXTRA_CA_CERTS: fixture.emu.caFile });
+      assert.equal(script.code, 0, script.stderr);
+      const parts = script.stdout.split(/^# ==== Signed-in mailbox /m).slice(1);
+      assert.equal(parts.length, 2, script.stdout.slice(0, 2000));
+      assert.match(parts[0]!, /^\$Mailbox = 'noreply@contoso\.onmicrosoft\.com'$/m);
+      assert.match(parts[0]!, /^\$SendAsFrom = @\('support@contoso\.onmicrosoft\.com'\)$/m);
+      assert.ok(parts[0]!.includes(contoso.servicePrincipalObjectId), 'the Object ID from the stored Email Settings\' token');
+      assert.ok(parts[1]!.includes(`$Mailbox = '${fabrikam.authorizedFrom}'`));
+      assert.match(parts[1]!, /^\$SendAsFrom = @\('help@fabrikam\.onmicrosoft\.com'\)$/m);
+      assert.ok(parts[1]!.includes(fabrikam.servicePrincipalObjectId), 'the Object ID from the stored credential\'s token');
+      assert.ok(!script.stdout.includes(fabrikam.clientSecret!) && !script.stdout.includes(contoso.clientSecret!));
+      const missing = await runCli(['setup-script', '--data-dir', join(t.dir, 'nope')], env);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /no such directory/);
     } finally {
       t.remove();
     }

@@ -31,7 +31,7 @@
  * connects to the relay like a device, checks its certificate, and counts the relay clients of
  * the data dir (--data-dir, or the rule of service/data-dir.ts).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
@@ -44,14 +44,11 @@ import type { RelayDoctorInput } from '../../doctor/checks/relay-check.js';
 import { smtpPipeliningFromEnv } from '../../service/config.js';
 import { resolveDataDir } from '../../service/data-dir.js';
 import { DATABASE_FILE } from '../../service/outbox/sqlite/open.js';
-import { DataDirError } from '../../service/outbox/sqlite/open.js';
-import { openReadOnlyStore, type ReadOnlyStore } from '../../service/outbox/sqlite/read-only.js';
-import { loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../service/settings/secret-box.js';
-import { readEffectiveSettings } from '../../service/settings/settings-store.js';
 import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 import { checkSenderAddressFlags } from '../address-flags.js';
+import { openStoreForReading, storedSettings } from '../stored-settings.js';
 
 interface DoctorFlags {
   to?: string;
@@ -76,44 +73,6 @@ function parseTimeout(value: string | undefined): number | undefined {
     throw argumentError([{ key: 'timeout', message: 'timeout: must be a whole number of milliseconds between 50 and 300000' }]);
   }
   return Number(value.trim());
-}
-
-/**
- * The settings a service with this data dir would use: stored values (secrets decrypted), then
- * the environment's values on top, as SettingsService does for the service itself.
- */
-async function storedSettings(dataDir: string, env: Record<string, string | undefined>): Promise<{ raw: RawSettings; rows: Record<string, string>; key: Buffer }> {
-  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no such directory` }]);
-  if (!existsSync(join(dataDir, DATABASE_FILE))) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no Mailgate database (${DATABASE_FILE}) in it; is it the service's MAILGATE_DATA_DIR?` }]);
-  if (!env.MAILGATE_MASTER_KEY && !existsSync(join(dataDir, MASTER_KEY_FILE))) {
-    throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no ${MASTER_KEY_FILE} in it and MAILGATE_MASTER_KEY is not set, so the stored secrets cannot be decrypted (set MAILGATE_MASTER_KEY to the service's key)` }]);
-  }
-  let key: Buffer;
-  try {
-    key = loadMasterKey(env.MAILGATE_MASTER_KEY, dataDir).key;
-  } catch (err) {
-    if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
-    throw err;
-  }
-  const store = openStoreForReading(dataDir);
-  try {
-    return { raw: await readEffectiveSettings(store, key, env), rows: await store.getSettings(), key };
-  } catch (err) {
-    if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
-    throw err;
-  } finally {
-    store.close();
-  }
-}
-
-/** The data dir's database, read-only (the doctor never migrates, probes or writes it). */
-function openStoreForReading(dataDir: string): ReadOnlyStore {
-  try {
-    return openReadOnlyStore(dataDir);
-  } catch (err) {
-    if (err instanceof DataDirError) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: ${err.message}` }]);
-    throw err;
-  }
 }
 
 /**

@@ -8,15 +8,18 @@
  * a note on stderr says why. The token is never printed.
  * With MAILGATE_CONFIG (issue 16) the script covers every sender: one part per signed-in
  * mailbox (FullAccess / RBAC, SMTP AUTH, and the Send As step for each From that signs in as it),
- * one Object ID look-up per credential.
+ * one Object ID look-up per credential. `--data-dir DIR` does the same for the Email Settings and
+ * senders a service stores in its data dir (read-only, as `mailgate doctor --data-dir`: stored
+ * values with the environment on top), so senders added in the admin page are covered too.
  * Exit codes: 0 script printed, 2 invalid settings or arguments.
  */
 import type { Command } from 'commander';
 import { MailgateError } from '../../core/errors.js';
-import { parseSettings, settingsFromEnv, TRANSPORT_IDS, type EmailSettings, type TransportId } from '../../core/settings.js';
+import { parseSettings, settingsFromEnv, TRANSPORT_IDS, type EmailSettings, type RawSettings, type TransportId } from '../../core/settings.js';
 import { loadSettingsFromEnv } from '../../config/load-settings.js';
 import { buildSetupScript, findServicePrincipalObjectId, senderSettings } from '../../doctor/index.js';
-import { doctorSenders } from '../doctor-senders.js';
+import { doctorSenders, type DoctorSenderList } from '../doctor-senders.js';
+import { storedSettings } from '../stored-settings.js';
 import { asMailgateError, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 import { checkSenderAddressFlags } from '../address-flags.js';
@@ -27,6 +30,7 @@ interface SetupScriptFlags {
   transport?: string;
   from?: string;
   signInAs?: string;
+  dataDir?: string;
 }
 
 export const SETUP_SCRIPT_FORMATS = ['powershell'] as const;
@@ -50,12 +54,17 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
       });
     }
     checkSenderAddressFlags(flags);
-    // Every sender of MAILGATE_CONFIG (issue 16): one part per signed-in mailbox.
-    if (process.env.MAILGATE_CONFIG?.trim() && flags.from === undefined && flags.signInAs === undefined) {
-      process.stdout.write(await everySenderScript(flags));
-      return EXIT.OK;
+    const env = process.env;
+    const stored = flags.dataDir !== undefined ? await storedSettings(flags.dataDir, env) : undefined;
+    // Every sender (issue 16) of MAILGATE_CONFIG or of the data dir: one part per signed-in mailbox.
+    if (flags.from === undefined && flags.signInAs === undefined && (env.MAILGATE_CONFIG?.trim() || stored)) {
+      const list = await doctorSenders(env, stored ? stored.raw : settingsFromEnv(env).raw, stored);
+      if (list.fromFile || list.senders.length > 1) {
+        process.stdout.write(await everySenderScript(flags, list));
+        return EXIT.OK;
+      }
     }
-    const loaded = loadSettingsFromEnv().settings;
+    const loaded = stored ? settingsOrThrow(stored.raw) : loadSettingsFromEnv().settings;
     // One sender (issue 16): its signed-in mailbox (default the From) is the script's mailbox, and a
     // From other than it adds the Send As step.
     // The same reading as the doctor's: From = --from, else the Authorized from Address; signed in as --sign-in-as, else the From.
@@ -87,19 +96,29 @@ async function runSetupScript(flags: SetupScriptFlags): Promise<number> {
   }
 }
 
+/** The data dir's Email Settings, parsed (invalid ones are the same error as the environment's). */
+function settingsOrThrow(raw: RawSettings): EmailSettings {
+  const r = parseSettings(raw);
+  if (!r.ok) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `Invalid settings: ${r.problems.map((p) => p.message).join('; ')}`, problems: r.problems });
+  return r.settings;
+}
+
 /**
  * The script for every sender of MAILGATE_CONFIG: per signed-in mailbox, the FullAccess / RBAC
  * steps and an Add-RecipientPermission Send As step for each From signing in as it that differs
  * from it (buildSetupScript once per signed-in mailbox with `sendAs` = those Froms); the service
  * principal's Object ID is looked up once per credential (app registration and tenant).
  */
-async function everySenderScript(flags: SetupScriptFlags): Promise<string> {
-  const env = process.env;
-  const list = await doctorSenders(env, settingsFromEnv(env).raw);
+async function everySenderScript(flags: SetupScriptFlags, list: DoctorSenderList): Promise<string> {
   const mailboxes = new Map<string, { settings: EmailSettings; credential: string; sendAs: string[] }>();
   for (const s of list.senders) {
-    if (!s.sender) continue;
-    const parsed = parseSettings(senderSettings(s.sender, list.base));
+    // A sender on the default credential is checked with the Email Settings' raw values, signed in as its mailbox.
+    const raw = s.sender ? senderSettings(s.sender, list.base) : s.raw ? { ...s.raw, authorizedFrom: s.signInAs } : undefined;
+    if (!raw) {
+      process.stderr.write(`note: sender ${s.from} is left out: its credential "${s.credential}" cannot be used (${s.problems.map((p) => p.message).join('; ') || 'unknown credential'}); run \`mailgate doctor --sender ${s.from}\`.\n`);
+      continue;
+    }
+    const parsed = parseSettings(raw);
     if (!parsed.ok) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `Invalid settings for the sender ${s.from}: ${parsed.problems.map((p) => p.message).join('; ')}`, problems: parsed.problems });
     // One mailbox per app registration and tenant: the same mailbox under two apps needs both set up.
     const key = `${parsed.settings.tenantId?.toLowerCase()}|${parsed.settings.clientId?.toLowerCase()}|${s.signInAs}`;
@@ -135,6 +154,7 @@ export function registerSetupScriptCommand(program: Command): void {
     .option('--transport <transport>', 'which transport to set up: smtp (SMTP.SendAsApp, service principal, FullAccess, SMTP AUTH), graph (Mail.Send scoped to the mailbox by RBAC for Applications) or auto (both); default: the Transport setting')
     .option('--from <address>', "a sender's From address (default: the Authorized from Address); when it differs from the signed-in mailbox the script grants that mailbox Send As on it")
     .option('--sign-in-as <mailbox>', 'the mailbox the sender signs in as (default: the From, i.e. --from, else the Authorized from Address); it gets the service principal\'s FullAccess')
+    .option('--data-dir <dir>', "read the Email Settings and senders a service stores in this data dir (read-only; secrets decrypted with MAILGATE_MASTER_KEY or the data dir's master.key; environment values win, as in the service): the script then covers every stored sender")
     .option('--no-token', 'do not request a token to find the service principal\'s Object ID (the script then has a placeholder)')
     .addHelpText('after', '\nExit codes: 0 script printed, 2 invalid settings or arguments.\nExample: mailgate setup-script --transport auto > mailgate-setup.ps1\nSend As: mailgate setup-script --from support@contoso.com --sign-in-as noreply@contoso.com')
     .action(async (flags: SetupScriptFlags) => {
