@@ -10,7 +10,7 @@ import type { Mailer, TokenProvider } from '../../src/core/ports.js';
 import { parseSettings, type EmailSettings } from '../../src/core/settings.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { openSqliteStore, type SqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
-import { StorageFullError, type NewMessage } from '../../src/service/outbox/store.js';
+import { StorageFullError, type ClaimedMessage, type NewMessage } from '../../src/service/outbox/store.js';
 import { MailerSource, type SettingsSnapshot } from '../../src/service/delivery/mailer-source.js';
 import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../../src/service/delivery/worker.js';
 import { isTransientStoreError } from '../../src/service/delivery/attempt.js';
@@ -120,6 +120,25 @@ describe('delivery worker', () => {
     assert.equal(h.mailer.calls.length, 1);
     assert.equal(h.mailer.calls[0].messageId, m?.messageIdHeader);
     assert.deepEqual(m?.attempts.map((a) => a.outcome), ['sent']);
+  });
+
+  it('lets go of a claimed message\'s stored JSON once it is decoded, so it is not held through the send (issue 19)', async () => {
+    const h = await harness();
+    const claimed: ClaimedMessage[] = [];
+    const claim = h.store.claim.bind(h.store);
+    h.store.claim = async (o) => {
+      const out = await claim(o);
+      claimed.push(...out);
+      return out;
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await h.idle();
+    assert.equal((await h.store.get(id))?.status, 'sent');
+    assert.equal(h.mailer.calls.length, 1);
+    assert.equal(claimed.length, 1);
+    assert.equal(claimed[0].payload, '', 'the claim record no longer carries the ~11 KB JSON');
+    assert.ok(h.mailer.calls[0].to.length > 0, 'the message was decoded and sent before that');
   });
 
   it('a sent message whose result cannot be written yet (disk full) stays sent, never failed, and is not sent twice', async () => {

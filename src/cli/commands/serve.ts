@@ -15,6 +15,7 @@
 import type { Command } from 'commander';
 import { portArg } from '../arg-parsers.js';
 import { createLogger, logFormat } from '../../log/logger.js';
+import { applyHeapPolicy } from '../../app/heap-policy.js';
 import { startService, type RunningService } from '../../app/service.js';
 import { registerAdminCommands } from './admin-password.js';
 import { registerApiKeyCommands } from './apikey.js';
@@ -60,6 +61,7 @@ function registerServe(program: Command): void {
     .option('--host <host>', 'HTTP address (default MAILGATE_HTTP_HOST or 127.0.0.1)')
     .option('--port <port>', 'HTTP port (default MAILGATE_HTTP_PORT or 8025)', portArg)
     .action(async (opts: { dataDir?: string; host?: string; port?: number }) => {
+      applyHeapPolicy();
       let logger;
       try {
         logger = createLogger();
@@ -95,6 +97,7 @@ function registerDev(program: Command): void {
     .option('--port <port>', 'HTTP port (default 8025)', portArg)
     .option('--host <host>', 'HTTP address (default 127.0.0.1)')
     .action(async (opts: { temp?: boolean; dataDir?: string; port?: number; host?: string }) => {
+      applyHeapPolicy();
       const { startDev, devBanner } = await import('../../app/dev.js');
       let dev;
       try {
