@@ -112,10 +112,10 @@ export class PgDb {
     this.bookkeeping.on('error', onIdleError);
   }
 
-  #count(durable: boolean): void {
+  #count(write: { durable: boolean; writes?: number }): void {
     this.stats.batches++;
-    this.stats.writes++;
-    if (durable) this.stats.durableBatches++;
+    this.stats.writes += write.writes ?? 1;
+    if (write.durable) this.stats.durableBatches++;
   }
 
   #fail(error: unknown): never {
@@ -124,12 +124,17 @@ export class PgDb {
     throw mapped;
   }
 
-  /** A read (or a single-statement write with `write` set), on the durable pool unless told otherwise. */
-  async query<R extends QueryResultRow>(sql: string, params: unknown[] = [], write?: { durable: boolean }): Promise<{ rows: R[]; rowCount: number }> {
+  /**
+   * A read (or a single-statement write with `write` set), on the durable pool unless told
+   * otherwise. `sql` may be a named statement ({ name, text }): each connection parses and plans
+   * it once and then only binds and executes it (the hot paths: enqueue, claim, results).
+   * `write.writes`: how many writes the statement holds (a group commit), for the stats.
+   */
+  async query<R extends QueryResultRow>(sql: string | { name: string; text: string }, params: unknown[] = [], write?: { durable: boolean; writes?: number }): Promise<{ rows: R[]; rowCount: number }> {
     const pool = write && !write.durable ? this.bookkeeping : this.durable;
     try {
-      const r = await pool.query<R>(sql, params);
-      if (write) this.#count(write.durable);
+      const r = typeof sql === 'string' ? await pool.query<R>(sql, params) : await pool.query<R>({ name: sql.name, text: sql.text, values: params });
+      if (write) this.#count(write);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     } catch (error) {
       this.#fail(error);
@@ -149,7 +154,7 @@ export class PgDb {
       await client.query('BEGIN');
       const out = await fn(client);
       await client.query('COMMIT');
-      this.#count(write.durable);
+      this.#count(write);
       return out;
     } catch (error) {
       try {
