@@ -15,6 +15,8 @@
  * message the dead owner left queued or claimed). The lease is MAILGATE_LEASE_SECONDS (5 s
  * here), so failover should take at most lease + lease/3.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { RpcChild } from '../lib/children.js';
 import { nowMs } from '../lib/clock.js';
@@ -137,11 +139,11 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
     });
     out.maxConnectionsPerMailbox = Math.max(0, ...[out.pg1, out.pg2].map((b) => b?.maxConnectionsPerMailbox ?? 0));
     try {
-      const e = await enqueue(ctx, pgEnv(await freshDb()));
+      const e = await enqueue(ctx, pgEnv(await freshDb()), postmasterPid(cluster));
       out.enqueuePerS = e.perS;
       out.enqueueErrors = e.errors;
       out.enqueue = e;
-      ctx.log(`  enqueue, 2 instances, worker off: ${e.perS?.toFixed(0) ?? 'FAILED'} enqueues/s, 202 p50/p99 ${e.acceptP50Ms?.toFixed(1) ?? '–'}/${e.acceptP99Ms?.toFixed(1) ?? '–'} ms, services' CPU ${e.cpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, machine ${((e.machineCores ?? 0) * 100).toFixed(0)}%${e.errors ? ` (${e.errors} errors: ${e.firstError?.slice(0, 200)})` : ''}`);
+      ctx.log(`  enqueue, 2 instances, worker off: ${e.perS?.toFixed(0) ?? 'FAILED'} enqueues/s, 202 p50/p99 ${e.acceptP50Ms?.toFixed(1) ?? '–'}/${e.acceptP99Ms?.toFixed(1) ?? '–'} ms, services' CPU ${e.cpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, PostgreSQL server's ${e.serverCpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, machine ${((e.machineCores ?? 0) * 100).toFixed(0)}%${e.errors ? ` (${e.errors} errors: ${e.firstError?.slice(0, 200)})` : ''}`);
     } catch (e) {
       ctx.notes.push(`postgres: enqueue failed: ${(e as Error).message.split('\n')[0]}`);
       ctx.log(`  enqueue: ${(e as Error).message}`);
@@ -218,21 +220,35 @@ interface EnqueueResult {
   acceptP99Ms?: number | null;
   /** CPU of both service processes per enqueue (the PostgreSQL server's own is not counted). */
   cpuMsPerEnqueue?: number | null;
+  /** CPU of the PostgreSQL server (postmaster, backends, WAL writer, checkpointer) per enqueue. */
+  serverCpuMsPerEnqueue?: number | null;
   machineCores?: number;
 }
 
-async function enqueue(ctx: Context, env: Record<string, string>): Promise<EnqueueResult> {
+/** The cluster's postmaster (its children are the backends and background processes), when readable. */
+function postmasterPid(cluster: Cluster): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function enqueue(ctx: Context, env: Record<string, string>, serverPid: number | undefined): Promise<EnqueueResult> {
   const M = ctx.counts.pgEnqueueMessages;
   await waitForQuiet(ctx.counts.quietMaxMs);
   const svcs: RunningService[] = [];
   const drivers: RpcChild[] = [];
   try {
-    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-a' }));
-    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-b' }));
+    // MAILGATE_BENCH_PG_CPU_PROF=DIR: both services run under node --cpu-prof (for finding where the time goes; not for the figures).
+    const cpuProf = process.env.MAILGATE_BENCH_PG_CPU_PROF ? { cpuProf: process.env.MAILGATE_BENCH_PG_CPU_PROF } : {};
+    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-a', ...cpuProf }));
+    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-b', ...cpuProf }));
     for (const s of svcs) drivers.push(await driverFor(ctx, s, Math.floor(ctx.counts.enqueueConcurrency / 2)));
     await Promise.all(drivers.map((d, i) => d.call('burst', { run: ctx.runId('pg-enqueue-warm'), count: 100, startSeq: i * 100 }, 600_000)));
     const run = ctx.runId('pg-enqueue');
-    const meter = new CpuMeter({ service: svcs.map((s) => s.pid), load: drivers.map((d) => d.pid) });
+    const meter = new CpuMeter({ service: svcs.map((s) => s.pid), load: drivers.map((d) => d.pid), ...(serverPid ? { server: [serverPid] } : {}) });
     meter.start();
     const rs = await Promise.all(drivers.map((d, i) => d.call<BurstReply>('burst', { run, count: M / 2, startSeq: (i * M) / 2, acceptTimes: true }, 600_000)));
     const cpu = meter.stop();
@@ -246,6 +262,7 @@ async function enqueue(ctx: Context, env: Record<string, string>): Promise<Enque
       acceptP50Ms: percentile(lat, 50),
       acceptP99Ms: percentile(lat, 99),
       cpuMsPerEnqueue: cpu.cpuMs.service === undefined ? null : cpu.cpuMs.service / M,
+      serverCpuMsPerEnqueue: cpu.cpuMs.server === undefined ? null : cpu.cpuMs.server / M,
       machineCores: cpu.machineCores,
     };
   } finally {

@@ -99,7 +99,7 @@ function groupParams(m: NewMessage): unknown[] {
 /** Messages per group enqueue statement at most; each group size is its own named statement. */
 const MAX_GROUP = 64;
 /** Group enqueues in flight at once (each holds a durable connection while its commit flushes). */
-const GROUPS_IN_FLIGHT = Number(process.env.MG_PG_GROUPS ?? 2);
+const GROUPS_IN_FLIGHT = 2;
 
 const groupStatements = new Map<number, { name: string; text: string }>();
 
