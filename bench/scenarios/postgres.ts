@@ -92,8 +92,28 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
     }
   };
   onCleanup(destroy);
+  // MAILGATE_BENCH_PG_STATEMENTS=1: load pg_stat_statements and log, after each configuration,
+  // the statements that took the server's time (for finding where it goes; not for the figures).
+  const statements = process.env.MAILGATE_BENCH_PG_STATEMENTS === '1';
+  if (statements) {
+    const c = new pg.Client({ connectionString: cluster.url });
+    await c.connect();
+    await c.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
+    await c.end();
+    cluster.stop();
+    cluster.start();
+  }
   const admin = new pg.Client({ connectionString: cluster.url });
   await admin.connect();
+  if (statements) await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const statementReport = async (label: string): Promise<void> => {
+    if (!statements) return;
+    const rows = (await admin.query(`SELECT calls, rows, round(total_exec_time::numeric, 1) AS ms, round(total_plan_time::numeric, 1) AS plan_ms,
+        left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`)).rows as { calls: string; rows: string; ms: string; plan_ms: string; q: string }[];
+    ctx.log(`  statements during ${label} (calls, rows, exec ms, plan ms):`);
+    for (const r of rows) ctx.log(`    ${r.calls.padStart(6)} ${r.rows.padStart(7)} ${String(r.ms).padStart(8)} ${String(r.plan_ms).padStart(6)}  ${r.q}`);
+    await admin.query('SELECT pg_stat_statements_reset()');
+  };
   let dbn = 0;
   const freshDb = async (): Promise<string> => {
     const name = `bench_${++dbn}`;
@@ -123,6 +143,7 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
     const tryBurst = async (label: string, fn: () => Promise<PgBurst>): Promise<PgBurst | null> => {
       try {
         const b = await fn();
+        await statementReport(label);
         ctx.log(`  ${label.padEnd(26)} ${b.msgsPerS === null ? `FAILED (${b.received}/${N}; ${b.errors} errors${b.firstError ? `: ${b.firstError.slice(0, 200)}` : ''})` : `${b.msgsPerS.toFixed(0).padStart(5)} msgs/s`}  202 p50/p99 ${b.acceptP50Ms?.toFixed(1) ?? '–'}/${b.acceptP99Ms?.toFixed(1) ?? '–'} ms  max ${b.maxConnectionsPerMailbox} connections per mailbox`);
         return b;
       } catch (e) {
@@ -143,6 +164,7 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
       out.enqueuePerS = e.perS;
       out.enqueueErrors = e.errors;
       out.enqueue = e;
+      await statementReport('enqueue');
       ctx.log(`  enqueue, 2 instances, worker off: ${e.perS?.toFixed(0) ?? 'FAILED'} enqueues/s, 202 p50/p99 ${e.acceptP50Ms?.toFixed(1) ?? '–'}/${e.acceptP99Ms?.toFixed(1) ?? '–'} ms, services' CPU ${e.cpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, PostgreSQL server's ${e.serverCpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, machine ${((e.machineCores ?? 0) * 100).toFixed(0)}%${e.errors ? ` (${e.errors} errors: ${e.firstError?.slice(0, 200)})` : ''}`);
     } catch (e) {
       ctx.notes.push(`postgres: enqueue failed: ${(e as Error).message.split('\n')[0]}`);

@@ -43,6 +43,26 @@ if (pgSkip) {
       }
     });
 
+    it('payloads are compressed with lz4 where the server has it (less server CPU than pglz)', async () => {
+      const h = await freshPgStore();
+      const c = new pg.Client({ connectionString: pgUrl, options: `-c search_path=${h.schema}` });
+      await c.connect();
+      try {
+        const has = (await c.query(`SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`)).rows[0]?.lz4 === true;
+        // Large enough to be compressed (over the 2 KB TOAST threshold); several connections of the pool.
+        const big = (i: number) => newMessage({ payload: JSON.stringify({ to: ['a@example.com'], subject: 's', text: `line ${i} of a long body\r\n`.repeat(400) }) });
+        const ms = Array.from({ length: 4 }, (_, i) => big(i));
+        for (const m of ms) await h.store.enqueue(m);
+        await Promise.all(ms.map(() => h.store.enqueue(big(9))));
+        const methods = (await c.query('SELECT DISTINCT pg_column_compression(payload) AS m FROM message_payloads')).rows.map((r) => r.m);
+        assert.deepEqual(methods, [has ? 'lz4' : 'pglz']);
+        assert.equal((await h.store.claim({ owner: 'w', limit: 1, now: T0, leaseMs: 1000 }))[0].payload, ms[0].payload);
+      } finally {
+        await c.end();
+        await h.cleanup();
+      }
+    });
+
     it('a message the database refuses fails alone; the rest of its group is stored', async () => {
       const h = await freshPgStore();
       try {
