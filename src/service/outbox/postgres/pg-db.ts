@@ -153,10 +153,12 @@ export class PgDb {
    * it once and then only binds and executes it (the hot paths: enqueue, claim, results).
    * `write.writes`: how many writes the statement holds (a group commit), for the stats.
    */
-  async query<R extends QueryResultRow>(sql: string | { name: string; text: string }, params: unknown[] = [], write?: { durable: boolean; writes?: number }): Promise<{ rows: R[]; rowCount: number }> {
+  async query<R extends QueryResultRow>(sql: string | { name?: string; text: string }, params: unknown[] = [], write?: { durable: boolean; writes?: number }): Promise<{ rows: R[]; rowCount: number }> {
     const pool = write && !write.durable ? this.bookkeeping : this.durable;
     try {
-      const r = typeof sql === 'string' ? await pool.query<R>(sql, params) : await pool.query<R>({ name: sql.name, text: sql.text, values: params });
+      const r = typeof sql === 'string' || sql.name === undefined
+        ? await pool.query<R>(typeof sql === 'string' ? sql : sql.text, params)
+        : await pool.query<R>({ name: sql.name, text: sql.text, values: params });
       if (write) this.#count(write);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     } catch (error) {
