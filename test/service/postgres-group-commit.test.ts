@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { newMessage } from './store-contract.js';
 import { countPostgresTests, freshPgStore, pgSkip, pgUrl } from '../helpers/postgres.js';
+import { listenForConfigChanges, type ConfigChange } from '../../src/service/outbox/postgres/pg-notifications.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -59,6 +60,34 @@ if (pgSkip) {
         assert.equal((await h.store.claim({ owner: 'w', limit: 1, now: T0, leaseMs: 1000 }))[0].payload, ms[0].payload);
       } finally {
         await c.end();
+        await h.cleanup();
+      }
+    });
+
+    it('committed enqueues are announced to every instance (`queued`), so the one delivering claims them at once', { timeout: 15_000 }, async () => {
+      const h = await freshPgStore();
+      const heard: ConfigChange[] = [];
+      let ready!: () => void;
+      const listening = new Promise<void>((r) => (ready = r));
+      const listener = listenForConfigChanges({ url: pgUrl!, schema: h.schema }, (what) => {
+        if (what === 'all') ready();
+        else heard.push(what);
+      });
+      try {
+        await listening;
+        const got = new Promise<void>((resolve) => {
+          const check = setInterval(() => {
+            if (heard.includes('queued')) {
+              clearInterval(check);
+              resolve();
+            }
+          }, 10);
+        });
+        await Promise.all([newMessage(), newMessage()].map((m) => h.store.enqueue(m)));
+        await got;
+        assert.ok(heard.includes('queued'));
+      } finally {
+        await listener.stop();
         await h.cleanup();
       }
     });

@@ -190,11 +190,35 @@ export class PgOutbox implements OutboxStore {
   readonly #db: PgDb;
   readonly #intake: GroupCommit<NewMessage, true>;
   readonly #sent: GroupCommit<SentResult, boolean>;
+  #announcing = false;
+  #announceAgain = false;
 
   constructor(db: PgDb) {
     this.#db = db;
     this.#intake = new GroupCommit((ms) => this.#insertGroup(ms), { maxBatch: MAX_GROUP, maxConcurrent: GROUPS_IN_FLIGHT });
     this.#sent = new GroupCommit((rs) => this.#sentGroup(rs), { maxBatch: MAX_GROUP, maxConcurrent: 1 });
+  }
+
+  /**
+   * Tell every instance that messages were queued (pg-notifications.ts: `queued`), so the one
+   * delivering for their mailbox claims them at once instead of at its next poll (up to
+   * MAILGATE_POLL_INTERVAL_MS, 1 s, later: measured as the slower 2-instance burst). After the
+   * commit, in its own bookkeeping transaction and not awaited by the enqueue: NOTIFY serialises
+   * the commits of notifying transactions, which must not include the durable enqueues. At most
+   * one in flight; groups committed meanwhile are covered by one more afterwards. Lost
+   * notifications are made up by the poll.
+   */
+  #announce(): void {
+    if (this.#announcing) {
+      this.#announceAgain = true;
+      return;
+    }
+    this.#announcing = true;
+    this.#announceAgain = false;
+    this.#db.bookkeeping.query(`SELECT pg_notify('mailgate_config', 'queued')`).catch(() => undefined).finally(() => {
+      this.#announcing = false;
+      if (this.#announceAgain) this.#announce();
+    });
   }
 
   /** One bookkeeping statement for a group of delivery results; per result: whether its lease still held. */
@@ -225,6 +249,7 @@ export class PgOutbox implements OutboxStore {
     try {
       const r = await this.#db.query<{ id: string }>(groupInsert(bucket(ms.length)), padded(ms.map(groupParams), GROUP_COLUMNS.length), { durable: true, writes: ms.length });
       const inserted = new Set(r.rows.map((x) => x.id));
+      if (inserted.size) this.#announce();
       // A conflict here can only be the id (a UUID): report it rather than pretend.
       return ms.map((m) => (inserted.has(m.id) ? true : new Error(`message id ${m.id} already exists`)));
     } catch (error) {
