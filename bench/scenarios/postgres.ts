@@ -14,6 +14,10 @@
  * the sink's next 250 (only the survivor can send after the kill: it is its first delivery of a
  * message the dead owner left queued or claimed). The lease is MAILGATE_LEASE_SECONDS (5 s
  * here), so failover should take at most lease + lease/3.
+ *
+ * Diagnostics (not figures): MAILGATE_BENCH_PG_STATEMENTS=1 loads pg_stat_statements and logs
+ * the statements that took the server's time after each configuration;
+ * MAILGATE_BENCH_PG_CPU_PROF=DIR runs the enqueue run's services under node --cpu-prof.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
