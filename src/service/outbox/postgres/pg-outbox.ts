@@ -5,18 +5,19 @@
  * whose behaviour this file matches statement for statement (the Store contract suite runs
  * against both).
  *
- * Claim atomicity across instances: the claim selects its rows `FOR UPDATE SKIP LOCKED` inside
- * one transaction, so two instances claiming at once take disjoint rows without waiting on each
- * other; every later state change names its lease (`lease_owner`, `attempt_count`,
- * status 'sending') in the UPDATE's WHERE, so a worker whose lease was taken over changes nothing.
+ * Claim atomicity across instances: the claim (one statement) selects its rows `FOR UPDATE SKIP
+ * LOCKED`, so two instances claiming at once take disjoint rows without waiting on each other;
+ * every later state change names its lease (`lease_owner`, `attempt_count`, status 'sending')
+ * in the UPDATE's WHERE, so a worker whose lease was taken over changes nothing.
  *
- * Enqueue is one statement (INSERT message + payload in a CTE) committed with
- * synchronous_commit on: when the 202 leaves, the message is on disk (and on synchronous
- * standbys, if the operator configured any). Idempotency: the unique index on
- * (submitter, key) decides between concurrent enqueues (ON CONFLICT DO NOTHING, then the
- * winner's row is read).
+ * Enqueue: the enqueues of the moment (without idempotency key) share one statement (INSERT
+ * messages + payloads in a CTE) committed with synchronous_commit on (group commit,
+ * pg-group-commit.ts): when a 202 leaves, its message is on disk (and on synchronous standbys,
+ * if the operator configured any). Delivery results are grouped the same way, as bookkeeping.
+ * Idempotency: the unique index on (submitter, key) decides between concurrent enqueues (ON
+ * CONFLICT DO NOTHING, then the winner's row is read), one transaction per such enqueue.
  *
- * Imports: ../store, ../message-rows, ./pg-db.
+ * Imports: ../store, ../message-rows, ./pg-db, ./pg-group-commit.
  */
 import type { PoolClient } from 'pg';
 import {
