@@ -14,7 +14,13 @@
  * the sink's next 250 (only the survivor can send after the kill: it is its first delivery of a
  * message the dead owner left queued or claimed). The lease is MAILGATE_LEASE_SECONDS (5 s
  * here), so failover should take at most lease + lease/3.
+ *
+ * Diagnostics (not figures): MAILGATE_BENCH_PG_STATEMENTS=1 loads pg_stat_statements and logs
+ * the statements that took the server's time after each configuration;
+ * MAILGATE_BENCH_PG_CPU_PROF=DIR runs the enqueue run's services under node --cpu-prof.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { RpcChild } from '../lib/children.js';
 import { nowMs } from '../lib/clock.js';
@@ -90,8 +96,28 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
     }
   };
   onCleanup(destroy);
+  // MAILGATE_BENCH_PG_STATEMENTS=1: load pg_stat_statements and log, after each configuration,
+  // the statements that took the server's time (for finding where it goes; not for the figures).
+  const statements = process.env.MAILGATE_BENCH_PG_STATEMENTS === '1';
+  if (statements) {
+    const c = new pg.Client({ connectionString: cluster.url });
+    await c.connect();
+    await c.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
+    await c.end();
+    cluster.stop();
+    cluster.start();
+  }
   const admin = new pg.Client({ connectionString: cluster.url });
   await admin.connect();
+  if (statements) await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const statementReport = async (label: string): Promise<void> => {
+    if (!statements) return;
+    const rows = (await admin.query(`SELECT calls, rows, round(total_exec_time::numeric, 1) AS ms, round(total_plan_time::numeric, 1) AS plan_ms,
+        left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`)).rows as { calls: string; rows: string; ms: string; plan_ms: string; q: string }[];
+    ctx.log(`  statements during ${label} (calls, rows, exec ms, plan ms):`);
+    for (const r of rows) ctx.log(`    ${r.calls.padStart(6)} ${r.rows.padStart(7)} ${String(r.ms).padStart(8)} ${String(r.plan_ms).padStart(6)}  ${r.q}`);
+    await admin.query('SELECT pg_stat_statements_reset()');
+  };
   let dbn = 0;
   const freshDb = async (): Promise<string> => {
     const name = `bench_${++dbn}`;
@@ -121,6 +147,7 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
     const tryBurst = async (label: string, fn: () => Promise<PgBurst>): Promise<PgBurst | null> => {
       try {
         const b = await fn();
+        await statementReport(label);
         ctx.log(`  ${label.padEnd(26)} ${b.msgsPerS === null ? `FAILED (${b.received}/${N}; ${b.errors} errors${b.firstError ? `: ${b.firstError.slice(0, 200)}` : ''})` : `${b.msgsPerS.toFixed(0).padStart(5)} msgs/s`}  202 p50/p99 ${b.acceptP50Ms?.toFixed(1) ?? '–'}/${b.acceptP99Ms?.toFixed(1) ?? '–'} ms  max ${b.maxConnectionsPerMailbox} connections per mailbox`);
         return b;
       } catch (e) {
@@ -137,11 +164,12 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
     });
     out.maxConnectionsPerMailbox = Math.max(0, ...[out.pg1, out.pg2].map((b) => b?.maxConnectionsPerMailbox ?? 0));
     try {
-      const e = await enqueue(ctx, pgEnv(await freshDb()));
+      const e = await enqueue(ctx, pgEnv(await freshDb()), postmasterPid(cluster));
       out.enqueuePerS = e.perS;
       out.enqueueErrors = e.errors;
       out.enqueue = e;
-      ctx.log(`  enqueue, 2 instances, worker off: ${e.perS?.toFixed(0) ?? 'FAILED'} enqueues/s, 202 p50/p99 ${e.acceptP50Ms?.toFixed(1) ?? '–'}/${e.acceptP99Ms?.toFixed(1) ?? '–'} ms, services' CPU ${e.cpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, machine ${((e.machineCores ?? 0) * 100).toFixed(0)}%${e.errors ? ` (${e.errors} errors: ${e.firstError?.slice(0, 200)})` : ''}`);
+      await statementReport('enqueue');
+      ctx.log(`  enqueue, 2 instances, worker off: ${e.perS?.toFixed(0) ?? 'FAILED'} enqueues/s, 202 p50/p99 ${e.acceptP50Ms?.toFixed(1) ?? '–'}/${e.acceptP99Ms?.toFixed(1) ?? '–'} ms, services' CPU ${e.cpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, PostgreSQL server's ${e.serverCpuMsPerEnqueue?.toFixed(2) ?? '–'} ms/enqueue, machine ${((e.machineCores ?? 0) * 100).toFixed(0)}%${e.errors ? ` (${e.errors} errors: ${e.firstError?.slice(0, 200)})` : ''}`);
     } catch (e) {
       ctx.notes.push(`postgres: enqueue failed: ${(e as Error).message.split('\n')[0]}`);
       ctx.log(`  enqueue: ${(e as Error).message}`);
@@ -218,21 +246,35 @@ interface EnqueueResult {
   acceptP99Ms?: number | null;
   /** CPU of both service processes per enqueue (the PostgreSQL server's own is not counted). */
   cpuMsPerEnqueue?: number | null;
+  /** CPU of the PostgreSQL server (postmaster, backends, WAL writer, checkpointer) per enqueue. */
+  serverCpuMsPerEnqueue?: number | null;
   machineCores?: number;
 }
 
-async function enqueue(ctx: Context, env: Record<string, string>): Promise<EnqueueResult> {
+/** The cluster's postmaster (its children are the backends and background processes), when readable. */
+function postmasterPid(cluster: Cluster): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function enqueue(ctx: Context, env: Record<string, string>, serverPid: number | undefined): Promise<EnqueueResult> {
   const M = ctx.counts.pgEnqueueMessages;
   await waitForQuiet(ctx.counts.quietMaxMs);
   const svcs: RunningService[] = [];
   const drivers: RpcChild[] = [];
   try {
-    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-a' }));
-    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-b' }));
+    // MAILGATE_BENCH_PG_CPU_PROF=DIR: both services run under node --cpu-prof (for finding where the time goes; not for the figures).
+    const cpuProf = process.env.MAILGATE_BENCH_PG_CPU_PROF ? { cpuProf: process.env.MAILGATE_BENCH_PG_CPU_PROF } : {};
+    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-a', ...cpuProf }));
+    svcs.push(await ctx.mailgate!.start({ env, paused: true, apiKeyName: 'bench-b', ...cpuProf }));
     for (const s of svcs) drivers.push(await driverFor(ctx, s, Math.floor(ctx.counts.enqueueConcurrency / 2)));
     await Promise.all(drivers.map((d, i) => d.call('burst', { run: ctx.runId('pg-enqueue-warm'), count: 100, startSeq: i * 100 }, 600_000)));
     const run = ctx.runId('pg-enqueue');
-    const meter = new CpuMeter({ service: svcs.map((s) => s.pid), load: drivers.map((d) => d.pid) });
+    const meter = new CpuMeter({ service: svcs.map((s) => s.pid), load: drivers.map((d) => d.pid), ...(serverPid ? { server: [serverPid] } : {}) });
     meter.start();
     const rs = await Promise.all(drivers.map((d, i) => d.call<BurstReply>('burst', { run, count: M / 2, startSeq: (i * M) / 2, acceptTimes: true }, 600_000)));
     const cpu = meter.stop();
@@ -246,6 +288,7 @@ async function enqueue(ctx: Context, env: Record<string, string>): Promise<Enque
       acceptP50Ms: percentile(lat, 50),
       acceptP99Ms: percentile(lat, 99),
       cpuMsPerEnqueue: cpu.cpuMs.service === undefined ? null : cpu.cpuMs.service / M,
+      serverCpuMsPerEnqueue: cpu.cpuMs.server === undefined ? null : cpu.cpuMs.server / M,
       machineCores: cpu.machineCores,
     };
   } finally {
@@ -287,16 +330,19 @@ async function failover(ctx: Context, env: Record<string, string>): Promise<{ ms
     if (third.received < Math.ceil(N / 3)) throw new Error(`only ${third.received}/${N} delivered before the kill`);
     process.kill(victim.pid, 'SIGKILL');
     const killedAt = nowMs();
-    await posted;
-    const w = await sink.wait(run, N, (counts.pgLeaseSeconds + 30) * 1000 + N * 50, true);
+    // A POST that failed was not queued (the burst's own rule): wait for the accepted ones.
+    const postedReply = await posted;
+    const accepted = N - postedReply.errors;
+    const w = await sink.wait(run, accepted, (counts.pgLeaseSeconds + 30) * 1000 + N * 50, true);
     await sink.forget(run);
     // A 250 already under way when the process died can land a few ms after the kill; anything
     // 250 ms or more after it can only be the survivor's.
     const after = (w.times ?? []).map(([, t]) => t).filter((t) => t > killedAt + 250).sort((a, b) => a - b);
-    const lost = N - w.received;
+    const lost = accepted - w.received;
+    const refused = postedReply.errors ? ` (${postedReply.errors} POSTs failed, so not queued${postedReply.firstError ? `: ${postedReply.firstError.slice(0, 120)}` : ''})` : '';
     return {
       ms: after.length ? after[0] - killedAt : null,
-      note: `${third.received} of ${N} delivered before the kill, ${w.received} in all${lost ? ` (${lost} not delivered within the wait)` : ''}; ${after.length} delivered by the survivor`,
+      note: `${third.received} of ${N} delivered before the kill, ${w.received} in all${refused}${lost ? ` (${lost} accepted but not delivered within the wait)` : ''}; ${after.length} delivered by the survivor`,
       maxConnectionsPerMailbox: w.peakConnectionsPerUser,
     };
   } finally {

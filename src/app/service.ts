@@ -338,6 +338,8 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         if (what === 'apikeys' || what === 'all') forgetCachedApiKeys(store);
         if (what === 'relay-clients' || what === 'all') forgetCachedRelayClients(store);
         if (what === 'retry') worker?.resume();
+        // Messages queued through another instance: claim them now if we deliver for their mailbox.
+        if (what === 'queued') worker?.wake();
       }, (error) => logger.warn({ err: error }, 'the PostgreSQL change listener lost its connection; reconnecting'));
       closers.push(() => listener.stop());
     }

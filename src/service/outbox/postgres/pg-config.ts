@@ -7,66 +7,16 @@
  * short authentication cache lapses; the settings version is incremented atomically in the
  * database (one counter for every instance).
  *
- * Imports: ../store, ./pg-db.
+ * Imports: ../store, ../config-rows, ./pg-db.
  */
-import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord, RelayFromPolicy } from '../store.js';
+import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord } from '../store.js';
+import { API_KEY_COLUMNS, RELAY_CLIENT_COLUMNS, toApiKey, toRelayClient, toRelayCredentials, type ApiKeyRow, type RelayClientRow } from '../config-rows.js';
 import type { PgDb } from './pg-db.js';
 
 const SETTINGS_VERSION = 'settings.version';
 const DURABLE = { durable: true };
 const BOOKKEEPING = { durable: false };
 
-interface ApiKeyRow {
-  seq: number;
-  name: string;
-  scope: ApiKeyScope;
-  prefix: string;
-  created_at: number;
-  revoked_at: number | null;
-  last_used_at: number | null;
-  senders: string | null;
-}
-
-function toApiKey(r: ApiKeyRow): ApiKeyRecord {
-  const k: ApiKeyRecord = { id: String(r.seq), name: r.name, scope: r.scope, prefix: r.prefix, createdAt: r.created_at };
-  if (r.revoked_at !== null) k.revokedAt = r.revoked_at;
-  if (r.last_used_at !== null) k.lastUsedAt = r.last_used_at;
-  if (r.senders !== null) k.senders = JSON.parse(r.senders) as string[];
-  return k;
-}
-
-interface RelayClientRow {
-  seq: number;
-  name: string;
-  username: string;
-  password_hash: string | null;
-  no_auth: boolean;
-  allow_from: string;
-  allow_ip: string;
-  from_policy: RelayFromPolicy;
-  created_at: number;
-  revoked_at: number | null;
-  last_used_at: number | null;
-  sent?: number;
-  failed?: number;
-}
-
-function relayBase(r: RelayClientRow) {
-  const c = {
-    id: String(r.seq),
-    name: r.name,
-    username: r.username,
-    noAuth: r.no_auth,
-    allowFrom: JSON.parse(r.allow_from) as string[],
-    allowIp: JSON.parse(r.allow_ip) as string[],
-    fromPolicy: r.from_policy,
-    createdAt: r.created_at,
-  };
-  return r.last_used_at !== null ? { ...c, lastUsedAt: r.last_used_at } : c;
-}
-
-const RELAY_COLUMNS = 'seq, name, username, password_hash, no_auth, allow_from, allow_ip, from_policy, created_at, revoked_at, last_used_at';
-const KEY_COLUMNS = 'seq, name, scope, prefix, created_at, revoked_at, last_used_at, senders';
 const AUDIT = 'INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4)';
 
 export class PgConfig implements ConfigStore {
@@ -137,7 +87,7 @@ export class PgConfig implements ConfigStore {
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return (await this.#db.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY seq`)).rows.map(toApiKey);
+    return (await this.#db.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY seq`)).rows.map(toApiKey);
   }
 
   async revokeApiKey(name: string, at: number): Promise<boolean> {
@@ -147,7 +97,7 @@ export class PgConfig implements ConfigStore {
   }
 
   async findApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
-    const row = (await this.#db.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, [hash])).rows[0];
+    const row = (await this.#db.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, [hash])).rows[0];
     return row ? toApiKey(row) : undefined;
   }
 
@@ -165,15 +115,11 @@ export class PgConfig implements ConfigStore {
   }
 
   async listRelayClients(): Promise<RelayClientRecord[]> {
-    const rows = (await this.#db.query<RelayClientRow>(`SELECT ${RELAY_COLUMNS},
+    const rows = (await this.#db.query<RelayClientRow>(`SELECT ${RELAY_CLIENT_COLUMNS},
         (SELECT count(*) FROM messages m WHERE m.relay_client_id = r.seq::text AND m.status = 'sent') AS sent,
         (SELECT count(*) FROM messages m WHERE m.relay_client_id = r.seq::text AND m.status = 'failed') AS failed
         FROM relay_clients r ORDER BY seq`)).rows;
-    return rows.map((r) => {
-      const c: RelayClientRecord = { ...relayBase(r), messagesSent: r.sent ?? 0, messagesFailed: r.failed ?? 0 };
-      if (r.revoked_at !== null) c.revokedAt = r.revoked_at;
-      return c;
-    });
+    return rows.map(toRelayClient);
   }
 
   async revokeRelayClient(name: string, at: number): Promise<boolean> {
@@ -183,8 +129,8 @@ export class PgConfig implements ConfigStore {
   }
 
   async activeRelayClients(): Promise<RelayClientCredentials[]> {
-    const rows = (await this.#db.query<RelayClientRow>(`SELECT ${RELAY_COLUMNS} FROM relay_clients WHERE revoked_at IS NULL ORDER BY seq`)).rows;
-    return rows.map((r) => (r.password_hash !== null ? { ...relayBase(r), passwordHash: r.password_hash } : relayBase(r)));
+    const rows = (await this.#db.query<RelayClientRow>(`SELECT ${RELAY_CLIENT_COLUMNS} FROM relay_clients WHERE revoked_at IS NULL ORDER BY seq`)).rows;
+    return rows.map(toRelayCredentials);
   }
 
   async touchRelayClient(id: string, at: number): Promise<void> {

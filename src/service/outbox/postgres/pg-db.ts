@@ -102,20 +102,43 @@ export class PgDb {
   readonly bookkeeping: Pool;
   readonly stats: PgWriteStats = { batches: 0, writes: 0, durableBatches: 0, syncs: 0, fullWrites: 0 };
   #closed = false;
+  /** Run first on every new durable connection (useLz4). */
+  #durableSetup: string | undefined;
 
   constructor(readonly options: PgOptions, onIdleError: (error: Error) => void = () => undefined) {
     const max = options.maxConnections ?? 10;
     this.durable = new pg.Pool(poolConfig(options, max, false));
     this.bookkeeping = new pg.Pool(poolConfig(options, Math.max(2, Math.ceil(max / 2)), true));
+    // Queued before the first statement the pool hands the connection out for; a failure only
+    // loses the optimisation.
+    this.durable.on('connect', (c) => {
+      if (this.#durableSetup) c.query(this.#durableSetup).catch(() => undefined);
+    });
     // An idle connection dropped by the server (restart, failover) must not crash the process.
     this.durable.on('error', onIdleError);
     this.bookkeeping.on('error', onIdleError);
   }
 
-  #count(durable: boolean): void {
+  /**
+   * Compress the payloads this store writes (durable pool: enqueues, test emails) with lz4
+   * instead of pglz, on a server that has it (PostgreSQL 14+ built with lz4, as Debian's and the
+   * official images are). Measured on ~11 KB messages: 53–82 µs of server CPU per row with pglz,
+   * 12–25 µs with lz4, the same size stored (~800 B), and reading them back no slower. A session
+   * setting, not a schema change: rows already stored keep their compression. `current` is a
+   * connection already open in the durable pool.
+   */
+  async useLz4(current: PoolClient): Promise<boolean> {
+    const r = await current.query<{ lz4: boolean }>(`SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
+    if (!r.rows[0]?.lz4) return false;
+    this.#durableSetup = 'SET default_toast_compression = lz4';
+    await current.query(this.#durableSetup);
+    return true;
+  }
+
+  #count(write: { durable: boolean; writes?: number }): void {
     this.stats.batches++;
-    this.stats.writes++;
-    if (durable) this.stats.durableBatches++;
+    this.stats.writes += write.writes ?? 1;
+    if (write.durable) this.stats.durableBatches++;
   }
 
   #fail(error: unknown): never {
@@ -124,12 +147,19 @@ export class PgDb {
     throw mapped;
   }
 
-  /** A read (or a single-statement write with `write` set), on the durable pool unless told otherwise. */
-  async query<R extends QueryResultRow>(sql: string, params: unknown[] = [], write?: { durable: boolean }): Promise<{ rows: R[]; rowCount: number }> {
+  /**
+   * A read (or a single-statement write with `write` set), on the durable pool unless told
+   * otherwise. `sql` may be a named statement ({ name, text }): each connection parses and plans
+   * it once and then only binds and executes it (the hot paths: enqueue, claim, results).
+   * `write.writes`: how many writes the statement holds (a group commit), for the stats.
+   */
+  async query<R extends QueryResultRow>(sql: string | { name?: string; text: string }, params: unknown[] = [], write?: { durable: boolean; writes?: number }): Promise<{ rows: R[]; rowCount: number }> {
     const pool = write && !write.durable ? this.bookkeeping : this.durable;
     try {
-      const r = await pool.query<R>(sql, params);
-      if (write) this.#count(write.durable);
+      const r = typeof sql === 'string' || sql.name === undefined
+        ? await pool.query<R>(typeof sql === 'string' ? sql : sql.text, params)
+        : await pool.query<R>({ name: sql.name, text: sql.text, values: params });
+      if (write) this.#count(write);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     } catch (error) {
       this.#fail(error);
@@ -149,7 +179,7 @@ export class PgDb {
       await client.query('BEGIN');
       const out = await fn(client);
       await client.query('COMMIT');
-      this.#count(write.durable);
+      this.#count(write);
       return out;
     } catch (error) {
       try {

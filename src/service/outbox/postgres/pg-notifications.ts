@@ -16,8 +16,12 @@ import type { PgOptions } from './pg-db.js';
 
 export const CONFIG_CHANNEL = 'mailgate_config';
 
-/** What changed: `settings`, `apikeys`, `relay-clients`, `retry`, or `all` after a reconnection. */
-export type ConfigChange = 'settings' | 'apikeys' | 'relay-clients' | 'retry' | 'all';
+/**
+ * What changed: `settings`, `apikeys`, `relay-clients`, `retry`, `queued` (an instance committed
+ * new messages: the one delivering for their mailbox claims them now, not at its next poll), or
+ * `all` after a reconnection.
+ */
+export type ConfigChange = 'settings' | 'apikeys' | 'relay-clients' | 'retry' | 'queued' | 'all';
 
 export interface ConfigListener {
   stop(): Promise<void>;
@@ -38,7 +42,7 @@ export function listenForConfigChanges(o: PgOptions, onChange: (what: ConfigChan
     c.on('end', () => retry(c));
     c.on('notification', (n) => {
       const p = n.payload ?? '';
-      const what: ConfigChange = p.startsWith('settings') ? 'settings' : p === 'apikeys' || p === 'relay-clients' || p === 'retry' ? p : 'all';
+      const what: ConfigChange = p.startsWith('settings') ? 'settings' : p === 'apikeys' || p === 'relay-clients' || p === 'retry' || p === 'queued' ? p : 'all';
       onChange(what);
     });
     try {

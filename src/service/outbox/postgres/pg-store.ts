@@ -47,6 +47,7 @@ export async function openPgStore(o: OpenPgOptions): Promise<PgStore> {
       const sc = (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0].synchronous_commit;
       if (sc === 'off') throw new Error('synchronous_commit is off for Mailgate\'s connections; a 202 would not mean committed');
       await migratePg(client, { check: o.migrate === 'check', ...(o.schema ? { schema: o.schema } : {}) });
+      await db.useLz4(client);
     } finally {
       client.release();
     }

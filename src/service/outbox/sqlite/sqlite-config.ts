@@ -5,64 +5,14 @@
  * Why a separate file: none of this is on the delivery path; keeping it apart keeps the
  * outbox statements short and reviewable. Writes share the outbox's WriteQueue.
  *
- * Imports: better-sqlite3 types, ../store.
+ * Imports: better-sqlite3 types, ../store, ../config-rows.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord, RelayFromPolicy } from '../store.js';
+import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord } from '../store.js';
+import { API_KEY_COLUMNS, RELAY_CLIENT_COLUMNS, toApiKey, toRelayClient, toRelayCredentials, type ApiKeyRow, type RelayClientRow } from '../config-rows.js';
 import type { WriteQueue } from './write-queue.js';
 
 const SETTINGS_VERSION = 'settings.version';
-
-interface ApiKeyRow {
-  seq: number;
-  name: string;
-  scope: ApiKeyScope;
-  prefix: string;
-  created_at: number;
-  revoked_at: number | null;
-  last_used_at: number | null;
-  senders: string | null;
-}
-
-function toApiKey(r: ApiKeyRow): ApiKeyRecord {
-  const k: ApiKeyRecord = { id: String(r.seq), name: r.name, scope: r.scope, prefix: r.prefix, createdAt: r.created_at };
-  if (r.revoked_at !== null) k.revokedAt = r.revoked_at;
-  if (r.last_used_at !== null) k.lastUsedAt = r.last_used_at;
-  if (r.senders !== null) k.senders = JSON.parse(r.senders) as string[];
-  return k;
-}
-
-interface RelayClientRow {
-  seq: number;
-  name: string;
-  username: string;
-  password_hash: string | null;
-  no_auth: number;
-  allow_from: string;
-  allow_ip: string;
-  from_policy: RelayFromPolicy;
-  created_at: number;
-  revoked_at: number | null;
-  last_used_at: number | null;
-  sent?: number;
-  failed?: number;
-}
-
-function relayBase(r: RelayClientRow) {
-  const c = {
-    id: String(r.seq),
-    name: r.name,
-    username: r.username,
-    noAuth: r.no_auth === 1,
-    allowFrom: JSON.parse(r.allow_from) as string[],
-    allowIp: JSON.parse(r.allow_ip) as string[],
-    fromPolicy: r.from_policy,
-    createdAt: r.created_at,
-  };
-  return r.last_used_at !== null ? { ...c, lastUsedAt: r.last_used_at } : c;
-}
-
-const RELAY_COLUMNS = 'seq, name, username, password_hash, no_auth, allow_from, allow_ip, from_policy, created_at, revoked_at, last_used_at';
 
 export class SqliteConfig implements ConfigStore {
   readonly #queue: WriteQueue;
@@ -82,18 +32,18 @@ export class SqliteConfig implements ConfigStore {
       listAudit: p('SELECT at, actor, action, detail FROM audit_log ORDER BY seq DESC LIMIT ?'),
       activeKeyByName: p('SELECT 1 FROM api_keys WHERE name = ? AND revoked_at IS NULL'),
       insertKey: p('INSERT INTO api_keys (name, scope, key_hash, prefix, created_at, senders) VALUES (?, ?, ?, ?, ?, ?)'),
-      listKeys: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at, senders FROM api_keys ORDER BY seq'),
+      listKeys: p(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY seq`),
       revokeKey: p('UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
-      findKey: p('SELECT seq, name, scope, prefix, created_at, revoked_at, last_used_at, senders FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
+      findKey: p(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL`),
       activeRelayByName: p('SELECT 1 FROM relay_clients WHERE (name = ? OR username = ?) AND revoked_at IS NULL'),
       insertRelay: p(`INSERT INTO relay_clients (name, username, password_hash, no_auth, allow_from, allow_ip, from_policy, created_at)
         VALUES (@name, @username, @passwordHash, @noAuth, @allowFrom, @allowIp, @fromPolicy, @createdAt)`),
-      listRelay: p(`SELECT ${RELAY_COLUMNS},
+      listRelay: p(`SELECT ${RELAY_CLIENT_COLUMNS},
         (SELECT count(*) FROM messages m WHERE m.relay_client_id = CAST(r.seq AS TEXT) AND m.status = 'sent') AS sent,
         (SELECT count(*) FROM messages m WHERE m.relay_client_id = CAST(r.seq AS TEXT) AND m.status = 'failed') AS failed
         FROM relay_clients r ORDER BY seq`),
       revokeRelay: p('UPDATE relay_clients SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
-      activeRelay: p(`SELECT ${RELAY_COLUMNS} FROM relay_clients WHERE revoked_at IS NULL ORDER BY seq`),
+      activeRelay: p(`SELECT ${RELAY_CLIENT_COLUMNS} FROM relay_clients WHERE revoked_at IS NULL ORDER BY seq`),
       touchRelay: p('UPDATE relay_clients SET last_used_at = ? WHERE seq = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
       touchKey: p('UPDATE api_keys SET last_used_at = ? WHERE key_hash = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
     };
@@ -203,11 +153,7 @@ export class SqliteConfig implements ConfigStore {
   }
 
   async listRelayClients(): Promise<RelayClientRecord[]> {
-    return (this.#s.listRelay.all() as RelayClientRow[]).map((r) => {
-      const c: RelayClientRecord = { ...relayBase(r), messagesSent: r.sent ?? 0, messagesFailed: r.failed ?? 0 };
-      if (r.revoked_at !== null) c.revokedAt = r.revoked_at;
-      return c;
-    });
+    return (this.#s.listRelay.all() as RelayClientRow[]).map(toRelayClient);
   }
 
   revokeRelayClient(name: string, at: number): Promise<boolean> {
@@ -215,7 +161,7 @@ export class SqliteConfig implements ConfigStore {
   }
 
   async activeRelayClients(): Promise<RelayClientCredentials[]> {
-    return (this.#s.activeRelay.all() as RelayClientRow[]).map((r) => (r.password_hash !== null ? { ...relayBase(r), passwordHash: r.password_hash } : relayBase(r)));
+    return (this.#s.activeRelay.all() as RelayClientRow[]).map(toRelayCredentials);
   }
 
   /** Bookkeeping (lazy, no fsync), like touchApiKey. */
