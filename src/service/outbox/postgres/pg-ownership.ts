@@ -19,6 +19,15 @@
  * its fair share (ceil(mailboxes / live instances)), so owners spread across live instances.
  * Live instances are those with a fresh row in `delivery_instances` (same renewal).
  *
+ * Rebalancing: an instance that took every mailbox while it was alone owns more than its share
+ * once others start. It then hands the surplus over gracefully (`surplus()` marks them
+ * draining, `handOver()` deletes the row): while draining it no longer owns the mailbox for the
+ * worker (nothing new is claimed or started for it) but keeps renewing the row, so nobody else
+ * takes it yet; the caller waits until no send of that mailbox is in flight and its connections
+ * are closed, then hands over; another instance below its share takes the free row at its next
+ * renewal. So a handover never adds connections at the mailbox: the old owner's are closed
+ * before the new owner can open any.
+ *
  * Never two owners at once: taking the row is a single conditional UPSERT (the current owner
  * renewing, or the row expired). An owner that cannot renew (database unreachable) stops
  * claiming once its own expiry passes; the new owner can take over only after that same expiry,
@@ -41,6 +50,10 @@ export class MailboxOwnership {
   readonly #o: OwnershipOptions;
   /** mailbox (lower case) → our row's expiry. */
   readonly #owned = new Map<string, number>();
+  /** Mailboxes we hold but are handing over: not ours for the worker any more. */
+  readonly #draining = new Set<string>();
+  /** ceil(mailboxes / live instances) at the last refresh. */
+  #share = Infinity;
 
   constructor(db: PgDb, o: OwnershipOptions) {
     this.#db = db;
@@ -49,8 +62,9 @@ export class MailboxOwnership {
 
   /** Whether we own `mailbox` now (our row has not expired by our clock). */
   owns(mailbox: string): boolean {
-    const until = this.#owned.get(mailbox.toLowerCase());
-    return until !== undefined && until > this.#o.now();
+    const m = mailbox.toLowerCase();
+    const until = this.#owned.get(m);
+    return until !== undefined && until > this.#o.now() && !this.#draining.has(m);
   }
 
   owned(): string[] {
@@ -77,8 +91,10 @@ export class MailboxOwnership {
     await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1 AND NOT (mailbox = ANY($2::text[]))`, [this.#o.owner, mailboxes], { durable: false });
     this.#owned.clear();
     for (const m of renewed) this.#owned.set(m, until);
-    const live = (await this.#db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_instances WHERE expires_at > $1`, [now])).rows[0].n;
+    for (const m of [...this.#draining]) if (!this.#owned.has(m)) this.#draining.delete(m);
+    const live = Number((await this.#db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_instances WHERE expires_at > $1`, [now])).rows[0].n);
     const share = Math.max(1, Math.ceil(mailboxes.length / Math.max(1, live)));
+    this.#share = share;
     for (const m of mailboxes) {
       if (this.#owned.has(m) || this.#owned.size >= share) continue;
       const r = await this.#db.query(
@@ -89,6 +105,34 @@ export class MailboxOwnership {
       if (r.rowCount === 1) this.#owned.set(m, until);
     }
     return this.owned();
+  }
+
+  /**
+   * The mailboxes beyond our fair share (other instances started since we took them): marked
+   * draining (`owns` is false for them from now on) and returned, so the caller can wait for
+   * their sends to finish, close their connections and `handOver` each. Includes those already
+   * draining. Deterministic: the last ones in name order go.
+   */
+  surplus(): string[] {
+    const kept = this.owned().sort();
+    for (const m of kept.slice(this.#share)) this.#draining.add(m);
+    return [...this.#draining].filter((m) => this.#owned.has(m));
+  }
+
+  /** Whether we are handing `mailbox` over (see surplus). */
+  draining(mailbox: string): boolean {
+    return this.#draining.has(mailbox.toLowerCase());
+  }
+
+  /**
+   * Give one draining mailbox up (no send of it in flight, its connections closed): the row is
+   * deleted, and an instance below its share takes it at its next renewal.
+   */
+  async handOver(mailbox: string): Promise<void> {
+    const m = mailbox.toLowerCase();
+    await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1 AND mailbox = $2`, [this.#o.owner, m], { durable: false });
+    this.#owned.delete(m);
+    this.#draining.delete(m);
   }
 
   /**
@@ -107,6 +151,7 @@ export class MailboxOwnership {
   /** Give everything up (clean shutdown): another instance takes over at once instead of after the lease. */
   async release(): Promise<void> {
     this.#owned.clear();
+    this.#draining.clear();
     await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1`, [this.#o.owner], { durable: false });
     await this.#db.query(`DELETE FROM delivery_instances WHERE owner = $1`, [this.#o.owner], { durable: false });
   }
