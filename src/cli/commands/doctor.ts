@@ -16,7 +16,9 @@
  * in the service. It never creates a data dir, a database or a key file: a missing one is an
  * argument error. It never writes the database either: it is opened read-only (no migration,
  * no write probe, no key check stored), and a schema older or newer than this Mailgate's is an
- * argument error.
+ * argument error. With MAILGATE_DATABASE_URL set (several instances on PostgreSQL) the stored
+ * settings are read from that database instead (never migrated); the data dir then only holds
+ * master.key, and is not needed when MAILGATE_MASTER_KEY is set.
  *
  * Several senders (issue 16): with the data dir's stored senders or MAILGATE_CONFIG, every
  * sender is checked, one report each (`--json`: `{"ok":...,"senders":[...]}`), the exit code the
@@ -35,6 +37,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
+import { scrubText } from '../../core/secret.js';
 import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
 import { renderReport, runDoctor, runSenderDoctor, runSettingsAsSender } from '../../doctor/index.js';
 import type { DoctorOptions, DoctorReport } from '../../doctor/types.js';
@@ -46,6 +49,8 @@ import { resolveDataDir } from '../../service/data-dir.js';
 import { DATABASE_FILE } from '../../service/outbox/sqlite/open.js';
 import { DataDirError } from '../../service/outbox/sqlite/open.js';
 import { openReadOnlyStore, type ReadOnlyStore } from '../../service/outbox/sqlite/read-only.js';
+import { openPgStore } from '../../service/outbox/postgres/pg-store.js';
+import { databasePassword } from '../../service/outbox/open-store.js';
 import { loadMasterKey, MASTER_KEY_FILE, MasterKeyError } from '../../service/settings/secret-box.js';
 import { readEffectiveSettings } from '../../service/settings/settings-store.js';
 import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
@@ -83,8 +88,10 @@ function parseTimeout(value: string | undefined): number | undefined {
  * the environment's values on top, as SettingsService does for the service itself.
  */
 async function storedSettings(dataDir: string, env: Record<string, string | undefined>): Promise<{ raw: RawSettings; rows: Record<string, string>; key: Buffer }> {
-  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no such directory` }]);
-  if (!existsSync(join(dataDir, DATABASE_FILE))) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no Mailgate database (${DATABASE_FILE}) in it; is it the service's MAILGATE_DATA_DIR?` }]);
+  const pg = databaseUrlOf(env) !== undefined;
+  // With PostgreSQL the data dir only holds the master key file (when MAILGATE_MASTER_KEY is not set).
+  if (!(pg && env.MAILGATE_MASTER_KEY) && (!existsSync(dataDir) || !statSync(dataDir).isDirectory())) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no such directory` }]);
+  if (!pg && !existsSync(join(dataDir, DATABASE_FILE))) throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no Mailgate database (${DATABASE_FILE}) in it; is it the service's MAILGATE_DATA_DIR? (with PostgreSQL, set MAILGATE_DATABASE_URL)` }]);
   if (!env.MAILGATE_MASTER_KEY && !existsSync(join(dataDir, MASTER_KEY_FILE))) {
     throw argumentError([{ key: 'dataDir', message: `--data-dir ${dataDir}: no ${MASTER_KEY_FILE} in it and MAILGATE_MASTER_KEY is not set, so the stored secrets cannot be decrypted (set MAILGATE_MASTER_KEY to the service's key)` }]);
   }
@@ -95,19 +102,38 @@ async function storedSettings(dataDir: string, env: Record<string, string | unde
     if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
     throw err;
   }
-  const store = openStoreForReading(dataDir);
+  const store = await openStoreForReading(dataDir, env);
   try {
     return { raw: await readEffectiveSettings(store, key, env), rows: await store.getSettings(), key };
   } catch (err) {
     if (err instanceof MasterKeyError) throw argumentError([{ key: 'masterKey', message: err.message }]);
     throw err;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-/** The data dir's database, read-only (the doctor never migrates, probes or writes it). */
-function openStoreForReading(dataDir: string): ReadOnlyStore {
+/** MAILGATE_DATABASE_URL when set: the service's store is that PostgreSQL database, not the data dir's SQLite file. */
+function databaseUrlOf(env: Record<string, string | undefined>): string | undefined {
+  return env.MAILGATE_DATABASE_URL?.trim() || undefined;
+}
+
+type StoreForReading = Pick<ReadOnlyStore, 'getSettings' | 'getMeta' | 'settingsVersion' | 'listRelayClients'> & { close(): unknown };
+
+/**
+ * The service's configuration, read only (the doctor never migrates, probes or writes it): the
+ * PostgreSQL database of MAILGATE_DATABASE_URL (its schema checked, never migrated: a pending
+ * migration is an argument error), else the data dir's database opened read-only.
+ */
+async function openStoreForReading(dataDir: string, env: Record<string, string | undefined>): Promise<StoreForReading> {
+  const url = databaseUrlOf(env);
+  if (url) {
+    try {
+      return await openPgStore({ url, migrate: 'check', maxConnections: 2 });
+    } catch (err) {
+      throw argumentError([{ key: 'databaseUrl', message: `MAILGATE_DATABASE_URL: ${scrubText((err as Error).message, [databasePassword(url)])}` }]);
+    }
+  }
   try {
     return openReadOnlyStore(dataDir);
   } catch (err) {
@@ -131,12 +157,12 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
   if (tlsText && (!/^\d{1,5}$/.test(tlsText) || tlsPort! < 1 || tlsPort! > 65535)) throw argumentError([{ key: 'relayTlsPort', message: 'MAILGATE_RELAY_TLS_PORT: must be a port number between 1 and 65535' }]);
   const dir = resolveDataDir(dataDirFlag, env).dir;
   let clients: number | undefined;
-  if (existsSync(join(dir, DATABASE_FILE))) {
-    const store = openStoreForReading(dir);
+  if (databaseUrlOf(env) || existsSync(join(dir, DATABASE_FILE))) {
+    const store = await openStoreForReading(dir, env);
     try {
       clients = (await store.listRelayClients()).filter((c) => c.revokedAt === undefined).length;
     } finally {
-      store.close();
+      await store.close();
     }
   }
   return { host: env.MAILGATE_RELAY_HOST?.trim() || '127.0.0.1', port, ...(tlsPort !== undefined ? { tlsPort } : {}), ...(clients !== undefined ? { clients } : {}), ...(authorizedFrom ? { authorizedFrom } : {}) };
