@@ -60,8 +60,9 @@ export function guard(a: Admin): MiddlewareHandler<AdminEnv> {
       }
       await next();
     } finally {
-      // The flash set or shown by the page is kept in the store (the next page may be served by another instance).
-      await a.sessions.save(c.get('session'));
+      // The flash set or shown by the page is kept in the store (the next page may be served by
+      // another instance). Losing it (the store failed just now) must not fail the page.
+      await a.sessions.save(c.get('session')).catch((error: unknown) => a.deps.logger.warn({ err: error }, 'admin page: the session\'s message could not be saved'));
     }
   };
 }

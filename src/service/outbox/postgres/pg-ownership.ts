@@ -54,6 +54,10 @@ export class MailboxOwnership {
   readonly #draining = new Set<string>();
   /** ceil(mailboxes / live instances) at the last refresh. */
   #share = Infinity;
+  /** Wanted mailboxes with no live owner, since when (by our clock). */
+  readonly #unownedSince = new Map<string, number>();
+  /** Mailboxes taken by the safety net (beyond our share): not handed over while we hold them. */
+  readonly #sticky = new Set<string>();
 
   constructor(db: PgDb, o: OwnershipOptions) {
     this.#db = db;
@@ -95,15 +99,37 @@ export class MailboxOwnership {
     const live = Number((await this.#db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_instances WHERE expires_at > $1`, [now])).rows[0].n);
     const share = Math.max(1, Math.ceil(mailboxes.length / Math.max(1, live)));
     this.#share = share;
-    for (const m of mailboxes) {
-      if (this.#owned.has(m) || this.#owned.size >= share) continue;
+    const take = async (m: string) => {
       const r = await this.#db.query(
         `INSERT INTO delivery_owners (mailbox, owner, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
          WHERE delivery_owners.owner = excluded.owner OR delivery_owners.expires_at <= $4`,
         [m, this.#o.owner, until, now], { durable: false });
       if (r.rowCount === 1) this.#owned.set(m, until);
+      return r.rowCount === 1;
+    };
+    for (const m of mailboxes) {
+      if (this.#owned.has(m) || this.#owned.size >= share) continue;
+      await take(m);
     }
+    // Safety net: a mailbox nobody has taken for a whole lease (the instances disagree on the
+    // mailboxes or on how many are live) is taken even beyond our share, and kept (never
+    // handed over as surplus while we hold it), so no mailbox is left without delivery.
+    for (const m of [...this.#sticky]) if (!this.#owned.has(m)) this.#sticky.delete(m);
+    const held = new Set((await this.#db.query<{ mailbox: string }>(`SELECT mailbox FROM delivery_owners WHERE expires_at > $1 AND mailbox = ANY($2::text[])`, [now, mailboxes])).rows.map((r) => r.mailbox));
+    for (const m of mailboxes) {
+      if (held.has(m) || this.#owned.has(m)) {
+        this.#unownedSince.delete(m);
+        continue;
+      }
+      const since = this.#unownedSince.get(m) ?? now;
+      this.#unownedSince.set(m, since);
+      if (now - since >= this.#o.leaseMs && (await take(m))) {
+        this.#sticky.add(m);
+        this.#unownedSince.delete(m);
+      }
+    }
+    for (const m of [...this.#unownedSince.keys()]) if (!mailboxes.includes(m)) this.#unownedSince.delete(m);
     return this.owned();
   }
 
@@ -114,7 +140,9 @@ export class MailboxOwnership {
    * draining. Deterministic: the last ones in name order go.
    */
   surplus(): string[] {
-    const kept = this.owned().sort();
+    // Mailboxes the safety net took do not count: handing over what others may not take would
+    // only pause their delivery for a lease.
+    const kept = this.owned().filter((m) => !this.#sticky.has(m)).sort();
     for (const m of kept.slice(this.#share)) this.#draining.add(m);
     return [...this.#draining].filter((m) => this.#owned.has(m));
   }
