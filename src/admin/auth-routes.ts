@@ -37,7 +37,7 @@ export function safeNext(a: Admin, next: string | undefined): string {
 }
 
 function csrfRefused(a: Admin, c: AdminContext): Response {
-  const body = html`<p>This form was not accepted: it was not sent from a current page of this site, or the page expired (for example after a restart of Mailgate or after signing out).</p>
+  const body = html`<p>This form was not accepted: it was not sent from a current page of this site, or the page expired (for example after signing out, or after a long time without activity).</p>
 <p><a href="${a.url('/settings')}">Open the page again</a> and repeat what you did.</p>`;
   return renderPage(a, c, { title: 'Form expired', body, status: 403 });
 }

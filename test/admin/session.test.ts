@@ -127,6 +127,25 @@ describe('SessionStore', () => {
     }
   });
 
+  it('a signed-in session survives a restart (the SQLite store reopened)', async () => {
+    const d = tempDir('mailgate-sessions-restart-');
+    try {
+      const before = openSqliteStore(d.dir);
+      const s = await new SessionStore(before).signIn(undefined);
+      await before.close();
+      const after = openSqliteStore(d.dir);
+      try {
+        const again = await new SessionStore(after).get(s.id);
+        assert.equal(again?.authenticated, true);
+        assert.equal(again?.csrfToken, s.csrfToken);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      d.remove();
+    }
+  });
+
   it('destroy ends a session', async () => {
     const store = new SessionStore(db);
     const s = await store.create(true);
