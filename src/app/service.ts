@@ -390,10 +390,16 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       await renew();
       const renewTimer = setInterval(() => void renew(), Math.max(200, Math.round((config.leaseSeconds * 1000) / 3)));
       renewTimer.unref();
-      // Runs after the worker stopped (closers run in reverse): another instance takes over at once.
+      // Runs after the worker stopped (closers run in reverse): another instance takes over at
+      // once, but only after this one's connections are closed (the mailbox never sees more than
+      // its 3). A send still running after the shutdown grace keeps its connection: then the
+      // rows are not given up and expire after the lease instead.
       closers.push(async () => {
         stopping = true;
         clearInterval(renewTimer);
+        await mailers.close();
+        if ((worker?.activity().inFlight ?? 0) > 0) return;
+        if (ownership.owned().length) await delay(HANDOVER_SETTLE_MS);
         await ownership.release().catch(() => undefined);
       });
     }
