@@ -37,7 +37,7 @@ function maxInWindow(sorted: number[], windowMs: number): number {
 }
 
 describe('three instances on PostgreSQL (issue 18)', { skip: pgSkip }, () => {
-  it('1,000 messages round-robin, the owner killed mid-burst and restarted: all delivered, duplicates only in flight, ≤ 3 sessions, rate held', { timeout: 240_000 }, async (t) => {
+  it('1,000 messages round-robin, the owner killed mid-burst and restarted: all delivered, duplicates only in flight, ≤ 3 sessions, rate held', { timeout: 480_000 }, async (t) => {
     const database = await freshDatabase(pgUrl!, 'three');
     const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
     const demo = emulator.demo!;
@@ -104,13 +104,13 @@ describe('three instances on PostgreSQL (issue 18)', { skip: pgSkip }, () => {
 
       children[victim] = await startServe(envOf(victim));
       const wanted = new Set(accepted.values());
-      await waitFor(() => {
-        const got = emulator.messages();
-        if (got.length < wanted.size) return false;
-        const ids = new Set(got.map((m) => m.messageId));
-        for (const w of wanted) if (!ids.has(w)) return false;
-        return true;
-      }, 150_000, 'every accepted message delivered');
+      // ~100 s at 600/min; more on a loaded machine (the rate is a ceiling, not a promise).
+      const missing = () => {
+        const ids = new Set(emulator.messages().map((m) => m.messageId));
+        return [...wanted].filter((w) => !ids.has(w)).length;
+      };
+      await waitFor(() => emulator.stats().messagesAccepted >= wanted.size && missing() === 0, 300_000, 'every accepted message delivered')
+        .catch((error: Error) => assert.fail(`${error.message}: ${missing()} of ${wanted.size} not delivered`));
 
       const received = emulator.messages();
       const counts = new Map<string, number>();
