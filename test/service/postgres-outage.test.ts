@@ -72,7 +72,7 @@ describe('the service on PostgreSQL, database outage', () => {
   });
   it('PostgreSQL stopped for 20 s while a burst is posted: only 202 or 503 + Retry-After, every 202 delivered, delivery resumes by itself', { skip: why ? `SKIPPED: ${why}` : false, timeout: 120_000 }, async (t) => {
     const cluster = startCluster();
-    const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
+    const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity }, maxStoredMessages: 20_000 });
     const dir = tempDir('mailgate-pg-outage-burst-');
     const svc = await startService({
       env: serveEnv(emulator, dir.dir, MASTER_KEY, { MAILGATE_DATABASE_URL: cluster.url, MAILGATE_LEASE_SECONDS: '5' }),

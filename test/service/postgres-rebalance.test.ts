@@ -29,7 +29,7 @@ describe('owner rebalancing across instances (PostgreSQL)', { skip: pgSkip }, ()
     const first = contoso.state.tenants[0]!.mailboxes[0]!;
     EXTRA.forEach((name, i) => contoso.state.tenants[0]!.mailboxes.push({ ...structuredClone(first), address: `${name}@contoso.onmicrosoft.com`, ...(first.userObjectId ? { userObjectId: `0f0f0f0${i}-1111-4222-8333-444455556666` } : {}) }));
     const mailboxes = [contoso.authorizedFrom.toLowerCase(), ...EXTRA.map((n) => `${n}@contoso.onmicrosoft.com`)];
-    const emulator = await startEmulator(contoso.state, { limits: { messagesPerMinute: Infinity } });
+    const emulator = await startEmulator(contoso.state, { limits: { messagesPerMinute: Infinity }, maxStoredMessages: 20_000 });
     const database = await freshDatabase(pgUrl!, 'rebalance');
     const dirs = [tempDir('mailgate-rb-a-'), tempDir('mailgate-rb-b-')];
     const logs = [new LineCapture(), new LineCapture()];

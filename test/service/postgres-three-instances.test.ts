@@ -39,7 +39,8 @@ function maxInWindow(sorted: number[], windowMs: number): number {
 describe('three instances on PostgreSQL (issue 18)', { skip: pgSkip }, () => {
   it('1,000 messages round-robin, the owner killed mid-burst and restarted: all delivered, duplicates only in flight, ≤ 3 sessions, rate held', { timeout: 480_000 }, async (t) => {
     const database = await freshDatabase(pgUrl!, 'three');
-    const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
+    // Room for every message and its duplicates (the emulator keeps the last 1,000 by default).
+    const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity }, maxStoredMessages: 5000 });
     const demo = emulator.demo!;
     const dirs = Array.from({ length: INSTANCES }, (_, i) => tempDir(`mailgate-pg3-${i}-`));
     const envOf = (i: number) => serveEnv(emulator, dirs[i]!.dir, MASTER_KEY, { MAILGATE_DATABASE_URL: database.url, MAILGATE_LEASE_SECONDS: '2', MAILGATE_RATE_PER_MINUTE: String(RATE) });
@@ -107,10 +108,16 @@ describe('three instances on PostgreSQL (issue 18)', { skip: pgSkip }, () => {
       // ~100 s at 600/min; more on a loaded machine (the rate is a ceiling, not a promise).
       const missing = () => {
         const ids = new Set(emulator.messages().map((m) => m.messageId));
-        return [...wanted].filter((w) => !ids.has(w)).length;
+        return [...wanted].filter((w) => !ids.has(w));
       };
-      await waitFor(() => emulator.stats().messagesAccepted >= wanted.size && missing() === 0, 300_000, 'every accepted message delivered')
-        .catch((error: Error) => assert.fail(`${error.message}: ${missing()} of ${wanted.size} not delivered`));
+      await waitFor(() => emulator.stats().messagesAccepted >= wanted.size && missing().length === 0, 300_000, 'every accepted message delivered')
+        .catch(async (error: Error) => {
+          // What became of them (status, lease, attempts), to tell a slow machine from a lost message.
+          const rows = (await db.query(`SELECT m.status, m.last_code, m.attempt_count, m.next_attempt_at - $2::bigint AS due_in_ms, m.lease_owner, m.lease_expires_at - $2::bigint AS lease_in_ms,
+              (SELECT json_agg(json_build_object('outcome', a.outcome, 'code', a.code, 'reply', a.reply) ORDER BY a.attempt) FROM attempts a WHERE a.message_seq = m.seq) AS attempts
+            FROM messages m WHERE m.message_id_header = ANY($1::text[])`, [missing(), Date.now()])).rows;
+          assert.fail(`${error.message}: ${rows.length} of ${wanted.size} not delivered: ${JSON.stringify(rows)}; owners ${JSON.stringify((await db.query('SELECT * FROM delivery_owners')).rows)}, now ${Date.now()}`);
+        });
 
       const received = emulator.messages();
       const counts = new Map<string, number>();
