@@ -37,7 +37,7 @@ export function safeNext(a: Admin, next: string | undefined): string {
 }
 
 function csrfRefused(a: Admin, c: AdminContext): Response {
-  const body = html`<p>This form was not accepted: it was not sent from a current page of this site, or the page expired (for example after a restart of Mailgate or after signing out).</p>
+  const body = html`<p>This form was not accepted: it was not sent from a current page of this site, or the page expired (for example after signing out, or after a long time without activity).</p>
 <p><a href="${a.url('/settings')}">Open the page again</a> and repeat what you did.</p>`;
   return renderPage(a, c, { title: 'Form expired', body, status: 403 });
 }
@@ -45,19 +45,25 @@ function csrfRefused(a: Admin, c: AdminContext): Response {
 /** Loads the session, checks the CSRF token of every POST, and requires sign-in. */
 export function guard(a: Admin): MiddlewareHandler<AdminEnv> {
   return async (c, next) => {
-    const session = a.sessions.get(readSessionCookie(c));
+    const session = await a.sessions.get(readSessionCookie(c));
     c.set('session', session);
-    if (c.req.method === 'POST') {
-      const type = c.req.header('content-type') ?? '';
-      const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type) ? ((await c.req.parseBody({ all: true })) as FormBody) : {};
-      if (!csrfMatches(session, lastString(form, '_csrf'))) return csrfRefused(a, c);
+    try {
+      if (c.req.method === 'POST') {
+        const type = c.req.header('content-type') ?? '';
+        const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type) ? ((await c.req.parseBody({ all: true })) as FormBody) : {};
+        if (!csrfMatches(session, lastString(form, '_csrf'))) return csrfRefused(a, c);
+      }
+      const path = c.req.path.slice(a.base.length) || '/';
+      if (!PUBLIC_PATHS.has(path) && !session?.authenticated) {
+        const target = c.req.method === 'GET' ? `?next=${encodeURIComponent(c.req.path + (new URL(c.req.url).search || ''))}` : '';
+        return redirect(c, a.url(`/login${target}`));
+      }
+      await next();
+    } finally {
+      // The flash set or shown by the page is kept in the store (the next page may be served by
+      // another instance). Losing it (the store failed just now) must not fail the page.
+      await a.sessions.save(c.get('session')).catch((error: unknown) => a.deps.logger.warn({ err: error }, 'admin page: the session\'s message could not be saved'));
     }
-    const path = c.req.path.slice(a.base.length) || '/';
-    if (!PUBLIC_PATHS.has(path) && !session?.authenticated) {
-      const target = c.req.method === 'GET' ? `?next=${encodeURIComponent(c.req.path + (new URL(c.req.url).search || ''))}` : '';
-      return redirect(c, a.url(`/login${target}`));
-    }
-    await next();
   };
 }
 
@@ -69,10 +75,10 @@ interface LoginState {
   info?: string;
 }
 
-function loginPage(a: Admin, c: AdminContext, s: LoginState): Response {
+async function loginPage(a: Admin, c: AdminContext, s: LoginState): Promise<Response> {
   let session = c.get('session');
   if (!session) {
-    session = a.sessions.create(false);
+    session = await a.sessions.create(false);
     c.set('session', session);
   }
   writeSessionCookie(c, session, a.base);
@@ -97,7 +103,7 @@ const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
 export function authRoutes(a: Admin): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
 
-  app.get('/login', (c) => {
+  app.get('/login', async (c) => {
     const next = safeNext(a, c.req.query('next'));
     if (c.get('session')?.authenticated) return redirect(c, next);
     return loginPage(a, c, { next, info: c.req.query('signed-out') !== undefined ? 'You are signed out.' : undefined });
@@ -134,15 +140,15 @@ export function authRoutes(a: Admin): Hono<AdminEnv> {
       return loginPage(a, c, { next, status: 401, error: `The password is not correct.${more}` });
     }
     a.limiter.succeed(key, now);
-    const session = a.sessions.signIn(c.get('session'));
+    const session = await a.sessions.signIn(c.get('session'));
     await a.deps.store.appendAudit({ at: now, actor: 'admin', action: 'admin.login', detail: { address } });
     c.set('session', session);
     writeSessionCookie(c, session, a.base);
     return redirect(c, next);
   });
 
-  app.post('/logout', (c) => {
-    a.sessions.destroy(c.get('session')?.id);
+  app.post('/logout', async (c) => {
+    await a.sessions.destroy(c.get('session'));
     clearSessionCookie(c, a.base);
     return redirect(c, a.url('/login?signed-out'));
   });

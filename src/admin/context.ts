@@ -65,7 +65,7 @@ export function createAdminContext(deps: AppDeps, o: AdminOptions = {}): Admin {
   return {
     deps,
     base,
-    sessions: new SessionStore({ now: deps.now, ...o.sessions }),
+    sessions: new SessionStore(deps.store, { now: deps.now, ...o.sessions }),
     limiter: new LoginLimiter({ maxFailures: login?.maxFailures, windowMs: login?.windowMs, globalFailuresPerMinute: login?.globalFailuresPerMinute, ...o.loginLimits }),
     clientAddress: o.clientAddress ?? forwardedClientAddress(login?.trustProxy ?? 0),
     url: (path) => `${base}${path}`,

@@ -1,23 +1,29 @@
 /**
- * Admin sessions: a server-side store (in memory) keyed by an unguessable cookie value, with
- * the session's CSRF token, idle and absolute expiry, and a one-shot flash message.
+ * Admin sessions: kept in the store (table admin_sessions) keyed by the SHA-256 of an
+ * unguessable cookie value, with idle and absolute expiry and a one-shot flash message; the
+ * session's CSRF token is derived from the cookie value (HMAC), so the store holds neither.
  *
  * Why server-side: the cookie carries only a random id (HttpOnly, SameSite=Strict, Secure over
- * TLS), so signing out or a restart really ends the session, and nothing about the
- * administrator is readable from the cookie. Why in memory: there is one administrator and one
- * process serving the page; a restart signs the administrator out, which is acceptable (the
- * session is not shared between replicas — see the report of issue 6).
+ * TLS), so signing out really ends the session, and nothing about the administrator is readable
+ * from the cookie. Why in the store (issue 18): several instances behind a load balancer share
+ * one PostgreSQL; a session signed in on one works on every other, and signing out or expiry
+ * ends it everywhere, without sticky sessions. On SQLite the session survives a restart.
  *
  * Anonymous sessions exist only to carry the CSRF token of the login form; they expire
  * quickly, and the store is capped so that unauthenticated requests cannot grow it without
- * bound (the least recently used anonymous sessions are dropped first, so such requests cannot
- * push out the administrator's session either).
+ * bound (expired sessions are purged, then the least recently used anonymous sessions are
+ * dropped first, so such requests cannot push out the administrator's session either).
  *
- * Imports: node:crypto, hono (cookies).
+ * Activity is written at most every `touchMs` (a tenth of the idle timeout, at most a minute),
+ * not on every page. A flash set while handling a request is written by `save()` (the guard
+ * calls it after every admin request).
+ *
+ * Imports: node:crypto, hono (cookies), the store's AdminSessionStore type.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { AdminSessionRecord, AdminSessionStore } from '../service/outbox/store.js';
 
 export const SESSION_COOKIE = 'mailgate_admin';
 
@@ -27,13 +33,13 @@ export interface Flash {
 }
 
 export interface Session {
-  /** The cookie value; the store keys sessions by its hash. */
+  /** The cookie value; the store keeps only its hash. */
   readonly id: string;
   readonly csrfToken: string;
   readonly authenticated: boolean;
   readonly createdAt: number;
   lastSeenAt: number;
-  /** Shown once on the next page (after a redirect). */
+  /** Shown once on the next page (after a redirect); written by SessionStore.save. */
   flash?: Flash;
 }
 
@@ -51,77 +57,88 @@ export interface SessionStoreOptions {
 
 const token = () => randomBytes(32).toString('base64url');
 const keyOf = (id: string) => createHash('sha256').update(id).digest('base64url');
+const csrfOf = (id: string) => createHmac('sha256', id).update('mailgate admin csrf').digest('base64url');
+
+function parseFlash(json: string | undefined): Flash | undefined {
+  if (!json) return undefined;
+  try {
+    const f = JSON.parse(json) as Flash;
+    return (f.kind === 'success' || f.kind === 'error' || f.kind === 'info') && typeof f.text === 'string' ? { kind: f.kind, text: f.text } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export class SessionStore {
-  readonly #sessions = new Map<string, Session>();
+  readonly #store: AdminSessionStore;
   readonly #now: () => number;
   readonly #idleMs: number;
   readonly #absoluteMs: number;
   readonly #anonymousMs: number;
   readonly #max: number;
+  readonly #touchMs: number;
+  /** The flash each loaded session had in the store (JSON), to write only changes. */
+  readonly #storedFlash = new WeakMap<Session, string | undefined>();
+  readonly #destroyed = new WeakSet<Session>();
 
-  constructor(o: SessionStoreOptions = {}) {
+  constructor(store: AdminSessionStore, o: SessionStoreOptions = {}) {
+    this.#store = store;
     this.#now = o.now ?? Date.now;
     this.#idleMs = o.idleMs ?? 2 * 3600_000;
     this.#absoluteMs = o.absoluteMs ?? 12 * 3600_000;
     this.#anonymousMs = o.anonymousMs ?? 30 * 60_000;
     this.#max = o.maxSessions ?? 5000;
+    this.#touchMs = Math.min(60_000, Math.floor(this.#idleMs / 10));
   }
 
-  get size(): number {
-    return this.#sessions.size;
+  #expiresAt(s: { authenticated: boolean; createdAt: number; lastSeenAt: number }): number {
+    return s.authenticated ? Math.min(s.lastSeenAt + this.#idleMs, s.createdAt + this.#absoluteMs) : s.createdAt + this.#anonymousMs;
   }
 
-  create(authenticated: boolean): Session {
+  async create(authenticated: boolean): Promise<Session> {
     const now = this.#now();
-    const session: Session = { id: token(), csrfToken: token(), authenticated, createdAt: now, lastSeenAt: now };
-    this.#sessions.set(keyOf(session.id), session);
-    while (this.#sessions.size > this.#max) this.#evictOne();
+    const id = token();
+    const session: Session = { id, csrfToken: csrfOf(id), authenticated, createdAt: now, lastSeenAt: now };
+    await this.#store.createAdminSession({ keyHash: keyOf(id), authenticated, createdAt: now, lastSeenAt: now, expiresAt: this.#expiresAt(session) }, this.#max);
+    this.#storedFlash.set(session, undefined);
     return session;
   }
 
-  /**
-   * Drops the least recently used anonymous session, or, only when every session is signed in,
-   * the least recently used one: a flood of login-page requests cannot sign the administrator out.
-   */
-  #evictOne(): void {
-    for (const [key, s] of this.#sessions) {
-      if (!s.authenticated) {
-        this.#sessions.delete(key);
-        return;
-      }
-    }
-    this.#sessions.delete(this.#sessions.keys().next().value as string);
-  }
-
-  /** The live session for a cookie value (its last-seen time is updated), or undefined. */
-  get(id: string | undefined): Session | undefined {
+  /** The live session for a cookie value (its activity is recorded), or undefined. */
+  async get(id: string | undefined): Promise<Session | undefined> {
     if (!id || id.length > 100) return undefined;
-    const key = keyOf(id);
-    const s = this.#sessions.get(key);
-    if (!s) return undefined;
     const now = this.#now();
-    const expired = s.authenticated
-      ? now - s.lastSeenAt > this.#idleMs || now - s.createdAt > this.#absoluteMs
-      : now - s.createdAt > this.#anonymousMs;
-    if (expired) {
-      this.#sessions.delete(key);
-      return undefined;
+    const row: AdminSessionRecord | undefined = await this.#store.getAdminSession(keyOf(id), now);
+    if (!row) return undefined;
+    const session: Session = { id, csrfToken: csrfOf(id), authenticated: row.authenticated, createdAt: row.createdAt, lastSeenAt: row.lastSeenAt };
+    const flash = parseFlash(row.flash);
+    if (flash) session.flash = flash;
+    this.#storedFlash.set(session, row.flash);
+    if (now - row.lastSeenAt >= this.#touchMs) {
+      session.lastSeenAt = now;
+      await this.#store.updateAdminSession(row.keyHash, { lastSeenAt: now, expiresAt: this.#expiresAt(session) });
     }
-    s.lastSeenAt = now;
-    // Keep the Map ordered by activity so eviction drops the least recently used.
-    this.#sessions.delete(key);
-    this.#sessions.set(key, s);
-    return s;
+    return session;
   }
 
-  destroy(id: string | undefined): void {
-    if (id) this.#sessions.delete(keyOf(id));
+  /** Writes the session's flash if it changed while handling the request. */
+  async save(session: Session | undefined): Promise<void> {
+    if (!session || this.#destroyed.has(session) || !this.#storedFlash.has(session)) return;
+    const json = session.flash ? JSON.stringify({ kind: session.flash.kind, text: session.flash.text }) : undefined;
+    if (json === this.#storedFlash.get(session)) return;
+    await this.#store.updateAdminSession(keyOf(session.id), { flash: json ?? null });
+    this.#storedFlash.set(session, json);
+  }
+
+  async destroy(session: Session | string | undefined): Promise<void> {
+    if (!session) return;
+    if (typeof session !== 'string') this.#destroyed.add(session);
+    await this.#store.deleteAdminSession(keyOf(typeof session === 'string' ? session : session.id));
   }
 
   /** Replaces a session by a new authenticated one (new id and CSRF token: no session fixation). */
-  signIn(previous: Session | undefined): Session {
-    if (previous) this.destroy(previous.id);
+  async signIn(previous: Session | undefined): Promise<Session> {
+    if (previous) await this.destroy(previous);
     return this.create(true);
   }
 }

@@ -19,6 +19,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { BoundedFileError, CA_BUNDLE_FILE_LIMIT, readBoundedFile } from '../config/bounded-file.js';
@@ -363,13 +364,44 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
           worker?.seedRate(m, sent);
         }
         if (gained.length) worker?.wake();
+        // More instances are live than when these were taken: hand the surplus over, each once
+        // no send of it is in flight and its connections are closed (pg-ownership.ts).
+        for (const m of ownership.surplus()) if (!handing.has(m)) void handOver(m);
+      };
+      const handing = new Set<string>();
+      let stopping = false;
+      const handOver = async (m: string) => {
+        handing.add(m);
+        try {
+          logger.info({ mailbox: m, owner: workerOwner }, 'handing the mailbox\'s delivery over to another instance (its fair share of mailboxes went down)');
+          worker?.wake(); // its buffered messages go back to the queue
+          while (!stopping && worker && worker.sendingFor(m) > 0) await delay(50);
+          if (stopping) return;
+          await mailers.closeMailbox(m);
+          // The QUITs of the closed connections reach Exchange before another instance can connect.
+          await delay(HANDOVER_SETTLE_MS);
+          if (stopping || !ownership.draining(m)) return;
+          await ownership.handOver(m);
+          logger.info({ mailbox: m, owner: workerOwner }, 'mailbox handed over: its connections are closed and another instance may take it');
+        } catch (error) {
+          logger.warn({ err: error }, 'could not hand the mailbox over (retried at the next renewal)');
+        } finally {
+          handing.delete(m);
+        }
       };
       await renew();
       const renewTimer = setInterval(() => void renew(), Math.max(200, Math.round((config.leaseSeconds * 1000) / 3)));
       renewTimer.unref();
-      // Runs after the worker stopped (closers run in reverse): another instance takes over at once.
+      // Runs after the worker stopped (closers run in reverse): another instance takes over at
+      // once, but only after this one's connections are closed (the mailbox never sees more than
+      // its 3). A send still running after the shutdown grace keeps its connection: then the
+      // rows are not given up and expire after the lease instead.
       closers.push(async () => {
+        stopping = true;
         clearInterval(renewTimer);
+        await mailers.close();
+        if ((worker?.activity().inFlight ?? 0) > 0) return;
+        if (ownership.owned().length) await delay(HANDOVER_SETTLE_MS);
         await ownership.release().catch(() => undefined);
       });
     }
@@ -467,6 +499,9 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     throw error;
   }
 }
+
+/** After closing a mailbox's connections, how long an instance waits before handing it over. */
+const HANDOVER_SETTLE_MS = 500;
 
 /**
  * The senders (worker keys: lower-case From address, '' for a message without a sender, which

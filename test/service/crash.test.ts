@@ -5,35 +5,12 @@
  * least once, always with the Message-ID it was given at acceptance.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { startEmulator } from '../../src/emulator/index.js';
 import { MASTER_KEY } from './e2e-helpers.js';
 import { serveEnv } from '../helpers/serve-env.js';
+import { createApiKeyCli, startServe, type ServeChild } from '../helpers/serve-process.js';
 import { tempDir, waitFor } from './helpers.js';
-
-const MAIN = 'dist/src/cli/main.js';
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-function startServe(env: Record<string, string>): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stderr!.on('data', (d) => (err += String(d)));
-    proc.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1], stderr: () => err });
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code} before it was ready:\n${err}`)));
-  });
-}
 
 describe('crash safety', () => {
   it('kill -9 during a burst loses no accepted message; duplicates keep their Message-ID', async (t) => {
@@ -41,11 +18,9 @@ describe('crash safety', () => {
     const tmp = tempDir('mailgate-crash-');
     const demo = emulator.demo!;
     const env = serveEnv(emulator, tmp.dir, MASTER_KEY, { MAILGATE_LEASE_SECONDS: '1' });
-    let child: Child | undefined;
+    let child: ServeChild | undefined;
     try {
-      const created = spawnSync(process.execPath, [MAIN, 'apikey', 'create', 'crash-test', '--scope', 'send', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8' });
-      assert.equal(created.status, 0, created.stderr);
-      const { key } = JSON.parse(created.stdout) as { key: string };
+      const key = createApiKeyCli(env, 'crash-test');
 
       child = await startServe(env);
       const url = child.url;

@@ -7,68 +7,31 @@
  * kill until the survivor delivers again is measured and printed.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { startEmulator } from '../../src/emulator/index.js';
 import { MASTER_KEY } from './e2e-helpers.js';
 import { serveEnv } from '../helpers/serve-env.js';
+import { createApiKeyCli, freshDatabase, startServe, stopServe, type ServeChild } from '../helpers/serve-process.js';
 import { countPostgresTests, pgSkip, pgUrl } from '../helpers/postgres.js';
 import { tempDir, waitFor } from './helpers.js';
 
-const MAIN = 'dist/src/cli/main.js';
 const TOTAL = 400;
 const KILL_AFTER = 150;
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-function startServe(env: Record<string, string>): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stderr!.on('data', (d) => (err += String(d)));
-    proc.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1], stderr: () => err });
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code} before it was ready:\n${err}`)));
-  });
-}
-
-async function stopChild(c: Child | undefined): Promise<void> {
-  if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  const exited = new Promise((r) => c.proc.once('exit', r));
-  c.proc.kill('SIGTERM');
-  await exited;
-}
 
 if (!pgSkip) countPostgresTests();
 
 describe('several instances on PostgreSQL', { skip: pgSkip }, () => {
   it('kill -9 of the delivering instance mid-burst: every accepted message delivered, ≤ 3 sessions, duplicates keep their Message-ID', async (t) => {
-    const dbName = `failover_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const u = new URL(pgUrl!);
-    u.pathname = `/${dbName}`;
-    const dbUrl = u.toString();
+    const database = await freshDatabase(pgUrl!, 'failover');
+    const dbUrl = database.url;
     const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity } });
     const demo = emulator.demo!;
     const dirs = [tempDir('mailgate-pg-a-'), tempDir('mailgate-pg-b-')];
     const envOf = (i: number) => serveEnv(emulator, dirs[i].dir, MASTER_KEY, { MAILGATE_DATABASE_URL: dbUrl, MAILGATE_LEASE_SECONDS: '2' });
-    const children: (Child | undefined)[] = [];
+    const children: (ServeChild | undefined)[] = [];
     try {
-      const created = spawnSync(process.execPath, [MAIN, 'apikey', 'create', 'failover', '--scope', 'send', '--json'], { env: { ...process.env, ...envOf(0) }, encoding: 'utf8' });
-      assert.equal(created.status, 0, created.stderr);
-      const { key } = JSON.parse(created.stdout) as { key: string };
+      const key = createApiKeyCli(envOf(0), 'failover');
       children[0] = await startServe(envOf(0));
       children[1] = await startServe(envOf(1));
 
@@ -139,11 +102,10 @@ describe('several instances on PostgreSQL', { skip: pgSkip }, () => {
       for (const c of children) assert.ok(!c!.stderr().includes(demo.clientSecret));
       await db.end();
     } finally {
-      for (const c of children) await stopChild(c);
+      for (const c of children) await stopServe(c);
       await emulator.stop();
       for (const d of dirs) d.remove();
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-      await admin.end();
+      await database.drop();
     }
   });
 });

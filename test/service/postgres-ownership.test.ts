@@ -72,4 +72,58 @@ describe('delivery ownership by lease row (PostgreSQL)', { skip: pgSkip }, () =>
       await h.cleanup();
     }
   });
+  it('rebalances: an instance above its fair share drains the surplus (not owned for the worker, row kept) and hands it over; the newcomer takes it', async () => {
+    const h = await freshPgStore();
+    const now = 1_700_000_000_000;
+    try {
+      const mailboxes = ['m1@example.com', 'm2@example.com', 'm3@example.com', 'm4@example.com'];
+      const a = new MailboxOwnership(h.store.db, { owner: 'a', leaseMs: 10_000, now: () => now });
+      const b = new MailboxOwnership(h.store.db, { owner: 'b', leaseMs: 10_000, now: () => now });
+      assert.deepEqual((await a.refresh(mailboxes)).sort(), mailboxes, 'alone, a takes every mailbox');
+      assert.deepEqual(a.surplus(), []);
+      assert.deepEqual(await b.refresh(mailboxes), [], 'b starts: every row is a\'s and unexpired');
+      await a.refresh(mailboxes);
+      assert.deepEqual(a.surplus().sort(), ['m3@example.com', 'm4@example.com'], 'two beyond the share of 2');
+      assert.equal(a.owns('m3@example.com'), false, 'draining: no longer a\'s for the worker');
+      assert.equal(a.draining('m4@example.com'), true);
+      assert.deepEqual(a.owned().sort(), ['m1@example.com', 'm2@example.com']);
+      await a.refresh(mailboxes);
+      assert.deepEqual(await b.refresh(mailboxes), [], 'a keeps renewing the draining rows until it hands them over');
+      assert.deepEqual(a.surplus().sort(), ['m3@example.com', 'm4@example.com'], 'still draining after a renewal');
+      await a.handOver('m3@example.com');
+      await a.handOver('m4@example.com');
+      assert.deepEqual((await b.refresh(mailboxes)).sort(), ['m3@example.com', 'm4@example.com']);
+      assert.deepEqual((await a.refresh(mailboxes)).sort(), ['m1@example.com', 'm2@example.com']);
+      assert.deepEqual(a.surplus(), []);
+      assert.deepEqual(b.surplus(), []);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('a mailbox nobody takes for a whole lease (instances disagree on the mailboxes) is taken beyond the share and kept', async () => {
+    const h = await freshPgStore();
+    let now = 1_700_000_000_000;
+    try {
+      const a = new MailboxOwnership(h.store.db, { owner: 'a', leaseMs: 10_000, now: () => now });
+      const b = new MailboxOwnership(h.store.db, { owner: 'b', leaseMs: 10_000, now: () => now });
+      await b.refresh(['m1@example.com']);
+      await a.refresh([]);
+      // a wants two mailboxes, b (another configuration) only m1, which b owns: a's share is 1.
+      const both = ['m1@example.com', 'm2@example.com'];
+      assert.deepEqual(await a.refresh(both), ['m2@example.com']);
+      await b.release();
+      await b.refresh([]); // b stays live but wants nothing
+      assert.deepEqual(await a.refresh(both), ['m2@example.com'], 'a is at its share (1 of 2 with 2 live): m1 stays free');
+      now += 5_000;
+      await b.refresh([]);
+      assert.deepEqual(await a.refresh(both), ['m2@example.com']);
+      now += 5_001;
+      await b.refresh([]);
+      assert.deepEqual((await a.refresh(both)).sort(), both, 'free for a whole lease: taken beyond the share');
+      assert.deepEqual(a.surplus(), [], 'and not handed over again');
+    } finally {
+      await h.cleanup();
+    }
+  });
 });

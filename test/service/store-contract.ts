@@ -498,6 +498,37 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    it('keeps admin sessions by key hash with expiry, flash, purge of expired ones and a cap that drops anonymous sessions first', async () => {
+      await withStore(factory, async ({ store, reopen }) => {
+        const row = (keyHash: string, authenticated: boolean, at: number) => ({ keyHash, authenticated, createdAt: at, lastSeenAt: at, expiresAt: at + 1000 });
+        await store.createAdminSession(row('admin', true, T0), 3);
+        assert.deepEqual(await store.getAdminSession('admin', T0 + 1000), row('admin', true, T0), 'live until its expiry');
+        assert.equal(await store.getAdminSession('admin', T0 + 1001), undefined, 'expired');
+        assert.equal(await store.getAdminSession('nope', T0), undefined);
+        assert.equal(await store.updateAdminSession('admin', { lastSeenAt: T0 + 500, expiresAt: T0 + 5000, flash: '{"kind":"info","text":"hi"}' }), true);
+        // Another connection (another instance) sees the same session.
+        const other = reopen ? await reopen() : store;
+        assert.deepEqual(await other.getAdminSession('admin', T0 + 2000), { ...row('admin', true, T0), lastSeenAt: T0 + 500, expiresAt: T0 + 5000, flash: '{"kind":"info","text":"hi"}' });
+        assert.equal(await other.updateAdminSession('admin', { flash: null }), true);
+        assert.equal((await store.getAdminSession('admin', T0 + 2000))?.flash, undefined);
+        assert.equal(await store.updateAdminSession('nope', { flash: null }), false);
+        // The cap: anonymous sessions go first, least recently used first.
+        await store.createAdminSession(row('anon1', false, T0 + 1), 3);
+        await store.createAdminSession(row('anon2', false, T0 + 2), 3);
+        await store.createAdminSession(row('anon3', false, T0 + 3), 3);
+        assert.equal(await store.getAdminSession('anon1', T0 + 10), undefined, 'the least recently used anonymous session dropped');
+        assert.ok(await store.getAdminSession('admin', T0 + 10), 'the signed-in session kept');
+        assert.ok(await store.getAdminSession('anon3', T0 + 10));
+        // Expired sessions are purged when a session is created.
+        await store.createAdminSession(row('late', false, T0 + 4000), 3);
+        assert.ok(await store.getAdminSession('admin', T0 + 4000));
+        assert.equal(await store.getAdminSession('anon2', 0), undefined, 'an expired session is removed, not only hidden');
+        await other.deleteAdminSession('admin');
+        assert.equal(await store.getAdminSession('admin', T0), undefined, 'deleted everywhere');
+        if (other !== store) await other.close();
+      });
+    });
+
     it('ping writes; close is idempotent', async () => {
       const h = await factory();
       await h.store.ping(T0);

@@ -6,6 +6,10 @@
  *
  * Output: one line naming the file, its size and its message count, and a reminder about the
  * master key (`--json`: {"file","bytes","messages","source"}). Exit 1 on failure.
+ *
+ * With MAILGATE_DATABASE_URL set the store is PostgreSQL: `backup` refuses (exit 1) and prints
+ * the pg_dump command for that database (without its password), rather than copying a data
+ * dir's SQLite file the service does not use.
  */
 import type { Command } from 'commander';
 import { backupDatabase } from '../../service/outbox/sqlite/backup.js';
@@ -18,6 +22,12 @@ export function registerBackupCommand(program: Command): void {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'print {"file","bytes","messages","source"}')
     .action(async (file: string, opts: { dataDir?: string; json?: boolean }) => {
+      const databaseUrl = process.env.MAILGATE_DATABASE_URL?.trim();
+      if (databaseUrl) {
+        const dump = pgDumpCommand(databaseUrl, file);
+        process.stderr.write(`mailgate backup: the store is PostgreSQL (MAILGATE_DATABASE_URL: ${dump.database}), not a data dir's SQLite database; nothing was written. Back it up with PostgreSQL's tools, for example:\n  ${dump.command}\nThe stored secrets in it are encrypted with MAILGATE_MASTER_KEY: back the key up too, but not next to the dump.\n`);
+        process.exit(1);
+      }
       try {
         const r = await backupDatabase(dataDirOf(opts), file);
         if (opts.json) {
@@ -30,4 +40,17 @@ export function registerBackupCommand(program: Command): void {
         exitWith('backup', error);
       }
     });
+}
+
+/** The pg_dump command (the URL read from the environment, so its password is never printed) and the database it names, password left out. */
+export function pgDumpCommand(url: string, file: string): { command: string; database: string } {
+  let database = '(MAILGATE_DATABASE_URL cannot be parsed as a URL)';
+  try {
+    const u = new URL(url);
+    u.password = '';
+    database = u.toString();
+  } catch {
+    // pg_dump reports it
+  }
+  return { command: `pg_dump --format=custom --file='${file.replace(/'/g, "'\\''")}' "$MAILGATE_DATABASE_URL"`, database };
 }

@@ -16,7 +16,9 @@
  * in the service. It never creates a data dir, a database or a key file: a missing one is an
  * argument error. It never writes the database either: it is opened read-only (no migration,
  * no write probe, no key check stored), and a schema older or newer than this Mailgate's is an
- * argument error.
+ * argument error. With MAILGATE_DATABASE_URL set (several instances on PostgreSQL) the stored
+ * settings are read from that database instead (never migrated); the data dir then only holds
+ * master.key, and is not needed when MAILGATE_MASTER_KEY is set.
  *
  * Several senders (issue 16): with the data dir's stored senders or MAILGATE_CONFIG, every
  * sender is checked, one report each (`--json`: `{"ok":...,"senders":[...]}`), the exit code the
@@ -35,6 +37,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MailgateError, type Problem } from '../../core/errors.js';
+import { scrubText } from '../../core/secret.js';
 import { settingsFromEnv, type RawSettings } from '../../core/settings.js';
 import { renderReport, runDoctor, runSenderDoctor, runSettingsAsSender } from '../../doctor/index.js';
 import type { DoctorOptions, DoctorReport } from '../../doctor/types.js';
@@ -48,7 +51,7 @@ import { addSettingsFileOptions, cliEnvironmentFor } from '../cli-env.js';
 import { asMailgateError, errorToJson, exitCodeFor, renderError } from '../error-output.js';
 import { EXIT } from '../exit-codes.js';
 import { checkSenderAddressFlags } from '../address-flags.js';
-import { openStoreForReading, storedSettings } from '../stored-settings.js';
+import { databaseUrlOf, openStoreForReading, storedSettings } from '../stored-settings.js';
 
 interface DoctorFlags {
   to?: string;
@@ -90,12 +93,12 @@ async function relayInput(env: Record<string, string | undefined>, dataDirFlag: 
   if (tlsText && (!/^\d{1,5}$/.test(tlsText) || tlsPort! < 1 || tlsPort! > 65535)) throw argumentError([{ key: 'relayTlsPort', message: 'MAILGATE_RELAY_TLS_PORT: must be a port number between 1 and 65535' }]);
   const dir = resolveDataDir(dataDirFlag, env).dir;
   let clients: number | undefined;
-  if (existsSync(join(dir, DATABASE_FILE))) {
-    const store = openStoreForReading(dir);
+  if (databaseUrlOf(env) || existsSync(join(dir, DATABASE_FILE))) {
+    const store = await openStoreForReading(dir, env);
     try {
       clients = (await store.listRelayClients()).filter((c) => c.revokedAt === undefined).length;
     } finally {
-      store.close();
+      await store.close();
     }
   }
   return { host: env.MAILGATE_RELAY_HOST?.trim() || '127.0.0.1', port, ...(tlsPort !== undefined ? { tlsPort } : {}), ...(clients !== undefined ? { clients } : {}), ...(authorizedFrom ? { authorizedFrom } : {}) };

@@ -185,6 +185,24 @@ export class MailerSource {
     void b.mailer.close().catch(() => undefined);
   }
 
+  /**
+   * Close the mailers (their pools and connections) of the senders signing in as `mailbox`,
+   * and wait until they are closed (PostgreSQL: before this instance hands the mailbox's
+   * delivery to another, so the mailbox never sees more than its connections). The next send
+   * for it builds a new mailer.
+   */
+  async closeMailbox(mailbox: string): Promise<void> {
+    const m = mailbox.toLowerCase();
+    const closing: Promise<void>[] = [];
+    for (const [key, b] of [...this.#built]) {
+      if (b.settings.authorizedFrom.toLowerCase() !== m) continue;
+      this.#built.delete(key);
+      this.#retire(b);
+      closing.push(b.mailer.close().catch(() => undefined));
+    }
+    await Promise.all(closing);
+  }
+
   /** Whether the settings currently allow sending (the default sender's; with senders, any sender's). */
   ready(): boolean {
     if (this.#closed) return false;

@@ -226,6 +226,14 @@ export class DeliveryWorker {
   }
 
   /**
+   * Messages handed to the mailer for the signed-in `mailbox` whose SMTP part is not over yet
+   * (PostgreSQL: an instance hands a mailbox's delivery over only when this is 0).
+   */
+  sendingFor(mailbox: string): number {
+    return this.#perMailbox.get(mailbox.toLowerCase()) ?? 0;
+  }
+
+  /**
    * End a delivery pause now (an administrator fixed the cause and retried a message): the next
    * message probes the configuration at once instead of waiting for the pause to end.
    */

@@ -363,6 +363,39 @@ export interface ConfigStore {
 }
 
 /**
+ * One admin page session as stored (src/admin/session.ts keeps the rules). Only the SHA-256 of
+ * the cookie value is stored (`keyHash`); the CSRF token is derived from the cookie value.
+ */
+export interface AdminSessionRecord {
+  keyHash: string;
+  authenticated: boolean;
+  createdAt: number;
+  lastSeenAt: number;
+  /** The session ends at this time unless renewed (idle and absolute limits applied by the caller). */
+  expiresAt: number;
+  /** The one-shot message for the next page, as JSON. */
+  flash?: string;
+}
+
+/**
+ * Admin sessions, shared by every instance on the same store (issue 18: a session signed in on
+ * one instance works on all of them; signing out ends it everywhere). Bookkeeping writes: a
+ * session lost in a crash only means signing in again.
+ */
+export interface AdminSessionStore {
+  /**
+   * Stores a new session, then removes expired sessions and, while more than `max` remain, the
+   * least recently used ones, anonymous (not signed-in) sessions first.
+   */
+  createAdminSession(session: AdminSessionRecord, max: number): Promise<void>;
+  /** The session with that key hash, unless it expired by `now`. */
+  getAdminSession(keyHash: string, now: number): Promise<AdminSessionRecord | undefined>;
+  /** Changes a session's activity time, expiry or flash (null clears it); false when it is gone. */
+  updateAdminSession(keyHash: string, change: { lastSeenAt?: number; expiresAt?: number; flash?: string | null }): Promise<boolean>;
+  deleteAdminSession(keyHash: string): Promise<void>;
+}
+
+/**
  * A write was refused because the store's storage is full (SQLite: SQLITE_FULL or ENOSPC;
  * PostgreSQL: SQLSTATE 53100 disk_full). Nothing of that write was kept; the same write can
  * succeed once space is freed. Every write method rejects with it in that case, so callers can
@@ -398,7 +431,7 @@ export interface StorageHealth {
 }
 
 /** The whole store. */
-export interface Store extends OutboxStore, ConfigStore {
+export interface Store extends OutboxStore, ConfigStore, AdminSessionStore {
   /**
    * Performs a small write; rejects when the store is not writable (readiness). After a write
    * failed for lack of space it rejects with StorageFullError until the store has proved it has

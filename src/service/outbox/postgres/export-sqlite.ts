@@ -28,7 +28,7 @@ import type { PoolClient } from 'pg';
 import { DATABASE_FILE } from '../sqlite/open.js';
 import { openPgStore } from './pg-store.js';
 
-/** Tables copied, in foreign-key order, with their boolean columns (SQLite 0/1). */
+/** Tables copied, in foreign-key order, with their boolean columns (SQLite 0/1). Admin sessions are not copied (sign in again). */
 const TABLES: { name: string; booleans?: string[]; skipKeys?: string[] }[] = [
   { name: 'api_keys' },
   { name: 'relay_clients', booleans: ['no_auth'] },

@@ -19,6 +19,15 @@
  * its fair share (ceil(mailboxes / live instances)), so owners spread across live instances.
  * Live instances are those with a fresh row in `delivery_instances` (same renewal).
  *
+ * Rebalancing: an instance that took every mailbox while it was alone owns more than its share
+ * once others start. It then hands the surplus over gracefully (`surplus()` marks them
+ * draining, `handOver()` deletes the row): while draining it no longer owns the mailbox for the
+ * worker (nothing new is claimed or started for it) but keeps renewing the row, so nobody else
+ * takes it yet; the caller waits until no send of that mailbox is in flight and its connections
+ * are closed, then hands over; another instance below its share takes the free row at its next
+ * renewal. So a handover never adds connections at the mailbox: the old owner's are closed
+ * before the new owner can open any.
+ *
  * Never two owners at once: taking the row is a single conditional UPSERT (the current owner
  * renewing, or the row expired). An owner that cannot renew (database unreachable) stops
  * claiming once its own expiry passes; the new owner can take over only after that same expiry,
@@ -41,6 +50,14 @@ export class MailboxOwnership {
   readonly #o: OwnershipOptions;
   /** mailbox (lower case) → our row's expiry. */
   readonly #owned = new Map<string, number>();
+  /** Mailboxes we hold but are handing over: not ours for the worker any more. */
+  readonly #draining = new Set<string>();
+  /** ceil(mailboxes / live instances) at the last refresh. */
+  #share = Infinity;
+  /** Wanted mailboxes with no live owner, since when (by our clock). */
+  readonly #unownedSince = new Map<string, number>();
+  /** Mailboxes taken by the safety net (beyond our share): not handed over while we hold them. */
+  readonly #sticky = new Set<string>();
 
   constructor(db: PgDb, o: OwnershipOptions) {
     this.#db = db;
@@ -49,8 +66,9 @@ export class MailboxOwnership {
 
   /** Whether we own `mailbox` now (our row has not expired by our clock). */
   owns(mailbox: string): boolean {
-    const until = this.#owned.get(mailbox.toLowerCase());
-    return until !== undefined && until > this.#o.now();
+    const m = mailbox.toLowerCase();
+    const until = this.#owned.get(m);
+    return until !== undefined && until > this.#o.now() && !this.#draining.has(m);
   }
 
   owned(): string[] {
@@ -77,18 +95,72 @@ export class MailboxOwnership {
     await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1 AND NOT (mailbox = ANY($2::text[]))`, [this.#o.owner, mailboxes], { durable: false });
     this.#owned.clear();
     for (const m of renewed) this.#owned.set(m, until);
-    const live = (await this.#db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_instances WHERE expires_at > $1`, [now])).rows[0].n;
+    for (const m of [...this.#draining]) if (!this.#owned.has(m)) this.#draining.delete(m);
+    const live = Number((await this.#db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_instances WHERE expires_at > $1`, [now])).rows[0].n);
     const share = Math.max(1, Math.ceil(mailboxes.length / Math.max(1, live)));
-    for (const m of mailboxes) {
-      if (this.#owned.has(m) || this.#owned.size >= share) continue;
+    this.#share = share;
+    const take = async (m: string) => {
       const r = await this.#db.query(
         `INSERT INTO delivery_owners (mailbox, owner, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
          WHERE delivery_owners.owner = excluded.owner OR delivery_owners.expires_at <= $4`,
         [m, this.#o.owner, until, now], { durable: false });
       if (r.rowCount === 1) this.#owned.set(m, until);
+      return r.rowCount === 1;
+    };
+    for (const m of mailboxes) {
+      if (this.#owned.has(m) || this.#owned.size >= share) continue;
+      await take(m);
     }
+    // Safety net: a mailbox nobody has taken for a whole lease (the instances disagree on the
+    // mailboxes or on how many are live) is taken even beyond our share, and kept (never
+    // handed over as surplus while we hold it), so no mailbox is left without delivery.
+    for (const m of [...this.#sticky]) if (!this.#owned.has(m)) this.#sticky.delete(m);
+    const held = new Set((await this.#db.query<{ mailbox: string }>(`SELECT mailbox FROM delivery_owners WHERE expires_at > $1 AND mailbox = ANY($2::text[])`, [now, mailboxes])).rows.map((r) => r.mailbox));
+    for (const m of mailboxes) {
+      if (held.has(m) || this.#owned.has(m)) {
+        this.#unownedSince.delete(m);
+        continue;
+      }
+      const since = this.#unownedSince.get(m) ?? now;
+      this.#unownedSince.set(m, since);
+      if (now - since >= this.#o.leaseMs && (await take(m))) {
+        this.#sticky.add(m);
+        this.#unownedSince.delete(m);
+      }
+    }
+    for (const m of [...this.#unownedSince.keys()]) if (!mailboxes.includes(m)) this.#unownedSince.delete(m);
     return this.owned();
+  }
+
+  /**
+   * The mailboxes beyond our fair share (other instances started since we took them): marked
+   * draining (`owns` is false for them from now on) and returned, so the caller can wait for
+   * their sends to finish, close their connections and `handOver` each. Includes those already
+   * draining. Deterministic: the last ones in name order go.
+   */
+  surplus(): string[] {
+    // Mailboxes the safety net took do not count: handing over what others may not take would
+    // only pause their delivery for a lease.
+    const kept = this.owned().filter((m) => !this.#sticky.has(m)).sort();
+    for (const m of kept.slice(this.#share)) this.#draining.add(m);
+    return [...this.#draining].filter((m) => this.#owned.has(m));
+  }
+
+  /** Whether we are handing `mailbox` over (see surplus). */
+  draining(mailbox: string): boolean {
+    return this.#draining.has(mailbox.toLowerCase());
+  }
+
+  /**
+   * Give one draining mailbox up (no send of it in flight, its connections closed): the row is
+   * deleted, and an instance below its share takes it at its next renewal.
+   */
+  async handOver(mailbox: string): Promise<void> {
+    const m = mailbox.toLowerCase();
+    await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1 AND mailbox = $2`, [this.#o.owner, m], { durable: false });
+    this.#owned.delete(m);
+    this.#draining.delete(m);
   }
 
   /**
@@ -107,6 +179,7 @@ export class MailboxOwnership {
   /** Give everything up (clean shutdown): another instance takes over at once instead of after the lease. */
   async release(): Promise<void> {
     this.#owned.clear();
+    this.#draining.clear();
     await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1`, [this.#o.owner], { durable: false });
     await this.#db.query(`DELETE FROM delivery_instances WHERE owner = $1`, [this.#o.owner], { durable: false });
   }

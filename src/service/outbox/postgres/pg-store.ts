@@ -8,13 +8,14 @@
  * pg-outbox.ts and pg-config.ts; this file opens the pools, migrates (or checks the schema),
  * and wires them into one Store.
  *
- * Imports: ./pg-db, ./pg-migrate, ./pg-outbox, ./pg-config, ../store.
+ * Imports: ./pg-db, ./pg-migrate, ./pg-outbox, ./pg-config, ./pg-sessions, ../store.
  */
 import { StorageFullError, type Store } from '../store.js';
 import { PgDb, mapPgError, type PgOptions, type PgWriteStats } from './pg-db.js';
 import { migratePg } from './pg-migrate.js';
 import { PgConfig } from './pg-config.js';
 import { PgOutbox } from './pg-outbox.js';
+import { pgAdminSessions } from './pg-sessions.js';
 
 export interface PgStore extends Store {
   readonly kind: 'postgres';
@@ -104,6 +105,7 @@ export async function openPgStore(o: OpenPgOptions): Promise<PgStore> {
     revokeRelayClient: watch((name, at) => config.revokeRelayClient(name, at)),
     activeRelayClients: () => config.activeRelayClients(),
     touchRelayClient: (id, at) => config.touchRelayClient(id, at),
+    ...pgAdminSessions(db),
     // Readiness: a small write proves the database is reachable and takes writes; a write that
     // succeeds after a disk-full refusal clears the full state (PostgreSQL frees WAL segments
     // itself, so no probe file is needed here).

@@ -13,7 +13,7 @@
  * reuses the space of a checkpointed WAL, so small writes can succeed while every message of
  * ordinary size fails.
  *
- * Imports: ./open, ./write-queue, ./sqlite-outbox, ./sqlite-config, ./storage-space, ../store.
+ * Imports: ./open, ./write-queue, ./sqlite-outbox, ./sqlite-config, ./sqlite-sessions, ./storage-space, ../store.
  */
 import type { Database } from 'better-sqlite3';
 import { StorageFullError, type Store } from '../store.js';
@@ -21,6 +21,7 @@ import { openDatabase } from './open.js';
 import { isStorageFull, probeFreeSpace } from './storage-space.js';
 import { SqliteConfig } from './sqlite-config.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { sqliteAdminSessions } from './sqlite-sessions.js';
 import { WriteQueue, type WriteQueueStats } from './write-queue.js';
 
 export interface SqliteStore extends Store {
@@ -60,6 +61,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
   };
   const outbox = new SqliteOutbox(db, queue);
   const config = new SqliteConfig(db, queue);
+  const sessions = sqliteAdminSessions(db, queue);
   const heartbeat = db.prepare("INSERT INTO meta (key, value) VALUES ('heartbeat', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   let closed = false;
 
@@ -98,6 +100,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     revokeRelayClient: (name, at) => config.revokeRelayClient(name, at),
     activeRelayClients: () => config.activeRelayClients(),
     touchRelayClient: (id, at) => config.touchRelayClient(id, at),
+    ...sessions,
     // A readiness probe (unauthenticated, frequent) proves the store takes writes; it needs no fsync.
     async ping(now) {
       if (stillFull()) throw new StorageFullError('the data directory is full: writes fail until space is freed');
