@@ -121,6 +121,9 @@ details.advanced > summary, details.more > summary { cursor: pointer; font-weigh
 .step-fail { border-left-color: var(--bad); background: #fffafa; }
 .step-warn { border-left-color: #bf8700; }
 .step-skip { border-left-color: var(--line); color: var(--muted); }
+.step-current { border-left-color: var(--accent); }
+.rotation-steps h4 { margin: 0 0 0.5rem; }
+.rotation-steps .step-skip button { opacity: 0.85; }
 .step-head { display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; align-items: baseline; }
 .step-head h3 { margin: 0; }
 .badge { display: inline-block; font-size: 0.8125rem; font-weight: 700; padding: 0.0625rem 0.5rem; border-radius: 999px; text-transform: uppercase; letter-spacing: 0.02em; white-space: nowrap; }

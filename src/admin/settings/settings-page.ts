@@ -21,7 +21,7 @@ import { CLOUD_IDS, CLOUDS, type CloudId } from '../../core/clouds.js';
 import type { Problem } from '../../core/errors.js';
 import { FIELD_BY_KEY, SETTINGS_FIELDS, TRANSPORT_IDS, type SettingKey, type TransportId } from '../../core/settings.js';
 import type { SettingsView } from '../../service/settings/settings-store.js';
-import { checkboxControl, errorSummary, selectControl, textControl, type SummaryItem } from '../form-controls.js';
+import { checkboxControl, dateInputType, errorSummary, selectControl, textControl, type SummaryItem } from '../form-controls.js';
 import { html, type SafeHtml } from '../html.js';
 import type { Session } from '../session.js';
 import { csrfField } from '../layout.js';
@@ -176,7 +176,8 @@ function plainControl(ctx: Ctx, section: Section, key: SettingKey): SafeHtml {
     id,
     name: fromEnv ? undefined : key,
     label: key === 'clientCertificatePath' ? `${f.label} (instead of the Client Secret)` : f.label,
-    type: key === 'authorizedFrom' ? 'email' : 'text',
+    // "Client Secret expires": a date picker (text when a date-time is stored, see dateInputType).
+    type: key === 'authorizedFrom' ? 'email' : key === 'clientSecretExpires' ? dateInputType(displayValue(ctx, key)) : 'text',
     inputmode: f.kind === 'integer' ? 'numeric' : key === 'authorizedFrom' ? 'email' : undefined,
     autocomplete: 'off',
     spellcheck: false,

@@ -14,6 +14,7 @@ import type { ServiceMetrics } from '../../metrics.js';
 import type { Outbox } from '../../outbox/outbox.js';
 import type { SettingsService } from '../../settings/settings-store.js';
 import type { SendersService } from '../../settings/senders-service.js';
+import type { CredentialRotation } from '../../settings/credential-rotation-service.js';
 import type { Store } from '../../outbox/store.js';
 import type { WorkerActivity } from '../../delivery/worker.js';
 
@@ -64,4 +65,6 @@ export interface AppDeps {
   metricsToken?: string;
   /** Every credential's expiry status, most urgent first (issue 17): banner, /readyz, metric. */
   credentialExpiry?: () => CredentialExpiryStatus[];
+  /** Two live credentials per app registration and the rotation between them (issue 17 item 3). */
+  credentialRotation?: CredentialRotation;
 }
