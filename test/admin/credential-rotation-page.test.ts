@@ -52,7 +52,7 @@ class FakeRotation implements CredentialRotation {
   get(name: string): CredentialRotationView | undefined {
     return this.views.get(name);
   }
-  addSecondary(name: string, input: { clientSecret?: string; clientCertificate?: string; clientSecretExpires?: string }, actor: string): CredentialRotationView {
+  async addSecondary(name: string, input: { clientSecret?: string; clientCertificate?: string; clientSecretExpires?: string }, actor: string): Promise<CredentialRotationView> {
     this.calls.push({ op: 'add', name, arg: { ...input, actor } });
     const v = this.#must(name);
     if (v.secondary) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `${name} has a secondary already: remove it first` });
@@ -70,7 +70,7 @@ class FakeRotation implements CredentialRotation {
     s.lastTest = { at: new Date(this.#clock).toISOString(), ok: this.nextTest.ok, code: this.nextTest.code, summary: this.nextTest.summary };
     return this.nextTest;
   }
-  promote(name: string, actor: string, options?: { force?: boolean }): CredentialRotationView {
+  async promote(name: string, actor: string, options?: { force?: boolean }): Promise<CredentialRotationView> {
     this.calls.push({ op: 'promote', name, arg: { actor, ...options } });
     const v = this.#must(name);
     if (!v.secondary) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `${name} has no secondary to make primary` });
@@ -78,7 +78,7 @@ class FakeRotation implements CredentialRotation {
     [v.primary, v.secondary] = [v.secondary, v.primary];
     return v;
   }
-  removeSecondary(name: string, actor: string): CredentialRotationView {
+  async removeSecondary(name: string, actor: string): Promise<CredentialRotationView> {
     this.calls.push({ op: 'remove', name, arg: { actor } });
     const v = this.#must(name);
     v.secondary = null;

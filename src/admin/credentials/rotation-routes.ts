@@ -51,6 +51,8 @@ export function backUrl(a: Admin, back: RotationBack, name: string): string {
 
 /** A refusal the service explains (a MailgateError: rotation-step-invalid, credential-read-only, credential-not-found…). */
 function explained(error: unknown): { message: string; problems: { key: string; message: string }[] } | undefined {
+  // The credential went away between the page and the POST (the service's not-found error).
+  if (error instanceof Error && error.name === 'CredentialNotFoundError') return { message: error.message, problems: [] };
   if (!isMailgateError(error)) return undefined;
   return { message: error.message, problems: error.problems ?? [] };
 }
@@ -154,7 +156,7 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
     if (secret && pem) errors.clientSecret = 'Enter either a client secret or a certificate, not both.';
     if (!Object.keys(errors).length) {
       try {
-        svc.addSecondary(view.name, { ...(secret ? { clientSecret: secret } : {}), ...(pem ? { clientCertificate: pem } : {}), ...(expires ? { clientSecretExpires: expires } : {}) }, ROTATION_ACTOR);
+        await svc.addSecondary(view.name, { ...(secret ? { clientSecret: secret } : {}), ...(pem ? { clientCertificate: pem } : {}), ...(expires ? { clientSecretExpires: expires } : {}) }, ROTATION_ACTOR);
         flash(c, 'success', `The new ${pem ? 'certificate' : 'secret'} of ${view.name} was added as the secondary. Next: test it.`);
         return redirect(c, backUrl(a, back, view.name));
       } catch (error) {
@@ -209,7 +211,7 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
       });
     }
     try {
-      svc.promote(view.name, ROTATION_ACTOR, force ? { force: true } : undefined);
+      await svc.promote(view.name, ROTATION_ACTOR, force ? { force: true } : undefined);
     } catch (error) {
       return refused(c, error, back, view.name, 'promote');
     }
@@ -233,7 +235,7 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
       });
     }
     try {
-      svc.removeSecondary(view.name, ROTATION_ACTOR);
+      await svc.removeSecondary(view.name, ROTATION_ACTOR);
     } catch (error) {
       return refused(c, error, back, view.name, 'remove');
     }

@@ -10,8 +10,8 @@ export interface CredentialRotationView { name: string; source: 'settings' | 'st
 export interface CredentialRotation {
   list(): CredentialRotationView[];
   get(name: string): CredentialRotationView | undefined;
-  addSecondary(name: string, input: { clientSecret?: string; clientCertificate?: string; clientSecretExpires?: string }, actor: string): CredentialRotationView;
+  addSecondary(name: string, input: { clientSecret?: string; clientCertificate?: string; clientSecretExpires?: string }, actor: string): Promise<CredentialRotationView>;
   test(name: string, slot: 'primary' | 'secondary', actor: string): Promise<{ ok: boolean; code?: string; summary?: string; fixes?: string[] }>;
-  promote(name: string, actor: string, options?: { force?: boolean }): CredentialRotationView;
-  removeSecondary(name: string, actor: string): CredentialRotationView;
+  promote(name: string, actor: string, options?: { force?: boolean }): Promise<CredentialRotationView>;
+  removeSecondary(name: string, actor: string): Promise<CredentialRotationView>;
 }
