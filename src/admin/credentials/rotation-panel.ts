@@ -122,12 +122,22 @@ function heading(level: 2 | 3, id: string, text: string): SafeHtml {
   return level === 2 ? html`<h2 id="${id}">${text}</h2>` : html`<h3 id="${id}">${text}</h3>`;
 }
 
-/** How to rotate a credential that is not stored by Mailgate (no forms: it would be overwritten at the next start). */
+/** How to rotate a credential that is not stored by Mailgate (no forms: it is read again at every start). */
 function readOnlyHelp(v: CredentialRotationView): SafeHtml {
-  const where = v.source === 'file'
-    ? html`It comes from the configuration file named in <code>MAILGATE_CONFIG</code>, so it is read-only here. To rotate it: add the new secret or certificate to the app registration in Entra while keeping the old one (<code>az ad app credential reset --id &lt;clientId&gt; --append</code>, or Certificates &amp; secrets in the portal); change the credential in the file (its <code>clientSecret: env:NAME</code> / <code>file:/path</code> reference or <code>clientCertificate</code>, and <code>clientSecretExpires</code>); restart Mailgate and check it with <code>mailgate doctor</code>; then delete the old secret in Entra.`
-    : html`It comes from environment variables, so it is read-only here. To rotate it: add the new secret or certificate to the app registration in Entra while keeping the old one (<code>az ad app credential reset --id &lt;clientId&gt; --append</code>, or Certificates &amp; secrets in the portal); set <code>MAILGATE_CLIENT_SECRET</code> (or the client certificate variables) and <code>MAILGATE_CLIENT_SECRET_EXPIRES</code> to the new credential where the service's environment is defined; restart Mailgate and check it with <code>mailgate doctor</code>; then delete the old secret in Entra.`;
-  return html`<p class="notice notice-info" data-read-only>${where}</p>`;
+  const entra = html`In Entra, add the new secret (or upload the new certificate) to the app registration, keeping the old one (<code>az ad app credential reset --id &lt;clientId&gt; --append</code>, or Certificates &amp; secrets in the portal).`;
+  const steps = v.source === 'file'
+    ? html`<li>${entra}</li>
+    <li>In the file, give the credential a <code>secondary:</code> with the new <code>clientSecret</code> (<code>env:NAME</code> or <code>file:/path</code>) or <code>clientCertificate</code>, and its <code>clientSecretExpires</code>; restart Mailgate. Tokens now fall back to it if Entra refuses the primary.</li>
+    <li>Swap the two in the file (the new one as the primary, the old one as the secondary), restart, and check with <code>mailgate doctor</code>.</li>
+    <li>Remove the <code>secondary:</code>, restart, and delete the old secret in Entra.</li>`
+    : html`<li>${entra}</li>
+    <li>Set <code>MAILGATE_CLIENT_SECRET_SECONDARY</code> (or <code>MAILGATE_CLIENT_CERTIFICATE_PATH_SECONDARY</code>) and <code>MAILGATE_CLIENT_SECRET_EXPIRES_SECONDARY</code> to the new credential and restart Mailgate. Tokens now fall back to it if Entra refuses the primary.</li>
+    <li>Swap: the new one in <code>MAILGATE_CLIENT_SECRET</code> and <code>MAILGATE_CLIENT_SECRET_EXPIRES</code>, the old one as the secondary; restart and check with <code>mailgate doctor</code>.</li>
+    <li>Unset the secondary variables, restart, and delete the old secret in Entra.</li>`;
+  return html`<div class="notice notice-info" data-read-only>
+  <p>${v.source === 'file' ? html`This credential comes from the configuration file named in <code>MAILGATE_CONFIG</code>` : html`This credential comes from environment variables`}, so it is read-only here. To rotate it without downtime:</p>
+  <ol>${steps}</ol>
+</div>`;
 }
 
 function hidden(a: Admin, p: RotationPanelInput, v: CredentialRotationView): SafeHtml {
