@@ -87,6 +87,18 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
   }));
 }
 
+/**
+ * One real, uncached token request with the settings' primary credential alone (no retry, no
+ * cache, no failover): the rotation's "Test" step (issue 17). Throws the token error.
+ */
+export async function testCredentialToken(settings: EmailSettings, deps: Pick<MailerDeps, 'ca'> = {}): Promise<void> {
+  const alone: EmailSettings = { ...settings };
+  delete alone.clientSecretSecondary;
+  delete alone.clientCertificatePemSecondary;
+  delete alone.clientCertificatePathSecondary;
+  await createTokenProvider(alone, { ca: deps.ca, tokenRetry: { maxAttempts: 1 } }).getToken();
+}
+
 /** Token audiences of Exchange Online (Outlook): never sent to Graph. */
 const OUTLOOK_AUDIENCES = /^(https:\/\/outlook\.|https:\/\/outlook-dod\.|https:\/\/partner\.outlook\.cn|00000002-0000-0ff1-ce00-000000000000)/i;
 

@@ -26,7 +26,7 @@ import { diagnose } from '../core/diagnosis/index.js';
 import type { Problem } from '../core/errors.js';
 import { classifyForRetry } from '../core/retry-policy.js';
 import { addLogSecretSource, createLogger, type Logger } from '../log/logger.js';
-import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js';
+import { createMailer, testCredentialToken, type MailgateMailer, type MailerDeps } from '../mailer.js';
 import { resolveAdminPassword, type AdminPassword } from '../service/access/admin-password.js';
 import { scrubText } from '../core/secret.js';
 import { runDoctor } from '../doctor/run-doctor.js';
@@ -59,6 +59,7 @@ import { startRelay, type RelayEvent, type RunningRelay } from '../service/intak
 import { loadRelayTls, type RelayCertificateInfo } from '../service/intake/relay/relay-tls.js';
 import { CredentialExpiryMonitor, TICK_INTERVAL_MS } from '../service/settings/credential-expiry-monitor.js';
 import { readAppCredentials } from '../auth/app-credentials-graph.js';
+import { CredentialRotationService } from '../service/settings/credential-rotation-service.js';
 
 /** Start-up failed for a reason the operator must fix (bad variable, data dir, master key). */
 export class ServiceStartError extends Error {
@@ -322,6 +323,13 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       now: o.credentialClock ?? now,
     });
     deps.credentialExpiry = () => credentials.statuses();
+    // Credential rotation (issue 17 item 3): the steps for the API and the admin page.
+    const rotation = await CredentialRotationService.open({
+      settings, senders, store, masterKey: masterKey.key, now,
+      testToken: (s) => testCredentialToken(s, { ca }),
+      diagnose: (error) => diagnose(error),
+    });
+    deps.credentialRotation = rotation;
     const app = createApp(deps, { admin: o.admin ?? createAdminApp });
 
     const refreshSettings = () => {

@@ -65,6 +65,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** Every credential's expiry status, most urgent first (issue 17): banner, /readyz, metric. */
   credentialExpiry?: () => CredentialExpiryStatus[];
-  /** Two live credentials per app registration and the rotation between them (issue 17 item 3). */
+  /** Credential rotation (issue 17 item 3): two live credentials, add → test → promote → remove. */
   credentialRotation?: CredentialRotation;
+  /** Failovers to a secondary credential so far, per credential name (the metric). */
+  credentialFailovers?: () => Record<string, number>;
 }
