@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createAdminApp } from '../../src/admin/index.js';
 import { MailgateError } from '../../src/core/errors.js';
-import type { CredentialRotation, CredentialRotationView, CredentialSlotView } from '../../src/service/settings/credential-rotation-service.js';
+import { CredentialNotFoundError, type CredentialRotation, type CredentialRotationView, type CredentialSlotView } from '../../src/service/settings/credential-rotation-service.js';
 import { appClient, startAdmin, type AdminClient, type AdminCtx } from './helpers.js';
 
 const CLIENT = '3cc0b6a1-1111-4222-8333-444455556666';
@@ -41,8 +41,8 @@ class FakeRotation implements CredentialRotation {
 
   #must(name: string): CredentialRotationView {
     const v = this.views.get(name);
-    if (!v) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `no credential named "${name}"` });
-    if (v.readOnly) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `credential "${name}" is read-only` });
+    if (!v) throw new CredentialNotFoundError(`No credential named "${name}"`);
+    if (v.readOnly) throw new MailgateError({ code: 'CREDENTIAL_READ_ONLY', phase: 'settings', message: `credential "${name}" is read-only` });
     return v;
   }
 
@@ -55,7 +55,7 @@ class FakeRotation implements CredentialRotation {
   async addSecondary(name: string, input: { clientSecret?: string; clientCertificate?: string; clientSecretExpires?: string }, actor: string): Promise<CredentialRotationView> {
     this.calls.push({ op: 'add', name, arg: { ...input, actor } });
     const v = this.#must(name);
-    if (v.secondary) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `${name} has a secondary already: remove it first` });
+    if (v.secondary) throw new MailgateError({ code: 'ROTATION_STEP_INVALID', phase: 'settings', message: `${name} has a secondary already: remove it first` });
     if (input.clientSecretExpires && !/^\d{4}-\d{2}-\d{2}/.test(input.clientSecretExpires)) {
       throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: 'invalid', problems: [{ key: 'clientSecretExpires', message: 'clientSecretExpires: must be a date such as 2027-06-01' }] });
     }
@@ -66,15 +66,15 @@ class FakeRotation implements CredentialRotation {
     this.calls.push({ op: 'test', name, arg: { slot, actor } });
     const v = this.#must(name);
     const s = v[slot];
-    if (!s) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `${name} has no ${slot}: add one first` });
+    if (!s) throw new MailgateError({ code: 'ROTATION_STEP_INVALID', phase: 'settings', message: `${name} has no ${slot}: add one first` });
     s.lastTest = { at: new Date(this.#clock).toISOString(), ok: this.nextTest.ok, code: this.nextTest.code, summary: this.nextTest.summary };
     return this.nextTest;
   }
   async promote(name: string, actor: string, options?: { force?: boolean }): Promise<CredentialRotationView> {
     this.calls.push({ op: 'promote', name, arg: { actor, ...options } });
     const v = this.#must(name);
-    if (!v.secondary) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `${name} has no secondary to make primary` });
-    if (!options?.force && !v.secondary.lastTest?.ok) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: `Test the secondary of ${name} first (or force it).` });
+    if (!v.secondary) throw new MailgateError({ code: 'ROTATION_STEP_INVALID', phase: 'settings', message: `${name} has no secondary to make primary` });
+    if (!options?.force && !v.secondary.lastTest?.ok) throw new MailgateError({ code: 'ROTATION_STEP_INVALID', phase: 'settings', message: `Test the secondary of ${name} first (or force it).` });
     [v.primary, v.secondary] = [v.secondary, v.primary];
     return v;
   }

@@ -82,6 +82,8 @@ const ORDER: readonly StepId[] = ['add', 'test', 'promote', 'remove'];
 
 function when(text: string | undefined): SafeHtml {
   if (!text) return html`<span class="muted">—</span>`;
+  // A date without a time (a secret's expiry as typed): shown as the date it is.
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return html`<time datetime="${text}">${text}</time>`;
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? timeTag(ms) : html`${text}`;
 }

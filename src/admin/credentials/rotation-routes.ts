@@ -66,6 +66,9 @@ function unavailable(a: Admin, c: AdminContext): Response {
   return renderPage(a, c, { title: 'Rotate a credential', active: 'senders', status: 501, body: html`<p class="notice">Credential rotation is not available in this service. <a href="${a.url('/senders')}">Go to the Senders</a>.</p>` });
 }
 
+/** A summary as a sentence (ending with a full stop). */
+const sentence = (t: string) => (/[.!?]$/.test(t.trim()) ? t.trim() : `${t.trim()}.`);
+
 function slotName(v: CredentialRotationView): string {
   return v.secondary?.kind === 'certificate' ? 'certificate' : 'secret';
 }
@@ -186,7 +189,7 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
     const after = svc.get(view.name) ?? view;
     if (r.ok) {
       const next = slot === 'secondary' && !promoted(after) ? ' Next: make it primary.' : '';
-      flash(c, 'success', `The ${slot} ${slotName(after)} of ${view.name} passed the test${r.summary ? `: ${r.summary}` : '.'}${next}`);
+      flash(c, 'success', `The ${slot} ${slotName(after)} of ${view.name} passed the test${r.summary ? `: ${sentence(r.summary)}` : '.'}${next}`);
       return redirect(c, backUrl(a, back, view.name));
     }
     // A failure is shown with its diagnosis and fixes on the panel's own page (a redirect would lose them).
