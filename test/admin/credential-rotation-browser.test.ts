@@ -119,6 +119,13 @@ describe('admin page in Chromium: a credential rotation', { skip: SKIP_REASON },
     assert.match(await panel.locator('tr[data-slot="primary"]').innerText(), /Nw7/);
     assert.equal(await panel.locator('li[data-step="remove"]').getAttribute('aria-current'), 'step');
 
+    // On a phone the panel stacks and nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(sideways <= 1, `the Email Settings page with the Rotate panel scrolls sideways on a phone by ${sideways}px`);
+    await panel.screenshot({ path: join(SHOTS, '17-rotation-panel-phone.png') });
+    await page.setViewportSize({ width: 1366, height: 900 });
+
     // 4. Remove the old one: the confirmation dialog first (dismissed: nothing happens), then accepted.
     page.off('dialog', unexpectedDialog);
     const asked: string[] = [];

@@ -303,3 +303,74 @@ describe('admin page: credential rotation', () => {
     assert.match(settings.text, /<input type="date" id="modern-clientSecretExpires" name="clientSecretExpires"/);
   });
 });
+
+describe('admin page: credential rotation on the real rotation service (a stored credential)', () => {
+  let ctx: AdminCtx;
+  let client: AdminClient;
+  const OLD = 'Fab~old-stored-secret_0123456789';
+  before(async () => {
+    ctx = await startAdmin({ env: { MAILGATE_CLIENT_ID: CLIENT, MAILGATE_TENANT_ID: 'contoso.onmicrosoft.com', MAILGATE_CLIENT_SECRET: 'rotation-real-default-secret', MAILGATE_AUTHORIZED_FROM: 'noreply@contoso.com' } });
+    client = appClient(ctx);
+    assert.equal((await client.login()).status, 303);
+    const r = await ctx.svc.deps.senders!.putCredential({ name: 'fabrikam', tenantId: 'fabrikam.onmicrosoft.com', clientId: CLIENT, clientSecret: OLD, clientSecretExpires: '2027-02-01' }, 'admin', { create: true });
+    assert.ok(r.ok, JSON.stringify(r));
+  });
+  after(async () => {
+    await ctx.stop();
+  });
+
+  it('adds, refuses out-of-order steps with the service\'s explanation, forces, removes; the environment\'s default is read-only', async () => {
+    const rot = ctx.svc.deps.credentialRotation!;
+    assert.ok(rot, 'the service hands the admin page its rotation service');
+    const list = await client.get('/admin/senders');
+    const p = panel(list.text, 'fabrikam');
+    assert.match(p, /data-source="stored"/);
+    assert.match(p, /<tr data-slot="primary" data-active>[\s\S]*?2027-02-01[\s\S]*?<code>Fab<\/code>/);
+    // The default credential comes from environment variables: state only, no forms.
+    const d = panel(list.text, 'default');
+    assert.match(d, /data-source="environment"/);
+    assert.doesNotMatch(d, /<form/);
+    // A certificate's expiry is its own: the service's problem is shown at the date field.
+    const pem = await client.post('/admin/rotation/secondary', { name: 'fabrikam', back: 'senders', clientCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----', clientSecretExpires: '2028-01-01' });
+    assert.equal(pem.status, 422);
+    assert.match(pem.text, /id="rotate-fabrikam-clientSecretExpires-error"[^>]*>[\s\S]*?is for a client secret/);
+    assert.equal(rot.get('fabrikam')!.secondary, null);
+    // 1. Add.
+    const add = await client.post('/admin/rotation/secondary', { name: 'fabrikam', back: 'senders', clientSecret: NEW_SECRET, clientSecretExpires: '2028-01-01' });
+    assert.equal(add.status, 303);
+    let v = rot.get('fabrikam')!;
+    assert.equal(v.secondary?.hint, 'Rot');
+    assert.equal(v.secondary?.expires, '2028-01-01');
+    let page = await client.get(add.location!);
+    assert.ok(!page.text.includes(NEW_SECRET) && !page.text.includes(OLD), 'no secret on the page');
+    // Out of order: a second secondary, and promoting the untested one.
+    const again = await client.post('/admin/rotation/secondary', { name: 'fabrikam', back: 'senders', clientSecret: 'Another~secret-value_0123456789' });
+    assert.equal(again.status, 303);
+    page = await client.get(again.location!);
+    assert.match(page.text, /<div class="flash flash-error" role="alert">The credential has a secondary already \(remove it before adding another\): [^<]+<\/div>/);
+    const early = await client.post('/admin/rotation/promote', { name: 'fabrikam', back: 'senders' });
+    page = await client.get(early.location!);
+    assert.match(page.text, /<div class="flash flash-error" role="alert">The secondary was not tested: test the secondary/);
+    assert.equal(rot.get('fabrikam')!.primary?.hint, 'Fab', 'unchanged');
+    // 3. Forced, after the confirmation.
+    const forced = await client.post('/admin/rotation/promote', { name: 'fabrikam', back: 'senders', force: 'yes', confirmed: 'yes' });
+    assert.equal(forced.status, 303);
+    v = rot.get('fabrikam')!;
+    assert.equal(v.primary?.hint, 'Rot');
+    assert.equal(v.secondary?.hint, 'Fab');
+    page = await client.get(forced.location!);
+    assert.match(panel(page.text, 'fabrikam'), /data-step="remove" aria-current="step"[\s\S]*?Remove the old one…/);
+    // 4. Remove the old one.
+    const removed = await client.post('/admin/rotation/remove', { name: 'fabrikam', back: 'senders', confirmed: 'yes' });
+    assert.equal(removed.status, 303);
+    assert.equal(rot.get('fabrikam')!.secondary, null);
+    page = await client.get(removed.location!);
+    assert.match(page.text, /The old credential of fabrikam was removed\. Delete it in Entra too\./);
+    // Read-only: a forged POST for the environment's credential is refused with the service's reason.
+    const forged = await client.post('/admin/rotation/secondary', { name: 'default', back: 'settings', clientSecret: NEW_SECRET });
+    assert.equal(forged.status, 303);
+    page = await client.get('/admin/settings');
+    assert.match(page.text, /The credential default is set by environment variables: rotate it there\./);
+    assert.ok(!ctx.logs.lines.some((l) => l.includes(NEW_SECRET) || l.includes(OLD)), 'no secret in the log');
+  });
+});

@@ -124,6 +124,7 @@ details.advanced > summary, details.more > summary { cursor: pointer; font-weigh
 .step-current { border-left-color: var(--accent); }
 .rotation-steps h4 { margin: 0 0 0.5rem; }
 details.rotation-wrap { margin: 0 0 0.75rem; }
+.rotation-slots time { white-space: nowrap; }
 details.rotation-wrap > summary { cursor: pointer; padding: 0.5rem 0; }
 .step-head { display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; align-items: baseline; }
 .step-head h3 { margin: 0; }

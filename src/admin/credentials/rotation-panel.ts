@@ -113,7 +113,7 @@ function slotRow(v: CredentialRotationView, slot: 'primary' | 'secondary'): Safe
     <th scope="row">${label}</th>
     <td data-label="Kind">${KIND_TEXT[s.kind]}</td>
     <td data-label="Expires">${s.expires ? when(s.expires) : html`<span class="muted">Unknown${s.kind === 'secret' ? ' (enter "Client Secret expires")' : ''}</span>`}</td>
-    <td data-label="Identifies as">${identity(s)}</td>
+    <td data-label="Identity">${identity(s)}</td>
     <td data-label="Added">${when(s.addedAt)}</td>
     <td data-label="Last test" data-last-test>${lastTest(s)}</td>
     <td data-label="In use">${inUse ? html`<span class="badge badge-pass">in use</span>` : html`<span class="muted">standby</span>`}</td>
@@ -180,7 +180,7 @@ function steps(a: Admin, p: RotationPanelInput, v: CredentialRotationView): Safe
     <details class="more"${e.clientCertificate ? html` open` : ''}><summary>Or a certificate instead of a secret</summary>
     ${textControl({ id: `${id}-clientCertificate`, name: 'clientCertificate', label: 'New certificate and private key (PEM)', multiline: true, value: '', spellcheck: false, hint: 'Write-only, stored encrypted. mailgate cert create writes it as client.pem.', error: e.clientCertificate })}
     </details>
-    ${textControl({ id: `${id}-clientSecretExpires`, name: 'clientSecretExpires', label: 'Client Secret expires', type: dateInputType(expires), value: expires, maxlength: 40, hint: 'the date shown next to the secret in Entra\'s Certificates & secrets', error: e.clientSecretExpires })}
+    ${textControl({ id: `${id}-clientSecretExpires`, name: 'clientSecretExpires', label: 'Client Secret expires', type: dateInputType(expires), value: expires, maxlength: 40, hint: 'Optional: the date shown next to the secret in Entra\'s Certificates & secrets. Not for a certificate: its own date is read from it.', error: e.clientSecretExpires })}
     <div class="actions"><button type="submit" class="button">Add as secondary</button></div>
   </form>`;
 
@@ -231,7 +231,7 @@ export function rotationPanel(a: Admin, v: CredentialRotationView, p: RotationPa
   ${heading(level, `${id}-heading`, `Rotate ${v.name}`)}
   ${v.failover ? html`<p class="notice" role="alert" data-failover>Entra refused the primary credential (<code>${v.failover.code}</code>) at ${when(v.failover.at)}: Mailgate is using the secondary. Replace the primary: ${v.readOnly ? 'where the credential is configured (see below).' : 'add a new credential once the old one is removed, or make the secondary the primary.'}</p>` : ''}
   <div class="table-wrap"><table class="data stack rotation-slots">
-    <thead><tr><th scope="col">Slot</th><th scope="col">Kind</th><th scope="col">Expires</th><th scope="col">Identifies as</th><th scope="col">Added</th><th scope="col">Last test</th><th scope="col">In use</th></tr></thead>
+    <thead><tr><th scope="col">Slot</th><th scope="col">Kind</th><th scope="col">Expires</th><th scope="col">Identity</th><th scope="col">Added</th><th scope="col">Last test</th><th scope="col">In use</th></tr></thead>
     <tbody>${slotRow(v, 'primary')}${slotRow(v, 'secondary')}</tbody>
   </table></div>
   ${p.result ? testResultBox(p.result) : ''}

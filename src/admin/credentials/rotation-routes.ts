@@ -164,9 +164,9 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
         return redirect(c, backUrl(a, back, view.name));
       } catch (error) {
         const e = explained(error);
-        if (!e) throw error;
-        if (e.problems.length) for (const p of e.problems) errors[fieldOf(p.key)] ??= p.message;
-        else errors['_'] = e.message;
+        // A step refused by the flow (a secondary exists already, read-only, gone): explained in the flash.
+        if (!e?.problems.length) return refused(c, error, back, view.name, 'add');
+        for (const p of e.problems) errors[fieldOf(p.key)] ??= p.message;
       }
     }
     a.deps.logger.info({ credential: view.name, fields: Object.keys(errors) }, 'admin page: secondary credential not added');
