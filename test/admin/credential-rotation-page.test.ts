@@ -374,3 +374,30 @@ describe('admin page: credential rotation on the real rotation service (a stored
     assert.ok(!ctx.logs.lines.some((l) => l.includes(NEW_SECRET) || l.includes(OLD)), 'no secret in the log');
   });
 });
+
+describe('admin page: the Email Settings with a secondary credential', () => {
+  let ctx: AdminCtx;
+  let client: AdminClient;
+  before(async () => {
+    ctx = await startAdmin();
+    client = appClient(ctx);
+    assert.equal((await client.login()).status, 303);
+    const saved = await ctx.svc.deps.settings.update({ useModernAuth: 'true', clientId: CLIENT, tenantId: 'contoso.onmicrosoft.com', clientSecret: 'Stored~primary-secret_0123456789', authorizedFrom: 'noreply@contoso.com' }, 'admin');
+    assert.ok(saved.ok, JSON.stringify(saved));
+    await ctx.svc.deps.credentialRotation!.addSecondary('default', { clientSecret: NEW_SECRET }, 'admin');
+  });
+  after(async () => {
+    await ctx.stop();
+  });
+
+  it('moving the SMTP host while a secondary exists is refused, pointing at the Rotate panel that removes it', async () => {
+    const page = await client.get('/admin/settings');
+    assert.match(panel(page.text, 'default'), /data-source="settings"[\s\S]*?<tr data-slot="secondary">[\s\S]*?<code>Rot<\/code>/);
+    const r = await client.post('/admin/settings', { useModernAuth: 'true', smtpHost: 'smtp.elsewhere.example', clientSecret: 'Moved~primary-secret_0123456789' });
+    assert.equal(r.status, 422);
+    assert.match(r.text, /<a href="#rotate-default">[^<]*secondary credential[^<]*On this page: &quot;Remove the secondary&quot; in the Rotate panel below\.<\/a>/);
+    assert.match(r.text, /<section class="panel rotation" id="rotate-default"/, 'the panel is on the page it links to');
+    assert.ok(!r.text.includes(NEW_SECRET) && !r.text.includes('Moved~primary'), 'no secret on the page');
+    assert.equal(ctx.svc.deps.settings.view().values.smtpHost, 'smtp.office365.com', 'nothing saved');
+  });
+});

@@ -242,6 +242,8 @@ function summaryItems(ctx: Ctx, problems: readonly Problem[], modern: boolean): 
     if (!key) return { message: p.message };
     const section: Section = ADVANCED.includes(key) ? 'adv' : modern ? 'modern' : 'basic';
     const envSet = ctx.view.sources[key] === 'env';
+    // The secondary credential is not a field of this form: its problems link to the Rotate panel below it.
+    if (FIELD_BY_KEY[key].rotation && !envSet) return { fieldId: 'rotate-default', message: `${inlineMessage(p)} On this page: "Remove the secondary" in the Rotate panel below.` };
     return { fieldId: visible.has(key) ? fieldId(section, key) : undefined, message: `${inlineMessage(p)}${envSet ? ` (set by ${FIELD_BY_KEY[key].env})` : ''}` };
   });
 }
