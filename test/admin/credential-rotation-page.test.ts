@@ -136,6 +136,14 @@ describe('admin page: credential rotation', () => {
     assert.deepEqual(fake.calls, []);
   });
 
+  it('refuses a step form over 64 KB before reading it (413)', async () => {
+    await client.get('/admin/senders');
+    const big = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(70_000)}\n-----END CERTIFICATE-----`;
+    const r = await client.post('/admin/rotation/secondary', { name: 'fabrikam', back: 'senders', clientCertificate: big });
+    assert.equal(r.status, 413);
+    assert.deepEqual(fake.calls, []);
+  });
+
   it('takes the whole rotation step by step: add → test → make primary → remove the old one, each a redirect with a flash', async () => {
     await client.get('/admin/senders');
     // 1. Add the new secret as secondary.
