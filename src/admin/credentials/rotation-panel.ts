@@ -229,7 +229,7 @@ export function rotationPanel(a: Admin, v: CredentialRotationView, p: RotationPa
   const level = p.headingLevel ?? 3;
   return html`<section class="panel rotation" id="${id}" data-rotation="${v.name}" data-source="${v.source}" aria-labelledby="${id}-heading">
   ${heading(level, `${id}-heading`, `Rotate ${v.name}`)}
-  ${v.failover ? html`<p class="notice" role="alert" data-failover>Entra refused the primary credential (<code>${v.failover.code}</code>) at ${when(v.failover.at)}: Mailgate is using the secondary. Replace the primary: ${v.readOnly ? 'where the credential is configured (see below).' : 'add a new credential once the old one is removed, or make the secondary the primary.'}</p>` : ''}
+  ${v.failover ? html`<p class="notice" role="alert" data-failover>Entra refused the primary credential (<code>${v.failover.code}</code>) at ${when(v.failover.at)}: Mailgate is using the secondary. ${v.readOnly ? 'Swap the two where the credential is configured (see below), then replace the refused one.' : 'Test the secondary and make it primary (steps 2 and 3), then remove the refused one and add its replacement as the new secondary.'}</p>` : ''}
   <div class="table-wrap"><table class="data stack rotation-slots">
     <thead><tr><th scope="col">Slot</th><th scope="col">Kind</th><th scope="col">Expires</th><th scope="col">Identity</th><th scope="col">Added</th><th scope="col">Last test</th><th scope="col">In use</th></tr></thead>
     <tbody>${slotRow(v, 'primary')}${slotRow(v, 'secondary')}</tbody>
