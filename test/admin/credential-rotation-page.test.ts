@@ -381,6 +381,19 @@ describe('admin page: credential rotation on the real rotation service (a stored
     assert.match(page.text, /The credential default is set by environment variables: rotate it there\./);
     assert.ok(!ctx.logs.lines.some((l) => l.includes(NEW_SECRET) || l.includes(OLD)), 'no secret in the log');
   });
+
+  it('editing a credential keeps its secondary; moving its destination first needs the secondary removed (the form says where)', async () => {
+    const rot = ctx.svc.deps.credentialRotation!;
+    await rot.addSecondary('fabrikam', { clientSecret: 'Third~secret-value_0123456789' }, 'admin');
+    const base = { mode: 'update', name: 'fabrikam', cloud: 'global', tenantId: 'fabrikam.onmicrosoft.com', clientId: CLIENT, clientSecretExpires: '2028-01-01' };
+    const kept = await client.post('/admin/senders/credential', base);
+    assert.equal(kept.status, 303);
+    assert.equal(rot.get('fabrikam')!.secondary?.hint, 'Thi', 'the secondary is kept by an ordinary edit');
+    const moved = await client.post('/admin/senders/credential', { ...base, smtpHost: 'smtp.elsewhere.example', clientSecret: 'Moved~secret-value_0123456789' });
+    assert.equal(moved.status, 422);
+    assert.match(moved.text, /secondary: changing [^<]*On this admin page: &quot;Remove the secondary…&quot; in the credential&#39;s Rotate panel on the Senders tab\./);
+    assert.equal(ctx.svc.deps.senders!.credentials().find((c) => c.name === 'fabrikam')?.smtpHost, undefined, 'nothing saved');
+  });
 });
 
 describe('admin page: the Email Settings with a secondary credential', () => {

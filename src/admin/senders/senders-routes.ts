@@ -422,6 +422,8 @@ export function sendersRoutes(a: Admin): Hono<AdminEnv> {
       return redirect(c, a.url('/senders'));
     }
     const errors = { ...problems, ...problemsByKey(r) };
+    // The secondary credential is not a field of this form: say where it is removed.
+    if (errors.secondary) errors.secondary += ' On this admin page: "Remove the secondary…" in the credential\'s Rotate panel on the Senders tab.';
     a.deps.logger.info({ credential: form.name, status: r.status }, 'admin page: credential not saved');
     return create ? listPage(a, c, svc, { credential: { form, errors } }, r.status) : editCredentialPage(a, c, form, errors, r.status);
   });
