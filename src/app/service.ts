@@ -504,7 +504,7 @@ function notOwnedSenders(ownership: MailboxOwnership, list: readonly { address: 
  * single-sender variables. Its first sender is the default sender: the Email Settings see it
  * as environment values (read-only on the page, as environment values are).
  */
-async function loadConfigFile(env: Record<string, string | undefined>): Promise<{ file?: SendersConfig; settingsEnv: Record<string, string | undefined> }> {
+export async function loadConfigFile(env: Record<string, string | undefined>): Promise<{ file?: SendersConfig; settingsEnv: Record<string, string | undefined> }> {
   const path = env.MAILGATE_CONFIG?.trim();
   if (!path) return { settingsEnv: env };
   const conflicts = singleSenderEnvConflicts(env);
