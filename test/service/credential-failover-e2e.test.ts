@@ -2,8 +2,8 @@
  * "The primary expires mid-burst" (issue 17 item 3), end to end: the real service (SQLite,
  * HTTP, the delivery thread with its token cache) against the emulator, which issues short-lived
  * tokens (4 s, so the cache asks again during the burst, as it would every hour) and holds two
- * secrets of the app. The secondary is added through the API and tested; a burst of messages
- * starts; in the middle the emulator expires the primary (its admin API). Asserted: every
+ * secrets of the app. A burst of messages starts with the primary alone; the secondary is added
+ * through the API and tested while it runs; in the middle the emulator expires the primary (its admin API). Asserted: every
  * message sent, none failed, none retried (the switch costs no attempt); the `warn` line
  * "primary credential refused: AADSTS7000222; using the secondary"; the alert email delivered to
  * the emulator's mailbox; the metric and the rotation view (active: secondary); no secret in the log.
@@ -46,8 +46,6 @@ describe('credential failover, end to end', () => {
         tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret, authorizedFrom: built.authorizedFrom,
       });
       assert.equal(saved.status, 200, saved.text);
-      assert.equal((await api('POST', '/api/v1/credentials/default/secondary', { clientSecret: SECOND })).status, 201);
-      assert.equal((await api('POST', '/api/v1/credentials/default/test', { slot: 'secondary' })).json.ok, true);
 
       let n = 0;
       const submit = async (count: number) => {
@@ -62,6 +60,10 @@ describe('credential failover, end to end', () => {
       await submit(20);
       await waitFor(async () => (await sent()) >= 10, 30_000, 'the first messages sent with the primary');
       assert.equal(svc.deps.credentialRotation!.get('default')!.active, 'primary');
+      // The secondary is added while the service runs (its token provider is rebuilt with it).
+      assert.equal((await api('POST', '/api/v1/credentials/default/secondary', { clientSecret: SECOND })).status, 201);
+      assert.equal((await api('POST', '/api/v1/credentials/default/test', { slot: 'secondary' })).json.ok, true);
+      await submit(5);
 
       // The primary expires now; the cached token (4 s) runs out during the rest of the burst.
       const expired = await httpsRequest(`${emulator.admin}/credentials/expire`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appId: built.clientId, secretId: built.secretId }), ca: emulator.caPem });
