@@ -197,3 +197,45 @@ describe('credential rotation API', () => {
     }
   });
 });
+
+describe('credential rotation with MAILGATE_CONFIG', () => {
+  it('a file credential\'s secondary (references) is used and shown; rotation steps answer 409 credential-read-only', async () => {
+    const built = buildTenantState({});
+    const t = tempDir('mailgate-rotation-file-');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const path = join(t.dir, 'mailgate.yaml');
+    writeFileSync(path, `credentials:
+  - name: contoso
+    tenantId: ${built.tenantId}
+    clientId: ${built.clientId}
+    clientSecret: env:CONTOSO_SECRET
+    secondary:
+      clientSecret: env:CONTOSO_SECRET_NEXT
+      clientSecretExpires: 2028-02-01
+senders:
+  - address: ${built.authorizedFrom}
+    credential: contoso
+`);
+    const s = await setup({ MAILGATE_CONFIG: path, CONTOSO_SECRET: 'file-primary-secret-value-0123456789', CONTOSO_SECRET_NEXT: 'file-secondary-secret-value-012345' });
+    try {
+      const view = await s.api('GET', '/api/v1/credentials/contoso/rotation');
+      assert.equal(view.status, 200, view.text);
+      assert.deepEqual([view.json.source, view.json.readOnly, view.json.secondary.kind, view.json.secondary.expires], ['file', true, 'secret', '2028-02-01']);
+      // The default sender's settings carry the secondary (so the token provider can fail over).
+      assert.equal(s.svc.settings.settings()!.clientSecretSecondary!.reveal(), 'file-secondary-secret-value-012345');
+      const add = await s.api('POST', '/api/v1/credentials/contoso/secondary', { clientSecret: NEW_SECRET });
+      assert.equal(add.status, 409);
+      assert.equal(add.json.type, 'urn:mailgate:problem:credential-read-only');
+      assert.match(add.json.detail, /MAILGATE_CONFIG/);
+      assert.equal((await s.api('POST', '/api/v1/credentials/contoso/promote', { force: true })).status, 409);
+      const exported = JSON.stringify(s.svc.deps.senders!.exportConfig());
+      assert.match(exported, /"secondary":\{"clientSecret":"env:CONTOSO_SECRET_NEXT"/);
+      assert.ok(!exported.includes('file-secondary-secret-value'));
+      assert.ok(!view.text.includes('file-secondary-secret-value'));
+    } finally {
+      await s.close();
+      t.remove();
+    }
+  });
+});

@@ -315,7 +315,7 @@ export class CredentialRotationService implements CredentialRotation {
    * name and whether this is news (first report for these values), or undefined when no
    * credential has these values any more.
    */
-  recordFailover(settings: EmailSettings, event: { code: string; at: number }): { name: string; first: boolean } | undefined {
+  recordFailover(settings: EmailSettings, event: { code: string; at: number }): { name: string; first: boolean; fingerprint: string } | undefined {
     const values = settings as unknown as Record<string, unknown>;
     const primary = slotOf(values, 'primary');
     if (!primary) return undefined;
@@ -329,7 +329,7 @@ export class CredentialRotationService implements CredentialRotation {
       const before = this.#failovers.get(key);
       const first = !before || before.fp !== fp;
       if (first) this.#failovers.set(key, { at: event.at, code: event.code, fp });
-      return { name: e.name, first };
+      return { name: e.name, first, fingerprint: fp };
     }
     return undefined;
   }

@@ -252,6 +252,9 @@ export class SendersService {
       for (const k of ['cloud', 'tenantId', 'clientId', 'clientSecretExpires', 'authorityHost', 'smtpHost', 'smtpPort', 'graphEndpoint'] as const) if (def[k] !== undefined && def[k] !== '') c[k] = k === 'smtpPort' ? Number(def[k]) : def[k];
       if (def.clientCertificatePath) c.clientCertificate = `file:${String(def.clientCertificatePath)}`;
       if (def.clientSecret || def.clientCertificatePem) omitted.push(`credentials[0] (${DEFAULT_CREDENTIAL}): its ${def.clientSecret ? 'client secret' : 'certificate'} is stored encrypted and is not exported; add clientSecret: env:NAME or clientCertificate: file:/path`);
+      // The secondary (rotation): a certificate file as its reference; stored values are left out.
+      if (def.clientCertificatePathSecondary) c.secondary = { clientCertificate: `file:${String(def.clientCertificatePathSecondary)}`, ...(def.clientSecretExpiresSecondary ? { clientSecretExpires: def.clientSecretExpiresSecondary } : {}) };
+      if (def.clientSecretSecondary || def.clientCertificatePemSecondary) omitted.push(`credentials[0] (${DEFAULT_CREDENTIAL}): its secondary ${def.clientSecretSecondary ? 'client secret' : 'certificate'} is stored encrypted and is not exported; add secondary: { clientSecret: env:NAME } or { clientCertificate: file:/path }`);
       credentials.push(c);
     }
     for (const sc of this.#doc.credentials) {
