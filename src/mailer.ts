@@ -19,6 +19,7 @@ import { requestEntraToken } from './auth/entra-token-source.js';
 import { decodeTokenClaims } from './auth/jwt-claims.js';
 import { ResourceTokenProvider } from './auth/resource-token-provider.js';
 import { CachingTokenProvider } from './auth/token-provider.js';
+import { CredentialFailover, type FailoverEvent } from './auth/credential-failover.js';
 import { composeMessage } from './transport/compose-message.js';
 import { SmtpPool, type Authenticator } from './transport/smtp-pool.js';
 import { GraphTransport } from './transport/graph/graph-transport.js';
@@ -46,6 +47,8 @@ export interface MailerDeps {
   localAddress?: string;
   /** SMTP PIPELINING/CHUNKING when the server offers them (default true; `MAILGATE_SMTP_PIPELINING`). */
   pipelining?: boolean;
+  /** The token provider switched to the secondary credential (issue 17): called once per switch. */
+  onCredentialFailover?: (event: FailoverEvent) => void;
 }
 
 export interface MailgateMailer extends Mailer {
@@ -60,7 +63,7 @@ export interface MailgateMailer extends Mailer {
  * Build the token provider for modern-auth settings (one per credential), with one cache entry
  * per resource: `getToken()` serves the SMTP scope, `forResource(graphScope)` Graph's.
  */
-export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDeps, 'ca' | 'clock' | 'tokenRetry' | 'logger'> = {}): ResourceTokenProvider {
+export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDeps, 'ca' | 'clock' | 'tokenRetry' | 'logger' | 'onCredentialFailover'> = {}): ResourceTokenProvider {
   if (!settings.clientId || !settings.tenantId) {
     throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: 'Modern authentication needs the client ID and the tenant ID' });
   }
@@ -68,23 +71,49 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
   if (settings.clientCertificatePem || settings.clientCertificatePath) {
     certificate = loadClientCertificate({ path: settings.clientCertificatePath, pem: settings.clientCertificatePem });
   }
+  // The secondary credential (issue 17): loaded when first needed, so a bad secondary never
+  // stops the primary from working (the rotation's Test step reports it).
+  const hasSecondary = Boolean(settings.clientSecretSecondary || settings.clientCertificatePemSecondary || settings.clientCertificatePathSecondary);
+  let secondaryCertificate: ClientCertificate | undefined;
+  const secondary = (): { clientSecret?: EmailSettings['clientSecret']; certificate?: ClientCertificate } => {
+    if (settings.clientCertificatePemSecondary || settings.clientCertificatePathSecondary) {
+      secondaryCertificate ??= loadClientCertificate({ path: settings.clientCertificatePathSecondary, pem: settings.clientCertificatePemSecondary });
+      return { certificate: secondaryCertificate };
+    }
+    return { clientSecret: settings.clientSecretSecondary };
+  };
+  // One failover state per credential, shared by its resources (Outlook, Graph).
+  const failover = new CredentialFailover({ hasSecondary, onFailover: deps.onCredentialFailover, ...(deps.clock ? { now: () => deps.clock!.now() } : {}) });
   const { clientId, tenantId } = settings;
   return new ResourceTokenProvider(settings.scope, (scope) => new CachingTokenProvider({
-    fetchToken: () =>
-      requestEntraToken({
+    fetchToken: () => failover.request((slot) => {
+      const credential = slot === 'primary' ? { clientSecret: certificate ? undefined : settings.clientSecret, certificate } : secondary();
+      return requestEntraToken({
         authorityHost: settings.authorityHost,
         tenantId,
         clientId,
         scope,
-        clientSecret: certificate ? undefined : settings.clientSecret,
-        certificate,
+        ...credential,
         ca: deps.ca,
-      }),
+      });
+    }),
     refreshMarginMs: settings.tokenRefreshMarginSeconds * 1000,
     clock: deps.clock,
     ...deps.tokenRetry,
     onRequest: (o) => deps.logger?.debug({ event: 'token_request', ok: o.ok, code: o.code, attempt: o.attempt, tenantId, clientId, scope }, 'token request'),
   }));
+}
+
+/**
+ * One real, uncached token request with the settings' primary credential alone (no retry, no
+ * cache, no failover): the rotation's "Test" step (issue 17). Throws the token error.
+ */
+export async function testCredentialToken(settings: EmailSettings, deps: Pick<MailerDeps, 'ca'> = {}): Promise<void> {
+  const alone: EmailSettings = { ...settings };
+  delete alone.clientSecretSecondary;
+  delete alone.clientCertificatePemSecondary;
+  delete alone.clientCertificatePathSecondary;
+  await createTokenProvider(alone, { ca: deps.ca, tokenRetry: { maxAttempts: 1 } }).getToken();
 }
 
 /** Token audiences of Exchange Online (Outlook): never sent to Graph. */

@@ -29,7 +29,7 @@ export interface ControlBase {
 
 export interface TextControl extends ControlBase {
   value?: string;
-  type?: 'text' | 'email' | 'password' | 'url';
+  type?: 'text' | 'email' | 'password' | 'url' | 'date';
   placeholder?: string;
   autocomplete?: string;
   inputmode?: 'text' | 'numeric' | 'email' | 'url';
@@ -61,6 +61,16 @@ export function textControl(c: TextControl): SafeHtml {
   ${input}
   ${c.after}
 </div>`;
+}
+
+/**
+ * The input type for a date that may also be stored as an ISO date-time ("Client Secret
+ * expires" accepts both): a date picker for a plain YYYY-MM-DD (or nothing yet), else text.
+ * Why not always a date input: the browser empties a date input whose value is not a plain date,
+ * and the emptied field would then be submitted and clear the stored expiry.
+ */
+export function dateInputType(value: string): 'date' | 'text' {
+  return value === '' || /^\d{4}-\d{2}-\d{2}$/.test(value) ? 'date' : 'text';
 }
 
 export interface SelectControl extends ControlBase {

@@ -15,6 +15,7 @@
  *   GET  /                                         → /settings
  *   GET  /settings          POST /settings         Email Settings
  *   GET  /senders  (+ /sender, /credential edit and delete)  Senders and credentials
+ *   GET  /rotation?name=    POST /rotation/{secondary,test,promote,remove}  a credential's rotation
  *   GET  /test              POST /test             Send test email
  *   GET  /diagnostics       POST /diagnostics      Run diagnostics
  *   GET  /diagnostics/setup-script.ps1[?oid=]      set-up PowerShell script
@@ -45,6 +46,7 @@ import { diagnosticsRoutes } from './diagnostics/diagnostics-routes.js';
 import { html } from './html.js';
 import { redirect, renderPage } from './layout.js';
 import { messagesRoutes } from './messages/messages-routes.js';
+import { rotationRoutes } from './credentials/rotation-routes.js';
 import { sendersRoutes } from './senders/senders-routes.js';
 import { settingsRoutes } from './settings/settings-routes.js';
 import { testEmailRoutes } from './test-email/test-email-routes.js';
@@ -103,6 +105,7 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
   app.route('/', authRoutes(a));
   app.route('/settings', settingsRoutes(a));
   app.route('/senders', sendersRoutes(a));
+  app.route('/rotation', rotationRoutes(a));
   app.route('/test', testEmailRoutes(a));
   app.route('/diagnostics', diagnosticsRoutes(a));
   app.route('/messages', messagesRoutes(a));

@@ -27,7 +27,7 @@ import { diagnose } from '../core/diagnosis/index.js';
 import type { Problem } from '../core/errors.js';
 import { classifyForRetry } from '../core/retry-policy.js';
 import { addLogSecretSource, createLogger, type Logger } from '../log/logger.js';
-import { createMailer, type MailgateMailer, type MailerDeps } from '../mailer.js';
+import { createMailer, testCredentialToken, type MailgateMailer, type MailerDeps } from '../mailer.js';
 import { resolveAdminPassword, type AdminPassword } from '../service/access/admin-password.js';
 import { scrubText } from '../core/secret.js';
 import { runDoctor } from '../doctor/run-doctor.js';
@@ -60,6 +60,9 @@ import { startRelay, type RelayEvent, type RunningRelay } from '../service/intak
 import { loadRelayTls, type RelayCertificateInfo } from '../service/intake/relay/relay-tls.js';
 import { CredentialExpiryMonitor, TICK_INTERVAL_MS } from '../service/settings/credential-expiry-monitor.js';
 import { readAppCredentials } from '../auth/app-credentials-graph.js';
+import { CredentialRotationService } from '../service/settings/credential-rotation-service.js';
+import { failoverHandler } from '../service/settings/credential-failover-alert.js';
+import type { EmailSettings } from '../core/settings.js';
 
 /** Start-up failed for a reason the operator must fix (bad variable, data dir, master key). */
 export class ServiceStartError extends Error {
@@ -219,11 +222,15 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     const metrics = new ServiceMetrics();
     const build = o.createMailer ?? createMailer;
     const mailerDeps: MailerDeps = { ca, logger, maxConnections: config.maxConnections, pipelining: config.smtpPipelining === 'on', ...o.mailerDeps };
-    const factory: MailerFactory = (s, reuse) => build(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider });
+    const factory: MailerFactory = (s, reuse) => build(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider, onCredentialFailover: (e) => onFailover(s, e) });
     // The delivery worker's mailers live in a worker thread (compose + SMTP on the second
     // core), unless a test injects its own mailer factory or clock, which cannot cross threads.
     const useThread = config.deliveryThread === 'on' && o.worker !== false && config.worker === 'on' && !o.createMailer && !o.mailerDeps?.clock;
-    const thread = useThread ? new DeliveryThread(logger) : undefined;
+    // A token provider switched to a credential's secondary (issue 17): log, metric, alert email.
+    // Set once the rotation service exists (below); reports before that cannot happen (no send yet).
+    let onFailover: (settings: EmailSettings, event: { code: string; at: number }) => void = () => undefined;
+    const failoverCounts: Record<string, number> = {};
+    const thread = useThread ? new DeliveryThread(logger, { onCredentialFailover: (s, e) => onFailover(s, e) }) : undefined;
     const deliveryFactory: MailerFactory = thread ? (s, reuse) => thread.createMailer(s, { ...mailerDeps, tokenProvider: reuse.tokenProvider }) : factory;
     if (thread) closers.push(() => thread.stop());
     const threadReady = thread?.warmUp();
@@ -323,6 +330,15 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
       now: o.credentialClock ?? now,
     });
     deps.credentialExpiry = () => credentials.statuses();
+    // Credential rotation (issue 17 item 3): the steps for the API and the admin page.
+    const rotation = await CredentialRotationService.open({
+      settings, senders, store, masterKey: masterKey.key, now,
+      testToken: (s) => testCredentialToken(s, { ca }),
+      diagnose: (error) => diagnose(error),
+    });
+    deps.credentialRotation = rotation;
+    onFailover = failoverHandler({ rotation, outbox, logger, ...(config.alertTo ? { alertTo: config.alertTo } : {}) }, (name) => (failoverCounts[name] = (failoverCounts[name] ?? 0) + 1));
+    deps.credentialFailovers = () => ({ ...failoverCounts });
     const app = createApp(deps, { admin: o.admin ?? createAdminApp });
 
     const refreshSettings = () => {
@@ -525,7 +541,7 @@ function notOwnedSenders(ownership: MailboxOwnership, list: readonly { address: 
  * single-sender variables. Its first sender is the default sender: the Email Settings see it
  * as environment values (read-only on the page, as environment values are).
  */
-async function loadConfigFile(env: Record<string, string | undefined>): Promise<{ file?: SendersConfig; settingsEnv: Record<string, string | undefined> }> {
+export async function loadConfigFile(env: Record<string, string | undefined>): Promise<{ file?: SendersConfig; settingsEnv: Record<string, string | undefined> }> {
   const path = env.MAILGATE_CONFIG?.trim();
   if (!path) return { settingsEnv: env };
   const conflicts = singleSenderEnvConflicts(env);

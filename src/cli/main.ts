@@ -13,6 +13,7 @@ import { registerSetupScriptCommand } from './commands/setup-script.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerRelayClientCommands } from './commands/relay-client.js';
 import { registerCertCommands } from './commands/cert.js';
+import { registerCredentialCommands } from './commands/credentials.js';
 import { VERSION } from '../version.js';
 
 const program = new Command();
@@ -30,6 +31,7 @@ registerEmulatorCommand(program);
 registerServeCommands(program);
 registerRelayClientCommands(program);
 registerCertCommands(program);
+registerCredentialCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

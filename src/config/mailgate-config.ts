@@ -93,18 +93,29 @@ export async function resolveSecret(ref: string, env: Record<string, string | un
 /** A credential with its secret and certificate resolved (in memory only; never stored or shown). */
 export async function resolveCredential(c: CredentialConfig, env: Record<string, string | undefined>, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
   const problems: Problem[] = [];
-  const { clientSecret, clientCertificate, ...rest } = c;
+  const { clientSecret, clientCertificate, secondary, ...rest } = c;
   const out: ResolvedCredential = { ...rest };
-  if (clientSecret !== undefined) {
-    const r = await resolveSecret(clientSecret, env, `${where}.clientSecret`);
-    if (r.problem) problems.push(r.problem);
-    else out.clientSecret = r.value;
-  }
-  if (clientCertificate !== undefined) {
-    const r = await resolveSecret(clientCertificate, env, `${where}.clientCertificate`);
-    if (r.problem) problems.push(r.problem);
-    else if (r.value && !r.value.includes('-----BEGIN')) problems.push({ key: `${where}.clientCertificate`, message: `${where}.clientCertificate: not PEM text (a certificate and its private key)` });
-    else out.clientCertificatePem = r.value;
+  const slot = async (secret: string | undefined, certificate: string | undefined, at: string, into: { clientSecret?: string; clientCertificatePem?: string }) => {
+    if (secret !== undefined) {
+      const r = await resolveSecret(secret, env, `${at}.clientSecret`);
+      if (r.problem) problems.push(r.problem);
+      else into.clientSecret = r.value;
+    }
+    if (certificate !== undefined) {
+      const r = await resolveSecret(certificate, env, `${at}.clientCertificate`);
+      if (r.problem) problems.push(r.problem);
+      else if (r.value && !r.value.includes('-----BEGIN')) problems.push({ key: `${at}.clientCertificate`, message: `${at}.clientCertificate: not PEM text (a certificate and its private key)` });
+      else into.clientCertificatePem = r.value;
+    }
+  };
+  await slot(clientSecret, clientCertificate, where, out);
+  // The secondary (rotation, issue 17): resolved like the primary; a stored secondary's
+  // encrypted values are decrypted by the caller (service/settings/senders-service.ts).
+  if (secondary) {
+    const sec: NonNullable<ResolvedCredential['secondary']> = {};
+    await slot(secondary.clientSecret, secondary.clientCertificate, `${where}.secondary`, sec);
+    if (secondary.clientSecretExpires !== undefined) sec.clientSecretExpires = secondary.clientSecretExpires;
+    out.secondary = sec;
   }
   return problems.length ? { problems } : { credential: out, problems };
 }

@@ -70,10 +70,16 @@ export const DESTINATIONS: readonly { key: SettingKey; endpoint: boolean; value:
  * Every credential, with the mode that sends it and whether typing it again proves the caller
  * holds it (a path does not: see the header).
  */
-export const CREDENTIALS: readonly { key: SettingKey; mode: 'modern' | 'basic'; proof: 'retype' | 'none' }[] = [
+export const CREDENTIALS: readonly { key: SettingKey; mode: 'modern' | 'basic'; proof: 'retype' | 'none'; secondary?: boolean }[] = [
   { key: 'clientSecret', mode: 'modern', proof: 'retype' },
   { key: 'clientCertificatePem', mode: 'modern', proof: 'retype' },
   { key: 'clientCertificatePath', mode: 'modern', proof: 'none' },
+  // The secondary credential (rotation, issue 17) is a credential too: it would follow the
+  // primary to the new destination (failover), so a move must drop it in the same request
+  // (null) or before; it is added again through the rotation steps, never redirected.
+  { key: 'clientSecretSecondary', mode: 'modern', proof: 'retype', secondary: true },
+  { key: 'clientCertificatePemSecondary', mode: 'modern', proof: 'retype', secondary: true },
+  { key: 'clientCertificatePathSecondary', mode: 'modern', proof: 'none', secondary: true },
   { key: 'smtpPassword', mode: 'basic', proof: 'retype' },
 ];
 
@@ -112,7 +118,9 @@ export function redirectProblems(c: RedirectCheck): Problem[] {
     const f = FIELD_BY_KEY[cred.key];
     const prefix = `${f.label} (${f.key}, ${f.env})`;
     let message: string | undefined;
-    if (c.envKeys.includes(cred.key)) {
+    if (cred.secondary && !c.envKeys.includes(cred.key)) {
+      message = `${prefix} is the secondary credential, which would follow the primary to the new ${where}: remove it in the same request (null) or first (\`mailgate credentials remove NAME\`, DELETE /api/v1/credentials/default/secondary), then add it again.`;
+    } else if (c.envKeys.includes(cred.key)) {
       message = `${prefix} comes from the environment, so it cannot be entered again here: a change of ${where} must be made in the environment as well (${whereEnv}), where the credential is managed.`;
     } else if (cred.proof === 'none') {
       message = `${prefix} names a file on the server, and typing a path again proves nothing (every administrator can read it): to change ${where} here, clear the path and paste the certificate into Client certificate (PEM) or enter a Client Secret in the same request, or set ${whereEnv} in the environment.`;

@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   GRAPH_UNREACHABLE: 'The Microsoft Graph endpoint could not be reached (DNS, refused, TLS) before the request was sent; nothing was sent.',
   GRAPH_OUTCOME_UNKNOWN: 'The sendMail request was sent but no answer came (timeout, connection closed): Graph may have accepted it.',
   GRAPH_TOO_LARGE: 'The message does not fit one Microsoft Graph request (4 MB); nothing was sent.',
+  ROTATION_STEP_INVALID: 'A credential rotation step that the flow does not allow now (add → test → promote → remove); the message says what to do next.',
+  CREDENTIAL_READ_ONLY: 'The credential comes from the environment or MAILGATE_CONFIG; change it there.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -48,6 +48,8 @@ const reference = z.string().refine((s) => SECRET_REFERENCE.test(s), 'must be a 
 const value = z.string().min(1).max(16_384).refine((s) => !/^(env|file):/.test(s), 'must be the secret value (stored encrypted); references (env:, file:) are for the configuration file only');
 const certificateReference = z.string().refine((s) => /^file:\/[^\r\n\0]{1,1000}$/.test(s) || /^env:[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(s), 'must be file:/path/to/cert.pem (or env:NAME holding the PEM), never the PEM itself');
 
+const expires = z.string().max(40).refine((s) => parseExpiryDate(s) !== undefined, 'must be a date such as 2027-06-01 (YYYY-MM-DD, read as 00:00 UTC) or an ISO 8601 date-time such as 2027-06-01T09:30:00Z');
+
 /** One credential. `secrets`: 'reference' (a file: only env:/file:) or 'value' (the API: the value itself, stored encrypted). */
 export function credentialSchema(secrets: SecretMode) {
   const secret = secrets === 'reference' ? reference : value;
@@ -61,7 +63,15 @@ export function credentialSchema(secrets: SecretMode) {
     clientCertificate: cert.optional(),
     // When the client secret expires (Entra shows it next to the secret; it does not tell at
     // token time): optional, the expiry warnings use it (issue 17). Same rule as the setting.
-    clientSecretExpires: z.string().max(40).refine((s) => parseExpiryDate(s) !== undefined, 'must be a date such as 2027-06-01 (YYYY-MM-DD, read as 00:00 UTC) or an ISO 8601 date-time such as 2027-06-01T09:30:00Z').optional(),
+    clientSecretExpires: expires.optional(),
+    // The secondary credential (issue 17, rotation). In a file: references only, like the
+    // primary (read-only: edit the file to rotate). Through the API a secondary is added with
+    // POST /api/v1/credentials/{name}/secondary; here only `null` is taken, which drops it (a
+    // change of a destination must re-enter or drop every credential, the secondary too).
+    secondary: secrets === 'reference'
+      ? z.strictObject({ clientSecret: secret.optional(), clientCertificate: cert.optional(), clientSecretExpires: expires.optional() })
+        .refine((o) => o.clientSecret !== undefined || o.clientCertificate !== undefined, 'needs clientSecret or clientCertificate').optional()
+      : z.null().optional(),
     authorityHost: https.optional(),
     smtpHost: z.string().regex(HOST, 'must be a host name or an IP address').optional(),
     smtpPort: z.number().int().min(1).max(65535).optional(),
@@ -158,16 +168,27 @@ function crossProblems(creds: unknown[], senders: unknown[], known: readonly str
 }
 
 /** A credential whose secret references are resolved (values in memory only). */
-export interface ResolvedCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate'> {
+export interface ResolvedCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate' | 'secondary'> {
   clientSecret?: string;
   /** PEM text (from file: or env:, or the stored value). */
   clientCertificatePem?: string;
   /** A file: certificate's path, when the certificate is read from a file by the mailer. */
   clientCertificatePath?: string;
+  /** The secondary credential (rotation), resolved the same way. */
+  secondary?: ResolvedSlot;
+}
+
+/** One resolved credential slot (values in memory only). */
+export interface ResolvedSlot {
+  clientSecret?: string;
+  clientCertificatePem?: string;
+  clientCertificatePath?: string;
+  clientSecretExpires?: string;
 }
 
 /** The Email Settings keys a credential or a sender decides (the rest comes from `base`). */
-export const IDENTITY_KEYS = ['useModernAuth', 'transport', 'cloud', 'clientId', 'clientSecret', 'clientSecretExpires', 'tenantId', 'authorizedFrom', 'clientCertificatePath', 'clientCertificatePem', 'smtpUsername', 'smtpPassword'] as const;
+export const IDENTITY_KEYS = ['useModernAuth', 'transport', 'cloud', 'clientId', 'clientSecret', 'clientSecretExpires', 'tenantId', 'authorizedFrom', 'clientCertificatePath', 'clientCertificatePem',
+  'clientSecretSecondary', 'clientSecretExpiresSecondary', 'clientCertificatePathSecondary', 'clientCertificatePemSecondary', 'smtpUsername', 'smtpPassword'] as const;
 
 /**
  * The raw Email Settings of one sender: `base` (timeouts, scopes, the environment's endpoint
@@ -189,6 +210,11 @@ export function senderSettings(credential: ResolvedCredential, sender: SenderCon
   if (credential.clientCertificatePem !== undefined) raw.clientCertificatePem = credential.clientCertificatePem;
   if (credential.clientCertificatePath !== undefined) raw.clientCertificatePath = credential.clientCertificatePath;
   if (credential.clientSecretExpires !== undefined) raw.clientSecretExpires = credential.clientSecretExpires;
+  const sec = credential.secondary;
+  if (sec?.clientSecret !== undefined) raw.clientSecretSecondary = sec.clientSecret;
+  if (sec?.clientCertificatePem !== undefined) raw.clientCertificatePemSecondary = sec.clientCertificatePem;
+  if (sec?.clientCertificatePath !== undefined) raw.clientCertificatePathSecondary = sec.clientCertificatePath;
+  if (sec?.clientSecretExpires !== undefined) raw.clientSecretExpiresSecondary = sec.clientSecretExpires;
   if (credential.authorityHost !== undefined) raw.authorityHost = credential.authorityHost;
   if (credential.smtpHost !== undefined) raw.smtpHost = credential.smtpHost;
   if (credential.smtpPort !== undefined) raw.smtpPort = credential.smtpPort;

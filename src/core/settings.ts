@@ -44,6 +44,12 @@ export interface SettingField {
   transport?: 'smtp' | 'graph';
   /** zod schema for the parsed value (after type coercion). */
   schema: z.ZodType;
+  /**
+   * The secondary credential (issue 17, rotation): set through the rotation flow (API
+   * /api/v1/credentials/{name}/secondary, `mailgate credentials add`, the admin page's rotation
+   * steps) or the environment, never as an ordinary field of the Email Settings form or PUT.
+   */
+  rotation?: boolean;
 }
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -101,6 +107,10 @@ export const SETTING_KEYS = [
   'scope',
   'clientCertificatePath',
   'clientCertificatePem',
+  'clientSecretSecondary',
+  'clientSecretExpiresSecondary',
+  'clientCertificatePathSecondary',
+  'clientCertificatePemSecondary',
   'smtpUsername',
   'smtpPassword',
   'connectionTimeoutMs',
@@ -146,6 +156,18 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
   field({ key: 'clientCertificatePem', label: 'Client certificate (PEM)', kind: 'secret', mode: 'modern', advanced: true,
     schema: z.string().min(1).refine((s) => s.includes('-----BEGIN'), 'must be PEM text holding the certificate and its private key'),
     description: 'The certificate and private key as PEM text (stored encrypted), instead of a file path.' }),
+  // The secondary credential (issue 17): the second live credential of the same app
+  // registration, used at once when Entra refuses the primary (core/credential-rotation.ts).
+  field({ key: 'clientSecretSecondary', label: 'Secondary client secret', kind: 'secret', mode: 'modern', advanced: true, rotation: true, schema: nonEmpty,
+    description: 'A second client secret of the same app registration (rotation): used when Entra refuses the primary with an invalid or expired secret. Set it with `mailgate credentials add` or the API, or this variable.' }),
+  field({ key: 'clientSecretExpiresSecondary', label: 'Secondary client secret expires', kind: 'string', mode: 'modern', advanced: true, rotation: true,
+    schema: z.string().refine((s) => parseExpiryDate(s) !== undefined, 'must be a date such as 2027-06-01 (YYYY-MM-DD, read as 00:00 UTC) or an ISO 8601 date-time such as 2027-06-01T09:30:00Z'),
+    description: 'When the secondary client secret expires (YYYY-MM-DD), as shown in Certificates & secrets.' }),
+  field({ key: 'clientCertificatePathSecondary', label: 'Secondary client certificate', kind: 'string', mode: 'modern', advanced: true, rotation: true, schema: nonEmpty,
+    description: 'Path to a PEM file (certificate and private key) used as the secondary credential instead of a secondary client secret.' }),
+  field({ key: 'clientCertificatePemSecondary', label: 'Secondary client certificate (PEM)', kind: 'secret', mode: 'modern', advanced: true, rotation: true,
+    schema: z.string().min(1).refine((s) => s.includes('-----BEGIN'), 'must be PEM text holding the certificate and its private key'),
+    description: 'The secondary certificate and private key as PEM text (stored encrypted).' }),
   field({ key: 'smtpUsername', label: 'SMTP Username', kind: 'string', mode: 'basic', schema: nonEmpty,
     description: 'The mailbox username for Basic authentication (only when modern authentication is off).' }),
   field({ key: 'smtpPassword', label: 'SMTP Password', kind: 'secret', mode: 'basic', schema: nonEmpty,
@@ -189,6 +211,11 @@ export interface EmailSettings {
   scope: string;
   clientCertificatePath?: string;
   clientCertificatePem?: Secret;
+  /** The secondary credential (rotation, issue 17); present only when set. */
+  clientSecretSecondary?: Secret;
+  clientSecretExpiresSecondary?: string;
+  clientCertificatePathSecondary?: string;
+  clientCertificatePemSecondary?: Secret;
   smtpUsername?: string;
   smtpPassword?: Secret;
   connectionTimeoutMs: number;
@@ -349,6 +376,13 @@ export function parseSettings(raw: RawSettings): SettingsResult {
     graphScope: get<string>('graphScope'),
     saveToSentItems: get<boolean>('saveToSentItems'),
   };
+  // The secondary only when set (modern authentication only), so settings without one look as before.
+  if (modern) {
+    if (values.clientSecretSecondary !== undefined) settings.clientSecretSecondary = secretOf('clientSecretSecondary');
+    if (values.clientSecretExpiresSecondary !== undefined) settings.clientSecretExpiresSecondary = values.clientSecretExpiresSecondary as string;
+    if (values.clientCertificatePathSecondary !== undefined) settings.clientCertificatePathSecondary = values.clientCertificatePathSecondary as string;
+    if (values.clientCertificatePemSecondary !== undefined) settings.clientCertificatePemSecondary = secretOf('clientCertificatePemSecondary');
+  }
   return { ok: true, settings, warnings };
 }
 

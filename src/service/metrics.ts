@@ -29,6 +29,8 @@ export interface ScrapeInput {
   relayClients?: readonly RelayClientRecord[];
   /** Each credential with a known expiry (issue 17): `credential` name, kind, epoch ms. */
   credentialExpiries?: readonly { credential: string; kind: string; expiresAt?: number }[];
+  /** Switches to the secondary credential so far, per credential name (issue 17 item 3). */
+  credentialFailovers?: Record<string, number>;
 }
 
 export class ServiceMetrics implements WorkerMetrics {
@@ -104,6 +106,10 @@ export class ServiceMetrics implements WorkerMetrics {
       const lines = input.credentialExpiries.flatMap((c) => (c.expiresAt !== undefined && LABEL.test(c.credential) && LABEL.test(c.kind)
         ? [`mailgate_credential_expiry_timestamp_seconds{credential="${c.credential}",kind="${c.kind}"} ${Math.floor(c.expiresAt / 1000)}`] : []));
       metric('mailgate_credential_expiry_timestamp_seconds', 'gauge', 'When each credential expires (Unix seconds): client secret, client certificate, relay TLS certificate. Alert when it is less than 14 days away.', lines);
+    }
+    if (input.credentialFailovers) {
+      const lines = Object.entries(input.credentialFailovers).filter(([name]) => LABEL.test(name)).map(([name, n]) => `mailgate_credential_failover_total{credential="${name}"} ${n}`);
+      metric('mailgate_credential_failover_total', 'counter', 'Switches to the secondary credential after Entra refused the primary (AADSTS7000215, 7000222, 700027), per credential.', lines);
     }
     if (input.relayClients) out.push(...this.relay.render(input.relayClients));
     const mem = process.memoryUsage();

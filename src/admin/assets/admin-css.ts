@@ -121,6 +121,11 @@ details.advanced > summary, details.more > summary { cursor: pointer; font-weigh
 .step-fail { border-left-color: var(--bad); background: #fffafa; }
 .step-warn { border-left-color: #bf8700; }
 .step-skip { border-left-color: var(--line); color: var(--muted); }
+.step-current { border-left-color: var(--accent); }
+.rotation-steps h4 { margin: 0 0 0.5rem; }
+details.rotation-wrap { margin: 0 0 0.75rem; }
+.rotation-slots time { white-space: nowrap; }
+details.rotation-wrap > summary { cursor: pointer; padding: 0.5rem 0; }
 .step-head { display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; align-items: baseline; }
 .step-head h3 { margin: 0; }
 .badge { display: inline-block; font-size: 0.8125rem; font-weight: 700; padding: 0.0625rem 0.5rem; border-radius: 999px; text-transform: uppercase; letter-spacing: 0.02em; white-space: nowrap; }
@@ -184,6 +189,7 @@ table.data td.reply-cell { max-width: 24rem; overflow-wrap: anywhere; }
   table.stack td { border: 0; padding: 0.25rem 0.75rem 0.25rem 7.5rem; position: relative; min-height: 2rem; }
   table.stack td::before { content: attr(data-label); position: absolute; left: 0.75rem; top: 0.25rem; width: 6.25rem; font-weight: 600; color: var(--muted); }
   table.stack td.reply-cell { max-width: none; }
+  table.stack th[scope=row] { display: block; padding: 0.25rem 0.75rem; text-align: left; }
   .command { flex-direction: column; align-items: stretch; }
   .chart .axis-label { font-size: 22px; }
   .copy { align-self: flex-start; }

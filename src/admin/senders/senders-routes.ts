@@ -35,11 +35,13 @@ import { TRANSPORT_IDS } from '../../core/settings.js';
 import type { CredentialView, SenderEntry, SendersService, SenderWriteResult } from '../../service/settings/senders-service.js';
 import type { Admin, AdminContext, AdminEnv } from '../context.js';
 import { timeTag } from '../diagnosis-view.js';
-import { errorSummary, selectControl, textControl } from '../form-controls.js';
+import { dateInputType, errorSummary, selectControl, textControl } from '../form-controls.js';
 import { lastString, type FormBody } from '../form-body.js';
 import { html, type SafeHtml } from '../html.js';
 import { csrfField, redirect, renderPage } from '../layout.js';
+import { panelId } from '../credentials/rotation-panel.js';
 import { senderCheckRoutes } from './sender-check-routes.js';
+import { rotationSection } from '../credentials/rotation-section.js';
 
 const DAY_MS = 86_400_000;
 /** Exchange Online's daily recipient limit per mailbox, the worker's default budget (service/delivery/recipient-budget.ts). */
@@ -62,6 +64,7 @@ interface CredentialForm {
   cloud: string;
   tenantId: string;
   clientId: string;
+  clientSecretExpires: string;
   authorityHost: string;
   smtpHost: string;
   smtpPort: string;
@@ -69,9 +72,9 @@ interface CredentialForm {
 }
 
 const EMPTY_SENDER: SenderForm = { address: '', signInAs: '', credential: '', transport: '', ratePerMinute: '', maxConnections: '', dailyRecipients: '' };
-const EMPTY_CREDENTIAL: CredentialForm = { name: '', cloud: 'global', tenantId: '', clientId: '', authorityHost: '', smtpHost: '', smtpPort: '', graphEndpoint: '' };
+const EMPTY_CREDENTIAL: CredentialForm = { name: '', cloud: 'global', tenantId: '', clientId: '', clientSecretExpires: '', authorityHost: '', smtpHost: '', smtpPort: '', graphEndpoint: '' };
 const LIMITS = ['ratePerMinute', 'maxConnections', 'dailyRecipients'] as const;
-const CRED_TEXT = ['tenantId', 'clientId', 'authorityHost', 'smtpHost', 'graphEndpoint'] as const;
+const CRED_TEXT = ['tenantId', 'clientId', 'clientSecretExpires', 'authorityHost', 'smtpHost', 'graphEndpoint'] as const;
 
 const field = (body: FormBody, name: string, max = 320) => (lastString(body, name) ?? '').trim().slice(0, max);
 
@@ -93,6 +96,7 @@ function credentialFormFrom(body: FormBody): CredentialForm {
     cloud: field(body, 'cloud', 16) || 'global',
     tenantId: field(body, 'tenantId', 256),
     clientId: field(body, 'clientId', 64),
+    clientSecretExpires: field(body, 'clientSecretExpires', 40),
     authorityHost: field(body, 'authorityHost', 512),
     smtpHost: field(body, 'smtpHost', 256),
     smtpPort: field(body, 'smtpPort', 12),
@@ -190,6 +194,7 @@ function senderRow(a: Admin, c: AdminContext, s: SenderEntry, st: SenderStats): 
 
 function credentialRow(a: Admin, c: AdminContext, x: CredentialView): SafeHtml {
   const session = c.get('session');
+  const rotate = a.deps.credentialRotation?.get(x.name) ? html` · <a href="${a.url(`/senders?rotate=${encodeURIComponent(x.name)}#${panelId(x.name)}`)}" aria-label="Rotate ${x.name}">Rotate</a>` : '';
   const secret = x.clientCertificateSet ? `Certificate${x.clientCertificateRef ? ` (${x.clientCertificateRef})` : ''}` : x.clientSecretSet ? `Client secret${x.clientSecretRef ? ` (${x.clientSecretRef})` : ' (set)'}` : 'None';
   const action = x.source === 'stored'
     ? html`<a class="button button-secondary" href="${a.url(`/senders/credential?name=${encodeURIComponent(x.name)}`)}" aria-label="Edit ${x.name}">Edit</a>
@@ -204,7 +209,7 @@ function credentialRow(a: Admin, c: AdminContext, x: CredentialView): SafeHtml {
     <td data-label="Client ID"><code>${x.clientId ?? ''}</code></td>
     <td data-label="Secret">${secret}</td>
     <td data-label="Senders">${x.senders.length ? x.senders.join(', ') : html`<span class="muted">None</span>`}</td>
-    <td data-label="Action">${action}</td>
+    <td data-label="Action">${action}${rotate}</td>
   </tr>`;
 }
 
@@ -227,6 +232,7 @@ function credentialFields(f: CredentialForm, e: Problems, o: { editing: boolean;
   ${textControl({ id: `${p}-tenantId`, name: 'tenantId', label: 'Directory (tenant) ID', value: f.tenantId, maxlength: 256, spellcheck: false, autocomplete: 'off', error: e.tenantId })}
   ${textControl({ id: `${p}-clientId`, name: 'clientId', label: 'Application (client) ID', value: f.clientId, maxlength: 64, spellcheck: false, autocomplete: 'off', error: e.clientId })}
   ${textControl({ id: `${p}-clientSecret`, name: 'clientSecret', label: 'Client secret', type: 'password', value: '', autocomplete: 'new-password', maxlength: 1024, spellcheck: false, hint: o.editing ? 'Write-only: leave empty to keep the stored secret. Changing the cloud or an endpoint needs it entered again.' : 'Write-only: stored encrypted, never shown again. Or paste a certificate below.', error: e.clientSecret })}
+  ${textControl({ id: `${p}-clientSecretExpires`, name: 'clientSecretExpires', label: 'Client Secret expires', type: dateInputType(f.clientSecretExpires), value: f.clientSecretExpires, maxlength: 40, spellcheck: false, autocomplete: 'off', hint: 'Optional: the date shown next to the secret in Entra\'s Certificates & secrets. Mailgate warns 30, 14, 7 and 1 days before.', error: e.clientSecretExpires })}
   ${textControl({ id: `${p}-clientCertificate`, name: 'clientCertificate', label: 'Certificate and private key (PEM, optional)', multiline: true, value: '', spellcheck: false, hint: 'Write-only, stored encrypted. Leave empty to keep the stored one.', error: e.clientCertificate })}
   <details class="more"><summary>Endpoints (optional)</summary>
   ${textControl({ id: `${p}-authorityHost`, name: 'authorityHost', label: 'Authority host', type: 'url', value: f.authorityHost, maxlength: 512, spellcheck: false, error: e.authorityHost })}
@@ -237,9 +243,11 @@ function credentialFields(f: CredentialForm, e: Problems, o: { editing: boolean;
 }
 
 const SENDER_KEYS = ['address', 'signInAs', 'credential', 'transport', ...LIMITS];
-const CRED_KEYS = ['name', 'cloud', 'tenantId', 'clientId', 'clientSecret', 'clientCertificate', 'authorityHost', 'smtpHost', 'smtpPort', 'graphEndpoint'];
+const CRED_KEYS = ['name', 'cloud', 'tenantId', 'clientId', 'clientSecret', 'clientSecretExpires', 'clientCertificate', 'authorityHost', 'smtpHost', 'smtpPort', 'graphEndpoint'];
 
 interface ListState {
+  /** The credential whose Rotate panel is opened (?rotate=, where a rotation step returns to). */
+  rotate?: string;
   sender?: { form: SenderForm; errors: Problems };
   credential?: { form: CredentialForm; errors: Problems };
 }
@@ -267,6 +275,7 @@ ${senders.length ? html`<div class="table-wrap"><table class="data stack" aria-l
 <div class="table-wrap"><table class="data stack" aria-labelledby="credentials-heading">
   <thead><tr><th scope="col">Name</th><th scope="col">Cloud</th><th scope="col">Tenant</th><th scope="col">Client ID</th><th scope="col">Secret</th><th scope="col">Used by</th><th scope="col">Action</th></tr></thead>
   <tbody>${svc.credentials().map((x) => credentialRow(a, c, x))}</tbody></table></div>
+${rotationSection(a, c, { open: s.rotate })}
 ${svc.fromFile ? summary({ ...se, ...ce }, 'x', []) : html`<h2 id="add-sender-heading">Add a sender</h2>
 <form method="post" action="${a.url('/senders/sender')}" class="panel" novalidate aria-labelledby="add-sender-heading" data-add-sender>
   ${csrfField(session)}<input type="hidden" name="mode" value="create">
@@ -332,7 +341,7 @@ export function sendersRoutes(a: Admin): Hono<AdminEnv> {
 
   app.get('/', async (c) => {
     const svc = svcOf();
-    return svc ? listPage(a, c, svc) : unavailable(a, c);
+    return svc ? listPage(a, c, svc, { rotate: c.req.query('rotate')?.slice(0, 64) }) : unavailable(a, c);
   });
 
   app.get('/sender', (c) => {
@@ -394,7 +403,7 @@ export function sendersRoutes(a: Admin): Hono<AdminEnv> {
       flash(c, 'error', x ? `The credential ${x.name} is ${x.source === 'settings' ? 'the Email Settings\' one: change it there' : 'configured by MAILGATE_CONFIG: change it in the file'}.` : 'There is no such credential.');
       return redirect(c, a.url('/senders'));
     }
-    return editCredentialPage(a, c, { name: x.name, cloud: x.cloud, tenantId: x.tenantId ?? '', clientId: x.clientId ?? '', authorityHost: x.authorityHost ?? '', smtpHost: x.smtpHost ?? '', smtpPort: x.smtpPort === undefined ? '' : String(x.smtpPort), graphEndpoint: x.graphEndpoint ?? '' });
+    return editCredentialPage(a, c, { name: x.name, cloud: x.cloud, tenantId: x.tenantId ?? '', clientId: x.clientId ?? '', clientSecretExpires: x.clientSecretExpires ?? '', authorityHost: x.authorityHost ?? '', smtpHost: x.smtpHost ?? '', smtpPort: x.smtpPort === undefined ? '' : String(x.smtpPort), graphEndpoint: x.graphEndpoint ?? '' });
   });
 
   app.post('/credential', async (c) => {
@@ -413,6 +422,8 @@ export function sendersRoutes(a: Admin): Hono<AdminEnv> {
       return redirect(c, a.url('/senders'));
     }
     const errors = { ...problems, ...problemsByKey(r) };
+    // The secondary credential is not a field of this form: say where it is removed.
+    if (errors.secondary) errors.secondary += ' On this admin page: "Remove the secondary…" in the credential\'s Rotate panel on the Senders tab.';
     a.deps.logger.info({ credential: form.name, status: r.status }, 'admin page: credential not saved');
     return create ? listPage(a, c, svc, { credential: { form, errors } }, r.status) : editCredentialPage(a, c, form, errors, r.status);
   });

@@ -21,7 +21,7 @@ import { CLOUD_IDS, CLOUDS, type CloudId } from '../../core/clouds.js';
 import type { Problem } from '../../core/errors.js';
 import { FIELD_BY_KEY, SETTINGS_FIELDS, TRANSPORT_IDS, type SettingKey, type TransportId } from '../../core/settings.js';
 import type { SettingsView } from '../../service/settings/settings-store.js';
-import { checkboxControl, errorSummary, selectControl, textControl, type SummaryItem } from '../form-controls.js';
+import { checkboxControl, dateInputType, errorSummary, selectControl, textControl, type SummaryItem } from '../form-controls.js';
 import { html, type SafeHtml } from '../html.js';
 import type { Session } from '../session.js';
 import { csrfField } from '../layout.js';
@@ -176,7 +176,8 @@ function plainControl(ctx: Ctx, section: Section, key: SettingKey): SafeHtml {
     id,
     name: fromEnv ? undefined : key,
     label: key === 'clientCertificatePath' ? `${f.label} (instead of the Client Secret)` : f.label,
-    type: key === 'authorizedFrom' ? 'email' : 'text',
+    // "Client Secret expires": a date picker (text when a date-time is stored, see dateInputType).
+    type: key === 'authorizedFrom' ? 'email' : key === 'clientSecretExpires' ? dateInputType(displayValue(ctx, key)) : 'text',
     inputmode: f.kind === 'integer' ? 'numeric' : key === 'authorizedFrom' ? 'email' : undefined,
     autocomplete: 'off',
     spellcheck: false,
@@ -241,6 +242,8 @@ function summaryItems(ctx: Ctx, problems: readonly Problem[], modern: boolean): 
     if (!key) return { message: p.message };
     const section: Section = ADVANCED.includes(key) ? 'adv' : modern ? 'modern' : 'basic';
     const envSet = ctx.view.sources[key] === 'env';
+    // The secondary credential is not a field of this form: its problems link to the Rotate panel below it.
+    if (FIELD_BY_KEY[key].rotation && !envSet) return { fieldId: 'rotate-default', message: `${inlineMessage(p)} On this page: "Remove the secondary" in the Rotate panel below.` };
     return { fieldId: visible.has(key) ? fieldId(section, key) : undefined, message: `${inlineMessage(p)}${envSet ? ` (set by ${FIELD_BY_KEY[key].env})` : ''}` };
   });
 }

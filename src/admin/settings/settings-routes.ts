@@ -11,6 +11,7 @@
 import { Hono } from 'hono';
 import { FIELD_BY_KEY } from '../../core/settings.js';
 import type { Admin, AdminEnv } from '../context.js';
+import { defaultRotationSection } from '../credentials/rotation-section.js';
 import { deliveryPauseNotice } from '../delivery-pause.js';
 import { html } from '../html.js';
 import { redirect, renderPage } from '../layout.js';
@@ -26,7 +27,7 @@ export function settingsRoutes(a: Admin): Hono<AdminEnv> {
 
   app.get('/', async (c) => {
     await settings.refresh().catch(() => false);
-    const body = html`${deliveryPauseNotice(a)}${settingsPageBody({ view: settings.view(), session: c.get('session'), action: a.url('/settings'), testUrl: a.url('/test') })}`;
+    const body = html`${deliveryPauseNotice(a)}${settingsPageBody({ view: settings.view(), session: c.get('session'), action: a.url('/settings'), testUrl: a.url('/test') })}${defaultRotationSection(a, c)}`;
     return renderPage(a, c, { title: 'Email Settings', active: 'settings', body });
   });
 
@@ -46,13 +47,14 @@ export function settingsRoutes(a: Admin): Hono<AdminEnv> {
       }
       return redirect(c, a.url('/settings'));
     }
-    const body = settingsPageBody({
+    const page = settingsPageBody({
       view,
       session: c.get('session'),
       action: a.url('/settings'),
       testUrl: a.url('/test'),
       failed: { submitted: input.submitted, problems: result.problems, typedSecrets: input.typedSecrets },
     });
+    const body = html`${page}${defaultRotationSection(a, c)}`;
     return renderPage(a, c, { title: 'Email Settings', active: 'settings', body, status: 422 });
   });
 

@@ -60,8 +60,11 @@ interface Built {
 
 /** What makes two settings share a token: the credential and where it is sent, never the mailbox. */
 export function credentialFingerprint(s: EmailSettings): string {
+  // The secondary credential (issue 17) too: adding, promoting or removing it builds a new
+  // provider (which starts on the primary again; a failover lasts until the credential changes).
   const parts = [s.useModernAuth, s.cloud, s.tenantId, s.clientId, s.authorityHost, s.scope, s.clientCertificatePath,
-    s.clientSecret?.reveal(), s.clientCertificatePem?.reveal(), s.smtpUsername, s.smtpPassword?.reveal()];
+    s.clientSecret?.reveal(), s.clientCertificatePem?.reveal(), s.smtpUsername, s.smtpPassword?.reveal(),
+    s.clientSecretSecondary?.reveal(), s.clientCertificatePemSecondary?.reveal(), s.clientCertificatePathSecondary];
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 

@@ -37,11 +37,22 @@ import type { SettingsService } from './settings-store.js';
 export const SENDERS_ROW = 'senders.config';
 
 /** A stored credential: secrets as ciphertext (`...Encrypted`) or as a reference. */
-export interface StoredCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate'> {
+export interface StoredCredential extends Omit<CredentialConfig, 'clientSecret' | 'clientCertificate' | 'secondary'> {
   clientSecret?: string;
   clientCertificate?: string;
   clientSecretEncrypted?: string;
   clientCertificateEncrypted?: string;
+  /** The secondary credential (rotation, issue 17): a reference (from an import) or ciphertext. */
+  secondary?: StoredSlot;
+}
+
+/** One stored credential slot: references as given, values as ciphertext (never plain). */
+export interface StoredSlot {
+  clientSecret?: string;
+  clientCertificate?: string;
+  clientSecretEncrypted?: string;
+  clientCertificateEncrypted?: string;
+  clientSecretExpires?: string;
 }
 
 interface StoredDoc {
@@ -94,7 +105,8 @@ export interface SendersSnapshot {
 
 export type SenderWriteResult = { ok: true } | { ok: false; status: 404 | 409 | 422; problems: Problem[] };
 
-const aad = (name: string, field: string) => `credentials.${name.toLowerCase()}.${field}`;
+/** The additional data a stored secret is encrypted with: its credential and field (`secondary.clientSecret` for the secondary). */
+export const aad = (name: string, field: string) => `credentials.${name.toLowerCase()}.${field}`;
 
 /** The default sender's raw Email Settings from a file's first sender, as environment variables (the Email Settings view shows them read-only). */
 export function fileDefaultEnv(credential: ResolvedCredential, sender: SenderConfig, env: Record<string, string | undefined>): Record<string, string> {
@@ -111,12 +123,15 @@ export function storedSendersDoc(rows: Record<string, string>): { credentials: S
 
 /** A stored (or file) credential with its references resolved and its stored secrets decrypted (in memory only). */
 export async function resolveStoredCredential(c: CredentialConfig | StoredCredential, key: Buffer, env: Record<string, string | undefined>, where: string): Promise<{ credential?: ResolvedCredential; problems: Problem[] }> {
-  const { clientSecretEncrypted, clientCertificateEncrypted, ...rest } = c as StoredCredential;
-  const r = await resolveCredential(rest as CredentialConfig, env, where);
+  const { clientSecretEncrypted, clientCertificateEncrypted, secondary, ...rest } = c as StoredCredential;
+  const { clientSecretEncrypted: secondarySecret, clientCertificateEncrypted: secondaryCertificate, ...secondaryRest } = secondary ?? {};
+  const r = await resolveCredential({ ...rest, ...(secondary ? { secondary: secondaryRest } : {}) } as CredentialConfig, env, where);
   if (!r.credential) return r;
   try {
     if (clientSecretEncrypted) r.credential.clientSecret = decryptValue(key, clientSecretEncrypted, aad(c.name, 'clientSecret'));
     if (clientCertificateEncrypted) r.credential.clientCertificatePem = decryptValue(key, clientCertificateEncrypted, aad(c.name, 'clientCertificate'));
+    if (secondarySecret) r.credential.secondary!.clientSecret = decryptValue(key, secondarySecret, aad(c.name, 'secondary.clientSecret'));
+    if (secondaryCertificate) r.credential.secondary!.clientCertificatePem = decryptValue(key, secondaryCertificate, aad(c.name, 'secondary.clientCertificate'));
   } catch (error) {
     return { problems: [{ key: where, message: `${where}: ${(error as Error).message}` }] };
   }
@@ -237,12 +252,18 @@ export class SendersService {
       for (const k of ['cloud', 'tenantId', 'clientId', 'clientSecretExpires', 'authorityHost', 'smtpHost', 'smtpPort', 'graphEndpoint'] as const) if (def[k] !== undefined && def[k] !== '') c[k] = k === 'smtpPort' ? Number(def[k]) : def[k];
       if (def.clientCertificatePath) c.clientCertificate = `file:${String(def.clientCertificatePath)}`;
       if (def.clientSecret || def.clientCertificatePem) omitted.push(`credentials[0] (${DEFAULT_CREDENTIAL}): its ${def.clientSecret ? 'client secret' : 'certificate'} is stored encrypted and is not exported; add clientSecret: env:NAME or clientCertificate: file:/path`);
+      // The secondary (rotation): a certificate file as its reference; stored values are left out.
+      if (def.clientCertificatePathSecondary) c.secondary = { clientCertificate: `file:${String(def.clientCertificatePathSecondary)}`, ...(def.clientSecretExpiresSecondary ? { clientSecretExpires: def.clientSecretExpiresSecondary } : {}) };
+      if (def.clientSecretSecondary || def.clientCertificatePemSecondary) omitted.push(`credentials[0] (${DEFAULT_CREDENTIAL}): its secondary ${def.clientSecretSecondary ? 'client secret' : 'certificate'} is stored encrypted and is not exported; add secondary: { clientSecret: env:NAME } or { clientCertificate: file:/path }`);
       credentials.push(c);
     }
     for (const sc of this.#doc.credentials) {
-      const { clientSecretEncrypted, clientCertificateEncrypted, ...rest } = sc;
+      const { clientSecretEncrypted, clientCertificateEncrypted, secondary, ...rest } = sc;
       if (clientSecretEncrypted || clientCertificateEncrypted) omitted.push(`credentials[${credentials.length}] (${sc.name}): its ${clientSecretEncrypted ? 'client secret' : 'certificate'} is stored encrypted and is not exported`);
-      credentials.push({ ...rest });
+      // The secondary: references are exported, ciphertext never (as for the primary).
+      const sec = secondary ? { ...(secondary.clientSecret ? { clientSecret: secondary.clientSecret } : {}), ...(secondary.clientCertificate ? { clientCertificate: secondary.clientCertificate } : {}), ...(secondary.clientSecretExpires ? { clientSecretExpires: secondary.clientSecretExpires } : {}) } : undefined;
+      if (secondary && (secondary.clientSecretEncrypted || secondary.clientCertificateEncrypted)) omitted.push(`credentials[${credentials.length}] (${sc.name}): its secondary ${secondary.clientSecretEncrypted ? 'client secret' : 'certificate'} is stored encrypted and is not exported`);
+      credentials.push({ ...rest, ...(sec && (sec.clientSecret || sec.clientCertificate) ? { secondary: sec } : {}) });
     }
     const senders: SenderConfig[] = [];
     if (defSender) senders.push({ address: defSender.address, credential: DEFAULT_CREDENTIAL, ...(defSender.transport !== 'smtp' ? { transport: defSender.transport } : {}) });
@@ -307,6 +328,8 @@ export class SendersService {
       resolved.set(cfg.name.toLowerCase(), r);
       if (r.credential?.clientSecret) secrets.add(r.credential.clientSecret);
       if (r.credential?.clientCertificatePem) secrets.add(r.credential.clientCertificatePem);
+      if (r.credential?.secondary?.clientSecret) secrets.add(r.credential.secondary.clientSecret);
+      if (r.credential?.secondary?.clientCertificatePem) secrets.add(r.credential.secondary.clientCertificatePem);
       const sc = cfg as StoredCredential;
       credentials.push({
         name: cfg.name,
@@ -403,7 +426,7 @@ export class SendersService {
     return undefined;
   }
 
-  #write(fn: (doc: StoredDoc) => Promise<SenderWriteResult & { audit?: { action: string; detail: Record<string, unknown> } }>, actor: string): Promise<SenderWriteResult> {
+  #write(fn: (doc: StoredDoc) => Promise<SenderWriteResult & { audit?: { action: string; detail: Record<string, unknown> }; extraRows?: Record<string, string | null> }>, actor: string): Promise<SenderWriteResult> {
     const run = this.#writes.then(async () => {
       const ro = this.#readOnly();
       if (ro) return ro;
@@ -411,7 +434,7 @@ export class SendersService {
       const doc: StoredDoc = structuredClone(this.#doc);
       const r = await fn(doc);
       if (!r.ok) return r;
-      await this.#store.saveSettings({ [SENDERS_ROW]: JSON.stringify(doc) }, { at: this.#now(), actor, action: r.audit?.action ?? 'senders.update', detail: r.audit?.detail ?? {} });
+      await this.#store.saveSettings({ [SENDERS_ROW]: JSON.stringify(doc), ...r.extraRows }, { at: this.#now(), actor, action: r.audit?.action ?? 'senders.update', detail: r.audit?.detail ?? {} });
       await this.#settings.refresh();
       await this.reload();
       return { ok: true } as SenderWriteResult;
@@ -474,8 +497,10 @@ export class SendersService {
       if (o.create && i >= 0) return { ok: false, status: 409, problems: [{ key: 'name', message: `name: a credential "${c.name}" exists already` }] };
       if (!o.create && i < 0) return { ok: false, status: 404, problems: [{ key: 'name', message: `no stored credential "${c.name}"` }] };
       const before = i >= 0 ? doc.credentials[i] : undefined;
-      const { clientSecret, clientCertificate, ...rest } = c;
+      const { clientSecret, clientCertificate, secondary: dropSecondary, ...rest } = c;
       const next: StoredCredential = { ...rest };
+      // The secondary is kept (it is managed by the rotation steps) unless `secondary: null` drops it.
+      if (before?.secondary && dropSecondary !== null) next.secondary = before.secondary;
       if (clientSecret !== undefined) next.clientSecretEncrypted = encryptValue(this.#key, clientSecret, aad(c.name, 'clientSecret'));
       else if (before?.clientSecretEncrypted || before?.clientSecret) Object.assign(next, pick(before, ['clientSecretEncrypted', 'clientSecret']));
       if (clientCertificate !== undefined) next.clientCertificateEncrypted = encryptValue(this.#key, clientCertificate, aad(c.name, 'clientCertificate'));
@@ -492,11 +517,34 @@ export class SendersService {
         if (moved.length && kept.length) {
           return { ok: false, status: 422, problems: kept.map((k) => ({ key: k, message: `${k}: changing ${moved.join(', ')} sends the credential somewhere else: enter ${k} again in the same request (or remove it)` })) };
         }
+        // The secondary would follow the primary to the new destination (failover): it is
+        // dropped in the same request ("secondary": null) or removed first, never redirected.
+        if (moved.length && next.secondary) {
+          return { ok: false, status: 422, problems: [{ key: 'secondary', message: `secondary: changing ${moved.join(', ')} sends the credential somewhere else, the secondary too: send "secondary": null in the same request (or remove it first: DELETE /api/v1/credentials/${c.name}/secondary), then add it again` }] };
+        }
       }
       if (i >= 0) doc.credentials[i] = next;
       else doc.credentials.push(next);
-      return { ok: true, audit: { action: o.create ? 'credential.create' : 'credential.update', detail: { name: c.name, secretChanged: clientSecret !== undefined || clientCertificate !== undefined } } };
+      return { ok: true, audit: { action: o.create ? 'credential.create' : 'credential.update', detail: { name: c.name, secretChanged: clientSecret !== undefined || clientCertificate !== undefined, ...(before?.secondary && !next.secondary ? { secondaryDropped: true } : {}) } } };
     }, actor);
+  }
+
+  /**
+   * Change one stored credential in place (the rotation steps, credential-rotation-service.ts):
+   * `mutate` edits the stored row (ciphertext only) and returns the audit entry (never a
+   * secret) and rows saved in the same transaction, or a refusal.
+   */
+  updateStoredCredential(name: string, actor: string, mutate: (c: StoredCredential, key: Buffer) => SenderWriteResult & { audit?: { action: string; detail: Record<string, unknown> }; extraRows?: Record<string, string | null> }): Promise<SenderWriteResult> {
+    return this.#write(async (doc) => {
+      const c = doc.credentials.find((x) => x.name.toLowerCase() === name.toLowerCase());
+      if (!c) return { ok: false, status: 404, problems: [{ key: 'name', message: `no stored credential "${name}"` }] };
+      return mutate(c, this.#key);
+    }, actor);
+  }
+
+  /** The stored row of a credential (ciphertext and references only), for the rotation view. */
+  storedCredential(name: string): StoredCredential | undefined {
+    return this.#doc.credentials.find((x) => x.name.toLowerCase() === name.toLowerCase());
   }
 
   deleteCredential(name: string, actor: string): Promise<SenderWriteResult> {
@@ -521,7 +569,7 @@ export class SendersService {
       const def = this.#snapshot.defaultSender;
       const first = config.senders[0];
       const rest = config.senders.slice(def && first.address.toLowerCase() !== def ? 0 : 1);
-      doc.credentials = config.credentials.filter((c) => c.name.toLowerCase() !== DEFAULT_CREDENTIAL).map((c) => ({ ...c }));
+      doc.credentials = config.credentials.filter((c) => c.name.toLowerCase() !== DEFAULT_CREDENTIAL).map(({ secondary, ...c }) => ({ ...c, ...(secondary ? { secondary: { ...secondary } } : {}) }));
       doc.senders = rest.filter((s) => s.address.toLowerCase() !== def).map((s) => ({ ...s, address: s.address.toLowerCase() }));
       return { ok: true, audit: { action: 'config.import', detail: { credentials: doc.credentials.length, senders: doc.senders.length } } };
     }, actor);

@@ -38,6 +38,15 @@ export interface SettingsView {
   warnings: Problem[];
 }
 
+export interface UpdateOptions {
+  /** The rotation service (issue 17): may set the secondary credential's keys. */
+  rotation?: boolean;
+  /** The audit row's action and extra detail (never a secret), instead of `settings.update`. */
+  audit?: { action: string; detail?: Record<string, unknown> };
+  /** Further rows saved in the same transaction (the rotation's metadata row). */
+  extraRows?: Record<string, string | null>;
+}
+
 export type UpdateResult =
   | { ok: true; view: SettingsView; changedKeys: SettingKey[] }
   /** `reenter`: the credentials the change of a destination needs entered again (or cleared). */
@@ -188,13 +197,13 @@ export class SettingsService {
    * SMTP host with a throw-away secret, one setting a certificate file back), so their sum
    * could pass what neither may do alone (core/credential-destinations.ts).
    */
-  update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
-    const run = this.#updates.then(() => this.#update(patch, actor));
+  update(patch: Record<string, unknown>, actor: string, options: UpdateOptions = {}): Promise<UpdateResult> {
+    const run = this.#updates.then(() => this.#update(patch, actor, options));
     this.#updates = run.catch(() => undefined);
     return run;
   }
 
-  async #update(patch: Record<string, unknown>, actor: string): Promise<UpdateResult> {
+  async #update(patch: Record<string, unknown>, actor: string, options: UpdateOptions): Promise<UpdateResult> {
     const problems: Problem[] = [];
     const next: RawSettings = { ...this.#loaded.stored };
     const changes: Record<string, string | null> = {};
@@ -213,6 +222,12 @@ export class SettingsService {
       }
       const secret = f.kind === 'secret';
       if (secret && value === '') continue;
+      // The secondary credential is set through the rotation steps (audited as such, its test
+      // recorded); an ordinary change may only drop it (null), e.g. with a destination move.
+      if (f.rotation && !options.rotation && value !== null) {
+        problems.push({ key: k, env: f.env, label: f.label, message: `${f.label} (${k}) is set with the rotation steps (POST /api/v1/credentials/default/secondary or \`mailgate credentials add default\`), or ${f.env}; here it can only be removed (null)` });
+        continue;
+      }
       if (this.#env.keys.includes(k)) {
         // The page may send back the value it showed read-only; anything else is a change.
         if (!secret && value !== null && String(value) === String(this.#env.raw[k])) continue;
@@ -239,8 +254,8 @@ export class SettingsService {
       problems.push(...parsed.problems.filter((p) => !seen.has(p.key)));
     }
     if (problems.length) return { ok: false, problems, reenter: redirect.map((p) => p.key as SettingKey) };
-    if (changedKeys.length) {
-      await this.#store.saveSettings(changes, { at: this.#now(), actor, action: 'settings.update', detail: { keys: changedKeys } });
+    if (changedKeys.length || options.extraRows) {
+      await this.#store.saveSettings({ ...changes, ...options.extraRows }, { at: this.#now(), actor, action: options.audit?.action ?? 'settings.update', detail: { keys: changedKeys, ...options.audit?.detail } });
       this.#loaded = await this.#load();
       for (const l of this.#listeners) l(this.#loaded.view);
     }
@@ -256,10 +271,20 @@ export class SettingsService {
  * (config/bounded-file.ts), never a device or a FIFO.
  */
 async function certificateProblems(raw: RawSettings, changedKeys: SettingKey[]): Promise<Problem[]> {
-  const pathChanged = changedKeys.includes('clientCertificatePath');
-  if (!pathChanged && !changedKeys.includes('clientCertificatePem')) return [];
-  const path = typeof raw.clientCertificatePath === 'string' && raw.clientCertificatePath.trim() ? raw.clientCertificatePath.trim() : undefined;
-  const pem = typeof raw.clientCertificatePem === 'string' && raw.clientCertificatePem ? new Secret(raw.clientCertificatePem) : undefined;
+  return [
+    ...(await slotCertificateProblems(raw, changedKeys, 'clientCertificatePath', 'clientCertificatePem')),
+    // The secondary's certificate (rotation) is checked the same way when it is set.
+    ...(await slotCertificateProblems(raw, changedKeys, 'clientCertificatePathSecondary', 'clientCertificatePemSecondary')),
+  ];
+}
+
+async function slotCertificateProblems(raw: RawSettings, changedKeys: SettingKey[], pathKey: SettingKey, pemKey: SettingKey): Promise<Problem[]> {
+  const pathChanged = changedKeys.includes(pathKey);
+  if (!pathChanged && !changedKeys.includes(pemKey)) return [];
+  const rawPath = raw[pathKey];
+  const rawPem = raw[pemKey];
+  const path = typeof rawPath === 'string' && rawPath.trim() ? rawPath.trim() : undefined;
+  const pem = typeof rawPem === 'string' && rawPem ? new Secret(rawPem) : undefined;
   const checks: { path?: string; pem?: Secret }[] = [];
   if (pem) checks.push({ pem });
   if (path && (pathChanged || !pem)) checks.push({ path });
@@ -268,7 +293,9 @@ async function certificateProblems(raw: RawSettings, changedKeys: SettingKey[]):
     try {
       await readClientCertificate(check);
     } catch (error) {
-      out.push(...(isMailgateError(error) && error.problems ? error.problems : [{ key: check.pem ? 'clientCertificatePem' : 'clientCertificatePath', message: 'Client certificate: cannot be used' }]));
+      const key = check.pem ? pemKey : pathKey;
+      const problems = isMailgateError(error) && error.problems ? error.problems : [{ key, message: `${FIELD_BY_KEY[key].label}: cannot be used` }];
+      out.push(...problems.map((p) => (pemKey === 'clientCertificatePemSecondary' ? { ...p, key, label: FIELD_BY_KEY[key].label, env: FIELD_BY_KEY[key].env, message: `${FIELD_BY_KEY[key].label}: ${p.message}` } : p)));
     }
   }
   return out;

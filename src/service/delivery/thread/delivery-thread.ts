@@ -71,10 +71,19 @@ export class DeliveryThread {
   #exitsInARow = 0;
   #lastExitCode?: number;
 
-  /** `entry` replaces the thread's script (tests: a thread that dies). */
-  constructor(logger?: Logger, options: { entry?: URL } = {}) {
+  /** The settings each token provider in the thread was built from (its credential). */
+  readonly #providerSettings = new Map<number, EmailSettings>();
+  readonly #onFailover?: (settings: EmailSettings, event: { code: string; at: number }) => void;
+
+  /**
+   * `entry` replaces the thread's script (tests: a thread that dies). `onCredentialFailover`:
+   * a token provider in the thread switched to its secondary credential (issue 17), with the
+   * settings it was built from.
+   */
+  constructor(logger?: Logger, options: { entry?: URL; onCredentialFailover?: (settings: EmailSettings, event: { code: string; at: number }) => void } = {}) {
     this.#logger = logger;
     this.#entry = options.entry ?? new URL('./thread-main.js', import.meta.url);
+    this.#onFailover = options.onCredentialFailover;
   }
 
   #ready?: Promise<void>;
@@ -162,6 +171,11 @@ export class DeliveryThread {
         done?.();
         break;
       }
+      case 'failover': {
+        const settings = this.#providerSettings.get(m.provider);
+        if (settings) this.#onFailover?.(settings, { code: m.code, at: m.at });
+        break;
+      }
       case 'log':
         if (m.level === 'error') this.#logger?.error(m.obj, m.msg);
         else this.#logger?.debug(m.obj, m.msg);
@@ -185,6 +199,7 @@ export class DeliveryThread {
     if (settings.useModernAuth) {
       tokens = reuse ?? new ThreadTokenCounter(this.#nextProvider++);
       this.#counters.add(tokens);
+      if (!reuse) this.#providerSettings.set(tokens.id, settings);
     }
     const options: ThreadMailerOptions = {
       ca: deps.ca,

@@ -53,7 +53,9 @@ export type FromThread =
   | { t: 'result'; id: number; ok: false; error: PlainError; counters: MailerCounters }
   | { t: 'ready' }
   | { t: 'closed'; mailer: number }
-  | { t: 'log'; level: 'debug' | 'error'; obj: Record<string, unknown>; msg: string };
+  | { t: 'log'; level: 'debug' | 'error'; obj: Record<string, unknown>; msg: string }
+  /** The token provider `provider` switched to its secondary credential (issue 17). */
+  | { t: 'failover'; provider: number; code: string; at: number };
 
 export interface PlainError {
   mailgate: boolean;

@@ -69,7 +69,9 @@ function open(m: Extract<ToThread, { t: 'open' }>): void {
   if (settings.useModernAuth && m.provider !== undefined) {
     let p = providers.get(m.provider);
     if (!p) {
-      p = { tokens: createTokenProvider(settings, deps), users: 0 };
+      const provider = m.provider;
+      // A switch to the secondary credential is reported to the main thread (log, alert, metric).
+      p = { tokens: createTokenProvider(settings, { ...deps, onCredentialFailover: (e) => post({ t: 'failover', provider, code: e.code, at: e.at }) }), users: 0 };
       providers.set(m.provider, p);
     }
     tokens = p.tokens;

@@ -28,6 +28,7 @@ import { opsRoutes } from './routes/ops.js';
 import { settingsRoutes } from './routes/settings.js';
 import { relayClientRoutes } from './routes/relay-clients.js';
 import { credentialRoutes, senderRoutes } from './routes/senders.js';
+import { credentialRotationRoutes } from './routes/credential-rotation.js';
 
 export type { AppDeps, SendTestResult, RunDiagnostics } from './deps.js';
 
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/api/v1/settings/email', settingsRoutes(deps));
   app.route('/api/v1/relay-clients', relayClientRoutes(deps));
   app.route('/api/v1/senders', senderRoutes(deps));
+  app.route('/api/v1/credentials', credentialRotationRoutes(deps));
   app.route('/api/v1/credentials', credentialRoutes(deps));
   app.route('/', opsRoutes(deps));
   if (options.admin) {

@@ -14,6 +14,7 @@ import type { ServiceMetrics } from '../../metrics.js';
 import type { Outbox } from '../../outbox/outbox.js';
 import type { SettingsService } from '../../settings/settings-store.js';
 import type { SendersService } from '../../settings/senders-service.js';
+import type { CredentialRotation } from '../../settings/credential-rotation-service.js';
 import type { Store } from '../../outbox/store.js';
 import type { WorkerActivity } from '../../delivery/worker.js';
 
@@ -64,4 +65,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** Every credential's expiry status, most urgent first (issue 17): banner, /readyz, metric. */
   credentialExpiry?: () => CredentialExpiryStatus[];
+  /** Credential rotation (issue 17 item 3): two live credentials, add → test → promote → remove. */
+  credentialRotation?: CredentialRotation;
+  /** Failovers to a secondary credential so far, per credential name (the metric). */
+  credentialFailovers?: () => Record<string, number>;
 }

@@ -20,6 +20,7 @@ import { diagnosticsSchema } from './routes/ops.js';
 import { testSchema } from './routes/settings.js';
 import { relayClientCreateSchema } from './routes/relay-clients.js';
 import { credentialSchema, senderSchema } from '../../../core/senders.js';
+import { promoteBodySchema, secondaryBodySchema, testBodySchema } from './routes/credential-rotation.js';
 
 type Json = Record<string, unknown>;
 
@@ -47,9 +48,14 @@ const INPUT_ERRORS = {
 const send = [{ apiKey: [] }];
 const admin = [{ apiKey: [] }];
 
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const slotView = { type: ['object', 'null'], properties: { kind: { type: 'string', enum: ['secret', 'certificate'] }, expires: { type: 'string' }, thumbprint: { type: 'string' }, hint: { type: 'string' }, addedAt: { type: 'string' }, lastTest: { type: 'object', properties: { at: { type: 'string' }, ok: { type: 'boolean' }, code: { type: 'string' }, summary: { type: 'string' } } } } };
+const rotationView = { type: 'object', properties: { name: { type: 'string' }, source: { type: 'string', enum: ['settings', 'stored', 'file', 'environment'] }, readOnly: { type: 'boolean' }, primary: slotView, secondary: slotView, active: { type: 'string', enum: ['primary', 'secondary'] }, failover: { type: 'object', properties: { at: { type: 'string' }, code: { type: 'string' } } } } };
+
 function settingsSchema(): Json {
   const properties: Record<string, Json> = {};
-  for (const f of SETTINGS_FIELDS) {
+  // The secondary credential is set through the rotation routes, not PUT /api/v1/settings (there only null, to drop it).
+  for (const f of SETTINGS_FIELDS.filter((x) => !x.rotation)) {
     const type = f.kind === 'boolean' ? ['boolean', 'string', 'null'] : f.kind === 'integer' ? ['integer', 'string', 'null'] : ['string', 'null'];
     properties[f.key] = {
       type,
@@ -297,6 +303,19 @@ export function openApiDocument(): Json {
         get: { summary: 'One credential (scope admin).', security: admin, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': json('The credential.', { type: 'object' }), ...AUTH_ERRORS, '404': problem('No such credential.') } },
         put: { summary: 'Replace a credential (scope admin). A secret left out keeps the stored one, except when an endpoint (cloud, authorityHost, smtpHost, smtpPort, graphEndpoint) moves: then it must be entered again.', security: admin, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], requestBody: body(jsonSchema(credentialSchema('value'))), responses: { '200': json('Replaced.', { type: 'object' }), ...AUTH_ERRORS, ...INPUT_ERRORS, '404': problem('No stored credential with that name.'), '409': problem('The Email Settings\' credential or a MAILGATE_CONFIG one.') } },
         delete: { summary: 'Delete a credential no sender uses (scope admin).', security: admin, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '204': { description: 'Deleted.' }, ...AUTH_ERRORS, '404': problem('No stored credential with that name.'), '409': problem('Senders use it.') } },
+      },
+      '/api/v1/credentials/{name}/rotation': {
+        get: { summary: 'The credential\'s rotation view (scope admin, issue 17): primary and secondary slots (kind, expires, thumbprint, a 3-character hint of a secret at most, addedAt, lastTest), source, readOnly, active (secondary after a failover, until the credential changes) and the last failover {at, code}. GET /api/v1/credentials includes it as `rotation` on every credential.', security: admin, parameters: [nameParam], responses: { '200': json('The rotation view.', rotationView), ...AUTH_ERRORS, '404': problem('No such credential.') } },
+      },
+      '/api/v1/credentials/{name}/secondary': {
+        post: { summary: 'Add the secondary credential (step 1 of a rotation; scope admin): a client secret (its value, stored encrypted, never returned) with its optional expiry date, or a certificate with its private key (PEM). Audited, never with the value.', security: admin, parameters: [nameParam], requestBody: body(jsonSchema(secondaryBodySchema)), responses: { '201': json('The rotation view.', rotationView), ...AUTH_ERRORS, ...INPUT_ERRORS, '404': problem('No such credential.'), '409': problem('rotation-step-invalid (a secondary exists already: remove it first) or credential-read-only (MAILGATE_CONFIG or environment variables: change it there).') } },
+        delete: { summary: 'Remove the secondary credential (the last step of a rotation, after promote; scope admin).', security: admin, parameters: [nameParam], responses: { '200': json('The rotation view.', rotationView), ...AUTH_ERRORS, '404': problem('No such credential.'), '409': problem('rotation-step-invalid (no secondary) or credential-read-only.') } },
+      },
+      '/api/v1/credentials/{name}/test': {
+        post: { summary: 'Test one slot (scope admin): a real, uncached token request with that credential alone; the result is recorded as the slot\'s lastTest (promote needs a passed test of the secondary). Without a slot: the secondary when there is one, else the primary.', security: admin, parameters: [nameParam], requestBody: body(jsonSchema(testBodySchema), false), responses: { '200': json('The result: ok, code (AADSTS… or an error code), summary, fixes, and the rotation view.', { type: 'object', properties: { slot: { type: 'string' }, ok: { type: 'boolean' }, code: { type: 'string' }, summary: { type: 'string' }, fixes: { type: 'array', items: { type: 'string' } }, credential: rotationView } }), ...AUTH_ERRORS, ...INPUT_ERRORS, '404': problem('No such credential.'), '409': problem('rotation-step-invalid (no such slot).') } },
+      },
+      '/api/v1/credentials/{name}/promote': {
+        post: { summary: 'Make the secondary primary (swap; scope admin). Needs a secondary whose last test passed, unless force is true. The old primary becomes the secondary until it is removed.', security: admin, parameters: [nameParam], requestBody: body(jsonSchema(promoteBodySchema), false), responses: { '200': json('The rotation view.', rotationView), ...AUTH_ERRORS, ...INPUT_ERRORS, '404': problem('No such credential.'), '409': problem('rotation-step-invalid (no secondary, or it was not tested or its test failed: the detail says what to do next) or credential-read-only.') } },
       },
       '/api/v1/diagnostics': {
         post: {

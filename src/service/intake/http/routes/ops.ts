@@ -65,7 +65,9 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     // Credential expiry (issue 17): for administrators only; a warning, never a reason to be
     // unready (a credential about to expire still works, and an expired one stops delivery,
     // which the delivery errors above report).
-    const isAdmin = (route || credentials?.length) ? await hasScope(c, d.store, 'admin') : false;
+    // A credential running on its secondary after a failover (issue 17): for administrators.
+    const failovers = d.credentialRotation?.list().filter((v) => v.active === 'secondary') ?? [];
+    const isAdmin = (route || credentials?.length || failovers.length) ? await hasScope(c, d.store, 'admin') : false;
     const adminDetails = {
       ...(route && isAdmin ? { transportRoute: { transport: route.transport, reason: route.reason, since: new Date(route.since).toISOString(), switches: route.switches } } : {}),
       ...(credentials?.length && isAdmin ? { credentials: credentials.map((s) => ({
@@ -78,6 +80,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
         threshold: s.threshold ?? null,
         message: s.message,
       })) } : {}),
+      ...(failovers.length && isAdmin ? { credentialFailovers: failovers.map((v) => ({ credential: v.name, active: v.active, ...v.failover, message: `primary credential refused: ${v.failover?.code ?? 'unknown'}; using the secondary (rotate: mailgate credentials add|test|promote|remove ${v.name})` })) } : {}),
     };
     if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors, ...adminDetails });
     return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' }, ...adminDetails });
@@ -91,7 +94,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
       }
     }
     const route = d.transportRoute?.();
-    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), relayClients: await d.store.listRelayClients(), ...(route ? { transportSwitches: route.switches } : {}), ...(d.credentialExpiry ? { credentialExpiries: d.credentialExpiry().map((s) => s.input) } : {}) });
+    const text = d.metrics.render({ counts: await d.store.countByStatus(), tokenRequests: d.tokenRequests(), storeCommits: d.storeCommits?.(), storage: d.store.storageHealth(), relayClients: await d.store.listRelayClients(), ...(route ? { transportSwitches: route.switches } : {}), ...(d.credentialExpiry ? { credentialExpiries: d.credentialExpiry().map((s) => s.input) } : {}), ...(d.credentialFailovers ? { credentialFailovers: d.credentialFailovers() } : {}) });
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 

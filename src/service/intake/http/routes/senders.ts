@@ -84,10 +84,15 @@ export function credentialRoutes(d: AppDeps): Hono<AppEnv> {
   const unavailable = () => problemResponse(501, 'not-implemented', 'Credentials are not available in this service');
   const view = (name: string) => d.senders?.credentials().find((x) => x.name.toLowerCase() === name.toLowerCase());
 
-  app.get('/', admin, (c) => (d.senders ? c.json({ items: d.senders.credentials(), fromFile: d.senders.fromFile }) : unavailable()));
+  // Each credential with its rotation view (primary, secondary, active slot, failover: issue 17).
+  const withRotation = <T extends { name: string }>(v: T) => {
+    const rotation = d.credentialRotation?.get(v.name);
+    return rotation ? { ...v, rotation } : v;
+  };
+  app.get('/', admin, (c) => (d.senders ? c.json({ items: d.senders.credentials().map(withRotation), fromFile: d.senders.fromFile }) : unavailable()));
   app.get('/:name', admin, (c) => {
     const v = view(c.req.param('name'));
-    return v ? c.json(v) : problemResponse(404, 'not-found', 'Not found', { detail: 'No such credential.' });
+    return v ? c.json(withRotation(v)) : problemResponse(404, 'not-found', 'Not found', { detail: 'No such credential.' });
   });
   app.post('/', admin, async (c) => {
     if (!d.senders) return unavailable();

@@ -1,0 +1,96 @@
+/**
+ * `mailgate credentials list|add|test|promote|remove` as users run it (child processes), on the
+ * data dir of a running service: the secret from stdin (never argv), the test a real token
+ * request at the emulator, the swap, and the running service seeing each change through its
+ * settings poll; no secret in any output.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildTenantState, startEmulator } from '../../src/emulator/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startService } from '../../src/app/service.js';
+import { LineCapture, tempDir, waitFor } from '../service/helpers.js';
+import { MASTER_KEY } from '../service/e2e-helpers.js';
+
+const MAIN = 'dist/src/cli/main.js';
+const NEW_SECRET = 'Cl18Q~cli-secondary-secret-0123456789abcdefg';
+
+function cli(args: string[], env: Record<string, string>, input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, MAILGATE_LOG_LEVEL: 'warn', ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (status) => resolve({ status, stdout, stderr }));
+    p.stdin.end(input ?? '');
+  });
+}
+
+describe('mailgate credentials', () => {
+  it('add (stdin) → test → promote → remove on a running service\'s data dir', async () => {
+    const built = buildTenantState({});
+    built.state.tenants[0]!.apps[0]!.secrets.push({ id: randomUUID(), value: NEW_SECRET, expires: new Date(Date.now() + 86_400_000).toISOString() } as never);
+    const emulator = await startEmulator(built.state);
+    const t = tempDir('mailgate-cred-cli-');
+    const caFile = join(t.dir, 'emulator-ca.pem');
+    writeFileSync(caFile, emulator.caPem);
+    const env = { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_CA_FILE: caFile };
+    const svc = await startService({ env: { ...env, MAILGATE_HTTP_PORT: '0', MAILGATE_WORKER: 'off', MAILGATE_SETTINGS_REFRESH_MS: '200' }, ca: emulator.caPem, logger: createLogger({ destination: new LineCapture(), level: 'warn' }) });
+    try {
+      const saved = await svc.settings.update({ smtpHost: emulator.smtp.host, smtpPort: emulator.smtp.port, authorityHost: emulator.authorityHost, tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret, authorizedFrom: built.authorizedFrom }, 'test');
+      assert.ok(saved.ok);
+      const rotation = svc.deps.credentialRotation!;
+
+      const argv = await cli(['credentials', 'add', 'default', '--secret', NEW_SECRET], env);
+      assert.notEqual(argv.status, 0, 'no secret as an argument value');
+      const none = await cli(['credentials', 'add', 'default'], env);
+      assert.equal(none.status, 1);
+      assert.match(none.stderr, /exactly one of --secret-stdin, --secret-file FILE or --certificate FILE/);
+
+      const added = await cli(['credentials', 'add', 'default', '--secret-stdin', '--expires', '2028-03-01'], env, `${NEW_SECRET}\n`);
+      assert.equal(added.status, 0, added.stderr);
+      assert.match(added.stdout, /secondary: secret Cl1…, expires 2028-03-01/);
+      assert.match(added.stdout, /Next: mailgate credentials test default/);
+      // The running service sees it through its settings poll.
+      await waitFor(() => rotation.get('default')?.secondary?.kind === 'secret' || undefined, 10_000, 'the service sees the secondary');
+
+      const early = await cli(['credentials', 'promote', 'default'], env);
+      assert.equal(early.status, 1);
+      assert.match(early.stderr, /not tested: test the secondary/);
+
+      const tested = await cli(['credentials', 'test', 'default', '--json'], env);
+      assert.equal(tested.status, 0, tested.stderr + tested.stdout);
+      assert.deepEqual([JSON.parse(tested.stdout).slot, JSON.parse(tested.stdout).ok], ['secondary', true]);
+
+      const promoted = await cli(['credentials', 'promote', 'default', '--json'], env);
+      assert.equal(promoted.status, 0, promoted.stderr);
+      assert.equal(JSON.parse(promoted.stdout).primary.hint, 'Cl1');
+      await waitFor(() => svc.settings.settings()?.clientSecret?.reveal() === NEW_SECRET || undefined, 10_000, 'the service uses the new primary');
+
+      const removed = await cli(['credentials', 'remove', 'default'], env);
+      assert.equal(removed.status, 0, removed.stderr);
+      const list = await cli(['credentials', 'list', '--json'], env);
+      assert.equal(list.status, 0, list.stderr);
+      const views = JSON.parse(list.stdout) as { name: string; secondary: unknown }[];
+      assert.deepEqual(views.map((v) => [v.name, v.secondary]), [['default', null]]);
+      const failed = await cli(['credentials', 'test', 'default', '--slot', 'secondary'], env);
+      assert.equal(failed.status, 1);
+      assert.match(failed.stderr, /no secondary to test/);
+
+      const audit = await svc.store.listAudit(50);
+      assert.ok(audit.some((a) => a.action === 'credential.rotation.promote' && a.actor === 'cli'));
+      for (const out of [added, tested, promoted, removed, list, argv, early]) {
+        assert.ok(!out.stdout.includes(NEW_SECRET) && !out.stderr.includes(NEW_SECRET), 'no secret in the output');
+      }
+    } finally {
+      await svc.stop();
+      await emulator.stop();
+      t.remove();
+    }
+  });
+});
