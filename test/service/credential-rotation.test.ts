@@ -77,6 +77,11 @@ describe('credential rotation API', () => {
       assert.equal(added.status, 201, added.text);
       assert.deepEqual([added.json.secondary.kind, added.json.secondary.expires, added.json.secondary.hint], ['secret', '2028-01-15', 'Nw5']);
       assert.ok(added.json.secondary.addedAt);
+      // The expiry monitor watches the secondary too, under its own name.
+      await s.svc.credentials.tick();
+      const watched = s.svc.credentials.statuses().find((x) => x.input.credential === 'default.secondary');
+      assert.equal(watched?.input.kind, 'client-secret');
+      assert.equal(watched?.input.expiresAt, Date.UTC(2028, 0, 15));
       assert.ok(!added.text.includes(NEW_SECRET));
       const twice = await api('POST', '/api/v1/credentials/default/secondary', { clientSecret: NEW_SECRET });
       assert.equal(twice.status, 409);

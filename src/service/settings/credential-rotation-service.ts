@@ -533,6 +533,20 @@ export function withSlotAlone(settings: EmailSettings, v: SlotValues): EmailSett
   return out;
 }
 
+/**
+ * The settings with the secondary as their only credential (its own "expires" as the secret's),
+ * or undefined without a secondary: the expiry monitor watches the secondary as
+ * `<name>.secondary` (it expires too, and a failover to an expired one would be no failover).
+ */
+export function secondarySettings(settings: EmailSettings): EmailSettings | undefined {
+  const v = slotOf(settings as unknown as Record<string, unknown>, 'secondary');
+  if (!v) return undefined;
+  const out = withSlotAlone(settings, v);
+  delete out.clientSecretExpires;
+  if (v.expires) out.clientSecretExpires = v.expires;
+  return out;
+}
+
 /** A stored slot moved between primary and secondary: ciphertext is bound to its field, so it is encrypted again. */
 function reencrypt(s: StoredSlot, key: Buffer, name: string, fromPrefix: string, toPrefix: string): StoredSlot {
   const out: StoredSlot = { ...pick(s, ['clientSecret', 'clientCertificate', 'clientSecretExpires']) };
