@@ -94,3 +94,38 @@ describe('mailgate credentials', () => {
     }
   });
 });
+
+describe('mailgate config import with a secondary', () => {
+  it('the first credential\'s secondary becomes the Email Settings\' secondary; export leaves its value out', async () => {
+    const built = buildTenantState({});
+    const t = tempDir('mailgate-cred-import-');
+    try {
+      const file = join(t.dir, 'mailgate.yaml');
+      writeFileSync(file, `credentials:
+  - name: contoso
+    tenantId: ${built.tenantId}
+    clientId: ${built.clientId}
+    clientSecret: env:CONTOSO_SECRET
+    secondary:
+      clientSecret: env:CONTOSO_NEXT
+      clientSecretExpires: 2028-04-01
+senders:
+  - address: ${built.authorizedFrom}
+    credential: contoso
+`);
+      const env = { MAILGATE_DATA_DIR: join(t.dir, 'data'), MAILGATE_MASTER_KEY: MASTER_KEY, CONTOSO_SECRET: 'contoso-primary-value-0123456789', CONTOSO_NEXT: 'contoso-next-value-0123456789ab' };
+      const imp = await cli(['config', 'import', file], env);
+      assert.equal(imp.status, 0, imp.stderr);
+      const list = await cli(['credentials', 'list', '--json'], env);
+      assert.equal(list.status, 0, list.stderr);
+      const def = (JSON.parse(list.stdout) as { name: string; source: string; secondary: { kind: string; expires?: string } | null }[]).find((v) => v.name === 'default')!;
+      assert.deepEqual([def.source, def.secondary?.kind, def.secondary?.expires], ['settings', 'secret', '2028-04-01']);
+      const exp = await cli(['config', 'export', '--json'], env);
+      assert.equal(exp.status, 0, exp.stderr);
+      assert.match(exp.stderr, /secondary client secret is stored encrypted and is not exported/);
+      for (const out of [imp, list, exp]) assert.ok(!(out.stdout + out.stderr).includes('contoso-next-value'), 'no secret in the output');
+    } finally {
+      t.remove();
+    }
+  });
+});
