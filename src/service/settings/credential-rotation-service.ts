@@ -90,6 +90,8 @@ export interface CredentialRotation {
   test(name: string, slot: RotationSlot, actor: string): Promise<SlotTestResult>;
   promote(name: string, actor: string, options?: { force?: boolean }): Promise<CredentialRotationView>;
   removeSecondary(name: string, actor: string): Promise<CredentialRotationView>;
+  /** The credentials running on their secondary after a failover (cheap: for /readyz and banners). */
+  activeFailovers?(): { name: string; at: string; code: string }[];
 }
 
 export class CredentialNotFoundError extends Error {
@@ -308,6 +310,11 @@ export class CredentialRotationService implements CredentialRotation {
   }
 
   // ---- failover (reported by the token provider) ----
+
+  activeFailovers(): { name: string; at: string; code: string }[] {
+    if (!this.#failovers.size) return [];
+    return this.list().filter((v) => v.active === 'secondary' && v.failover).map((v) => ({ name: v.name, ...v.failover! }));
+  }
 
   /**
    * The token provider of a credential switched to its secondary. `settings`: the settings the
