@@ -19,13 +19,13 @@
  *
  * Imports: src/core (credential-expiry, settings types), src/auth (credential inventory, the
  * Graph read), ../outbox (types), ../intake/message-request, ../../log types,
- * ./credential-rotation-service (the secondary credential's settings).
+ * ./credential-slots (the secondary credential's settings).
  */
 import { DAY_MS, describeCredential, EXPIRY_THRESHOLDS, expiryStatuses, formatExpiry, renewalSteps, thresholdRank, type CredentialExpiryInput, type CredentialExpiryStatus, type ThresholdId } from '../../core/credential-expiry.js';
 import type { EmailSettings } from '../../core/settings.js';
 import type { AppCredentialFacts, AppCredentialsRead } from '../../auth/app-credentials-graph.js';
 import { describeSettingsCredentials } from '../../auth/credential-inventory.js';
-import { secondarySettings } from './credential-rotation-service.js';
+import { secondarySettings } from './credential-slots.js';
 import type { Logger } from '../../log/logger.js';
 import { parseMessageRequest } from '../intake/message-request.js';
 import type { Outbox } from '../outbox/outbox.js';
