@@ -40,7 +40,7 @@ describe('mailgate credentials', () => {
     const caFile = join(t.dir, 'emulator-ca.pem');
     writeFileSync(caFile, emulator.caPem);
     const env = { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_CA_FILE: caFile };
-    const svc = await startService({ env: { ...env, MAILGATE_HTTP_PORT: '0', MAILGATE_WORKER: 'off', MAILGATE_SETTINGS_REFRESH_MS: '200' }, ca: emulator.caPem, logger: createLogger({ destination: new LineCapture(), level: 'warn' }) });
+    const svc = await startService({ env: { ...env, MAILGATE_HTTP_PORT: '0', MAILGATE_WORKER: 'off' }, ca: emulator.caPem, logger: createLogger({ destination: new LineCapture(), level: 'warn' }) });
     try {
       const saved = await svc.settings.update({ smtpHost: emulator.smtp.host, smtpPort: emulator.smtp.port, authorityHost: emulator.authorityHost, tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret, authorizedFrom: built.authorizedFrom }, 'test');
       assert.ok(saved.ok);
@@ -56,7 +56,7 @@ describe('mailgate credentials', () => {
       assert.equal(added.status, 0, added.stderr);
       assert.match(added.stdout, /secondary: secret Cl1…, expires 2028-03-01/);
       assert.match(added.stdout, /Next: mailgate credentials test default/);
-      // The running service sees it through its settings poll.
+      // The running service sees it through its settings poll (every 2 s by default).
       await waitFor(() => rotation.get('default')?.secondary?.kind === 'secret' || undefined, 10_000, 'the service sees the secondary');
 
       const early = await cli(['credentials', 'promote', 'default'], env);
