@@ -91,7 +91,9 @@ export const SERVICE_VARS: readonly Var[] = [
   { key: 'caFile', env: 'MAILGATE_CA_FILE', kind: 'string' },
   { key: 'pollIntervalMs', env: 'MAILGATE_POLL_INTERVAL_MS', kind: 'int', default: 1000, min: 10, max: 600_000 },
   { key: 'shutdownGraceSeconds', env: 'MAILGATE_SHUTDOWN_GRACE_SECONDS', kind: 'number', default: 10, min: 0, max: 3600 },
-  { key: 'settingsRefreshMs', env: 'MAILGATE_SETTINGS_REFRESH_MS', kind: 'int', default: 5000, min: 100, max: 3_600_000 },
+  // 2 s: a change made by another process (`mailgate credentials promote`, `mailgate config
+  // import`) reaches delivery within 2 s; the poll is one version read (issue 17 item 3).
+  { key: 'settingsRefreshMs', env: 'MAILGATE_SETTINGS_REFRESH_MS', kind: 'int', default: 2000, min: 100, max: 3_600_000 },
   { key: 'worker', env: 'MAILGATE_WORKER', kind: 'onoff', default: 'on' },
   { key: 'deliveryThread', env: 'MAILGATE_DELIVERY_THREAD', kind: 'onoff', default: 'on' },
   // On by default: Exchange Online offers both; off is for a server that misbehaves with them.

@@ -40,7 +40,7 @@ describe('mailgate credentials', () => {
     const caFile = join(t.dir, 'emulator-ca.pem');
     writeFileSync(caFile, emulator.caPem);
     const env = { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: MASTER_KEY, MAILGATE_CA_FILE: caFile };
-    const svc = await startService({ env: { ...env, MAILGATE_HTTP_PORT: '0', MAILGATE_WORKER: 'off', MAILGATE_SETTINGS_REFRESH_MS: '200' }, ca: emulator.caPem, logger: createLogger({ destination: new LineCapture(), level: 'warn' }) });
+    const svc = await startService({ env: { ...env, MAILGATE_HTTP_PORT: '0', MAILGATE_WORKER: 'off' }, ca: emulator.caPem, logger: createLogger({ destination: new LineCapture(), level: 'warn' }) });
     try {
       const saved = await svc.settings.update({ smtpHost: emulator.smtp.host, smtpPort: emulator.smtp.port, authorityHost: emulator.authorityHost, tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret, authorizedFrom: built.authorizedFrom }, 'test');
       assert.ok(saved.ok);
@@ -56,7 +56,7 @@ describe('mailgate credentials', () => {
       assert.equal(added.status, 0, added.stderr);
       assert.match(added.stdout, /secondary: secret Cl1…, expires 2028-03-01/);
       assert.match(added.stdout, /Next: mailgate credentials test default/);
-      // The running service sees it through its settings poll.
+      // The running service sees it through its settings poll (every 2 s by default).
       await waitFor(() => rotation.get('default')?.secondary?.kind === 'secret' || undefined, 10_000, 'the service sees the secondary');
 
       const early = await cli(['credentials', 'promote', 'default'], env);
@@ -90,6 +90,41 @@ describe('mailgate credentials', () => {
     } finally {
       await svc.stop();
       await emulator.stop();
+      t.remove();
+    }
+  });
+});
+
+describe('mailgate config import with a secondary', () => {
+  it('the first credential\'s secondary becomes the Email Settings\' secondary; export leaves its value out', async () => {
+    const built = buildTenantState({});
+    const t = tempDir('mailgate-cred-import-');
+    try {
+      const file = join(t.dir, 'mailgate.yaml');
+      writeFileSync(file, `credentials:
+  - name: contoso
+    tenantId: ${built.tenantId}
+    clientId: ${built.clientId}
+    clientSecret: env:CONTOSO_SECRET
+    secondary:
+      clientSecret: env:CONTOSO_NEXT
+      clientSecretExpires: 2028-04-01
+senders:
+  - address: ${built.authorizedFrom}
+    credential: contoso
+`);
+      const env = { MAILGATE_DATA_DIR: join(t.dir, 'data'), MAILGATE_MASTER_KEY: MASTER_KEY, CONTOSO_SECRET: 'contoso-primary-value-0123456789', CONTOSO_NEXT: 'contoso-next-value-0123456789ab' };
+      const imp = await cli(['config', 'import', file], env);
+      assert.equal(imp.status, 0, imp.stderr);
+      const list = await cli(['credentials', 'list', '--json'], env);
+      assert.equal(list.status, 0, list.stderr);
+      const def = (JSON.parse(list.stdout) as { name: string; source: string; secondary: { kind: string; expires?: string } | null }[]).find((v) => v.name === 'default')!;
+      assert.deepEqual([def.source, def.secondary?.kind, def.secondary?.expires], ['settings', 'secret', '2028-04-01']);
+      const exp = await cli(['config', 'export', '--json'], env);
+      assert.equal(exp.status, 0, exp.stderr);
+      assert.match(exp.stderr, /secondary client secret is stored encrypted and is not exported/);
+      for (const out of [imp, list, exp]) assert.ok(!(out.stdout + out.stderr).includes('contoso-next-value'), 'no secret in the output');
+    } finally {
       t.remove();
     }
   });

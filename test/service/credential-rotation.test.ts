@@ -77,6 +77,11 @@ describe('credential rotation API', () => {
       assert.equal(added.status, 201, added.text);
       assert.deepEqual([added.json.secondary.kind, added.json.secondary.expires, added.json.secondary.hint], ['secret', '2028-01-15', 'Nw5']);
       assert.ok(added.json.secondary.addedAt);
+      // The expiry monitor watches the secondary too, under its own name.
+      await s.svc.credentials.tick();
+      const watched = s.svc.credentials.statuses().find((x) => x.input.credential === 'default.secondary');
+      assert.equal(watched?.input.kind, 'client-secret');
+      assert.equal(watched?.input.expiresAt, Date.UTC(2028, 0, 15));
       assert.ok(!added.text.includes(NEW_SECRET));
       const twice = await api('POST', '/api/v1/credentials/default/secondary', { clientSecret: NEW_SECRET });
       assert.equal(twice.status, 409);
@@ -236,6 +241,46 @@ senders:
     } finally {
       await s.close();
       t.remove();
+    }
+  });
+});
+
+describe('credential rotation with a certificate', () => {
+  it('a certificate secondary: kind, thumbprint and expiry from the certificate; a real test; a certificate not uploaded fails with AADSTS700027', async () => {
+    const { createClientCertificate } = await import('../../src/emulator/index.js');
+    const uploaded = await createClientCertificate({ commonName: 'mailgate-rotation' });
+    const stranger = await createClientCertificate({ commonName: 'not-uploaded' });
+    const s = await setup();
+    try {
+      const { built, emulator, api } = s;
+      const state = structuredClone(built.state);
+      state.tenants[0]!.apps[0]!.certificates.push({ thumbprintSha256: uploaded.thumbprintSha256, pem: uploaded.certPem, expires: new Date(Date.now() + 200 * 86_400_000).toISOString() } as never);
+      emulator.setState(state);
+      await api('PUT', '/api/v1/settings/email', { authorityHost: emulator.authorityHost, tenantId: built.tenantId, clientId: built.clientId, clientSecret: built.clientSecret, authorizedFrom: built.authorizedFrom });
+      const notPem = await api('POST', '/api/v1/credentials/default/secondary', { clientCertificate: '-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----' });
+      assert.equal(notPem.status, 422);
+      const strangerPem = `${stranger.certPem}\n${stranger.privateKeyPem}`;
+      const added = await api('POST', '/api/v1/credentials/default/secondary', { clientCertificate: strangerPem });
+      assert.equal(added.status, 201, added.text);
+      assert.deepEqual([added.json.secondary.kind, added.json.secondary.thumbprint], ['certificate', stranger.thumbprintSha1]);
+      assert.ok(added.json.secondary.expires);
+      assert.ok(!added.text.includes('PRIVATE KEY'));
+      const refused = await api('POST', '/api/v1/credentials/default/test', { slot: 'secondary' });
+      assert.deepEqual([refused.json.ok, refused.json.code], [false, 'AADSTS700027']);
+      await api('DELETE', '/api/v1/credentials/default/secondary');
+      await api('POST', '/api/v1/credentials/default/secondary', { clientCertificate: `${uploaded.certPem}\n${uploaded.privateKeyPem}` });
+      const ok = await api('POST', '/api/v1/credentials/default/test', { slot: 'secondary' });
+      assert.equal(ok.json.ok, true, ok.text);
+      const promoted = await api('POST', '/api/v1/credentials/default/promote', {});
+      assert.deepEqual([promoted.json.primary.kind, promoted.json.secondary.kind], ['certificate', 'secret']);
+      // The certificate is now the Email Settings' primary (PEM, stored encrypted), the secret the secondary.
+      assert.ok(s.svc.settings.settings()!.clientCertificatePem);
+      assert.equal(s.svc.settings.settings()!.clientSecret, undefined);
+      assert.equal(s.svc.settings.settings()!.clientSecretSecondary!.reveal(), built.clientSecret);
+      const rows = JSON.stringify(await s.svc.store.getSettings());
+      assert.ok(!rows.includes('PRIVATE KEY'), 'the key is stored encrypted');
+    } finally {
+      await s.close();
     }
   });
 });

@@ -107,6 +107,12 @@ async function writeDefault(settings: SettingsService, config: SendersConfig): P
   if (c.clientCertificate?.startsWith('file:')) patch.clientCertificatePath = c.clientCertificate.slice(5);
   else if (resolved.credential.clientCertificatePem) patch.clientCertificatePem = resolved.credential.clientCertificatePem;
   if (resolved.credential.clientSecret) patch.clientSecret = resolved.credential.clientSecret;
-  const u = await settings.update(patch, 'cli');
+  // Its secondary (rotation, issue 17) goes with it, as the Email Settings' secondary.
+  const sec = resolved.credential.secondary;
+  if (c.secondary?.clientCertificate?.startsWith('file:')) patch.clientCertificatePathSecondary = c.secondary.clientCertificate.slice(5);
+  else if (sec?.clientCertificatePem) patch.clientCertificatePemSecondary = sec.clientCertificatePem;
+  if (sec?.clientSecret) patch.clientSecretSecondary = sec.clientSecret;
+  if (sec?.clientSecretExpires) patch.clientSecretExpiresSecondary = sec.clientSecretExpires;
+  const u = await settings.update(patch, 'cli', sec ? { rotation: true } : {});
   if (!u.ok) throw new Error(`the Email Settings (the default sender) cannot take the first sender: ${u.problems.map((p) => p.message).join('; ')}`);
 }

@@ -18,12 +18,14 @@
  * The clock is injected (`now`), so tests move time to each threshold without waiting.
  *
  * Imports: src/core (credential-expiry, settings types), src/auth (credential inventory, the
- * Graph read), ../outbox (types), ../intake/message-request, ../../log types.
+ * Graph read), ../outbox (types), ../intake/message-request, ../../log types,
+ * ./credential-slots (the secondary credential's settings).
  */
 import { DAY_MS, describeCredential, EXPIRY_THRESHOLDS, expiryStatuses, formatExpiry, renewalSteps, thresholdRank, type CredentialExpiryInput, type CredentialExpiryStatus, type ThresholdId } from '../../core/credential-expiry.js';
 import type { EmailSettings } from '../../core/settings.js';
 import type { AppCredentialFacts, AppCredentialsRead } from '../../auth/app-credentials-graph.js';
 import { describeSettingsCredentials } from '../../auth/credential-inventory.js';
+import { secondarySettings } from './credential-slots.js';
 import type { Logger } from '../../log/logger.js';
 import { parseMessageRequest } from '../intake/message-request.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -151,6 +153,9 @@ export class CredentialExpiryMonitor {
         }
       }
       inputs.push(...await describeSettingsCredentials(settings, { credential: name, ...(g?.facts ? { graph: g.facts } : {}) }));
+      // The secondary credential (rotation, issue 17) expires too: watched as `<name>.secondary`.
+      const secondary = secondarySettings(settings);
+      if (secondary) inputs.push(...await describeSettingsCredentials(secondary, { credential: `${name}.secondary`, ...(g?.facts ? { graph: g.facts } : {}) }));
     }
     this.#settingsVersion = version;
     const relay = this.#d.relayCertificate?.();

@@ -25,7 +25,7 @@
  * characters of a secret (as Entra's own hint); audit rows name the step, never the value.
  *
  * Imports: src/core, auth/client-certificate (the certificate's thumbprint and expiry),
- * ../outbox/store types, ./secret-box, ./settings-store, ./senders-service.
+ * ../outbox/store types, ./secret-box, ./settings-store, ./senders-service, ./credential-slots.
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
@@ -34,12 +34,15 @@ import { parseExpiryDate } from '../../core/credential-expiry.js';
 import { DEFAULT_CREDENTIAL } from '../../core/senders.js';
 import { MailgateError, isMailgateError, type Problem } from '../../core/errors.js';
 import { Secret, scrubText } from '../../core/secret.js';
-import type { EmailSettings, SettingKey } from '../../core/settings.js';
+import type { EmailSettings } from '../../core/settings.js';
 import { loadClientCertificate, readClientCertificate } from '../../auth/client-certificate.js';
 import type { ConfigStore } from '../outbox/store.js';
-import { decryptValue, encryptValue } from './secret-box.js';
+import { encryptValue } from './secret-box.js';
 import type { SettingsService } from './settings-store.js';
 import { aad, type SendersService, type StoredCredential, type StoredSlot } from './senders-service.js';
+import { pick, reencrypt, SLOT_KEYS, slotOf, withSlotAlone, type SlotValues } from './credential-slots.js';
+
+export { secondarySettings, withSlotAlone } from './credential-slots.js';
 
 export interface CredentialSlotView {
   kind: 'secret' | 'certificate';
@@ -90,6 +93,8 @@ export interface CredentialRotation {
   test(name: string, slot: RotationSlot, actor: string): Promise<SlotTestResult>;
   promote(name: string, actor: string, options?: { force?: boolean }): Promise<CredentialRotationView>;
   removeSecondary(name: string, actor: string): Promise<CredentialRotationView>;
+  /** The credentials running on their secondary after a failover (cheap: for /readyz and banners). */
+  activeFailovers?(): { name: string; at: string; code: string }[];
 }
 
 export class CredentialNotFoundError extends Error {
@@ -124,37 +129,6 @@ interface Entry {
   values?: Record<string, unknown>;
 }
 
-/** One slot's values (in memory only). */
-interface SlotValues {
-  secret?: string;
-  pem?: string;
-  path?: string;
-  expires?: string;
-}
-
-const SLOT_KEYS = {
-  primary: { secret: 'clientSecret', pem: 'clientCertificatePem', path: 'clientCertificatePath', expires: 'clientSecretExpires' },
-  secondary: { secret: 'clientSecretSecondary', pem: 'clientCertificatePemSecondary', path: 'clientCertificatePathSecondary', expires: 'clientSecretExpiresSecondary' },
-} as const satisfies Record<RotationSlot, Record<keyof SlotValues, SettingKey>>;
-
-const text = (v: unknown): string | undefined => {
-  const s = v instanceof Secret ? v.reveal() : typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
-  return s !== undefined && s.trim() !== '' ? s : undefined;
-};
-
-function slotOf(values: Record<string, unknown>, slot: RotationSlot): SlotValues | undefined {
-  const k = SLOT_KEYS[slot];
-  const out: SlotValues = {};
-  const secret = text(values[k.secret]);
-  const pem = text(values[k.pem]);
-  const path = text(values[k.path]);
-  const expires = text(values[k.expires]);
-  if (secret !== undefined) out.secret = secret;
-  if (pem !== undefined) out.pem = pem;
-  if (path !== undefined) out.path = path.trim();
-  if (expires !== undefined) out.expires = expires.trim();
-  return out.secret || out.pem || out.path ? out : undefined;
-}
 
 const inputSchema = z.strictObject({
   clientSecret: z.string().min(1).max(1024).refine((s) => !/[\r\n\0]/.test(s), 'must be one line (the secret\'s Value from Certificates & secrets)')
@@ -308,6 +282,11 @@ export class CredentialRotationService implements CredentialRotation {
   }
 
   // ---- failover (reported by the token provider) ----
+
+  activeFailovers(): { name: string; at: string; code: string }[] {
+    if (!this.#failovers.size) return [];
+    return this.list().filter((v) => v.active === 'secondary' && v.failover).map((v) => ({ name: v.name, ...v.failover! }));
+  }
 
   /**
    * The token provider of a credential switched to its secondary. `settings`: the settings the
@@ -516,34 +495,3 @@ export class CredentialRotationService implements CredentialRotation {
     await this.#loadMeta();
   }
 }
-
-/** The settings with one slot as their only credential (the secondary's keys removed). */
-export function withSlotAlone(settings: EmailSettings, v: SlotValues): EmailSettings {
-  const out: EmailSettings = { ...settings };
-  delete out.clientSecret;
-  delete out.clientCertificatePem;
-  delete out.clientCertificatePath;
-  delete out.clientSecretSecondary;
-  delete out.clientCertificatePemSecondary;
-  delete out.clientCertificatePathSecondary;
-  delete out.clientSecretExpiresSecondary;
-  if (v.secret) out.clientSecret = new Secret(v.secret);
-  if (v.pem) out.clientCertificatePem = new Secret(v.pem);
-  if (v.path) out.clientCertificatePath = v.path;
-  return out;
-}
-
-/** A stored slot moved between primary and secondary: ciphertext is bound to its field, so it is encrypted again. */
-function reencrypt(s: StoredSlot, key: Buffer, name: string, fromPrefix: string, toPrefix: string): StoredSlot {
-  const out: StoredSlot = { ...pick(s, ['clientSecret', 'clientCertificate', 'clientSecretExpires']) };
-  if (s.clientSecretEncrypted) out.clientSecretEncrypted = encryptValue(key, decryptValue(key, s.clientSecretEncrypted, aad(name, `${fromPrefix}clientSecret`)), aad(name, `${toPrefix}clientSecret`));
-  if (s.clientCertificateEncrypted) out.clientCertificateEncrypted = encryptValue(key, decryptValue(key, s.clientCertificateEncrypted, aad(name, `${fromPrefix}clientCertificate`)), aad(name, `${toPrefix}clientCertificate`));
-  return out;
-}
-
-function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
-  return out;
-}
-

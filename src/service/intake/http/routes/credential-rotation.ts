@@ -8,7 +8,7 @@
  * (MAILGATE_CONFIG or environment), 422 invalid values. A secret is accepted, never returned.
  *
  * Imports: hono, zod, the rotation service (types and the failure mapping), ../auth, ../deps,
- * ../json-body, ../problem, ../zod-problems.
+ * ../json-body, ../problem.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';

@@ -66,7 +66,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
     // unready (a credential about to expire still works, and an expired one stops delivery,
     // which the delivery errors above report).
     // A credential running on its secondary after a failover (issue 17): for administrators.
-    const failovers = d.credentialRotation?.list().filter((v) => v.active === 'secondary') ?? [];
+    const failovers = d.credentialRotation?.activeFailovers?.() ?? [];
     const isAdmin = (route || credentials?.length || failovers.length) ? await hasScope(c, d.store, 'admin') : false;
     const adminDetails = {
       ...(route && isAdmin ? { transportRoute: { transport: route.transport, reason: route.reason, since: new Date(route.since).toISOString(), switches: route.switches } } : {}),
@@ -80,7 +80,7 @@ export function opsRoutes(d: AppDeps): Hono<AppEnv> {
         threshold: s.threshold ?? null,
         message: s.message,
       })) } : {}),
-      ...(failovers.length && isAdmin ? { credentialFailovers: failovers.map((v) => ({ credential: v.name, active: v.active, ...v.failover, message: `primary credential refused: ${v.failover?.code ?? 'unknown'}; using the secondary (rotate: mailgate credentials add|test|promote|remove ${v.name})` })) } : {}),
+      ...(failovers.length && isAdmin ? { credentialFailovers: failovers.map((v) => ({ credential: v.name, active: 'secondary', at: v.at, code: v.code, message: `primary credential refused: ${v.code}; using the secondary (rotate: mailgate credentials promote ${v.name}, then add a new secondary)` })) } : {}),
     };
     if (errors.length) return problemResponse(503, 'not-ready', 'Not ready', { detail: 'Mailgate cannot deliver yet; every reason is listed in errors.', errors, ...adminDetails });
     return c.json({ status: 'ready', checks: { store: 'ok', settings: 'ok' }, ...adminDetails });
