@@ -17,10 +17,20 @@ export interface ServeChild {
   proc: ChildProcess;
   url: string;
   stderr: () => string;
+  stdout: () => string;
+  /** The match of `options.also` on stdout, when asked for. */
+  also?: RegExpExecArray;
 }
 
-/** Starts `mailgate serve` with `env` added to ours; resolves with its URL once it listens. */
-export function startServe(env: Record<string, string>): Promise<ServeChild> {
+/** Why `serve` did not become ready: its exit code and stderr (for tests of a refused start). */
+export interface ServeExit extends Error { code: number | null; stderr: string }
+
+/**
+ * Starts `mailgate serve` with `env` added to ours; resolves with its URL once it listens (and,
+ * with `also`, once stdout also matches it, e.g. the relay's line); rejects with a ServeExit when
+ * it exits first.
+ */
+export function startServe(env: Record<string, string>, options: { also?: RegExp } = {}): Promise<ServeChild> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -29,9 +39,10 @@ export function startServe(env: Record<string, string>): Promise<ServeChild> {
     proc.stdout!.on('data', (d) => {
       out += String(d);
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1]!, stderr: () => err });
+      const also = options.also ? options.also.exec(out) ?? undefined : undefined;
+      if (m && (!options.also || also)) resolve({ proc, url: m[1]!, stderr: () => err, stdout: () => out, ...(also ? { also } : {}) });
     });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code} before it was ready:\n${err}`)));
+    proc.once('exit', (code) => reject(Object.assign(new Error(`serve exited with ${code} before it was ready:\n${err}\n${out}`), { code, stderr: err })));
   });
 }
 

@@ -4,7 +4,7 @@
  * with the Message-ID the relay gave it.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,22 +16,12 @@ import { MASTER_KEY } from '../service/e2e-helpers.js';
 import { tempDir, waitFor } from '../service/helpers.js';
 import { dataOf, deviceMessage } from './relay-helpers.js';
 import { serveEnv } from '../helpers/serve-env.js';
+import { startServe } from '../helpers/serve-process.js';
 
-const MAIN = 'dist/src/cli/main.js';
 
-function startServe(env: Record<string, string>): Promise<{ proc: ChildProcess; relayPort: number }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stderr!.on('data', (d) => (err += String(d)));
-    proc.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /SMTP relay on [^:]+:(\d+) \(STARTTLS\)/.exec(out);
-      if (m && /listening on http/.test(out)) resolve({ proc, relayPort: Number(m[1]) });
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code} before it was ready:\n${err}\n${out}`)));
-  });
+async function startRelayServe(env: Record<string, string>): Promise<{ proc: ChildProcess; relayPort: number }> {
+  const c = await startServe(env, { also: /SMTP relay on [^:]+:(\d+) \(STARTTLS\)/ });
+  return { proc: c.proc, relayPort: Number(c.also![1]) };
 }
 
 describe('relay durability', () => {
@@ -48,7 +38,7 @@ describe('relay durability', () => {
       const cred = await createRelayClient(setup, { name: 'crash-device' }, { now: Date.now(), actor: 'cli' });
       await setup.close();
 
-      const first = await startServe(env);
+      const first = await startRelayServe(env);
       proc = first.proc;
       const ca = readFileSync(join(tmp.dir, 'relay-tls', 'cert.pem'), 'utf8');
       const c = await RawSmtpClient.connectSecure(first.relayPort, ca);
@@ -62,7 +52,7 @@ describe('relay durability', () => {
       proc.kill('SIGKILL');
       await new Promise((r) => proc!.once('exit', r));
 
-      const second = await startServe({ ...env, MAILGATE_WORKER: 'on' });
+      const second = await startRelayServe({ ...env, MAILGATE_WORKER: 'on' });
       proc = second.proc;
       await waitFor(() => emulator.messages().find((m) => m.subject === 'survives kill -9'), 20_000, 'delivered after the restart');
       assert.equal(emulator.messages().filter((m) => m.subject === 'survives kill -9').length, 1);
@@ -83,7 +73,7 @@ describe('relay durability', () => {
       const setup = openSqliteStore(tmp.dir);
       const cred = await createRelayClient(setup, { name: 'burst-device' }, { now: Date.now(), actor: 'cli' });
       await setup.close();
-      const first = await startServe(env);
+      const first = await startRelayServe(env);
       proc = first.proc;
       const ca = readFileSync(join(tmp.dir, 'relay-tls', 'cert.pem'), 'utf8');
       const accepted = new Map<string, string>(); // subject -> id
@@ -115,7 +105,7 @@ describe('relay durability', () => {
       assert.ok(killed, 'killed in the middle');
       await new Promise((r) => (proc!.exitCode !== null || proc!.signalCode !== null ? r(undefined) : proc!.once('exit', r)));
       assert.ok(accepted.size >= 100);
-      const second = await startServe(env);
+      const second = await startRelayServe(env);
       proc = second.proc;
       await waitFor(() => [...accepted.keys()].every((s) => emulator.messages().some((m) => m.subject === s)), 60_000, 'every accepted message delivered');
       for (const m of emulator.messages()) {

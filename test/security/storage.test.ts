@@ -9,7 +9,7 @@
  *   permissions") leaving no `.write-test-*` file. Skips loudly when mount is not permitted.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,8 +18,8 @@ import { DATABASE_FILE } from '../../src/service/outbox/sqlite/open.js';
 import { mountTmpfs, skipLoudly } from '../helpers/tmpfs.js';
 import { tempDir, waitFor } from '../service/helpers.js';
 import { serveEnv } from '../helpers/serve-env.js';
+import { createApiKeyCli, startServe, stopServe } from '../helpers/serve-process.js';
 
-const MAIN = 'dist/src/cli/main.js';
 const MASTER_KEY = Buffer.alloc(32, 11).toString('base64');
 
 interface Serve {
@@ -33,30 +33,9 @@ function envFor(emulator: Emulator, dataDir: string): Record<string, string> {
 }
 
 /** Start `mailgate serve`; resolves when it listens, rejects with its stderr when it exits first. */
-function serve(env: Record<string, string>): Promise<Serve> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stderr!.on('data', (d) => (err += String(d)));
-    proc.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        resolve({
-          proc,
-          url: m[1],
-          stop: () =>
-            new Promise<void>((done) => {
-              if (proc.exitCode !== null || proc.signalCode !== null) return done();
-              proc.once('exit', () => done());
-              proc.kill('SIGTERM');
-            }),
-        });
-      }
-    });
-    proc.once('exit', (code) => reject(Object.assign(new Error(`serve exited with ${code} before it was ready`), { code, stderr: err })));
-  });
+async function serve(env: Record<string, string>): Promise<Serve> {
+  const c = await startServe(env);
+  return { proc: c.proc, url: c.url, stop: () => stopServe(c) };
 }
 
 /** Run `mailgate serve` expecting it to refuse to start; returns its exit code and stderr. */
@@ -74,9 +53,7 @@ async function refusedStart(env: Record<string, string>): Promise<{ code: number
 }
 
 function sendKey(env: Record<string, string>): string {
-  const r = spawnSync(process.execPath, [MAIN, 'apikey', 'create', 'storage-test', '--scope', 'send', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { key: string }).key;
+  return createApiKeyCli(env, 'storage-test');
 }
 
 async function http(url: string, method: string, key: string | undefined, body?: unknown) {
