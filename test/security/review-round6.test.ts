@@ -9,6 +9,11 @@ import { createLogger } from '../../src/log/logger.js';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { setAdminPassword } from '../../src/service/access/admin-password.js';
 import { AdminClient, MASTER_KEY } from '../admin/helpers.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { databasePassword } from '../../src/service/outbox/open-store.js';
+import { runCli } from '../helpers/cli.js';
 import { FakeMailer, LineCapture, tempDir } from '../service/helpers.js';
 
 async function serve(dir: string, env: Record<string, string> = {}): Promise<RunningService> {
@@ -70,5 +75,27 @@ describe('review round 6: admin sessions end when the admin password changes', (
       await svc.stop();
       t.remove();
     }
+  });
+});
+
+describe('review round 6: the database password given as ?password= in MAILGATE_DATABASE_URL', () => {
+  const url = 'postgres://mailgate@db.internal:5432/mailgate?sslmode=require&password=Qs-db-pw-in-query-7781';
+
+  it('mailgate backup (PostgreSQL) never prints it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-review6-backup-'));
+    try {
+      const r = await runCli(['backup', join(dir, 'backup.db')], { MAILGATE_DATABASE_URL: url, MAILGATE_DATA_DIR: dir });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /db\.internal/, 'the database is still named');
+      assert.ok(!(r.stdout + r.stderr).includes('Qs-db-pw-in-query-7781'), r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is the password the logs and errors scrub (node-postgres uses it as the password)', () => {
+    assert.equal(databasePassword(url), 'Qs-db-pw-in-query-7781');
+    assert.equal(databasePassword('postgres://u:in-userinfo@h/db'), 'in-userinfo');
+    assert.equal(databasePassword('postgres://u@h/db'), undefined);
   });
 });
