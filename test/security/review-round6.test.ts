@@ -14,6 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { databasePassword } from '../../src/service/outbox/open-store.js';
 import { runCli } from '../helpers/cli.js';
+import { CredentialRotationService } from '../../src/service/settings/credential-rotation-service.js';
+import { SendersService } from '../../src/service/settings/senders-service.js';
+import { SettingsService } from '../../src/service/settings/settings-store.js';
+import { openSqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
 import { FakeMailer, LineCapture, tempDir } from '../service/helpers.js';
 
 async function serve(dir: string, env: Record<string, string> = {}): Promise<RunningService> {
@@ -97,5 +101,36 @@ describe('review round 6: the database password given as ?password= in MAILGATE_
     assert.equal(databasePassword(url), 'Qs-db-pw-in-query-7781');
     assert.equal(databasePassword('postgres://u:in-userinfo@h/db'), 'in-userinfo');
     assert.equal(databasePassword('postgres://u@h/db'), undefined);
+  });
+});
+
+describe('review round 6: a secondary added by another process is not redirected by a stale settings update', () => {
+  it('a destination move checked against a copy without the new secondary is refused', async () => {
+    const KEY = Buffer.alloc(32, 3);
+    const PRIMARY = 'Pr1Q~primary-secret-value-0123456789abcdef';
+    const SECONDARY = 'Se1Q~secondary-secret-value-0123456789abc';
+    const t = tempDir('mailgate-review6-redirect-');
+    const store = openSqliteStore(t.dir);
+    try {
+      const base = await SettingsService.open({ store, masterKey: KEY, env: {} });
+      assert.equal((await base.update({ useModernAuth: 'true', clientId: '11111111-2222-3333-4444-555555555555', tenantId: '66666666-7777-8888-9999-000000000000', authorizedFrom: 'sender@contoso.com', clientSecret: PRIMARY }, 'test')).ok, true);
+      // Instance A: the administrator adds the new secret as the secondary.
+      const aSettings = await SettingsService.open({ store, masterKey: KEY, env: {} });
+      const aSenders = await SendersService.open({ store, settings: aSettings, masterKey: KEY, env: {} });
+      // Instance B loaded the settings before that and has not polled yet.
+      const bSettings = await SettingsService.open({ store, masterKey: KEY, env: {} });
+      const a = await CredentialRotationService.open({ settings: aSettings, senders: aSenders, store, masterKey: KEY, testToken: async () => undefined, diagnose: () => ({ summary: '', fixes: [] }) });
+      await a.addSecondary('default', { clientSecret: SECONDARY }, 'admin');
+      // Through B, someone who knows only the primary (or a throw-away one) moves the authority host.
+      const moved = await bSettings.update({ authorityHost: 'https://login.attacker.example', clientSecret: PRIMARY }, 'api-key:stolen');
+      assert.equal(moved.ok, false, 'the secondary must be re-entered or dropped with the move');
+      assert.ok(!moved.ok && moved.problems.some((p) => p.key === 'clientSecretSecondary'), JSON.stringify(moved));
+      const after = await SettingsService.open({ store, masterKey: KEY, env: {} });
+      const raw = after.effectiveRaw();
+      assert.ok(!(raw.authorityHost === 'https://login.attacker.example' && raw.clientSecretSecondary), 'the secondary must never be sent to the new authority');
+    } finally {
+      await store.close();
+      t.remove();
+    }
   });
 });
