@@ -479,6 +479,14 @@ export class CredentialRotationService implements CredentialRotation {
       const e = this.#find(name);
       this.#writable(e);
       applyRotationStep(this.#state(e.name, e.values), { step: 'remove' });
+      // Entra refused the primary and tokens come from the secondary: removing it would leave
+      // only the refused credential (the outage a rotation prevents). Promote it first; the
+      // refused one is then the secondary and goes (the safe choice: no force for this).
+      const inUse = this.#view(e).failover;
+      if (inUse) {
+        throw new MailgateError({ code: 'ROTATION_STEP_INVALID', phase: 'settings', context: { phase: 'secondary-in-use' },
+          message: `The secondary of "${e.name}" is the credential in use: Entra refused the primary (${inUse.code}) at ${inUse.at}, so removing it would stop delivery: make the secondary primary first, then remove the old one.` });
+      }
       const extraRows = this.#metaRow(e.name, (m) => ({ ...(m.primary ? { primary: m.primary } : {}) }));
       const audit = { action: 'credential.rotation.remove', detail: { credential: e.name, slot: 'secondary' } };
       if (e.source === 'settings') {
