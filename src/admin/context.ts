@@ -65,7 +65,8 @@ export function createAdminContext(deps: AppDeps, o: AdminOptions = {}): Admin {
   return {
     deps,
     base,
-    sessions: new SessionStore(deps.store, { now: deps.now, ...o.sessions }),
+    // Bound to the admin password: a new password signs every session out, everywhere.
+    sessions: new SessionStore(deps.store, { now: deps.now, ...(deps.adminPassword?.sessionTag ? { tag: () => deps.adminPassword!.sessionTag!() } : {}), ...o.sessions }),
     limiter: new LoginLimiter({ maxFailures: login?.maxFailures, windowMs: login?.windowMs, globalFailuresPerMinute: login?.globalFailuresPerMinute, ...o.loginLimits }),
     clientAddress: o.clientAddress ?? forwardedClientAddress(login?.trustProxy ?? 0),
     url: (path) => `${base}${path}`,

@@ -14,6 +14,10 @@
  * bound (expired sessions are purged, then the least recently used anonymous sessions are
  * dropped first, so such requests cannot push out the administrator's session either).
  *
+ * Sessions are bound to the admin password (`tag`, AdminPassword.sessionTag): setting a new one
+ * (`mailgate admin set-password`, a new MAILGATE_ADMIN_PASSWORD) ends every session, as a
+ * restart did while sessions lived in memory.
+ *
  * Activity is written at most every `touchMs` (a tenth of the idle timeout, at most a minute),
  * not on every page. A flash set while handling a request is written by `save()` (the guard
  * calls it after every admin request).
@@ -53,10 +57,16 @@ export interface SessionStoreOptions {
   anonymousMs?: number;
   /** At most this many sessions are kept (default 5000); anonymous ones are dropped first. */
   maxSessions?: number;
+  /**
+   * A value that changes when the admin password changes (AdminPassword.sessionTag): mixed into
+   * the stored key, so a new password ends every session, on every instance and across restarts
+   * (before the store kept sessions, a restart did that).
+   */
+  tag?: () => Promise<string> | string;
 }
 
 const token = () => randomBytes(32).toString('base64url');
-const keyOf = (id: string) => createHash('sha256').update(id).digest('base64url');
+const keyOf = (id: string, tag = '') => createHash('sha256').update(tag ? `${tag}\0${id}` : id).digest('base64url');
 const csrfOf = (id: string) => createHmac('sha256', id).update('mailgate admin csrf').digest('base64url');
 
 function parseFlash(json: string | undefined): Flash | undefined {
@@ -80,6 +90,9 @@ export class SessionStore {
   /** The flash each loaded session had in the store (JSON), to write only changes. */
   readonly #storedFlash = new WeakMap<Session, string | undefined>();
   readonly #destroyed = new WeakSet<Session>();
+  /** The stored key of each session handled (its cookie value's hash, bound to the password tag). */
+  readonly #keys = new WeakMap<Session, string>();
+  readonly #tag: () => Promise<string> | string;
 
   constructor(store: AdminSessionStore, o: SessionStoreOptions = {}) {
     this.#store = store;
@@ -89,6 +102,11 @@ export class SessionStore {
     this.#anonymousMs = o.anonymousMs ?? 30 * 60_000;
     this.#max = o.maxSessions ?? 5000;
     this.#touchMs = Math.min(60_000, Math.floor(this.#idleMs / 10));
+    this.#tag = o.tag ?? (() => '');
+  }
+
+  async #keyOf(id: string): Promise<string> {
+    return keyOf(id, await this.#tag());
   }
 
   #expiresAt(s: { authenticated: boolean; createdAt: number; lastSeenAt: number }): number {
@@ -99,7 +117,9 @@ export class SessionStore {
     const now = this.#now();
     const id = token();
     const session: Session = { id, csrfToken: csrfOf(id), authenticated, createdAt: now, lastSeenAt: now };
-    await this.#store.createAdminSession({ keyHash: keyOf(id), authenticated, createdAt: now, lastSeenAt: now, expiresAt: this.#expiresAt(session) }, this.#max);
+    const key = await this.#keyOf(id);
+    this.#keys.set(session, key);
+    await this.#store.createAdminSession({ keyHash: key, authenticated, createdAt: now, lastSeenAt: now, expiresAt: this.#expiresAt(session) }, this.#max);
     this.#storedFlash.set(session, undefined);
     return session;
   }
@@ -108,9 +128,10 @@ export class SessionStore {
   async get(id: string | undefined): Promise<Session | undefined> {
     if (!id || id.length > 100) return undefined;
     const now = this.#now();
-    const row: AdminSessionRecord | undefined = await this.#store.getAdminSession(keyOf(id), now);
+    const row: AdminSessionRecord | undefined = await this.#store.getAdminSession(await this.#keyOf(id), now);
     if (!row) return undefined;
     const session: Session = { id, csrfToken: csrfOf(id), authenticated: row.authenticated, createdAt: row.createdAt, lastSeenAt: row.lastSeenAt };
+    this.#keys.set(session, row.keyHash);
     const flash = parseFlash(row.flash);
     if (flash) session.flash = flash;
     this.#storedFlash.set(session, row.flash);
@@ -126,14 +147,15 @@ export class SessionStore {
     if (!session || this.#destroyed.has(session) || !this.#storedFlash.has(session)) return;
     const json = session.flash ? JSON.stringify({ kind: session.flash.kind, text: session.flash.text }) : undefined;
     if (json === this.#storedFlash.get(session)) return;
-    await this.#store.updateAdminSession(keyOf(session.id), { flash: json ?? null });
+    await this.#store.updateAdminSession(this.#keys.get(session) ?? (await this.#keyOf(session.id)), { flash: json ?? null });
     this.#storedFlash.set(session, json);
   }
 
   async destroy(session: Session | string | undefined): Promise<void> {
     if (!session) return;
     if (typeof session !== 'string') this.#destroyed.add(session);
-    await this.#store.deleteAdminSession(keyOf(typeof session === 'string' ? session : session.id));
+    const key = typeof session === 'string' ? await this.#keyOf(session) : (this.#keys.get(session) ?? (await this.#keyOf(session.id)));
+    await this.#store.deleteAdminSession(key);
   }
 
   /** Replaces a session by a new authenticated one (new id and CSRF token: no session fixation). */

@@ -48,6 +48,8 @@ export function pgDumpCommand(url: string, file: string): { command: string; dat
   try {
     const u = new URL(url);
     u.password = '';
+    // node-postgres also takes the password from the query (?password=).
+    u.searchParams.delete('password');
     database = u.toString();
   } catch {
     // pg_dump reports it

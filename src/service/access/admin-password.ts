@@ -10,7 +10,7 @@
  *
  * Imports: node:crypto, ../outbox/store.
  */
-import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { ConfigStore } from '../outbox/store.js';
 
 export const ADMIN_PASSWORD_META = 'admin.passwordHash';
@@ -64,13 +64,24 @@ export interface AdminPassword {
   /** Set only when this start generated the password (print it once). */
   readonly generated?: string;
   verify(password: string): Promise<boolean>;
+  /**
+   * A value that changes whenever the password changes (`mailgate admin set-password`, or a new
+   * MAILGATE_ADMIN_PASSWORD at the next start), the same on every instance: admin sessions are
+   * bound to it (admin/session.ts), so a new password signs every session out everywhere. Kept
+   * in memory only; the store sees it only inside a hash with the random cookie value.
+   */
+  sessionTag?(): Promise<string>;
 }
+
+const tagOf = (text: string) => createHash('sha256').update('mailgate admin session\0').update(text).digest('base64url');
 
 /** Resolve the admin password at start-up (generating and storing one if there is none). */
 export async function resolveAdminPassword(store: ConfigStore, envValue: string | undefined, o: { now: number }): Promise<AdminPassword> {
   if (envValue) {
     const hash = hashPassword(envValue);
-    return { source: 'env', verify: (pw) => verifyPassword(pw, hash) };
+    // The variable itself (its hash is salted anew at every start and on every instance).
+    const tag = tagOf(`env\0${envValue}`);
+    return { source: 'env', verify: (pw) => verifyPassword(pw, hash), sessionTag: async () => tag };
   }
   let generated: string | undefined;
   let hash = await store.getMeta(ADMIN_PASSWORD_META);
@@ -91,6 +102,8 @@ export async function resolveAdminPassword(store: ConfigStore, envValue: string 
       const current = await store.getMeta(ADMIN_PASSWORD_META);
       return current !== undefined && (await verifyPassword(pw, current));
     },
+    // The stored hash (salted anew by every set-password): read each time, like verify.
+    sessionTag: async () => tagOf(`stored\0${(await store.getMeta(ADMIN_PASSWORD_META)) ?? ''}`),
   };
 }
 

@@ -32,11 +32,15 @@ export function isPgStore(store: Store): store is PgStore {
   return (store as Partial<PgStore>).kind === 'postgres';
 }
 
-/** The password of a database URL (to scrub from logs), if any. */
+/**
+ * The password of a database URL (to scrub from logs), if any: in the user info, or as the
+ * `password` query parameter, which node-postgres (pg-connection-string) takes as the password.
+ */
 export function databasePassword(url: string | undefined): string | undefined {
   if (!url) return undefined;
   try {
-    const p = decodeURIComponent(new URL(url).password);
+    const u = new URL(url);
+    const p = u.searchParams.get('password') || decodeURIComponent(u.password);
     return p || undefined;
   } catch {
     return undefined;

@@ -174,6 +174,13 @@ export class CredentialRotationService implements CredentialRotation {
     return s;
   }
 
+  /** Load what another process may have changed: the settings, the stored credentials, the metadata. */
+  async #sync(): Promise<void> {
+    await this.#o.settings.refresh();
+    await this.#o.senders.reload();
+    await this.#loadMeta();
+  }
+
   async #loadMeta(): Promise<void> {
     const rows = await this.#o.store.getSettings();
     try {
@@ -315,9 +322,18 @@ export class CredentialRotationService implements CredentialRotation {
 
   // ---- the steps ----
 
-  /** Steps run one at a time (each reads the state the previous one wrote). */
+  /**
+   * Steps run one at a time (each reads the state the previous one wrote), each on the state in
+   * the store: another process (`mailgate credentials`, another instance) may have taken a step
+   * since this one last loaded it (its settings poll is up to a second late, the CLI's never
+   * comes), and a decision on a stale copy would overwrite a tested secondary with an untested
+   * one or write back a metadata document without the other process's test results.
+   */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#steps.then(fn);
+    const run = this.#steps.then(async () => {
+      await this.#sync();
+      return fn();
+    });
     this.#steps = run.catch(() => undefined);
     return run;
   }
@@ -407,6 +423,8 @@ export class CredentialRotationService implements CredentialRotation {
       const at = new Date(this.#now()).toISOString();
       const lastTest: SlotTest = { at, ok: result.ok, ...(result.code ? { code: result.code } : {}), ...(result.summary ? { summary: result.summary.slice(0, 500) } : {}) };
       if (values) {
+        // The request took a while: write the metadata on the document as it is now.
+        await this.#loadMeta();
         const fp = this.#fp(values);
         const extraRows = this.#metaRow(e.name, (m) => ({ ...m, [slot]: { ...(m[slot]?.fp === fp ? m[slot] : {}), fp, lastTest } }));
         await this.#o.store.saveSettings(extraRows, { at: this.#now(), actor, action: 'credential.rotation.test', detail: { credential: e.name, slot, ok: result.ok, ...(result.code ? { code: result.code } : {}) } });
@@ -461,6 +479,14 @@ export class CredentialRotationService implements CredentialRotation {
       const e = this.#find(name);
       this.#writable(e);
       applyRotationStep(this.#state(e.name, e.values), { step: 'remove' });
+      // Entra refused the primary and tokens come from the secondary: removing it would leave
+      // only the refused credential (the outage a rotation prevents). Promote it first; the
+      // refused one is then the secondary and goes (the safe choice: no force for this).
+      const inUse = this.#view(e).failover;
+      if (inUse) {
+        throw new MailgateError({ code: 'ROTATION_STEP_INVALID', phase: 'settings', context: { phase: 'secondary-in-use' },
+          message: `The secondary of "${e.name}" is the credential in use: Entra refused the primary (${inUse.code}) at ${inUse.at}, so removing it would stop delivery: make the secondary primary first, then remove the old one.` });
+      }
       const extraRows = this.#metaRow(e.name, (m) => ({ ...(m.primary ? { primary: m.primary } : {}) }));
       const audit = { action: 'credential.rotation.remove', detail: { credential: e.name, slot: 'secondary' } };
       if (e.source === 'settings') {

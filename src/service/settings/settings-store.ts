@@ -204,6 +204,11 @@ export class SettingsService {
   }
 
   async #update(patch: Record<string, unknown>, actor: string, options: UpdateOptions): Promise<UpdateResult> {
+    // Checked against the stored settings, not this process's last copy (another instance or
+    // `mailgate credentials` may have written since; the poll is up to a second late): a
+    // destination move checked against a copy without a just-added secondary credential would
+    // send that secondary to the new destination without anyone re-entering it.
+    await this.refresh();
     const problems: Problem[] = [];
     const next: RawSettings = { ...this.#loaded.stored };
     const changes: Record<string, string | null> = {};

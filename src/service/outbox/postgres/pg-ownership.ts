@@ -58,6 +58,8 @@ export class MailboxOwnership {
   readonly #unownedSince = new Map<string, number>();
   /** Mailboxes taken by the safety net (beyond our share): not handed over while we hold them. */
   readonly #sticky = new Set<string>();
+  /** The tail of refresh / handOver / release (see #exclusive). */
+  #lock: Promise<unknown> = Promise.resolve();
 
   constructor(db: PgDb, o: OwnershipOptions) {
     this.#db = db;
@@ -80,7 +82,23 @@ export class MailboxOwnership {
    * fair share. Returns the mailboxes we own afterwards. Errors (database down) propagate; what
    * we owned stays owned only until its recorded expiry.
    */
-  async refresh(wanted: string[]): Promise<string[]> {
+  refresh(wanted: string[]): Promise<string[]> {
+    return this.#exclusive(() => this.#refresh(wanted));
+  }
+
+  /**
+   * Renewals, handovers and the release run one at a time: a handover landing between a
+   * renewal's UPDATE and its bookkeeping would otherwise be undone in memory (the renewal
+   * re-marks the handed-over mailbox as ours while its row is gone), and this instance would
+   * deliver for a mailbox another instance is taking: two owners, more than its connections.
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  async #refresh(wanted: string[]): Promise<string[]> {
     const now = this.#o.now();
     const until = now + this.#o.leaseMs;
     const mailboxes = [...new Set(wanted.map((m) => m.toLowerCase()))];
@@ -156,7 +174,11 @@ export class MailboxOwnership {
    * Give one draining mailbox up (no send of it in flight, its connections closed): the row is
    * deleted, and an instance below its share takes it at its next renewal.
    */
-  async handOver(mailbox: string): Promise<void> {
+  handOver(mailbox: string): Promise<void> {
+    return this.#exclusive(() => this.#handOver(mailbox));
+  }
+
+  async #handOver(mailbox: string): Promise<void> {
     const m = mailbox.toLowerCase();
     await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1 AND mailbox = $2`, [this.#o.owner, m], { durable: false });
     this.#owned.delete(m);
@@ -177,7 +199,11 @@ export class MailboxOwnership {
   }
 
   /** Give everything up (clean shutdown): another instance takes over at once instead of after the lease. */
-  async release(): Promise<void> {
+  release(): Promise<void> {
+    return this.#exclusive(() => this.#release());
+  }
+
+  async #release(): Promise<void> {
     this.#owned.clear();
     this.#draining.clear();
     await this.#db.query(`DELETE FROM delivery_owners WHERE owner = $1`, [this.#o.owner], { durable: false });
