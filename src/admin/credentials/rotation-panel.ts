@@ -124,8 +124,12 @@ function heading(level: 2 | 3, id: string, text: string): SafeHtml {
   return level === 2 ? html`<h2 id="${id}">${text}</h2>` : html`<h3 id="${id}">${text}</h3>`;
 }
 
-/** How to rotate a credential that is not stored by Mailgate (no forms: it is read again at every start). */
-function readOnlyHelp(v: CredentialRotationView): SafeHtml {
+/**
+ * How to rotate a credential that is not stored by Mailgate (no step forms: it is read again at
+ * every start), with the one step that changes nothing: a token test of each slot, as the API
+ * and `mailgate credentials test` allow for it too.
+ */
+function readOnlyHelp(a: Admin, p: RotationPanelInput, v: CredentialRotationView): SafeHtml {
   const entra = html`In Entra, add the new secret (or upload the new certificate) to the app registration, keeping the old one (<code>az ad app credential reset --id &lt;clientId&gt; --append</code>, or Certificates &amp; secrets in the portal).`;
   const steps = v.source === 'file'
     ? html`<li>${entra}</li>
@@ -139,6 +143,12 @@ function readOnlyHelp(v: CredentialRotationView): SafeHtml {
   return html`<div class="notice notice-info" data-read-only>
   <p>${v.source === 'file' ? html`This credential comes from the configuration file named in <code>MAILGATE_CONFIG</code>` : html`This credential comes from environment variables`}, so it is read-only here. To rotate it without downtime:</p>
   <ol>${steps}</ol>
+  <form method="post" action="${a.url('/rotation/test')}" class="actions" data-step-form="test">
+    ${hidden(a, p, v)}
+    ${v.secondary ? html`<button type="submit" name="slot" value="secondary" class="button">Test the secondary</button>` : ''}
+    <button type="submit" name="slot" value="primary" class="button button-secondary">Test the primary</button>
+    <span class="hint">A real token request with that credential alone; nothing is changed.</span>
+  </form>
 </div>`;
 }
 
@@ -235,7 +245,7 @@ export function rotationPanel(a: Admin, v: CredentialRotationView, p: RotationPa
     <tbody>${slotRow(v, 'primary')}${slotRow(v, 'secondary')}</tbody>
   </table></div>
   ${p.result ? testResultBox(p.result) : ''}
-  ${v.readOnly ? readOnlyHelp(v) : steps(a, p, v)}
+  ${v.readOnly ? readOnlyHelp(a, p, v) : steps(a, p, v)}
 </section>`;
 }
 

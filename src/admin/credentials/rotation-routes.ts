@@ -107,8 +107,12 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   const svcOf = (): CredentialRotation | undefined => a.deps.credentialRotation;
 
-  /** The credential a POST names, or a redirect with the reason. */
-  async function target(c: AdminContext, svc: CredentialRotation): Promise<{ body: FormBody; back: RotationBack; view: CredentialRotationView } | Response> {
+  /**
+   * The credential a POST names, or a redirect with the reason. Steps that change a credential
+   * are refused for a read-only one (environment, MAILGATE_CONFIG); a test (`readOnlyOk`)
+   * changes nothing and is allowed, as in the API and the CLI.
+   */
+  async function target(c: AdminContext, svc: CredentialRotation, readOnlyOk = false): Promise<{ body: FormBody; back: RotationBack; view: CredentialRotationView } | Response> {
     const body = (await c.req.parseBody({ all: true })) as FormBody;
     const back = backOf(body);
     const name = text(body, 'name', 64).trim();
@@ -117,7 +121,7 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
       flash(c, 'error', 'There is no such credential.');
       return redirect(c, a.url(back === 'settings' ? '/settings' : '/senders'));
     }
-    if (view.readOnly) {
+    if (view.readOnly && !readOnlyOk) {
       flash(c, 'error', `The credential ${view.name} is ${view.source === 'file' ? 'configured by MAILGATE_CONFIG: rotate it in the file' : 'set by environment variables: rotate it there'}.`);
       return redirect(c, backUrl(a, back, view.name));
     }
@@ -176,7 +180,7 @@ export function rotationRoutes(a: Admin): Hono<AdminEnv> {
   app.post('/test', async (c) => {
     const svc = svcOf();
     if (!svc) return unavailable(a, c);
-    const t = await target(c, svc);
+    const t = await target(c, svc, true);
     if (t instanceof Response) return t;
     const { body, back, view } = t;
     const slot = lastString(body, 'slot') === 'primary' ? 'primary' : 'secondary';
