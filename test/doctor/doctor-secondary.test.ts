@@ -202,3 +202,45 @@ test('Transport graph: graph-token tests and reports the secondary (token is ski
   assert.equal(failover.ok, true);
   assert.ok(!JSON.stringify(failover).includes(SECOND));
 });
+
+test('mailgate doctor with MAILGATE_CONFIG: a named credential\'s secondary is tested too, and the commands name the credential', async () => {
+  const t = tenantWithTwoSecrets();
+  const dir = mkdtempSync(join(tmpdir(), 'doctor-secondary-config-'));
+  try {
+    const file = join(dir, 'mailgate.yaml');
+    writeFileSync(file, `credentials:
+  - name: contoso
+    tenantId: ${t.tenantId}
+    clientId: ${t.clientId}
+    clientSecret: env:CONTOSO_SECRET
+    secondary:
+      clientSecret: env:CONTOSO_SECONDARY
+senders:
+  - address: ${t.authorizedFrom}
+    credential: contoso
+`);
+    const env = {
+      NODE_EXTRA_CA_CERTS: fixture.emu.caFile,
+      MAILGATE_CONFIG: file,
+      CONTOSO_SECRET: t.clientSecret!,
+      CONTOSO_SECONDARY: t.secondId,
+      MAILGATE_AUTHORITY_HOST: fixture.emu.authorityHost,
+      MAILGATE_SMTP_HOST: fixture.emu.smtp.host,
+      MAILGATE_SMTP_PORT: String(fixture.emu.smtp.port),
+    };
+    const r = await runCli(['doctor', '--json'], env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = singleJson(r.stdout);
+    const report = out.senders[0];
+    const token = report.checks.find((c: { id: string }) => c.id === 'token');
+    assert.equal(token.status, 'warn', token.summary);
+    assert.deepEqual(token.details.secondary.aadsts, [7000215]);
+    assert.match(token.fix, /`mailgate credentials remove contoso`/);
+    const settings = report.checks.find((c: { id: string }) => c.id === 'settings');
+    assert.match(settings.details.credentialExpiry, /set clientSecretExpires on the credential "contoso"/, 'the named credential\'s own key, not the Email Settings field');
+    assert.match(settings.details.secondary.credentialExpiry, /set secondary\.clientSecretExpires on the credential "contoso"/);
+    assert.ok(!(r.stdout + r.stderr).includes(t.clientSecret!));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
