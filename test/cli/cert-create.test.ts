@@ -68,6 +68,10 @@ test('doctor asks for "Client Secret expires" when it is missing, and warns with
   const s1 = plain.checks.find((c: { id: string }) => c.id === 'settings');
   assert.equal(s1.status, 'pass');
   assert.match(s1.details.credentialExpiry, /enter "Client Secret expires" \(MAILGATE_CLIENT_SECRET_EXPIRES\)/);
+  // In the summary too, which the text report shows without --verbose.
+  assert.match(s1.summary, /^Settings are valid \(.*\)\. The client secret of app .* has no known expiry: enter "Client Secret expires"/);
+  const text = await runCli(['doctor'], fixture.envFor(t));
+  assert.match(text.stdout, /settings .*has no known expiry: enter "Client Secret expires" \(MAILGATE_CLIENT_SECRET_EXPIRES\)/);
   const soon = new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10);
   const warned = singleJson((await runCli(['doctor', '--json'], fixture.envFor(t, { MAILGATE_CLIENT_SECRET_EXPIRES: soon }))).stdout);
   const s2 = warned.checks.find((c: { id: string }) => c.id === 'settings');

@@ -177,15 +177,19 @@ export function decideSettings(parsed: SettingsResult, certificate: CertificateO
   const settings = (parsed as { settings: EmailSettings }).settings;
   const details = settingsDetails(settings, certificate, now, extras);
   // The most urgent first (an expired secondary before a primary expiring in 30 days).
-  const expiring = expiryStatuses([
+  const statuses = [
     ...credentialStatuses(settings, certificate, now, extras.credential),
     ...secondaryStatuses(settings, extras.secondaryCertificate, now, extras.credential),
-  ].filter((s) => s.threshold).map((s) => s.input), now);
+  ];
+  const expiring = expiryStatuses(statuses.filter((s) => s.threshold).map((s) => s.input), now);
+  // A secret without a known expiry: the doctor asks for the date in the summary, where the
+  // text report shows it (optional, so not a warning; the details alone are --verbose only).
+  const asks = statuses.filter((s) => s.severity === 'unknown' && s.input.kind === 'client-secret').map((s) => ` ${s.message}`).join('');
   if (warnings.length) {
     return {
       id: 'settings',
       status: 'warn',
-      summary: `Settings are valid, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: ${warnings.map((w) => w.label ?? w.key).join(', ')}.`,
+      summary: `Settings are valid, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: ${warnings.map((w) => w.label ?? w.key).join(', ')}.${asks}`,
       fix: joinFix(warnings.map((w) => w.message)),
       ...(expiring.length ? { commands: renewalSteps(expiring[0]!.input).commands } : {}),
       details: { ...details, warnings: warnings.map(problemJson) },
@@ -194,7 +198,7 @@ export function decideSettings(parsed: SettingsResult, certificate: CertificateO
   return {
     id: 'settings',
     status: 'pass',
-    summary: `Settings are valid (${settings.useModernAuth ? 'OAuth2' : 'Basic authentication'}, ${CLOUDS[settings.cloud].label} cloud, ${settings.smtpHost}:${settings.smtpPort}, mailbox ${settings.authorizedFrom}).`,
+    summary: `Settings are valid (${settings.useModernAuth ? 'OAuth2' : 'Basic authentication'}, ${CLOUDS[settings.cloud].label} cloud, ${settings.smtpHost}:${settings.smtpPort}, mailbox ${settings.authorizedFrom}).${asks}`,
     details,
   };
 }
