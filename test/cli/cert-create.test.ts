@@ -30,6 +30,8 @@ test('cert create, upload, doctor: Entra accepts the new certificate; thumbprint
     assert.match(r.stdout, new RegExp(`^Thumbprint \\(SHA-1, as Entra shows it\\): ${sha1}$`, 'm'));
     assert.ok(r.stdout.includes(`az ad app credential reset --id ${t0.clientId} --cert @${join(out, 'cert.pem')} --append`), r.stdout);
     assert.match(r.stdout, /App registrations → \(the app [0-9a-f-]{36}\) → Certificates & secrets → Certificates → Upload certificate/);
+    // The rotation way for a credential that works now: added as the secondary, tested, promoted.
+    assert.ok(r.stdout.includes(`mailgate credentials add default --certificate ${join(out, 'client.pem')}`), r.stdout);
     assert.equal(x509.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
     assert.equal(statSync(join(out, 'key.pem')).mode & 0o777, 0o600);
     assert.equal(statSync(join(out, 'client.pem')).mode & 0o777, 0o600);
