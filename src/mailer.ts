@@ -12,7 +12,7 @@ import { MailgateError } from './core/errors.js';
 import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS, validateMessage } from './core/message.js';
 import { decideRoute, type RouteTransport } from './core/transport-routing.js';
 import { withEnvelopeRecipients } from './transport/graph/envelope-bcc.js';
-import type { Clock, Mailer, OutboundMessage, SendOptions, SendResult, TokenProvider } from './core/ports.js';
+import type { AccessToken, Clock, Mailer, OutboundMessage, SendOptions, SendResult, TokenProvider } from './core/ports.js';
 import type { EmailSettings } from './core/settings.js';
 import { loadClientCertificate, type ClientCertificate } from './auth/client-certificate.js';
 import { requestEntraToken } from './auth/entra-token-source.js';
@@ -63,7 +63,7 @@ export interface MailgateMailer extends Mailer {
  * Build the token provider for modern-auth settings (one per credential), with one cache entry
  * per resource: `getToken()` serves the SMTP scope, `forResource(graphScope)` Graph's.
  */
-export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDeps, 'ca' | 'clock' | 'tokenRetry' | 'logger' | 'onCredentialFailover'> = {}): ResourceTokenProvider {
+export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDeps, 'ca' | 'clock' | 'tokenRetry' | 'logger' | 'onCredentialFailover'> & { requestTimeoutMs?: number } = {}): ResourceTokenProvider {
   if (!settings.clientId || !settings.tenantId) {
     throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: 'Modern authentication needs the client ID and the tenant ID' });
   }
@@ -95,6 +95,7 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
         scope,
         ...credential,
         ca: deps.ca,
+        ...(deps.requestTimeoutMs !== undefined ? { timeoutMs: deps.requestTimeoutMs } : {}),
       });
     }),
     refreshMarginMs: settings.tokenRefreshMarginSeconds * 1000,
@@ -106,14 +107,17 @@ export function createTokenProvider(settings: EmailSettings, deps: Pick<MailerDe
 
 /**
  * One real, uncached token request with the settings' primary credential alone (no retry, no
- * cache, no failover): the rotation's "Test" step (issue 17). Throws the token error.
+ * cache, no failover): the rotation's "Test" step (issue 17), and the doctor's test of the
+ * secondary (with core/credential-slots' settings of that slot alone). Throws the token error;
+ * resolves to the token (the doctor carries on with it when the service would fail over).
+ * `timeoutMs` caps the request (default: the token request's own, 30 s).
  */
-export async function testCredentialToken(settings: EmailSettings, deps: Pick<MailerDeps, 'ca'> = {}): Promise<void> {
+export async function testCredentialToken(settings: EmailSettings, deps: Pick<MailerDeps, 'ca'> & { timeoutMs?: number } = {}): Promise<AccessToken> {
   const alone: EmailSettings = { ...settings };
   delete alone.clientSecretSecondary;
   delete alone.clientCertificatePemSecondary;
   delete alone.clientCertificatePathSecondary;
-  await createTokenProvider(alone, { ca: deps.ca, tokenRetry: { maxAttempts: 1 } }).getToken();
+  return createTokenProvider(alone, { ca: deps.ca, tokenRetry: { maxAttempts: 1 }, ...(deps.timeoutMs !== undefined ? { requestTimeoutMs: deps.timeoutMs } : {}) }).getToken();
 }
 
 /** Token audiences of Exchange Online (Outlook): never sent to Graph. */

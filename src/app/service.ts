@@ -295,7 +295,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
         // One sender (the admin page's per-sender Diagnostics): its effective settings, Send As checked.
         const entry = input.sender !== undefined ? senders.get(input.sender) : undefined;
         const raw = entry ? senders.effectiveRawFor(entry.address) : undefined;
-        if (entry && raw) return runSettingsAsSender(raw, { from: entry.address, signInAs: entry.signInAs }, doctorOptions);
+        if (entry && raw) return runSettingsAsSender(raw, { from: entry.address, signInAs: entry.signInAs }, { ...doctorOptions, credential: entry.credential });
         return runDoctor(settings.effectiveRaw(), doctorOptions);
       }),
       adminPassword,

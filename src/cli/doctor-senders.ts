@@ -56,6 +56,7 @@ export function senderCredential(c: ResolvedCredential): SenderCredential {
     ...(c.clientCertificatePem !== undefined ? { clientCertificatePem: c.clientCertificatePem } : {}),
     ...(c.clientCertificatePath !== undefined ? { clientCertificatePath: c.clientCertificatePath } : {}),
     ...(c.clientSecretExpires !== undefined ? { clientSecretExpires: c.clientSecretExpires } : {}),
+    ...(c.secondary ? { secondary: { ...c.secondary } } : {}),
     ...(c.authorityHost !== undefined ? { authorityHost: c.authorityHost } : {}),
     ...(c.smtpHost !== undefined ? { smtpHost: c.smtpHost } : {}),
     ...(c.smtpPort !== undefined ? { smtpPort: c.smtpPort } : {}),

@@ -95,15 +95,33 @@ export function formatExpiry(at: number): string {
   return `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** "The client secret of app 1111…" / "The relay's TLS certificate". */
+/** `contoso.secondary` → the credential `contoso` and its secondary slot (the rotation's second credential). */
+function slotName(credential: string): { base: string; secondary: boolean } {
+  return credential.endsWith('.secondary') ? { base: credential.slice(0, -'.secondary'.length), secondary: true } : { base: credential, secondary: false };
+}
+
+/** "The client secret of app 1111…" / "The secondary client secret of app 1111…" / "The relay's TLS certificate". */
 export function describeCredential(c: CredentialExpiryInput): string {
-  const name = c.credential === 'default' || c.credential === 'relay' ? '' : ` "${c.credential}"`;
+  const { base, secondary } = slotName(c.credential);
+  const name = base === 'default' || base === 'relay' ? '' : ` "${base}"`;
+  const slot = secondary ? 'secondary ' : '';
   const app = c.clientId ? ` of app ${c.clientId}` : '';
   switch (c.kind) {
-    case 'client-secret': return `The client secret${name}${app}`;
-    case 'client-certificate': return `The client certificate${name}${c.thumbprintSha1 ? ` ${c.thumbprintSha1}` : ''}${app}`;
+    case 'client-secret': return `The ${slot}client secret${name}${app}`;
+    case 'client-certificate': return `The ${slot}client certificate${name}${c.thumbprintSha1 ? ` ${c.thumbprintSha1}` : ''}${app}`;
     case 'relay-tls': return `The SMTP relay's TLS certificate${name}`;
   }
+}
+
+/** Where a secret's expiry is entered: the Email Settings field, or the named credential's key (its secondary's for `<name>.secondary`). */
+function whereExpiryGoes(credential: string): string {
+  const { base, secondary } = slotName(credential);
+  if (base === 'default') {
+    return secondary
+      ? 'enter "Secondary client secret expires" (MAILGATE_CLIENT_SECRET_EXPIRES_SECONDARY, or `mailgate credentials add default --expires DATE` when adding it)'
+      : 'enter "Client Secret expires" (MAILGATE_CLIENT_SECRET_EXPIRES)';
+  }
+  return secondary ? `set secondary.clientSecretExpires on the credential "${base}"` : `set clientSecretExpires on the credential "${base}"`;
 }
 
 /** The status of one credential at `now` (epoch ms). */
@@ -111,7 +129,7 @@ export function expiryStatus(c: CredentialExpiryInput, now: number): CredentialE
   const what = describeCredential(c);
   if (c.expiresAt === undefined) {
     const message = c.kind === 'client-secret'
-      ? `${what} has no known expiry: ${c.credential === 'default' ? 'enter "Client Secret expires" (MAILGATE_CLIENT_SECRET_EXPIRES)' : `set clientSecretExpires on the credential "${c.credential}"`}, the date shown next to the secret in Entra's Certificates & secrets, so Mailgate can warn before it expires.`
+      ? `${what} has no known expiry: ${whereExpiryGoes(c.credential)}, the date shown next to the secret in Entra's Certificates & secrets, so Mailgate can warn before it expires.`
       : `${what} has no known expiry.`;
     return { input: c, severity: 'unknown', message };
   }

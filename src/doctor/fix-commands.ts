@@ -76,3 +76,20 @@ export const EXCHANGE_SIDE_COMMANDS = [PS.connect, PS.getServicePrincipal, PS.ne
 export function joinFix(steps: readonly string[]): string {
   return steps.filter((s) => s.trim() !== '').join('\n');
 }
+
+/**
+ * A credential's name in a command (`mailgate credentials promote NAME`): `default` (the Email
+ * Settings') when none is given, a plain name as is, anything else a placeholder.
+ */
+export function credentialInCommand(credential: string | undefined): string {
+  const name = credential ?? 'default';
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) ? name : '<credential>';
+}
+
+/** Replacing a credential's secondary (refused, unreadable or expiring), the rotation's way: the CLI or the admin page. */
+export function replaceSecondarySteps(credential: string | undefined): string[] {
+  const name = credentialInCommand(credential);
+  return [
+    `Replace the secondary: \`mailgate credentials remove ${name}\`, then \`mailgate credentials add ${name}\` with the new one (--secret-stdin, --secret-file or --certificate) and \`mailgate credentials test ${name}\` (or the credential's Rotate panel on the admin page).`,
+  ];
+}

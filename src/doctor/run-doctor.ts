@@ -24,7 +24,9 @@ import { decideDns, observeDns, systemLookup } from './checks/dns-check.js';
 import { decideTcp, observeTcp } from './checks/tcp-check.js';
 import { decideGraphReach, graphTarget } from './checks/graph-reach-check.js';
 import { decideStarttls, observeStarttls } from './checks/starttls-check.js';
-import { decideToken, observeToken } from './checks/token-check.js';
+import { decideToken, observeToken, type TokenObservation } from './checks/token-check.js';
+import { decideSecondary, observeSecondary, observeSecondaryCertificate } from './checks/secondary-credential.js';
+import { failoverDecision } from '../core/credential-rotation.js';
 import { decideTokenClaims, settleRolesWarning, type ClaimsDecision } from './checks/token-claims-check.js';
 import { decideSmtpAuth, observeSmtpAuth, type ExchangeSideView, type SmtpAuthObservation } from './checks/smtp-auth-check.js';
 import { decideExchangeSide } from './exchange-facts.js';
@@ -113,6 +115,11 @@ interface Run {
   /** The Graph endpoint's host resolves (Transport graph or auto). */
   graphResolved: boolean;
   token?: Secret;
+  /**
+   * The settings later token requests use: the secondary alone after the primary was refused
+   * with an answer the service fails over on and the secondary works (as delivery would).
+   */
+  tokenSettings?: EmailSettings;
   claims?: ClaimsDecision;
   /** What SMTP showed (Transport auto: the input of auto-route). */
   smtp?: SmtpOutcome;
@@ -159,15 +166,28 @@ async function checkToken(run: Run): Promise<void> {
     checks.push(skip('token-claims', 'no token (see dns).'));
     return;
   }
-  const t = await observeToken(settings, { ca: run.options.ca, timeoutMs: run.plan.tokenMs });
-  checks.push(decideToken(t, settings, run.ctx));
-  if (!t.ok) {
+  const o = { ca: run.options.ca, timeoutMs: run.plan.tokenMs };
+  // The primary and, when there is one, the secondary alone (issue 17), side by side.
+  const [t, secondary] = await Promise.all([observeToken(settings, o), observeSecondary(settings, o)]);
+  if (t.ok) run.secrets.push(t.token.reveal());
+  let check = decideToken(t, settings, run.ctx);
+  let token = t.ok ? t.token : undefined;
+  if (secondary) {
+    if (secondary.token.ok) run.secrets.push(secondary.token.token.reveal());
+    const d = decideSecondary({ check, primary: t, primarySettings: settings, secondary, ctx: run.ctx, credential: run.options.credential });
+    check = d.check;
+    if (d.failover && secondary.token.ok) {
+      token = secondary.token.token;
+      run.tokenSettings = secondary.settings;
+    }
+  }
+  checks.push(check);
+  if (!token) {
     checks.push(skip('token-claims', 'no token was issued (see token).'));
     return;
   }
-  run.token = t.token;
-  run.secrets.push(t.token.reveal());
-  run.claims = decideTokenClaims(decodeTokenClaims(t.token.reveal()), settings, run.ctx);
+  run.token = token;
+  run.claims = decideTokenClaims(decodeTokenClaims(token.reveal()), settings, run.ctx);
   checks.push(run.claims.check);
   run.ctx = contextFor(settings, { from: run.from, oid: run.claims.oid, roles: run.claims.roles });
 }
@@ -274,13 +294,26 @@ async function checkGraph(run: Run): Promise<'ok' | 'fail' | 'unknown'> {
     checks.push(skip('graph-send', 'no token (see dns).'));
     return 'fail';
   }
-  const t = await observeToken({ ...settings, scope: settings.graphScope }, { ca: run.options.ca, timeoutMs: run.plan.tokenMs });
+  const o = { ca: run.options.ca, timeoutMs: run.plan.tokenMs };
+  // After a failover (see token), Graph's token comes from the secondary too, as in delivery.
+  let t: TokenObservation = await observeToken({ ...(run.tokenSettings ?? settings), scope: settings.graphScope }, o);
   if (t.ok) run.secrets.push(t.token.reveal());
+  // Transport graph: `token` was skipped, so graph-token tests and reports the secondary.
+  const secondary = settings.transport === 'graph' ? await observeSecondary(settings, o) : undefined;
+  if (secondary?.token.ok) run.secrets.push(secondary.token.token.reveal());
+  const primary = t;
+  if (secondary?.token.ok && !t.ok && failoverDecision(t.error).switch) {
+    t = await observeToken({ ...secondary.settings, scope: settings.graphScope }, o);
+    if (t.ok) run.secrets.push(t.token.reveal());
+  }
   const claims = t.ok ? decodeTokenClaims(t.token.reveal()) : undefined;
   const oid = typeof claims?.oid === 'string' ? claims.oid : run.claims?.oid;
   const rbac = t.ok ? await graphRbac(run, oid) : undefined;
   const ctx = contextFor(settings, { from: run.from, oid, roles: Array.isArray(claims?.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : undefined });
   const decision: GraphTokenDecision = decideGraphToken(t, claims, settings, { ...ctx, scope: settings.graphScope }, rbac);
+  if (secondary) {
+    decision.check = decideSecondary({ check: decision.check, primary, primarySettings: settings, secondary, ctx, credential: run.options.credential, decidedOnSecondary: primary !== t }).check;
+  }
   checks.push(decision.check);
   const to = run.options.to;
   if (unreachable) {
@@ -367,7 +400,11 @@ export async function runDoctor(input: RawSettings | EmailSettings, options: Doc
 
   const parsed = parseSettings(raw);
   const certificate = parsed.ok ? await observeCertificate(parsed.settings) : undefined;
-  const settingsCheck = decideSettings(parsed, certificate, Date.now());
+  const secondaryCertificate = parsed.ok ? await observeSecondaryCertificate(parsed.settings) : undefined;
+  const settingsCheck = decideSettings(parsed, certificate, Date.now(), {
+    ...(secondaryCertificate ? { secondaryCertificate } : {}),
+    ...(options.credential !== undefined ? { credential: options.credential } : {}),
+  });
   checks.push(settingsCheck);
   if (settingsCheck.status === 'fail' || !parsed.ok) {
     for (const id of CHECK_IDS.slice(1)) checks.push(skip(id, 'the settings are invalid; fix them first.'));

@@ -39,6 +39,8 @@ export interface SenderCredential {
   clientCertificatePem?: string | Secret;
   /** When the client secret expires (YYYY-MM-DD or ISO date-time), when known. */
   clientSecretExpires?: string;
+  /** The secondary credential (rotation, issue 17): the doctor tests it too (a token with it alone). */
+  secondary?: { clientSecret?: string | Secret; clientCertificatePath?: string; clientCertificatePem?: string | Secret; clientSecretExpires?: string };
   /** Endpoint overrides (default: the cloud's; the environment's MAILGATE_* overrides are the caller's to apply). */
   authorityHost?: string;
   smtpHost?: string;
@@ -70,11 +72,17 @@ export function senderSettings(sender: SenderDescription, base: RawSettings = {}
     authorizedFrom: sender.signInAs ?? sender.from,
   };
   // A credential has one kind of secret: the base's other kind must not leak into this sender.
-  for (const key of ['clientSecret', 'clientSecretExpires', 'clientCertificatePath', 'clientCertificatePem', 'smtpUsername', 'smtpPassword'] as const) delete raw[key];
+  for (const key of ['clientSecret', 'clientSecretExpires', 'clientCertificatePath', 'clientCertificatePem', 'smtpUsername', 'smtpPassword',
+    'clientSecretSecondary', 'clientSecretExpiresSecondary', 'clientCertificatePathSecondary', 'clientCertificatePemSecondary'] as const) delete raw[key];
   if (c.clientSecret !== undefined) raw.clientSecret = c.clientSecret;
   if (c.clientCertificatePath !== undefined) raw.clientCertificatePath = c.clientCertificatePath;
   if (c.clientCertificatePem !== undefined) raw.clientCertificatePem = c.clientCertificatePem;
   if (c.clientSecretExpires !== undefined) raw.clientSecretExpires = c.clientSecretExpires;
+  const sec = c.secondary;
+  if (sec?.clientSecret !== undefined) raw.clientSecretSecondary = sec.clientSecret;
+  if (sec?.clientCertificatePath !== undefined) raw.clientCertificatePathSecondary = sec.clientCertificatePath;
+  if (sec?.clientCertificatePem !== undefined) raw.clientCertificatePemSecondary = sec.clientCertificatePem;
+  if (sec?.clientSecretExpires !== undefined) raw.clientSecretExpiresSecondary = sec.clientSecretExpires;
   if (c.cloud !== undefined) raw.cloud = c.cloud;
   if (c.authorityHost !== undefined) raw.authorityHost = c.authorityHost;
   if (c.smtpHost !== undefined) raw.smtpHost = c.smtpHost;

@@ -82,6 +82,12 @@ export interface DoctorOptions {
    * (listening, STARTTLS, certificate valid and not expiring within 30 days, at least one client).
    */
   relay?: import('./checks/relay-check.js').RelayDoctorInput;
+  /**
+   * The name of the credential checked (MAILGATE_CONFIG's or the stored one's; default
+   * `default`, the Email Settings'): its expiry texts and the rotation commands of the secondary
+   * credential's fixes (`mailgate credentials promote NAME`) name it.
+   */
+  credential?: string;
   /** Replaces the DNS lookup (tests). Resolves to the addresses of a host name. */
   lookup?: (host: string) => Promise<string[]>;
 }

@@ -30,6 +30,8 @@ test('cert create, upload, doctor: Entra accepts the new certificate; thumbprint
     assert.match(r.stdout, new RegExp(`^Thumbprint \\(SHA-1, as Entra shows it\\): ${sha1}$`, 'm'));
     assert.ok(r.stdout.includes(`az ad app credential reset --id ${t0.clientId} --cert @${join(out, 'cert.pem')} --append`), r.stdout);
     assert.match(r.stdout, /App registrations → \(the app [0-9a-f-]{36}\) → Certificates & secrets → Certificates → Upload certificate/);
+    // The rotation way for a credential that works now: added as the secondary, tested, promoted.
+    assert.ok(r.stdout.includes(`mailgate credentials add default --certificate ${join(out, 'client.pem')}`), r.stdout);
     assert.equal(x509.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
     assert.equal(statSync(join(out, 'key.pem')).mode & 0o777, 0o600);
     assert.equal(statSync(join(out, 'client.pem')).mode & 0o777, 0o600);
@@ -68,6 +70,10 @@ test('doctor asks for "Client Secret expires" when it is missing, and warns with
   const s1 = plain.checks.find((c: { id: string }) => c.id === 'settings');
   assert.equal(s1.status, 'pass');
   assert.match(s1.details.credentialExpiry, /enter "Client Secret expires" \(MAILGATE_CLIENT_SECRET_EXPIRES\)/);
+  // In the summary too, which the text report shows without --verbose.
+  assert.match(s1.summary, /^Settings are valid \(.*\)\. The client secret of app .* has no known expiry: enter "Client Secret expires"/);
+  const text = await runCli(['doctor'], fixture.envFor(t));
+  assert.match(text.stdout, /settings .*has no known expiry: enter "Client Secret expires" \(MAILGATE_CLIENT_SECRET_EXPIRES\)/);
   const soon = new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10);
   const warned = singleJson((await runCli(['doctor', '--json'], fixture.envFor(t, { MAILGATE_CLIENT_SECRET_EXPIRES: soon }))).stdout);
   const s2 = warned.checks.find((c: { id: string }) => c.id === 'settings');

@@ -59,6 +59,16 @@ describe('mailgate credentials', () => {
       // The running service sees it through its settings poll (every 2 s by default).
       await waitFor(() => rotation.get('default')?.secondary?.kind === 'secret' || undefined, 10_000, 'the service sees the secondary');
 
+      // `mailgate doctor --data-dir` reads the stored secondary and tests it (a token with it alone).
+      const doctor = await cli(['doctor', '--data-dir', t.dir, '--json'], env);
+      assert.equal(doctor.status, 0, doctor.stderr + doctor.stdout);
+      const report = JSON.parse(doctor.stdout) as { checks: { id: string; status: string; details?: Record<string, any> }[] };
+      const token = report.checks.find((c) => c.id === 'token')!;
+      assert.equal(token.status, 'pass');
+      assert.equal(token.details!.secondary.ok, true);
+      assert.equal(report.checks.find((c) => c.id === 'settings')!.details!.secondary.expiresAt, '2028-03-01T00:00:00.000Z');
+      assert.ok(!doctor.stdout.includes(NEW_SECRET) && !doctor.stderr.includes(NEW_SECRET), 'no secret in the doctor output');
+
       const early = await cli(['credentials', 'promote', 'default'], env);
       assert.equal(early.status, 1);
       assert.match(early.stderr, /not tested: test the secondary/);

@@ -101,6 +101,11 @@ describe('credential failover, end to end', () => {
       const alert = emulator.messages().find((m) => m.to.includes(ALERT_TO))!;
       assert.match(alert.subject, /Credential "default": primary refused \(AADSTS7000222\); using the secondary/);
       assert.equal(emulator.messages().filter((m) => m.to.includes(ALERT_TO)).length, 1, 'one alert');
+      // The rotation steps in the order the flow accepts them (promote needs a tested secondary), with the real client ID.
+      const raw = emulator.rawMessage(alert.id);
+      const alertText = String(raw ?? '').replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+      assert.match(alertText, /mailgate credentials test default, then mailgate credentials promote default/);
+      assert.ok(alertText.includes(`az ad app credential reset --id ${built.clientId} --append`), 'the real client ID');
 
       const view = await api('GET', '/api/v1/credentials/default/rotation');
       assert.equal(view.json.active, 'secondary');

@@ -70,6 +70,12 @@ export async function runCertCreate(flags: CertFlags, env: Record<string, string
     `  MAILGATE_CLIENT_CERTIFICATE_PATH=${files.client}   (or paste client.pem as "Client certificate (PEM)" on the Email Settings page)`,
     '  mailgate doctor',
     '',
+    // Replacing a credential that works (a secret, or a certificate about to expire): the rotation
+    // keeps mail flowing, the new certificate tested before it is used (issue 17).
+    'Or, to replace a credential that works now without a gap (rotation: the new certificate as the secondary, tested, then made primary):',
+    `  mailgate credentials add default --certificate ${files.client}`,
+    '  mailgate credentials test default && mailgate credentials promote default',
+    '',
   ].join('\n'));
   return EXIT.OK;
 }

@@ -114,8 +114,10 @@ function pickSender(senders: readonly DoctorSender[], address: string): DoctorSe
 
 /** The report of one configured sender: the Email Settings' raw values, or its own credential (runSenderDoctor). */
 async function runOneSender(s: DoctorSender, options: Omit<DoctorOptions, 'from'>, base: RawSettings): Promise<DoctorReport> {
-  if (s.sender) return runSenderDoctor(s.sender, options, base);
-  if (s.raw) return runSettingsAsSender(s.raw, { from: s.from, signInAs: s.signInAs }, options);
+  // The credential's name: its expiry texts and its secondary's rotation commands name it.
+  const o = { ...options, credential: s.credential };
+  if (s.sender) return runSenderDoctor(s.sender, o, base);
+  if (s.raw) return runSettingsAsSender(s.raw, { from: s.from, signInAs: s.signInAs }, o);
   return {
     ok: false,
     sender: { from: s.from, signInAs: s.signInAs },

@@ -27,7 +27,9 @@ export interface FailoverAlertDeps {
 }
 
 /** The alert email of a failover (plain text, the rotation steps). */
-export function failoverAlertEmail(name: string, code: string, at: number, to: string, fingerprint: string): { to: string[]; subject: string; text: string; idempotencyKey: string } {
+export function failoverAlertEmail(name: string, code: string, at: number, to: string, fingerprint: string, clientId?: string): { to: string[]; subject: string; text: string; idempotencyKey: string } {
+  // Only a GUID goes into the command (the settings validated it; the placeholder otherwise).
+  const app = clientId && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId) ? clientId : '<clientId>';
   return {
     to: [to],
     subject: `[Mailgate] Credential "${name}": primary refused (${code}); using the secondary`.replace(/[\r\n]+/g, ' ').slice(0, 900),
@@ -41,10 +43,12 @@ export function failoverAlertEmail(name: string, code: string, at: number, to: s
       'But the primary no longer works (AADSTS7000222: the secret expired; AADSTS7000215: the secret is wrong or is its ID, not its value; AADSTS700027: the certificate is not uploaded or its key is unknown),',
       'and the secondary is now the only working credential. Rotate now:',
       '',
-      `1. Make the secondary primary:      mailgate credentials promote ${name}`,
-      `2. Create a new secret or certificate in Entra (Certificates & secrets; az ad app credential reset --id <clientId> --append)`,
-      `3. Add it as the secondary and test it: mailgate credentials add ${name} --secret-stdin, then mailgate credentials test ${name}`,
-      `   (or remove the old one: mailgate credentials remove ${name})`,
+      // promote needs a passed test of the secondary (a failover is not recorded as one).
+      `1. Make the secondary primary:      mailgate credentials test ${name}, then mailgate credentials promote ${name}`,
+      `2. Remove the refused one (now the secondary): mailgate credentials remove ${name}, and delete it in Entra (Certificates & secrets)`,
+      `3. Create a new secret or certificate in Entra: az ad app credential reset --id ${app} --append (or mailgate cert create)`,
+      `4. Add it as the secondary and test it: mailgate credentials add ${name} --secret-stdin (or --certificate client.pem), then mailgate credentials test ${name}`,
+      '(The same steps are in the admin page\'s Rotate panel; a MAILGATE_CONFIG or environment credential is rotated by editing its references.)',
       '',
       'Mailgate stays on the secondary until the credential\'s settings change.',
     ].join('\n'),
@@ -60,7 +64,7 @@ export function failoverHandler(d: FailoverAlertDeps, count: (name: string) => v
     count(name);
     d.logger.warn({ event: 'credential-failover', credential: name, code: event.code, at: new Date(event.at).toISOString() }, `primary credential refused: ${event.code}; using the secondary (credential ${name})`);
     if (!d.alertTo || (r && !r.first)) return;
-    const email = failoverAlertEmail(name, event.code, event.at, d.alertTo, r?.fingerprint ?? 'unknown');
+    const email = failoverAlertEmail(name, event.code, event.at, d.alertTo, r?.fingerprint ?? 'unknown', settings.clientId);
     const parsed = parseMessageRequest(email);
     if (!parsed.ok) {
       d.logger.error({ problems: parsed.problems.map((p) => p.message) }, 'MAILGATE_ALERT_TO cannot receive the credential failover alert');

@@ -146,7 +146,7 @@ export interface CredentialRotationServiceOptions {
   store: Pick<ConfigStore, 'saveSettings' | 'getSettings'>;
   masterKey: Buffer;
   /** One real, uncached token request with these settings (their primary alone); throws the token error. */
-  testToken: (settings: EmailSettings) => Promise<void>;
+  testToken: (settings: EmailSettings) => Promise<unknown>;
   /** Explains a failed test (core/diagnosis): summary and fixes. */
   diagnose: (error: unknown) => { summary: string; fixes: string[] };
   now?: () => number;
