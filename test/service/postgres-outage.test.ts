@@ -4,7 +4,11 @@
  * and once the database is back both recover by themselves and nothing accepted is lost. Also
  * as the issue words it: PostgreSQL stopped for 20 seconds while a burst is being posted and
  * delivered to the emulator (real delivery thread, SMTP, TLS): every answer is 202 or 503 with
- * Retry-After, every 202 is delivered, and delivery resumes by itself.
+ * Retry-After, every 202 is delivered, and delivery resumes by itself. And nothing is delivered
+ * twice: the results of the sends that finished while the database was stopped are kept and
+ * recorded before the instance claims anything (delivery/unrecorded-results.ts); a duplicate
+ * (same Message-ID twice at the emulator) is allowed only for a late result the store refused
+ * and logged, and with one instance there is none.
  * Stops its own private cluster (never the run's shared one).
  */
 import assert from 'node:assert/strict';
@@ -74,11 +78,12 @@ describe('the service on PostgreSQL, database outage', () => {
     const cluster = startCluster();
     const emulator = await startEmulator(undefined, { limits: { messagesPerMinute: Infinity }, maxStoredMessages: 20_000 });
     const dir = tempDir('mailgate-pg-outage-burst-');
+    const log = new LineCapture();
     const svc = await startService({
       env: serveEnv(emulator, dir.dir, MASTER_KEY, { MAILGATE_DATABASE_URL: cluster.url, MAILGATE_LEASE_SECONDS: '5' }),
       listen: false,
       ca: emulator.caPem,
-      logger: createLogger({ destination: new LineCapture(), level: 'warn' }),
+      logger: createLogger({ destination: log, level: 'warn' }),
     });
     try {
       const key = (await createApiKey(svc.store, 'app', 'send', { now: Date.now(), actor: 'test' })).key;
@@ -131,7 +136,15 @@ describe('the service on PostgreSQL, database outage', () => {
       const counts = new Map<string, number>();
       for (const m of emulator.messages()) counts.set(m.messageId, (counts.get(m.messageId) ?? 0) + 1);
       const duplicated = [...counts.values()].filter((c) => c > 1).length;
-      t.diagnostic(`answers ${JSON.stringify(Object.fromEntries(answers))}; accepted ${accepted.size} (${acceptedWhileDown} answered while stopped: committed before the stop), outage ${startedAt - stoppedAt} ms, intake back ${intakeBackMs} ms and delivery ${resumedAfter} ms after the restart, duplicated ${duplicated} (same Message-ID)`);
+      const extraCopies = [...counts.values()].reduce((n, c) => n + c - 1, 0);
+      const late = svc.worker!.lateResults();
+      const droppedLogged = log.lines.filter((l) => l.includes('late delivery result dropped')).length;
+      const keptLogged = log.lines.filter((l) => l.includes('it is kept in memory and recorded once the store answers')).length;
+      t.diagnostic(`answers ${JSON.stringify(Object.fromEntries(answers))}; accepted ${accepted.size} (${acceptedWhileDown} answered while stopped: committed before the stop), outage ${startedAt - stoppedAt} ms, intake back ${intakeBackMs} ms and delivery ${resumedAfter} ms after the restart, duplicated ${duplicated} (same Message-ID); results kept during the outage ${keptLogged}, recorded late ${late.recorded}, dropped ${late.dropped}`);
+      assert.equal(droppedLogged, late.dropped, 'every dropped late result is logged');
+      assert.equal(late.kept, 0, 'nothing left unrecorded');
+      assert.equal(extraCopies, late.dropped, 'a message is delivered twice only for a late result the store refused (logged)');
+      assert.equal(late.dropped, 0, 'one instance: nobody else claims its messages, so no late result is refused');
       assert.deepEqual(wrong, [], 'every answer is 202, or 503 store-unavailable with Retry-After');
       assert.ok((answers.get(503) ?? 0) > 0, 'the outage was answered with 503');
       for (const id of counts.keys()) assert.ok(wanted.has(id), `${id} delivered but never accepted`);

@@ -104,12 +104,12 @@ export class MailboxOwnership {
    */
   async refresh(wanted: string[]): Promise<string[]> {
     const now = this.#o.now();
+    // Reaching the database after an outage of ours: the lease of restraint starts now (and
+    // starts again if this refresh fails too).
+    if (this.#outageFrom !== undefined) this.#afterOutage = { before: this.#outageFrom, until: now + this.#o.leaseMs };
     try {
       const out = await this.#refresh(wanted, now);
-      if (this.#outageFrom !== undefined) {
-        this.#afterOutage = { before: this.#outageFrom, until: now + this.#o.leaseMs };
-        this.#outageFrom = undefined;
-      }
+      this.#outageFrom = undefined;
       this.#lastOk = now;
       return out;
     } catch (error) {
