@@ -119,9 +119,10 @@ export interface WorkerDeps {
   /**
    * Senders (lower case; '' for messages without a sender) this instance must not deliver for
    * now: their signed-in mailbox's delivery is owned by another instance (PostgreSQL, several
-   * senders: each signed-in mailbox has its own owner). Their due messages are left out of every
-   * claim; one of theirs taken over from an expired lease goes back to the queue at once, for
-   * the owner. Absent: every sender.
+   * senders: each signed-in mailbox has its own owner). Their due messages and expired leases
+   * are left out of every claim (the holder of such a lease may still record its result late);
+   * one of theirs buffered when the ownership moved goes back to the queue at once, for the
+   * owner. Absent: every sender.
    */
   notOwnedSenders?: () => readonly string[];
 }

@@ -8,7 +8,13 @@
  * Claim atomicity across instances: the claim (one statement) selects its rows `FOR UPDATE SKIP
  * LOCKED`, so two instances claiming at once take disjoint rows without waiting on each other;
  * every later state change names its lease (`lease_owner`, `attempt_count`, status 'sending')
- * in the UPDATE's WHERE, so a worker whose lease was taken over changes nothing.
+ * in the UPDATE's WHERE, so a worker whose lease was taken over changes nothing. The guard is
+ * the claim, never the lease's expiry: a result written late (kept in memory while the database
+ * was unreachable, delivery/unrecorded-results.ts) is recorded when nobody claimed the message
+ * since its lease lapsed, and refused when another instance did (that instance's outcome
+ * stands). `lease_owner` is unique per process and `attempt_count` only grows while one owner
+ * could match (a release lowers it, but also clears the owner), so no later claim can look like
+ * an earlier one.
  *
  * Enqueue: the enqueues of the moment (without idempotency key) share one statement (INSERT
  * messages + payloads in a CTE) committed with synchronous_commit on (group commit,
