@@ -241,6 +241,75 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    it('a late result (the store was unreachable when the send finished) is guarded by the claim, not by the lease\'s expiry: a lapsed lease nobody claimed again accepts it', async () => {
+      await withStore(factory, async ({ store }) => {
+        const [a, b, c] = [newMessage(), newMessage({ createdAt: T0 + 1 }), newMessage({ createdAt: T0 + 2 })];
+        for (const m of [a, b, c]) await store.enqueue(m);
+        const claimed = await store.claim({ owner: 'w1', limit: 3, now: T0 + 10, leaseMs: 1000 });
+        const lease = (id: string) => claimed.find((x) => x.id === id)!.lease;
+        // Long after the leases lapsed, nobody having claimed since: each result kind is recorded.
+        assert.equal(await store.markSent(lease(a.id), { at: T0 + 60_000, response: '250 late', mailbox: 'm' }), true);
+        assert.equal(await store.markRetrying(lease(b.id), { at: T0 + 60_000, outcome: 'retry', code: 'SMTP_TRANSIENT' }, T0 + 70_000), true);
+        assert.equal(await store.markFailed(lease(c.id), { at: T0 + 60_000, outcome: 'failed', code: 'SMTP_REJECTED' }), true);
+        assert.equal((await store.get(a.id))?.status, 'sent');
+        assert.deepEqual((await store.get(a.id))?.attempts.map((x) => [x.attempt, x.outcome]), [[1, 'sent']]);
+        assert.equal((await store.get(b.id))?.status, 'retrying');
+        assert.equal((await store.get(c.id))?.status, 'failed');
+        // Recorded once: the same late result again changes nothing.
+        assert.equal(await store.markSent(lease(a.id), { at: T0 + 61_000, response: '250 again', mailbox: 'm' }), false);
+        assert.equal((await store.get(a.id))?.response, '250 late');
+      });
+    });
+
+    it('a late result for a message another instance claimed meanwhile is refused and never overwrites that instance\'s outcome', async () => {
+      await withStore(factory, async ({ store }) => {
+        const [a, b, c] = [newMessage(), newMessage({ createdAt: T0 + 1 }), newMessage({ createdAt: T0 + 2 })];
+        for (const m of [a, b, c]) await store.enqueue(m);
+        const mine = await store.claim({ owner: 'w1', limit: 3, now: T0 + 10, leaseMs: 1000 });
+        const lease = (id: string) => mine.find((x) => x.id === id)!.lease;
+        const theirs = await store.claim({ owner: 'w2', limit: 3, now: T0 + 5000, leaseMs: 60_000 });
+        assert.equal(theirs.length, 3);
+        const their = (id: string) => theirs.find((x) => x.id === id)!.lease;
+        // a: the other instance sent it and recorded that; b: it is still sending it; c: it gave it back to the queue.
+        assert.equal(await store.markSent(their(a.id), { at: T0 + 5100, response: '250 theirs', mailbox: 'm' }), true);
+        assert.equal(await store.release(their(c.id), T0 + 5200), true);
+        for (const id of [a.id, b.id, c.id]) {
+          assert.equal(await store.markSent(lease(id), { at: T0 + 6000, response: '250 late', mailbox: 'm' }), false, `late sent for ${id} refused`);
+          assert.equal(await store.markRetrying(lease(id), { at: T0 + 6000, outcome: 'retry', code: 'SMTP_TRANSIENT' }, T0 + 9000), false);
+          assert.equal(await store.markFailed(lease(id), { at: T0 + 6000, outcome: 'failed', code: 'SMTP_REJECTED' }), false);
+        }
+        const ga = await store.get(a.id);
+        assert.equal(ga?.status, 'sent');
+        assert.equal(ga?.response, '250 theirs');
+        assert.deepEqual(ga?.attempts.map((x) => [x.attempt, x.outcome]), [[1, 'interrupted'], [2, 'sent']]);
+        const gb = await store.get(b.id);
+        assert.equal(gb?.status, 'sending');
+        assert.equal(gb?.leaseOwner, 'w2');
+        assert.equal(await store.markSent(their(b.id), { at: T0 + 7000, response: '250 theirs b', mailbox: 'm' }), true, 'the other instance\'s own result still goes through');
+        const gc = await store.get(c.id);
+        assert.equal(gc?.status, 'retrying', 'back in the queue (its attempt count back at 1: only the lease owner tells the claims apart)');
+        assert.equal(gc?.attemptCount, 1);
+        assert.equal(gc?.leaseOwner, undefined);
+      });
+    });
+
+    it('the claim leaves the excluded senders\' expired leases alone (their holder may still record its result)', async () => {
+      await withStore(factory, async ({ store }) => {
+        const a = newMessage({ sender: 'a@contoso.com', mailbox: 'a@contoso.com' });
+        const b = newMessage({ sender: 'b@contoso.com', mailbox: 'b@contoso.com', createdAt: T0 + 1 });
+        await store.enqueue(a);
+        await store.enqueue(b);
+        const held = await store.claim({ owner: 'w1', limit: 2, now: T0 + 10, leaseMs: 1000 });
+        assert.equal(held.length, 2);
+        const taken = await store.claim({ owner: 'w2', limit: 5, now: T0 + 5000, leaseMs: 1000, excludeSenders: ['a@contoso.com'] });
+        assert.deepEqual(taken.map((x) => [x.id, x.reclaimed]), [[b.id, true]]);
+        const ga = await store.get(a.id);
+        assert.equal(ga?.leaseOwner, 'w1');
+        assert.deepEqual(ga?.attempts, []);
+        assert.equal(await store.markSent(held.find((x) => x.id === a.id)!.lease, { at: T0 + 6000, response: '250', mailbox: 'm' }), true);
+      });
+    });
+
     it('renewLeases extends only leases still held', async () => {
       await withStore(factory, async ({ store }) => {
         const a = newMessage();

@@ -10,7 +10,7 @@ import type { Mailer, TokenProvider } from '../../src/core/ports.js';
 import { parseSettings, type EmailSettings } from '../../src/core/settings.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { openSqliteStore, type SqliteStore } from '../../src/service/outbox/sqlite/sqlite-store.js';
-import { StorageFullError, type ClaimedMessage, type NewMessage } from '../../src/service/outbox/store.js';
+import { StorageFullError, StoreUnavailableError, type ClaimedMessage, type NewMessage } from '../../src/service/outbox/store.js';
 import { MailerSource, type SettingsSnapshot } from '../../src/service/delivery/mailer-source.js';
 import { DeliveryWorker, type RetryClassification, type WorkerOptions } from '../../src/service/delivery/worker.js';
 import { isTransientStoreError } from '../../src/service/delivery/attempt.js';
@@ -230,7 +230,7 @@ describe('delivery worker', () => {
     assert.equal(isTransientStoreError(new TypeError('bug')), false);
   });
 
-  it('when the lease renewal of a message being recorded fails too (full disk), the log says it may be sent again', async () => {
+  it('when the lease renewal of a message being recorded fails too (full disk), the log says another instance may send it again', async () => {
     const lines: string[] = [];
     const h = await harness({}, () => 0, pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }));
     const markSent = h.store.markSent.bind(h.store);
@@ -254,11 +254,124 @@ describe('delivery worker', () => {
     await settle();
     const renewal = lines.map((l) => JSON.parse(l) as { msg: string; messageIds?: string[] }).find((l) => l.msg.startsWith('could not renew leases'));
     assert.ok(renewal, lines.join(''));
-    assert.match(renewal.msg, /may be sent again when their lease expires \(at-least-once, same Message-ID\)/);
+    assert.match(renewal.msg, /recorded before this instance claims anything, but another instance taking their mailbox over after their lease expires may send them again \(at-least-once, same Message-ID\)/);
     assert.deepEqual(renewal.messageIds, [id]);
     full = false;
     await h.tick(2000);
     assert.equal((await h.store.get(id))?.status, 'sent');
+  });
+
+  /** Make the store unreachable (StoreUnavailableError, as PostgreSQL down) for the worker's writes and claims while `down()`. */
+  function outage(h: Harness, down: () => boolean): { claimsWhileUp: { at: number; statuses: string[] }[]; watch: string[] } {
+    const st = h.store;
+    const claim = st.claim.bind(st);
+    const out = { claimsWhileUp: [] as { at: number; statuses: string[] }[], watch: [] as string[] };
+    const refuse = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      if (down()) throw new StoreUnavailableError();
+      return f(...a);
+    };
+    st.markSent = refuse(st.markSent.bind(st));
+    st.markRetrying = refuse(st.markRetrying.bind(st));
+    st.markFailed = refuse(st.markFailed.bind(st));
+    st.renewLeases = refuse(st.renewLeases.bind(st));
+    st.release = refuse(st.release.bind(st));
+    st.claim = async (o) => {
+      if (down()) throw new StoreUnavailableError();
+      // What the watched messages looked like when the worker claimed again.
+      out.claimsWhileUp.push({ at: h.clock.now(), statuses: await Promise.all(out.watch.map(async (id) => (await st.get(id))!.status)) });
+      return claim(o);
+    };
+    return out;
+  }
+
+  it('keeps the results the store cannot record (database unreachable) and records them before claiming anything, so nothing is sent twice after an outage longer than the lease', async () => {
+    const h = await harness({ leaseMs: 5000 });
+    let down = false;
+    const o = outage(h, () => down);
+    h.mailer.behaviour = (m) => {
+      if (m.subject === 'retry-me') throw transient();
+      if (m.subject === 'fail-me') throw permanent();
+      return { messageId: m.messageId ?? '<x@y>', response: '250 2.0.0 OK', accepted: m.to, rejected: [] };
+    };
+    h.mailer.hold();
+    h.worker.start();
+    const payload = (subject: string) => JSON.stringify({ to: ['a@example.com'], subject, text: 't' });
+    const ids = [await h.enqueue(), await h.enqueue(), await h.enqueue({ payload: payload('retry-me') }), await h.enqueue({ payload: payload('fail-me') })];
+    o.watch.push(...ids);
+    await waitFor(() => h.mailer.calls.length === 3, 5000, 'three sends in flight');
+    down = true;
+    h.mailer.releaseAll();
+    await waitFor(() => h.mailer.calls.length === 4, 5000, 'the fourth send');
+    h.mailer.releaseAll();
+    await waitFor(() => (h.worker.activity().unrecorded ?? 0) === 4, 5000, 'four results kept');
+    // 20 s of outage: every lease lapses.
+    for (let i = 0; i < 20; i++) {
+      await settle();
+      h.clock.advance(1000);
+    }
+    await settle();
+    assert.equal(h.worker.activity().unrecorded, 4, 'still kept while the store refuses');
+    assert.equal(h.worker.isIdle(), false, 'not idle while results are kept');
+    o.claimsWhileUp.length = 0;
+    down = false;
+    await h.tick(2000);
+    assert.ok(o.claimsWhileUp.length > 0, 'the worker claims again');
+    assert.deepEqual(o.claimsWhileUp[0].statuses, ['sent', 'sent', 'retrying', 'failed'], 'every kept result was recorded before the first claim');
+    const got = await Promise.all(ids.map((id) => h.store.get(id)));
+    assert.deepEqual(got.slice(0, 2).map((m) => m?.attempts.map((a) => a.outcome)), [['sent'], ['sent']]);
+    assert.equal(got[2]?.attempts[0].outcome, 'retry');
+    assert.equal(got[3]?.status, 'failed');
+    assert.deepEqual(h.worker.lateResults(), { recorded: 4, dropped: 0, kept: 0 });
+    assert.equal(h.mailer.calls.filter((c) => c.subject !== 'retry-me').length, 3, 'nothing sent twice');
+  });
+
+  it('drops a kept result whose message another instance claimed meanwhile (logged), leaving that instance\'s outcome', async () => {
+    const lines: string[] = [];
+    const h = await harness({ leaseMs: 5000 }, () => 0, pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }));
+    let down = false;
+    const claim = h.store.claim.bind(h.store);
+    const markSent = h.store.markSent.bind(h.store);
+    outage(h, () => down);
+    h.mailer.hold();
+    h.worker.start();
+    const [a, b] = [await h.enqueue(), await h.enqueue()];
+    await waitFor(() => h.mailer.calls.length === 2, 5000, 'two sends in flight');
+    down = true;
+    h.mailer.releaseAll();
+    await waitFor(() => (h.worker.activity().unrecorded ?? 0) === 2, 5000, 'two results kept');
+    h.clock.advance(10_000);
+    // Another instance (it reached the database first, and took the mailbox over) claims a and sends it.
+    const theirs = await claim({ owner: 'other', limit: 1, now: h.clock.now(), leaseMs: 60_000, excludeSenders: [] });
+    assert.equal(theirs.length, 1);
+    const taken = theirs[0].id;
+    assert.equal(await markSent(theirs[0].lease, { at: h.clock.now(), response: '250 theirs', mailbox: 'm' }), true);
+    down = false;
+    await h.tick(2000);
+    const kept = [a, b].find((x) => x !== taken)!;
+    assert.equal((await h.store.get(taken))?.response, '250 theirs', 'the other instance\'s outcome stays');
+    assert.equal((await h.store.get(kept))?.status, 'sent', 'the lapsed lease nobody claimed accepted the late result');
+    assert.deepEqual(h.worker.lateResults(), { recorded: 1, dropped: 1, kept: 0 });
+    const dropped = lines.map((l) => JSON.parse(l) as { msg: string; messageId?: string }).filter((l) => l.msg.startsWith('late delivery result dropped'));
+    assert.deepEqual(dropped.map((l) => l.messageId), [taken]);
+    assert.match(dropped[0].msg, /may be delivered twice \(same Message-ID\)/);
+  });
+
+  it('counts a kept result as recorded when its first write did commit (the answer was lost with the connection)', async () => {
+    const h = await harness({ leaseMs: 5000 });
+    const markSent = h.store.markSent.bind(h.store);
+    let lose = 1;
+    h.store.markSent = async (...args) => {
+      const r = await markSent(...args);
+      if (lose-- > 0) throw new StoreUnavailableError('Connection terminated unexpectedly');
+      return r;
+    };
+    h.worker.start();
+    const id = await h.enqueue();
+    await waitFor(() => h.worker.activity().unrecorded === 1, 5000, 'sent, its result kept');
+    await h.tick(2000);
+    assert.equal((await h.store.get(id))?.status, 'sent');
+    assert.deepEqual(h.worker.lateResults(), { recorded: 1, dropped: 0, kept: 0 });
+    assert.equal(h.mailer.calls.length, 1);
   });
 
   it('never has more than maxInFlight messages in flight', async () => {

@@ -16,11 +16,12 @@ import { scrubDeep, scrubText } from '../../core/secret.js';
 import type { EmailSettings } from '../../core/settings.js';
 import type { Logger } from '../../log/logger.js';
 import { decodePayload } from '../outbox/payload.js';
-import { StorageFullError, type AttemptInput, type AttemptOutcome, type ClaimedMessage, type OutboxStore } from '../outbox/store.js';
+import { StorageFullError, StoreUnavailableError, type AttemptInput, type AttemptOutcome, type ClaimedMessage, type Lease, type OutboxStore } from '../outbox/store.js';
 import { retryDelayMs, type BackoffOptions } from './backoff.js';
 import type { MailerLease } from './mailer-source.js';
 import type { RecipientBudget } from './recipient-budget.js';
 import type { Scheduler } from './scheduler.js';
+import type { UnrecordedResult } from './unrecorded-results.js';
 
 /** What the retry policy says about an error (core/retry-policy.ts `classifyForRetry`). */
 export interface RetryClassification {
@@ -47,13 +48,18 @@ export interface AttemptDeps {
   backoff: BackoffOptions;
   budget: RecipientBudget;
   budgetDeferMs: number;
+  /**
+   * Keep a result the store refused for a reason that clears up, to be written once it answers
+   * (the worker's UnrecordedResults); false when it cannot be kept. Absent: nothing is kept.
+   */
+  keep?: (r: UnrecordedResult) => boolean;
 }
 
 
 /** Fail a message that outlived its maximum age, without sending it. */
 export async function expireMessage(d: AttemptDeps, m: ClaimedMessage, now: number): Promise<void> {
   const attempt: AttemptInput = { at: now, outcome: 'expired', code: 'EXPIRED', reply: 'Not delivered within the maximum age (MAILGATE_MAX_AGE_SECONDS); no further attempts.' };
-  await d.store.markFailed(m.lease, attempt, 'EXPIRED');
+  await record(d, m, 'expired', (lease) => d.store.markFailed(lease, attempt, 'EXPIRED'));
   d.metrics?.attempt('expired', 'EXPIRED');
   d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, code: 'EXPIRED' }, 'message expired before it could be delivered');
 }
@@ -138,18 +144,17 @@ async function sendAndRecord(d: AttemptDeps, m: ClaimedMessage, lease: MailerLea
   else if (recorded === false) d.logger.warn({ messageId: m.id, attempt: m.lease.attempt }, 'message sent but its lease was lost; another worker may send it again (same Message-ID)');
 }
 
-/** How long a sent message's result is retried while the store refuses writes (a full disk). */
+/** How often a result the store refused is written again (UnrecordedResults). */
 export const RECORD_SENT_RETRY_MS = 1000;
-export const RECORD_SENT_TRIES = 60;
 
 /**
- * Whether a refused write is worth trying again: a full disk (space may be freed) or a busy or
- * locked database (the other writer finishes). Anything else (a bug, a corrupt database) will
- * not clear up by waiting, so it is not retried.
+ * Whether a refused write is worth trying again: a full disk (space may be freed), a busy or
+ * locked database (the other writer finishes) or an unreachable PostgreSQL (it comes back).
+ * Anything else (a bug, a corrupt database) will not clear up by waiting, so it is not retried.
  */
 export function isTransientStoreError(error: unknown): boolean {
   for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof StorageFullError) return true;
+    if (e instanceof StorageFullError || e instanceof StoreUnavailableError) return true;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
   }
@@ -157,29 +162,37 @@ export function isTransientStoreError(error: unknown): boolean {
 }
 
 /**
- * Record a delivered message as sent, retrying while the store cannot write for a reason that
- * clears up (a full disk, a busy database). The worker keeps renewing the message's lease while
- * this runs (worker.ts #renewLeases), so the message cannot be claimed and sent again meanwhile.
- * True when recorded, false when the lease was lost, undefined when the store refused: the lease
- * then expires and the message is sent again with the same Message-ID, which is the
- * at-least-once promise (never lost, never recorded as failed).
+ * Write one result under the message's claim. When the store refuses for a reason that clears
+ * up, the result is kept in memory (unrecorded-results.ts) and written as soon as the store
+ * answers, before the worker claims anything new, so the message is not claimed and sent again
+ * meanwhile: 'kept'. Other errors propagate.
  */
-async function recordSent(d: AttemptDeps, m: ClaimedMessage, result: { at: number; response: string; mailbox: string }): Promise<boolean | undefined> {
-  for (let tryNo = 1; ; tryNo++) {
-    try {
-      return await d.store.markSent(m.lease, result);
-    } catch (error) {
-      if (!isTransientStoreError(error)) {
-        d.logger.error({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent but recording its result failed (not retried); when the lease expires it will be sent again (same Message-ID)');
-        return undefined;
-      }
-      if (tryNo >= RECORD_SENT_TRIES) {
-        d.logger.error({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent but its result could not be recorded; when the lease expires it will be sent again (same Message-ID)');
-        return undefined;
-      }
-      if (tryNo === 1) d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent; recording its result failed, retrying (the lease is kept while retrying)');
-      await new Promise<void>((resolve) => d.scheduler.setTimer(resolve, RECORD_SENT_RETRY_MS));
+async function record(d: AttemptDeps, m: ClaimedMessage, outcome: string, write: (lease: Lease) => Promise<boolean>): Promise<boolean | 'kept'> {
+  try {
+    return await write(m.lease);
+  } catch (error) {
+    if (!isTransientStoreError(error)) throw error;
+    if (d.keep?.({ id: m.id, lease: m.lease, outcome, write })) {
+      d.logger.warn({ messageId: m.id, attempt: m.lease.attempt, outcome, err: error }, 'the store could not record a delivery result; it is kept in memory and recorded once the store answers (nothing new is claimed before)');
+      return 'kept';
     }
+    d.logger.error({ messageId: m.id, attempt: m.lease.attempt, outcome, err: error }, 'the store could not record a delivery result and too many are kept already; when the lease expires the message is tried again (same Message-ID)');
+    throw error;
+  }
+}
+
+/**
+ * Record a delivered message as sent. True when recorded, false when the lease was lost,
+ * 'kept' when the store refused for now (written later, see `record`), undefined when the
+ * store failed otherwise: the lease then expires and the message is sent again with the same
+ * Message-ID, which is the at-least-once promise (never lost, never recorded as failed).
+ */
+async function recordSent(d: AttemptDeps, m: ClaimedMessage, result: { at: number; response: string; mailbox: string }): Promise<boolean | 'kept' | undefined> {
+  try {
+    return await record(d, m, 'sent', (lease) => d.store.markSent(lease, result));
+  } catch (error) {
+    if (!isTransientStoreError(error)) d.logger.error({ messageId: m.id, attempt: m.lease.attempt, err: error }, 'message sent but recording its result failed (not retried); when the lease expires it will be sent again (same Message-ID)');
+    return undefined;
   }
 }
 
@@ -211,7 +224,7 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
     const delay = retryDelayMs(m.lease.attempt, d.backoff, d.random(), policy.minDelayMs);
     // Never schedule past the expiry: the message is then claimed once more and expires.
     const next = Math.min(at + delay, m.expiresAt);
-    await d.store.markRetrying(m.lease, { at, outcome: 'retry', reply, code, diagnosis }, next);
+    await record(d, m, 'retry', (l) => d.store.markRetrying(l, { at, outcome: 'retry', reply, code, diagnosis }, next));
     d.metrics?.attempt('retry', code);
     d.logger.warn({ ...log, retryInMs: next - at, reason: policy.reason }, 'transient failure; will retry');
   } else {
@@ -223,7 +236,7 @@ async function recordFailure(d: AttemptDeps, m: ClaimedMessage, error: unknown, 
       d.logger.warn({ ...log }, 'configuration refused again while delivery is paused for it; message returned to the queue');
       return;
     }
-    await d.store.markFailed(m.lease, { at, outcome: 'failed', reply, code, diagnosis });
+    await record(d, m, 'failed', (l) => d.store.markFailed(l, { at, outcome: 'failed', reply, code, diagnosis }));
     d.metrics?.attempt('failed', code);
     d.logger.error({ ...log, reason: policy.reason }, 'permanent failure; message failed');
   }

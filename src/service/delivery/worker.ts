@@ -11,7 +11,10 @@
  *   once with the diagnosis stored, never retried (docs/m365.md §10: retrying 5xx gets the mailbox
  *   throttled); past the maximum age → `failed` with EXPIRED;
  * - leases renewed while a message is held, so a slow send is not taken over; a crashed
- *   worker's leases expire and another worker (or this one after restart) takes the messages.
+ *   worker's leases expire and another worker (or this one after restart) takes the messages;
+ * - a result the store cannot record now (database unreachable, disk full) is kept in memory
+ *   and written once the store answers, and nothing new is claimed before
+ *   (unrecorded-results.ts), so a message sent during an outage is not sent again after it.
  *
  * Throughput: the worker keeps a small buffer of claimed messages (an in-memory cursor, as in
  * docs/perf-calibration.md) so a finished send is followed at once by the next one, and claims share
@@ -26,7 +29,8 @@ import type { Diagnosis, DiagnosisContext } from '../../core/diagnosis/types.js'
 import { secretValues, type EmailSettings } from '../../core/settings.js';
 import type { Logger } from '../../log/logger.js';
 import type { ClaimedMessage, OutboxStore } from '../outbox/store.js';
-import { deliverMessage, expireMessage, type AttemptDeps, type RetryClassification, type WorkerMetrics } from './attempt.js';
+import { deliverMessage, expireMessage, isTransientStoreError, RECORD_SENT_RETRY_MS, type AttemptDeps, type RetryClassification, type WorkerMetrics } from './attempt.js';
+import { UnrecordedResults } from './unrecorded-results.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { credentialFingerprint, type MailerLease } from './mailer-source.js';
 import { MailboxRateLimiter } from './rate-limiter.js';
@@ -115,9 +119,10 @@ export interface WorkerDeps {
   /**
    * Senders (lower case; '' for messages without a sender) this instance must not deliver for
    * now: their signed-in mailbox's delivery is owned by another instance (PostgreSQL, several
-   * senders: each signed-in mailbox has its own owner). Their due messages are left out of every
-   * claim; one of theirs taken over from an expired lease goes back to the queue at once, for
-   * the owner. Absent: every sender.
+   * senders: each signed-in mailbox has its own owner). Their due messages and expired leases
+   * are left out of every claim (the holder of such a lease may still record its result late);
+   * one of theirs buffered when the ownership moved goes back to the queue at once, for the
+   * owner. Absent: every sender.
    */
   notOwnedSenders?: () => readonly string[];
 }
@@ -128,6 +133,8 @@ export interface WorkerActivity {
   claiming: boolean;
   /** Delivery paused after a configuration failure (see delivery-pause.ts). */
   paused?: PauseInfo;
+  /** Delivery results kept in memory because the store could not record them (unrecorded-results.ts). */
+  unrecorded?: number;
 }
 
 
@@ -151,6 +158,8 @@ export class DeliveryWorker {
   #proven = new WeakSet<object>();
   /** In flight, SMTP part over, result not committed yet. */
   readonly #recording = new Set<string>();
+  /** Results the store refused for now: written before anything new is claimed. */
+  readonly #unrecorded: UnrecordedResults;
   #claiming = false;
   /** The last claim found less than it asked for: wait for a wake or the poll. */
   #drained = false;
@@ -187,6 +196,10 @@ export class DeliveryWorker {
     this.#d = deps;
     this.#limiter = new MailboxRateLimiter({ ratePerMinute: options.ratePerMinute, burst: options.rateBurst });
     this.#budget = new RecipientBudget(deps.store, this.#o.budget);
+    this.#unrecorded = new UnrecordedResults({
+      store: deps.store, logger: deps.logger, scheduler: deps.scheduler, isTransient: isTransientStoreError,
+      retryMs: RECORD_SENT_RETRY_MS, onEmpty: () => this.wake(),
+    });
   }
 
   get owner(): string {
@@ -244,11 +257,17 @@ export class DeliveryWorker {
 
   activity(): WorkerActivity {
     const paused = [...this.#pauses.values()].map((p) => p.pause.info).find((i) => i !== undefined);
-    return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming, ...(paused ? { paused } : {}) };
+    const unrecorded = this.#unrecorded.size;
+    return { buffered: this.#buffer.length, inFlight: this.#inFlight.size, claiming: this.#claiming, ...(paused ? { paused } : {}), ...(unrecorded ? { unrecorded } : {}) };
+  }
+
+  /** Delivery results recorded late (kept while the store refused them) and late results dropped, since start. */
+  lateResults(): { recorded: number; dropped: number; kept: number } {
+    return { ...this.#unrecorded.counts, kept: this.#unrecorded.size };
   }
 
   isIdle(): boolean {
-    return this.#buffer.length === 0 && this.#inFlight.size === 0 && !this.#claiming;
+    return this.#buffer.length === 0 && this.#inFlight.size === 0 && !this.#claiming && this.#unrecorded.size === 0;
   }
 
   /**
@@ -272,6 +291,11 @@ export class DeliveryWorker {
       await Promise.race([Promise.allSettled([...this.#inFlight.values()]), timeout]);
       cancel?.();
     }
+    // Results the store refused: one last try, then they are lost with this process (their
+    // messages are sent again once their leases lapse, same Message-ID).
+    if (this.#unrecorded.size) await this.#unrecorded.flush();
+    this.#unrecorded.stop();
+    if (this.#unrecorded.size) this.#d.logger.error({ messageIds: this.#unrecorded.ids() }, 'stopping with delivery results the store could not record; these messages are tried again when their leases expire (same Message-ID)');
     this.#cancelRenew?.();
   }
 
@@ -294,7 +318,8 @@ export class DeliveryWorker {
     // Messages whose send is over but whose result is not committed yet (recordSent retries
     // while the disk is full) are renewed too: if their lease ran out, they would be claimed and
     // sent again while the first send's result is still waiting to be written.
-    const held = [...this.#buffer.map((m) => m.id), ...this.#inFlight.keys()];
+    // Kept results (unrecorded-results.ts) too, while the store answers renewals.
+    const held = [...this.#buffer.map((m) => m.id), ...this.#inFlight.keys(), ...this.#unrecorded.ids()];
     if (!held.length) return;
     const until = this.#d.scheduler.now() + this.#o.leaseMs;
     try {
@@ -307,10 +332,12 @@ export class DeliveryWorker {
       // reported by recordSent (markSent answers false).
       for (const id of held) if (!kept.has(id) && this.#inFlight.has(id) && !this.#recording.has(id)) this.#d.logger.warn({ messageId: id }, 'lease lost while sending; the message may be delivered twice (same Message-ID)');
     } catch (error) {
-      const recording = held.filter((id) => this.#recording.has(id));
+      const recording = held.filter((id) => this.#recording.has(id) || this.#unrecorded.has(id));
       if (recording.length) {
-        // The renewal is a write too, and a full disk refuses it: at-least-once applies.
-        this.#d.logger.error({ err: error, messageIds: recording }, 'could not renew leases; messages already sent whose result is not recorded yet may be sent again when their lease expires (at-least-once, same Message-ID)');
+        // The renewal is a write too, and a full disk refuses it. This instance records these
+        // results before it claims anything, but another instance taking their mailbox over
+        // (PostgreSQL) once their leases lapsed would send them again: at-least-once applies.
+        this.#d.logger.error({ err: error, messageIds: recording }, 'could not renew leases; messages already sent whose result is not recorded yet are recorded before this instance claims anything, but another instance taking their mailbox over after their lease expires may send them again (at-least-once, same Message-ID)');
       } else {
         this.#d.logger.error({ err: error }, 'could not renew leases');
       }
@@ -565,6 +592,7 @@ export class DeliveryWorker {
       diagnose: this.#d.diagnose,
       metrics: this.#d.metrics,
       secrets: (settings) => this.#secretsOf(settings),
+      keep: (r) => this.#unrecorded.keep(r),
       random: this.#d.random ?? Math.random,
       backoff: this.#o.backoff,
       budget: this.#budget,
@@ -602,6 +630,13 @@ export class DeliveryWorker {
       this.#drained = true;
       return;
     }
+    if (this.#unrecorded.size) {
+      // Results the store refused are written first (their retry timer; its success wakes the
+      // loop): a claim now could take their messages back once their leases lapsed and send
+      // them again.
+      this.#drained = true;
+      return;
+    }
     this.#claiming = true;
     const wakes = this.#wakes;
     try {
@@ -610,6 +645,9 @@ export class DeliveryWorker {
       const claimed = await this.#d.store.claim({ owner: this.#o.owner, limit, now: this.#d.scheduler.now(), leaseMs: this.#o.leaseMs, ...(exclude.length ? { excludeSenders: exclude } : {}) });
       const local = new Map<string, ClaimedMessage>([...this.#sending, ...this.#buffer.map((m) => [m.id, m] as const)]);
       for (const m of claimed) {
+        // A result kept since the claim started (the store refused it): its message's lease had
+        // lapsed and came back to us: the kept result is written under the new lease.
+        if (this.#unrecorded.adopt(m.id, m.lease)) continue;
         const mine = local.get(m.id);
         if (mine && !m.reclaimed && this.#inFlight.has(m.id)) {
           // Not a lease we lost: our attempt already recorded its result (a retry due at once)

@@ -135,7 +135,9 @@ export interface ClaimOptions {
   /**
    * Due messages of these senders (lower case; '' for messages without a sender) are left for a
    * later claim: their mailbox is full or rate-limited in this worker, which claims for the
-   * others meanwhile (issue 16). Expired leases are taken over whatever their sender.
+   * others meanwhile (issue 16), or another instance delivers for it (PostgreSQL). Their expired
+   * leases are left too (the lease's holder may still record its result late, see
+   * delivery/unrecorded-results.ts; the instance delivering for the mailbox takes them over).
    */
   excludeSenders?: string[];
 }

@@ -8,7 +8,13 @@
  * Claim atomicity across instances: the claim (one statement) selects its rows `FOR UPDATE SKIP
  * LOCKED`, so two instances claiming at once take disjoint rows without waiting on each other;
  * every later state change names its lease (`lease_owner`, `attempt_count`, status 'sending')
- * in the UPDATE's WHERE, so a worker whose lease was taken over changes nothing.
+ * in the UPDATE's WHERE, so a worker whose lease was taken over changes nothing. The guard is
+ * the claim, never the lease's expiry: a result written late (kept in memory while the database
+ * was unreachable, delivery/unrecorded-results.ts) is recorded when nobody claimed the message
+ * since its lease lapsed, and refused when another instance did (that instance's outcome
+ * stands). `lease_owner` is unique per process and `attempt_count` only grows while one owner
+ * could match (a release lowers it, but also clears the owner), so no later claim can look like
+ * an earlier one.
  *
  * Enqueue: the enqueues of the moment (without idempotency key) share one statement (INSERT
  * messages + payloads in a CTE) committed with synchronous_commit on (group commit,
@@ -61,12 +67,16 @@ INSERT INTO message_payloads (seq, payload) SELECT seq, $14 FROM m RETURNING seq
 /**
  * The claim ($1 now, $2 limit, $3 owner, $4 lease expiry; $5 the senders left out). With
  * excludeSenders: skip the senders whose mailbox cannot take more in this worker (the worker's
- * fairness across senders, issue 16); a message without a sender counts as ''. Expired leases
- * are taken over whatever their sender.
+ * fairness across senders, issue 16), and the senders whose mailbox another instance delivers
+ * for; a message without a sender counts as ''. Their expired leases are left too: the instance
+ * that held such a lease may still record its result (its send finished while the database was
+ * unreachable, see delivery/unrecorded-results.ts), and a claim by an instance that does not
+ * deliver for the mailbox would refuse that result only to put the message back in the queue.
  */
 function claimSql(excluding: boolean): { name: string; text: string } {
   const text = `WITH expired AS MATERIALIZED (
     SELECT seq, attempt_count, lease_expires_at FROM messages WHERE status = 'sending' AND lease_expires_at <= $1
+    ${excluding ? `AND coalesce(sender, '') <> ALL($5::text[])` : ''}
     ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),
   interrupted AS (${UPSERT_ATTEMPT} SELECT seq, attempt_count, $1::bigint, 'interrupted', NULL, 'LEASE_EXPIRED', NULL FROM expired ${ON_ATTEMPT_CONFLICT}),
   due AS MATERIALIZED (

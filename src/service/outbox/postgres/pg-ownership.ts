@@ -34,6 +34,19 @@
  * so an old owner's sends still in flight then are the only overlap (bounded by the send
  * timeout; documented in ARCHITECTURE.md).
  *
+ * After a database outage the owner goes first: a row that expired while this instance could
+ * not reach the database either says nothing about its owner (it could not renew, like us), so
+ * for one lease after this instance reaches the database again it takes only rows that had
+ * expired before it lost the database (their owner had stopped renewing before the outage);
+ * the owner renews its own row (expired or not, as long as nobody took it) at its next renewal,
+ * and records the delivery results it kept during the outage (delivery/unrecorded-results.ts)
+ * before it claims anything. Left over: when the owner reaches the database a lease or more
+ * after the others (an outage longer than the lease on its side only, a network partition),
+ * another instance takes the mailbox over and claims the owner's expired leases; the owner's
+ * late results for them are then refused (the claim guard) and those messages are sent again,
+ * with the same Message-ID. And an owner that died during the outage is replaced one lease
+ * after the database came back, not at its row's expiry.
+ *
  * Imports: ./pg-db.
  */
 import type { PgDb } from './pg-db.js';
@@ -60,6 +73,15 @@ export class MailboxOwnership {
   readonly #sticky = new Set<string>();
   /** The tail of refresh / handOver / release (see #exclusive). */
   #lock: Promise<unknown> = Promise.resolve();
+  /** When our last refresh succeeded (by our clock). */
+  #lastOk: number | undefined;
+  /**
+   * After an outage of ours: until when (`until`) we take only rows that expired before it
+   * began (`before`), see the header.
+   */
+  #afterOutage: { before: number; until: number } | undefined;
+  /** Our last refresh failed since `lastOk`: the outage's start. */
+  #outageFrom: number | undefined;
 
   constructor(db: PgDb, o: OwnershipOptions) {
     this.#db = db;
@@ -83,7 +105,7 @@ export class MailboxOwnership {
    * we owned stays owned only until its recorded expiry.
    */
   refresh(wanted: string[]): Promise<string[]> {
-    return this.#exclusive(() => this.#refresh(wanted));
+    return this.#exclusive(() => this.#refreshTracked(wanted));
   }
 
   /**
@@ -98,8 +120,38 @@ export class MailboxOwnership {
     return run;
   }
 
-  async #refresh(wanted: string[]): Promise<string[]> {
+  /** One refresh, remembering when our outage began and ended (for #takeExpiredBefore). */
+  async #refreshTracked(wanted: string[]): Promise<string[]> {
     const now = this.#o.now();
+    // Reaching the database after an outage of ours: the lease of restraint starts now (and
+    // starts again if this refresh fails too).
+    if (this.#outageFrom !== undefined) this.#afterOutage = { before: this.#outageFrom, until: now + this.#o.leaseMs };
+    try {
+      const out = await this.#refresh(wanted, now);
+      this.#outageFrom = undefined;
+      this.#lastOk = now;
+      return out;
+    } catch (error) {
+      this.#outageFrom ??= this.#lastOk ?? now;
+      throw error;
+    }
+  }
+
+  /**
+   * Rows expired up to this time may be taken now: `now`, except during the lease after an
+   * outage of ours (see the header).
+   */
+  #takeExpiredBefore(now: number): number {
+    const o = this.#afterOutage;
+    if (!o) return now;
+    if (now >= o.until) {
+      this.#afterOutage = undefined;
+      return now;
+    }
+    return Math.min(now, o.before);
+  }
+
+  async #refresh(wanted: string[], now: number): Promise<string[]> {
     const until = now + this.#o.leaseMs;
     const mailboxes = [...new Set(wanted.map((m) => m.toLowerCase()))];
     await this.#db.query(
@@ -117,12 +169,13 @@ export class MailboxOwnership {
     const live = Number((await this.#db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_instances WHERE expires_at > $1`, [now])).rows[0].n);
     const share = Math.max(1, Math.ceil(mailboxes.length / Math.max(1, live)));
     this.#share = share;
+    const expiredBefore = this.#takeExpiredBefore(now);
     const take = async (m: string) => {
       const r = await this.#db.query(
         `INSERT INTO delivery_owners (mailbox, owner, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
          WHERE delivery_owners.owner = excluded.owner OR delivery_owners.expires_at <= $4`,
-        [m, this.#o.owner, until, now], { durable: false });
+        [m, this.#o.owner, until, expiredBefore], { durable: false });
       if (r.rowCount === 1) this.#owned.set(m, until);
       return r.rowCount === 1;
     };

@@ -63,6 +63,8 @@ export class SqliteOutbox implements OutboxStore {
       adopt: p(`UPDATE messages SET api_key_id = ? WHERE seq = ? AND api_key_id IS NULL`),
       byId: p(`SELECT ${RECORD_COLUMNS} FROM messages WHERE id = ?`),
       expiredLeases: p(`SELECT seq, attempt_count FROM messages INDEXED BY messages_leased WHERE status = 'sending' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`),
+      expiredExcept: p(`SELECT seq, attempt_count FROM messages INDEXED BY messages_leased WHERE status = 'sending' AND lease_expires_at <= ?
+        AND coalesce(sender, '') NOT IN (SELECT value FROM json_each(?)) ORDER BY lease_expires_at LIMIT ?`),
       due: p(`SELECT seq FROM messages INDEXED BY messages_due WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`),
       // The same, skipping the senders whose mailbox cannot take more now (the worker's fairness
       // across senders, issue 16); a message without a sender counts as sender ''.
@@ -166,7 +168,10 @@ export class SqliteOutbox implements OutboxStore {
           reclaimed,
         });
       };
-      const expired = this.#s.expiredLeases.all(o.now, o.limit) as { seq: number; attempt_count: number }[];
+      // The excluded senders' expired leases are left too (ClaimOptions.excludeSenders).
+      const expired = (o.excludeSenders?.length
+        ? this.#s.expiredExcept.all(o.now, JSON.stringify(o.excludeSenders), o.limit)
+        : this.#s.expiredLeases.all(o.now, o.limit)) as { seq: number; attempt_count: number }[];
       for (const e of expired) {
         this.#s.insertAttempt.run({
           seq: e.seq, attempt: e.attempt_count, at: o.now, outcome: 'interrupted',
