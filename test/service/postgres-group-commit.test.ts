@@ -64,7 +64,7 @@ if (pgSkip) {
       }
     });
 
-    it('committed enqueues are announced to every instance (`queued`), so the one delivering claims them at once', { timeout: 15_000 }, async () => {
+    it('committed enqueues (grouped, or with an idempotency key) are announced to every instance (`queued`), so the one delivering claims them at once', { timeout: 15_000 }, async () => {
       const h = await freshPgStore();
       const heard: ConfigChange[] = [];
       let ready!: () => void;
@@ -85,6 +85,19 @@ if (pgSkip) {
         });
         await Promise.all([newMessage(), newMessage()].map((m) => h.store.enqueue(m)));
         await got;
+        assert.ok(heard.includes('queued'));
+        // An enqueue with an idempotency key (its own transaction, not a group) is announced too.
+        heard.length = 0;
+        const again = new Promise<void>((resolve) => {
+          const check = setInterval(() => {
+            if (heard.includes('queued')) {
+              clearInterval(check);
+              resolve();
+            }
+          }, 10);
+        });
+        assert.equal((await h.store.enqueue({ ...newMessage(), idempotencyKey: 'announce-me' })).outcome, 'created');
+        await again;
         assert.ok(heard.includes('queued'));
       } finally {
         await listener.stop();

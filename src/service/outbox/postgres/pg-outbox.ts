@@ -325,7 +325,7 @@ export class PgOutbox implements OutboxStore {
     const scope = m.apiKeyId ?? '';
     const known = (row: MessageRow): EnqueueResult =>
       ({ outcome: row.request_hash === (m.requestHash ?? null) ? 'duplicate' : 'conflict', message: toRecord(row) }) as EnqueueResult;
-    return this.#db.tx(async (c) => {
+    const out = await this.#db.tx(async (c) => {
       const existing = await this.#byKey(c, scope, key);
       if (existing) return known(existing);
       if (m.apiKeyId !== undefined) {
@@ -343,6 +343,9 @@ export class PgOutbox implements OutboxStore {
       if (!winner) throw new Error(`message id ${m.id} already exists`);
       return known(winner);
     }, DURABLE);
+    // Committed: the instance delivering for its mailbox claims it at once (as for a group).
+    if (out.outcome === 'created') this.#announce();
+    return out;
   }
 
   /**
