@@ -7,11 +7,11 @@
  * the same one. Its domain is the Authorized from Address's domain when known, else
  * `mailgate`.
  *
- * Imports: node:crypto, ./store, ../intake/message-request, ./payload.
+ * Imports: ./message-ids, ./store, ../intake/message-request, ./payload.
  */
-import { randomUUID } from 'node:crypto';
 import type { EmailSettings } from '../../core/settings.js';
 import type { ParsedMessageRequest } from '../intake/message-request.js';
+import { newMessageId } from './message-ids.js';
 import { encodePayload, encodeRawPayload } from './payload.js';
 import type { EnqueueResult, ConfigStore, OutboxStore, RequeueResult } from './store.js';
 
@@ -67,8 +67,8 @@ export function messageIdFor(id: string, authorizedFrom: string | undefined): st
 export function createOutbox(d: OutboxDeps): Outbox {
   return {
     async submit(r, submitter = {}) {
-      const id = randomUUID();
       const now = d.now();
+      const id = newMessageId(now);
       const from = submitter.sender?.address ?? d.settings()?.authorizedFrom;
       const result = await d.store.enqueue({
         id,

@@ -10,10 +10,9 @@
  * the policy the connection asks (relay clients from service/access/relay-clients.ts, the
  * sender rule, relay-message.ts's header changes, the outbox commit and its failure replies).
  *
- * Imports: node:crypto, node:net, ../../access/relay-clients, ../../outbox (outbox, store types),
+ * Imports: node:net, ../../access/relay-clients, ../../outbox (outbox, store types),
  * ./smtp-connection, ./relay-message, ./relay-tls, ./auth-lockout, src/core/message.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS } from '../../../core/message.js';
 import type { Logger } from '../../../log/logger.js';
@@ -26,6 +25,7 @@ import {
   relayRewriteAddress,
   type ActiveRelayClient,
 } from '../../access/relay-clients.js';
+import { newMessageId } from '../../outbox/message-ids.js';
 import { messageIdFor, type Outbox } from '../../outbox/outbox.js';
 import { StorageFullError, type ConfigStore } from '../../outbox/store.js';
 import { AuthLockout } from './auth-lockout.js';
@@ -125,8 +125,8 @@ export async function startRelay(o: RelayOptions, d: RelayDeps): Promise<Running
       return { ok: false, reply: notAllowed(address, client.name) };
     },
     async accept(tx) {
-      const id = randomUUID();
       const at = new Date(now());
+      const id = newMessageId(at.getTime());
       const sendable = d.sendable();
       const prepared = prepareRelayMessage({
         message: tx.data,
