@@ -37,6 +37,7 @@ import type { AppDeps } from '../service/intake/http/deps.js';
 import { limitBody } from '../service/intake/http/body-limit.js';
 import { STORAGE_FULL_RETRY_AFTER_S } from '../service/intake/http/problem.js';
 import { StorageFullError, StoreUnavailableError } from '../service/outbox/store.js';
+import { isMailgateError } from '../core/errors.js';
 import { apiKeysRoutes } from './api-keys/api-keys-routes.js';
 import { relayClientsRoutes } from './relay-clients/relay-clients-routes.js';
 import { assetRoutes } from './assets.js';
@@ -127,6 +128,10 @@ export function createAdminApp(deps: AppDeps, options: AdminOptions = {}): Hono<
       const res = renderPage(a, c, { title: 'Database unavailable', status: 503, body: html`<p class="notice">Nothing was saved: Mailgate cannot reach its database right now. Try again in a few seconds. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` });
       res.headers.set('retry-after', '5');
       return res;
+    }
+    if (isMailgateError(error) && error.code === 'SETTINGS_CONFLICT') {
+      deps.logger.info({ path: c.req.path, code: error.code }, 'admin page: change refused, the settings kept changing at the same time');
+      return renderPage(a, c, { title: 'Changed at the same time', status: 409, body: html`<p class="notice">${error.message} <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` });
     }
     deps.logger.error({ err: error, path: c.req.path }, 'admin page: unhandled error');
     return renderPage(a, c, { title: 'Something went wrong', status: 500, body: html`<p>The page failed unexpectedly; the server log has the details. <a href="${a.url('/settings')}">Go to the Email Settings</a>.</p>` });

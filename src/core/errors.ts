@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   GRAPH_TOO_LARGE: 'The message does not fit one Microsoft Graph request (4 MB); nothing was sent.',
   ROTATION_STEP_INVALID: 'A credential rotation step that the flow does not allow now (add → test → promote → remove); the message says what to do next.',
   CREDENTIAL_READ_ONLY: 'The credential comes from the environment or MAILGATE_CONFIG; change it there.',
+  SETTINGS_CONFLICT: 'Other changes to the settings or credentials (another admin, instance or `mailgate credentials`) kept being saved while this one was decided; nothing was changed: reload and try again.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -22,7 +22,7 @@ const PHASE: Record<ErrorCode, Phase> = {
   CONNECT_FAILED: 'connect', CONNECT_TIMEOUT: 'connect', GREETING_TIMEOUT: 'connect', STARTTLS_UNAVAILABLE: 'tls',
   TLS_FAILED: 'tls', AUTH_FAILED: 'auth', SMTP_TRANSIENT: 'send', SMTP_REJECTED: 'send', CONNECTION_LOST: 'send', INTERNAL: 'send', INTERRUPTED: 'send',
   GRAPH_AUTH_FAILED: 'auth', GRAPH_REJECTED: 'send', GRAPH_TRANSIENT: 'send', GRAPH_UNREACHABLE: 'connect', GRAPH_OUTCOME_UNKNOWN: 'send', GRAPH_TOO_LARGE: 'send',
-  ROTATION_STEP_INVALID: 'settings', CREDENTIAL_READ_ONLY: 'settings',
+  ROTATION_STEP_INVALID: 'settings', CREDENTIAL_READ_ONLY: 'settings', SETTINGS_CONFLICT: 'settings',
 };
 
 function sysError(message: string, props: Record<string, string>): Error {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { NewMessage, Store } from '../../src/service/outbox/store.js';
+import { SettingsConflictError, type NewMessage, type Store } from '../../src/service/outbox/store.js';
 
 export interface StoreHandle {
   store: Store;
@@ -447,6 +447,48 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(audit.map((a) => [a.actor, a.detail]), [['cli', { keys: ['smtpPort', 'tenantId'] }], ['admin', { keys: ['clientId', 'smtpPort'] }]]);
         await store.appendAudit({ at: T0 + 2, actor: 'cli', action: 'apikey.create', detail: { name: 'x' } });
         assert.equal((await store.listAudit(1))[0].action, 'apikey.create');
+      });
+    });
+
+    it('saveSettings with an expected version (compare-and-set): written while the version is that one, else a typed conflict and nothing written', async () => {
+      await withStore(factory, async (h) => {
+        const { store } = h;
+        const audit = (n: number) => ({ at: T0 + n, actor: 'admin', action: 'settings.update', detail: { n } });
+        // Version 0 (no version row yet) is a version like any other.
+        assert.equal(await store.saveSettings({ clientId: 'a' }, audit(1), { expectedVersion: 0 }), 1);
+        assert.equal(await store.saveSettings({ clientId: 'b' }, audit(2), { expectedVersion: 1 }), 2);
+        // A writer that decided on version 1 (someone saved version 2 since) writes nothing.
+        await assert.rejects(store.saveSettings({ clientId: 'stale', tenantId: 't' }, audit(3), { expectedVersion: 1 }), (e: unknown) => {
+          assert.ok(e instanceof SettingsConflictError, String(e));
+          assert.equal(e.code, 'SETTINGS_CONFLICT');
+          assert.equal(e.expected, 1);
+          assert.equal(e.actual, 2);
+          return true;
+        });
+        assert.equal(await store.settingsVersion(), 2);
+        assert.deepEqual(await store.getSettings(), { clientId: 'b' });
+        assert.deepEqual((await store.listAudit(10)).map((a) => a.detail), [{ n: 2 }, { n: 1 }]);
+        // A version ahead of the store's is a conflict too; without one, the save is unconditional.
+        await assert.rejects(store.saveSettings({ clientId: 'x' }, audit(4), { expectedVersion: 7 }), SettingsConflictError);
+        assert.equal(await store.saveSettings({ clientId: 'c' }, audit(5)), 3);
+        // Two writers that both read version 3, at once (another connection when the store has
+        // one): exactly one is written, the other is refused.
+        const other = h.reopen ? await h.reopen() : store;
+        try {
+          const results = await Promise.allSettled([
+            store.saveSettings({ clientId: 'one' }, audit(6), { expectedVersion: 3 }),
+            other.saveSettings({ clientId: 'two' }, audit(7), { expectedVersion: 3 }),
+          ]);
+          const won = results.findIndex((r) => r.status === 'fulfilled');
+          assert.ok(won >= 0, 'one writer wins');
+          const lost = results[1 - won]!;
+          assert.equal(lost.status, 'rejected');
+          assert.ok((lost as PromiseRejectedResult).reason instanceof SettingsConflictError);
+          assert.equal(await store.settingsVersion(), 4);
+          assert.deepEqual(await store.getSettings(), { clientId: won === 0 ? 'one' : 'two' });
+        } finally {
+          if (other !== store) await other.close();
+        }
       });
     });
 

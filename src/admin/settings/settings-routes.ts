@@ -10,6 +10,7 @@
  */
 import { Hono } from 'hono';
 import { FIELD_BY_KEY } from '../../core/settings.js';
+import { isMailgateError } from '../../core/errors.js';
 import type { Admin, AdminEnv } from '../context.js';
 import { defaultRotationSection } from '../credentials/rotation-section.js';
 import { deliveryPauseNotice } from '../delivery-pause.js';
@@ -36,7 +37,17 @@ export function settingsRoutes(a: Admin): Hono<AdminEnv> {
     await settings.refresh().catch(() => false);
     const view = settings.view();
     const input = readSettingsForm(form, view);
-    const result = await settings.update(input.patch, SETTINGS_ACTOR);
+    let result;
+    try {
+      result = await settings.update(input.patch, SETTINGS_ACTOR);
+    } catch (error) {
+      // Other writers kept saving while the change was decided again (SETTINGS_CONFLICT): nothing
+      // was saved; the page shows the settings as they are now, with the explanation.
+      if (!isMailgateError(error) || error.code !== 'SETTINGS_CONFLICT') throw error;
+      const session = c.get('session');
+      if (session) session.flash = { kind: 'error', text: error.message };
+      return redirect(c, a.url('/settings'));
+    }
     if (result.ok) {
       const session = c.get('session');
       const changed = result.changedKeys.map((k) => FIELD_BY_KEY[k].label);

@@ -331,9 +331,12 @@ export interface ConfigStore {
   getSettings(): Promise<Record<string, string>>;
   /**
    * Apply changes (a null value deletes the key) and append the audit entry, in one
-   * transaction. Returns the new settings version.
+   * transaction. Returns the new settings version. With `expectedVersion` (compare-and-set) the
+   * change is written only if the settings version is still that one, checked in the same
+   * transaction; otherwise nothing is written and it rejects with SettingsConflictError (another
+   * process saved since the caller read the settings it decided on).
    */
-  saveSettings(changes: Record<string, string | null>, audit: AuditEntry): Promise<number>;
+  saveSettings(changes: Record<string, string | null>, audit: AuditEntry, options?: { expectedVersion?: number }): Promise<number>;
   /** Incremented by every saveSettings; lets other processes notice a change. */
   settingsVersion(): Promise<number>;
   getMeta(key: string): Promise<string | undefined>;
@@ -408,6 +411,19 @@ export class StorageFullError extends Error {
   readonly code = 'STORAGE_FULL';
   constructor(message = 'the data store is full (no space left on device)', options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/**
+ * A compare-and-set saveSettings found another version than the one expected: another writer
+ * (another instance, `mailgate credentials`) saved in between. Nothing was written; the caller
+ * reloads, decides again on the fresh state and retries (settings-store.ts `retryOnConflict`).
+ */
+export class SettingsConflictError extends Error {
+  override readonly name = 'SettingsConflictError';
+  readonly code = 'SETTINGS_CONFLICT';
+  constructor(readonly expected: number, readonly actual: number) {
+    super(`the settings changed while this change was decided (version ${actual}, expected ${expected})`);
   }
 }
 

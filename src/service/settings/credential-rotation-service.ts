@@ -38,7 +38,7 @@ import type { EmailSettings } from '../../core/settings.js';
 import { loadClientCertificate, readClientCertificate } from '../../auth/client-certificate.js';
 import type { ConfigStore } from '../outbox/store.js';
 import { encryptValue } from './secret-box.js';
-import type { SettingsService } from './settings-store.js';
+import { retryOnConflict, type SettingsService } from './settings-store.js';
 import { aad, type SendersService, type StoredCredential, type StoredSlot } from './senders-service.js';
 import { pick, reencrypt, SLOT_KEYS, slotOf, withSlotAlone, type SlotValues } from './credential-slots.js';
 
@@ -83,7 +83,8 @@ export interface SecondaryInput {
  * the store commits asynchronously (SQLite group commit, PostgreSQL), and a view returned
  * before the commit would claim a change that may still fail.
  * Failures throw: CredentialNotFoundError (404), MailgateError ROTATION_STEP_INVALID (409),
- * CREDENTIAL_READ_ONLY (409), SETTINGS_INVALID with `problems` (422). `rotationFailure` maps them.
+ * CREDENTIAL_READ_ONLY (409), SETTINGS_CONFLICT (409: other writers kept saving while the step was
+ * decided again), SETTINGS_INVALID with `problems` (422). `rotationFailure` maps them.
  */
 export interface CredentialRotation {
   list(): CredentialRotationView[];
@@ -107,6 +108,7 @@ export function rotationFailure(error: unknown): { status: 404 | 409 | 422; type
   if (!isMailgateError(error)) return undefined;
   if (error.code === 'ROTATION_STEP_INVALID') return { status: 409, type: 'rotation-step-invalid', title: 'Rotation step not allowed now', detail: error.message };
   if (error.code === 'CREDENTIAL_READ_ONLY') return { status: 409, type: 'credential-read-only', title: 'Credential is read-only', detail: error.message };
+  if (error.code === 'SETTINGS_CONFLICT') return { status: 409, type: 'settings-conflict', title: 'Settings changed at the same time', detail: error.message };
   if (error.code === 'SETTINGS_INVALID') return { status: 422, type: 'validation', title: 'Invalid values', detail: error.message, ...(error.problems ? { problems: error.problems } : {}) };
   return undefined;
 }
@@ -143,7 +145,7 @@ const inputSchema = z.strictObject({
 export interface CredentialRotationServiceOptions {
   settings: SettingsService;
   senders: SendersService;
-  store: Pick<ConfigStore, 'saveSettings' | 'getSettings'>;
+  store: Pick<ConfigStore, 'saveSettings' | 'getSettings' | 'settingsVersion' | 'appendAudit'>;
   masterKey: Buffer;
   /** One real, uncached token request with these settings (their primary alone); throws the token error. */
   testToken: (settings: EmailSettings) => Promise<unknown>;
@@ -328,12 +330,17 @@ export class CredentialRotationService implements CredentialRotation {
    * since this one last loaded it (its settings poll is up to a second late, the CLI's never
    * comes), and a decision on a stale copy would overwrite a tested secondary with an untested
    * one or write back a metadata document without the other process's test results.
+   * The reload is not enough on its own (the other process may save between it and the write):
+   * `fn` gets the settings version read before the reload, every write is a compare-and-set on
+   * it, and a conflict runs the whole step again on the fresh state (`retryOnConflict`), where a
+   * step that is no longer allowed is refused with the usual explanation.
    */
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#steps.then(async () => {
+  #serial<T>(fn: (expectedVersion: number) => Promise<T>): Promise<T> {
+    const run = this.#steps.then(() => retryOnConflict(async () => {
+      const version = await this.#o.store.settingsVersion();
       await this.#sync();
-      return fn();
-    });
+      return fn(version);
+    }));
     this.#steps = run.catch(() => undefined);
     return run;
   }
@@ -353,7 +360,7 @@ export class CredentialRotationService implements CredentialRotation {
   }
 
   addSecondary(name: string, input: SecondaryInput, actor: string): Promise<CredentialRotationView> {
-    return this.#serial(async () => {
+    return this.#serial(async (version) => {
       const e = this.#find(name);
       this.#writable(e);
       const r = inputSchema.safeParse(input ?? {});
@@ -377,7 +384,7 @@ export class CredentialRotationService implements CredentialRotation {
       const extraRows = this.#metaRow(e.name, (m) => ({ ...m, secondary: { fp: this.#fp(slot), addedAt: at } }));
       const audit = { action: 'credential.rotation.add', detail: { credential: e.name, slot: 'secondary', kind } };
       if (e.source === 'settings') {
-        await this.#updateSettings({ [SLOT_KEYS.secondary.secret]: slot.secret ?? null, [SLOT_KEYS.secondary.pem]: slot.pem ?? null, [SLOT_KEYS.secondary.path]: null, [SLOT_KEYS.secondary.expires]: slot.expires ?? null }, actor, audit, extraRows);
+        await this.#updateSettings({ [SLOT_KEYS.secondary.secret]: slot.secret ?? null, [SLOT_KEYS.secondary.pem]: slot.pem ?? null, [SLOT_KEYS.secondary.path]: null, [SLOT_KEYS.secondary.expires]: slot.expires ?? null }, actor, audit, extraRows, version);
       } else {
         await this.#updateStored(e.name, actor, (c, key) => {
           c.secondary = {
@@ -385,7 +392,7 @@ export class CredentialRotationService implements CredentialRotation {
             ...(slot.pem ? { clientCertificateEncrypted: encryptValue(key, slot.pem, aad(c.name, 'secondary.clientCertificate')) } : {}),
             ...(slot.expires ? { clientSecretExpires: slot.expires } : {}),
           };
-        }, audit, extraRows);
+        }, audit, extraRows, version);
       }
       return this.get(e.name)!;
     });
@@ -423,13 +430,27 @@ export class CredentialRotationService implements CredentialRotation {
       const at = new Date(this.#now()).toISOString();
       const lastTest: SlotTest = { at, ok: result.ok, ...(result.code ? { code: result.code } : {}), ...(result.summary ? { summary: result.summary.slice(0, 500) } : {}) };
       if (values) {
-        // The request took a while: write the metadata on the document as it is now.
-        await this.#loadMeta();
+        // The request took a while: the result is written on the state as it is now (reloaded,
+        // compare-and-set, again on a conflict; the token request is not repeated), and only if
+        // the slot still holds the values tested (another process may have replaced it).
         const fp = this.#fp(values);
-        const extraRows = this.#metaRow(e.name, (m) => ({ ...m, [slot]: { ...(m[slot]?.fp === fp ? m[slot] : {}), fp, lastTest } }));
-        await this.#o.store.saveSettings(extraRows, { at: this.#now(), actor, action: 'credential.rotation.test', detail: { credential: e.name, slot, ok: result.ok, ...(result.code ? { code: result.code } : {}) } });
+        const audit = { at: this.#now(), actor, action: 'credential.rotation.test', detail: { credential: e.name, slot, ok: result.ok, ...(result.code ? { code: result.code } : {}) } };
+        const recorded = await retryOnConflict(async () => {
+          const version = await this.#o.store.settingsVersion();
+          await this.#sync();
+          const now = this.#entries().find((x) => x.name.toLowerCase() === e.name.toLowerCase());
+          const current = now?.values ? slotOf(now.values, slot) : undefined;
+          if (!current || this.#fp(current) !== fp) {
+            await this.#o.store.appendAudit({ ...audit, detail: { ...audit.detail, recorded: false } });
+            return false;
+          }
+          const extraRows = this.#metaRow(e.name, (m) => ({ ...m, [slot]: { ...(m[slot]?.fp === fp ? m[slot] : {}), fp, lastTest } }));
+          await this.#o.store.saveSettings(extraRows, audit, { expectedVersion: version });
+          return true;
+        });
         await this.#o.settings.refresh();
         await this.#loadMeta();
+        if (!recorded) result.summary = `${result.summary ?? ''} (not recorded: the ${slot} credential was changed while it was being tested; test it again)`.trim();
       }
       return result;
     });
@@ -442,7 +463,7 @@ export class CredentialRotationService implements CredentialRotation {
   }
 
   promote(name: string, actor: string, options: { force?: boolean } = {}): Promise<CredentialRotationView> {
-    return this.#serial(async () => {
+    return this.#serial(async (version) => {
       const e = this.#find(name);
       this.#writable(e);
       const state = this.#state(e.name, e.values);
@@ -460,7 +481,7 @@ export class CredentialRotationService implements CredentialRotation {
           patch[k.path] = vals.path ?? null;
           patch[k.expires] = vals.expires ?? null;
         }
-        await this.#updateSettings(patch, actor, audit, extraRows);
+        await this.#updateSettings(patch, actor, audit, extraRows, version);
       } else {
         await this.#updateStored(e.name, actor, (c, key) => {
           const primary: StoredSlot = { ...pick(c, ['clientSecret', 'clientCertificate', 'clientSecretEncrypted', 'clientCertificateEncrypted', 'clientSecretExpires']) };
@@ -468,14 +489,14 @@ export class CredentialRotationService implements CredentialRotation {
           for (const k of ['clientSecret', 'clientCertificate', 'clientSecretEncrypted', 'clientCertificateEncrypted', 'clientSecretExpires'] as const) delete c[k];
           Object.assign(c, reencrypt(secondary, key, c.name, 'secondary.', ''));
           c.secondary = reencrypt(primary, key, c.name, '', 'secondary.');
-        }, audit, extraRows);
+        }, audit, extraRows, version);
       }
       return this.get(e.name)!;
     });
   }
 
   removeSecondary(name: string, actor: string): Promise<CredentialRotationView> {
-    return this.#serial(async () => {
+    return this.#serial(async (version) => {
       const e = this.#find(name);
       this.#writable(e);
       applyRotationStep(this.#state(e.name, e.values), { step: 'remove' });
@@ -491,28 +512,29 @@ export class CredentialRotationService implements CredentialRotation {
       const audit = { action: 'credential.rotation.remove', detail: { credential: e.name, slot: 'secondary' } };
       if (e.source === 'settings') {
         const k = SLOT_KEYS.secondary;
-        await this.#updateSettings({ [k.secret]: null, [k.pem]: null, [k.path]: null, [k.expires]: null }, actor, audit, extraRows);
+        await this.#updateSettings({ [k.secret]: null, [k.pem]: null, [k.path]: null, [k.expires]: null }, actor, audit, extraRows, version);
       } else {
         await this.#updateStored(e.name, actor, (c) => {
           delete c.secondary;
-        }, audit, extraRows);
+        }, audit, extraRows, version);
       }
       return this.get(e.name)!;
     });
   }
 
-  async #updateSettings(patch: Record<string, string | null>, actor: string, audit: { action: string; detail: Record<string, unknown> }, extraRows: Record<string, string>): Promise<void> {
-    const r = await this.#o.settings.update(patch, actor, { rotation: true, audit, extraRows });
+  /** `expectedVersion`: the version the step decided on (a conflict throws SettingsConflictError for `#serial` to retry). */
+  async #updateSettings(patch: Record<string, string | null>, actor: string, audit: { action: string; detail: Record<string, unknown> }, extraRows: Record<string, string>, expectedVersion: number): Promise<void> {
+    const r = await this.#o.settings.update(patch, actor, { rotation: true, audit, extraRows, expectedVersion });
     if (!r.ok) throw new MailgateError({ code: 'SETTINGS_INVALID', phase: 'settings', message: r.problems.map((p) => p.message).join('; '), problems: r.problems });
     await this.#loadMeta();
     await this.#o.senders.reload();
   }
 
-  async #updateStored(name: string, actor: string, mutate: (c: StoredCredential, key: Buffer) => void, audit: { action: string; detail: Record<string, unknown> }, extraRows: Record<string, string>): Promise<void> {
+  async #updateStored(name: string, actor: string, mutate: (c: StoredCredential, key: Buffer) => void, audit: { action: string; detail: Record<string, unknown> }, extraRows: Record<string, string>, expectedVersion: number): Promise<void> {
     const r = await this.#o.senders.updateStoredCredential(name, actor, (c, key) => {
       mutate(c, key);
       return { ok: true, audit, extraRows };
-    });
+    }, { expectedVersion });
     if (!r.ok) {
       if (r.status === 404) throw new CredentialNotFoundError(r.problems.map((p) => p.message).join('; '));
       if (r.status === 409) throw new MailgateError({ code: 'CREDENTIAL_READ_ONLY', phase: 'settings', message: r.problems.map((p) => p.message).join('; ') });

@@ -31,7 +31,7 @@ import { FIELD_BY_KEY, parseSettings, secretValues, settingsFromEnv, type EmailS
 import { resolveCredential } from '../../config/mailgate-config.js';
 import type { ConfigStore, OutboxStore } from '../outbox/store.js';
 import { decryptValue, encryptValue } from './secret-box.js';
-import type { SettingsService } from './settings-store.js';
+import { retryOnConflict, type SettingsService } from './settings-store.js';
 
 /** The settings row that holds the stored credentials and senders (JSON). */
 export const SENDERS_ROW = 'senders.config';
@@ -426,18 +426,30 @@ export class SendersService {
     return undefined;
   }
 
-  #write(fn: (doc: StoredDoc) => Promise<SenderWriteResult & { audit?: { action: string; detail: Record<string, unknown> }; extraRows?: Record<string, string | null> }>, actor: string): Promise<SenderWriteResult> {
-    const run = this.#writes.then(async () => {
-      const ro = this.#readOnly();
-      if (ro) return ro;
+  /**
+   * One write: reload → decide (`fn` on a copy of the stored document) → save. The save is a
+   * compare-and-set on the settings version read before anything the decision read, so a write
+   * another process (another instance, `mailgate config import`, the CLI) saved in between is never
+   * overwritten: the decision is made again on the fresh state (`retryOnConflict`). With
+   * `expectedVersion` (the rotation service decided on its own reload) the conflict is the caller's.
+   */
+  #write(fn: (doc: StoredDoc) => Promise<SenderWriteResult & { audit?: { action: string; detail: Record<string, unknown> }; extraRows?: Record<string, string | null> }>, actor: string, expectedVersion?: number): Promise<SenderWriteResult> {
+    const attempt = async (): Promise<SenderWriteResult> => {
+      const expected = expectedVersion ?? await this.#store.settingsVersion();
+      await this.#settings.refresh();
       await this.reload();
       const doc: StoredDoc = structuredClone(this.#doc);
       const r = await fn(doc);
       if (!r.ok) return r;
-      await this.#store.saveSettings({ [SENDERS_ROW]: JSON.stringify(doc), ...r.extraRows }, { at: this.#now(), actor, action: r.audit?.action ?? 'senders.update', detail: r.audit?.detail ?? {} });
+      await this.#store.saveSettings({ [SENDERS_ROW]: JSON.stringify(doc), ...r.extraRows }, { at: this.#now(), actor, action: r.audit?.action ?? 'senders.update', detail: r.audit?.detail ?? {} }, { expectedVersion: expected });
       await this.#settings.refresh();
       await this.reload();
       return { ok: true } as SenderWriteResult;
+    };
+    const run = this.#writes.then(() => {
+      const ro = this.#readOnly();
+      if (ro) return ro;
+      return expectedVersion !== undefined ? attempt() : retryOnConflict(attempt);
     });
     this.#writes = run.catch(() => undefined);
     return run;
@@ -534,12 +546,12 @@ export class SendersService {
    * `mutate` edits the stored row (ciphertext only) and returns the audit entry (never a
    * secret) and rows saved in the same transaction, or a refusal.
    */
-  updateStoredCredential(name: string, actor: string, mutate: (c: StoredCredential, key: Buffer) => SenderWriteResult & { audit?: { action: string; detail: Record<string, unknown> }; extraRows?: Record<string, string | null> }): Promise<SenderWriteResult> {
+  updateStoredCredential(name: string, actor: string, mutate: (c: StoredCredential, key: Buffer) => SenderWriteResult & { audit?: { action: string; detail: Record<string, unknown> }; extraRows?: Record<string, string | null> }, options: { expectedVersion?: number } = {}): Promise<SenderWriteResult> {
     return this.#write(async (doc) => {
       const c = doc.credentials.find((x) => x.name.toLowerCase() === name.toLowerCase());
       if (!c) return { ok: false, status: 404, problems: [{ key: 'name', message: `no stored credential "${name}"` }] };
       return mutate(c, this.#key);
-    }, actor);
+    }, actor, options.expectedVersion);
   }
 
   /** The stored row of a credential (ciphertext and references only), for the rotation view. */

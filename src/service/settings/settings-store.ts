@@ -14,12 +14,12 @@
  * Imports: src/core (settings, errors, credential-destinations), auth/client-certificate (checked
  * when saved), ../outbox/store, ./secret-box, ../delivery/mailer-source types.
  */
-import { isMailgateError, type Problem } from '../../core/errors.js';
+import { isMailgateError, MailgateError, type Problem } from '../../core/errors.js';
 import { Secret } from '../../core/secret.js';
 import { readClientCertificate } from '../../auth/client-certificate.js';
 import { credentialDestinationProblems } from '../../core/credential-destinations.js';
 import { FIELD_BY_KEY, isSecretField, parseSettings, publicSettings, secretValues, SETTING_KEYS, SETTINGS_FIELDS, settingsFromEnv, type EmailSettings, type RawSettings, type SettingKey } from '../../core/settings.js';
-import type { ConfigStore } from '../outbox/store.js';
+import { SettingsConflictError, type ConfigStore } from '../outbox/store.js';
 import { decryptValue, encryptValue, isEncrypted, keyCheck, keyMatches, MasterKeyError } from './secret-box.js';
 import type { SettingsSnapshot } from '../delivery/mailer-source.js';
 
@@ -45,6 +45,37 @@ export interface UpdateOptions {
   audit?: { action: string; detail?: Record<string, unknown> };
   /** Further rows saved in the same transaction (the rotation's metadata row). */
   extraRows?: Record<string, string | null>;
+  /**
+   * The settings version the caller decided on (it read the state itself, e.g. the rotation
+   * service): saved only if the version is still that one, else SettingsConflictError is thrown
+   * for the caller to retry its whole decision. Without it, `update` retries on its own.
+   */
+  expectedVersion?: number;
+}
+
+/** How many times a decision is made again on fresh state before SETTINGS_CONFLICT is given up with. */
+export const CONFLICT_ATTEMPTS = 5;
+
+/**
+ * Run `attempt` (reload → decide → compare-and-set save) again while the save finds that another
+ * writer saved in between (SettingsConflictError): each retry decides on the fresh state, so a
+ * step that is no longer allowed is refused with its usual explanation instead of overwriting the
+ * other writer's change. Gives up with MailgateError SETTINGS_CONFLICT (HTTP 409) only when the
+ * conflicts persist.
+ */
+export async function retryOnConflict<T>(attempt: () => Promise<T>, attempts = CONFLICT_ATTEMPTS): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof SettingsConflictError)) throw error;
+      if (i >= attempts) {
+        throw new MailgateError({ code: 'SETTINGS_CONFLICT', phase: 'settings', retryable: true, message: `The settings kept changing while this change was being saved (${attempts} attempts: another administrator, instance or \`mailgate credentials\` saved at the same time). Nothing was changed: reload the page or the settings and try again.` });
+      }
+      // A short, growing, jittered pause so two writers retrying in lockstep part ways.
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * i));
+    }
+  }
 }
 
 export type UpdateResult =
@@ -198,7 +229,10 @@ export class SettingsService {
    * could pass what neither may do alone (core/credential-destinations.ts).
    */
   update(patch: Record<string, unknown>, actor: string, options: UpdateOptions = {}): Promise<UpdateResult> {
-    const run = this.#updates.then(() => this.#update(patch, actor, options));
+    // Another process may save between the reload and the save: the save is a compare-and-set on
+    // the version this decision was made on, and a conflict makes the whole decision again.
+    const attempt = () => this.#update(patch, actor, options);
+    const run = this.#updates.then(() => options.expectedVersion !== undefined ? attempt() : retryOnConflict(attempt));
     this.#updates = run.catch(() => undefined);
     return run;
   }
@@ -209,6 +243,7 @@ export class SettingsService {
     // destination move checked against a copy without a just-added secondary credential would
     // send that secondary to the new destination without anyone re-entering it.
     await this.refresh();
+    const expectedVersion = options.expectedVersion ?? this.#loaded.version;
     const problems: Problem[] = [];
     const next: RawSettings = { ...this.#loaded.stored };
     const changes: Record<string, string | null> = {};
@@ -260,7 +295,7 @@ export class SettingsService {
     }
     if (problems.length) return { ok: false, problems, reenter: redirect.map((p) => p.key as SettingKey) };
     if (changedKeys.length || options.extraRows) {
-      await this.#store.saveSettings({ ...changes, ...options.extraRows }, { at: this.#now(), actor, action: options.audit?.action ?? 'settings.update', detail: { keys: changedKeys, ...options.audit?.detail } });
+      await this.#store.saveSettings({ ...changes, ...options.extraRows }, { at: this.#now(), actor, action: options.audit?.action ?? 'settings.update', detail: { keys: changedKeys, ...options.audit?.detail } }, { expectedVersion });
       this.#loaded = await this.#load();
       for (const l of this.#listeners) l(this.#loaded.view);
     }

@@ -10,7 +10,7 @@
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { Problem } from '../../../core/errors.js';
+import { isMailgateError, type Problem } from '../../../core/errors.js';
 import type { Logger } from '../../../log/logger.js';
 import { StorageFullError, StoreUnavailableError } from '../../outbox/store.js';
 
@@ -83,6 +83,10 @@ export function errorHandler(logger: Logger) {
     if (err instanceof StoreUnavailableError) {
       logger.warn({ method: c.req.method, path: c.req.path, code: err.code, err: err.message }, 'request refused: the database cannot be reached');
       return storeUnavailableProblem();
+    }
+    if (isMailgateError(err) && err.code === 'SETTINGS_CONFLICT') {
+      // Other writers kept saving while the change was decided again on fresh state: nothing saved.
+      return problemResponse(409, 'settings-conflict', 'Settings changed at the same time', { detail: err.message, code: err.code });
     }
     logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error in HTTP request');
     return problemResponse(500, 'internal', 'Internal error', { detail: 'The request failed unexpectedly; the server log has the details.' });

@@ -9,7 +9,7 @@
  *
  * Imports: ../store, ../config-rows, ./pg-db.
  */
-import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord } from '../store.js';
+import { SettingsConflictError, type ApiKeyRecord, type ApiKeyScope, type AuditEntry, type ConfigStore, type NewRelayClient, type RelayClientCredentials, type RelayClientRecord } from '../store.js';
 import { API_KEY_COLUMNS, RELAY_CLIENT_COLUMNS, toApiKey, toRelayClient, toRelayCredentials, type ApiKeyRow, type RelayClientRow } from '../config-rows.js';
 import type { PgDb } from './pg-db.js';
 
@@ -32,19 +32,24 @@ export class PgConfig implements ConfigStore {
     return out;
   }
 
-  saveSettings(changes: Record<string, string | null>, audit: AuditEntry): Promise<number> {
+  saveSettings(changes: Record<string, string | null>, audit: AuditEntry, options: { expectedVersion?: number } = {}): Promise<number> {
     return this.#db.tx(async (c) => {
+      // The version first: the upsert locks its row until the commit, so concurrent saves are
+      // serialised across instances, and a compare-and-set sees the version no one else can
+      // change before this transaction ends (a missing row is inserted under the same lock: two
+      // writers expecting version 0 cannot both pass). A conflict throws: the rollback keeps nothing.
+      const r = await c.query<{ value: string }>(
+        `INSERT INTO meta (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = ((meta.value)::bigint + 1)::text RETURNING value`, [SETTINGS_VERSION]);
+      const version = Number(r.rows[0].value);
+      if (options.expectedVersion !== undefined && version !== options.expectedVersion + 1) throw new SettingsConflictError(options.expectedVersion, version - 1);
       for (const [key, value] of Object.entries(changes)) {
         if (value === null) await c.query('DELETE FROM settings WHERE key = $1', [key]);
         else await c.query('INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at', [key, value, audit.at]);
       }
       await c.query(AUDIT, [audit.at, audit.actor, audit.action, JSON.stringify(audit.detail)]);
-      // Atomic across instances: the row lock serialises concurrent saves.
-      const r = await c.query<{ value: string }>(
-        `INSERT INTO meta (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = ((meta.value)::bigint + 1)::text RETURNING value`, [SETTINGS_VERSION]);
       // Tell the other instances at once (they also poll the version).
-      await c.query(`SELECT pg_notify('mailgate_config', $1)`, [`settings:${r.rows[0].value}`]);
-      return Number(r.rows[0].value);
+      await c.query(`SELECT pg_notify('mailgate_config', $1)`, [`settings:${version}`]);
+      return version;
     }, DURABLE);
   }
 

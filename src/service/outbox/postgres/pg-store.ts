@@ -88,7 +88,7 @@ export async function openPgStore(o: OpenPgOptions): Promise<PgStore> {
     recipientsSentSince: (mailbox, since) => outbox.recipientsSentSince(mailbox, since),
     deliveryHistogram: (since, bucket) => outbox.deliveryHistogram(since, bucket),
     getSettings: () => config.getSettings(),
-    saveSettings: watch((changes, audit) => config.saveSettings(changes, audit)),
+    saveSettings: watch((changes, audit, options) => config.saveSettings(changes, audit, options)),
     settingsVersion: () => config.settingsVersion(),
     getMeta: (key) => config.getMeta(key),
     setMeta: watch((key, value) => config.setMeta(key, value)),

@@ -8,7 +8,7 @@
  * Imports: better-sqlite3 types, ../store, ../config-rows.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import type { ApiKeyRecord, ApiKeyScope, AuditEntry, ConfigStore, NewRelayClient, RelayClientCredentials, RelayClientRecord } from '../store.js';
+import { SettingsConflictError, type ApiKeyRecord, type ApiKeyScope, type AuditEntry, type ConfigStore, type NewRelayClient, type RelayClientCredentials, type RelayClientRecord } from '../store.js';
 import { API_KEY_COLUMNS, RELAY_CLIENT_COLUMNS, toApiKey, toRelayClient, toRelayCredentials, type ApiKeyRow, type RelayClientRow } from '../config-rows.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -55,8 +55,15 @@ export class SqliteConfig implements ConfigStore {
     return out;
   }
 
-  saveSettings(changes: Record<string, string | null>, audit: AuditEntry): Promise<number> {
+  saveSettings(changes: Record<string, string | null>, audit: AuditEntry, options: { expectedVersion?: number } = {}): Promise<number> {
     return this.#queue.write(() => {
+      // Compare-and-set: the write queue runs this inside BEGIN IMMEDIATE (the database's write
+      // lock, across processes), so the version read here cannot change before the commit. A
+      // throw rolls the batch back and the queue replays the other writes on their own.
+      if (options.expectedVersion !== undefined) {
+        const current = this.#version();
+        if (current !== options.expectedVersion) throw new SettingsConflictError(options.expectedVersion, current);
+      }
       for (const [key, value] of Object.entries(changes)) {
         if (value === null) this.#s.deleteSetting.run(key);
         else this.#s.putSetting.run(key, value, audit.at);

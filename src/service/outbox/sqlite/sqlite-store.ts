@@ -83,7 +83,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
     recipientsSentSince: (mailbox, since) => outbox.recipientsSentSince(mailbox, since),
     deliveryHistogram: (since, bucket) => outbox.deliveryHistogram(since, bucket),
     getSettings: () => config.getSettings(),
-    saveSettings: (changes, audit) => config.saveSettings(changes, audit),
+    saveSettings: (changes, audit, options) => config.saveSettings(changes, audit, options),
     settingsVersion: () => config.settingsVersion(),
     getMeta: (key) => config.getMeta(key),
     setMeta: (key, value) => config.setMeta(key, value),
