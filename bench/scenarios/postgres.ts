@@ -18,6 +18,7 @@
  * Diagnostics (not figures): MAILGATE_BENCH_PG_STATEMENTS=1 loads pg_stat_statements and logs
  * the statements that took the server's time after each configuration;
  * MAILGATE_BENCH_PG_CPU_PROF=DIR runs the enqueue run's services under node --cpu-prof.
+ * MAILGATE_BENCH_PG_ONLY=enqueue runs only the enqueue configuration (A/B of the intake path).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,12 +157,17 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
         return null;
       }
     };
-    out.sqlite = await tryBurst('SQLite, 1 instance', () => burst(ctx, 'sqlite', [{}]));
-    out.pg1 = await tryBurst('PostgreSQL, 1 instance', async () => burst(ctx, 'pg-1', [{ env: pgEnv(await freshDb()) }]));
-    out.pg2 = await tryBurst('PostgreSQL, 2 instances', async () => {
-      const url = await freshDb();
-      return burst(ctx, 'pg-2', [{ env: pgEnv(url), apiKeyName: 'bench-a' }, { env: pgEnv(url), apiKeyName: 'bench-b' }]);
-    });
+    // MAILGATE_BENCH_PG_ONLY=enqueue: the enqueue configuration alone (a diagnostic run, ~20 s).
+    const enqueueOnly = process.env.MAILGATE_BENCH_PG_ONLY === 'enqueue';
+    if (enqueueOnly) ctx.notes.push('postgres: MAILGATE_BENCH_PG_ONLY=enqueue: only the enqueue configuration ran (no bursts, no failover)');
+    else {
+      out.sqlite = await tryBurst('SQLite, 1 instance', () => burst(ctx, 'sqlite', [{}]));
+      out.pg1 = await tryBurst('PostgreSQL, 1 instance', async () => burst(ctx, 'pg-1', [{ env: pgEnv(await freshDb()) }]));
+      out.pg2 = await tryBurst('PostgreSQL, 2 instances', async () => {
+        const url = await freshDb();
+        return burst(ctx, 'pg-2', [{ env: pgEnv(url), apiKeyName: 'bench-a' }, { env: pgEnv(url), apiKeyName: 'bench-b' }]);
+      });
+    }
     out.maxConnectionsPerMailbox = Math.max(0, ...[out.pg1, out.pg2].map((b) => b?.maxConnectionsPerMailbox ?? 0));
     try {
       const e = await enqueue(ctx, pgEnv(await freshDb()), postmasterPid(cluster));
@@ -174,7 +180,7 @@ export async function runPostgres(ctx: Context): Promise<PostgresOutput> {
       ctx.notes.push(`postgres: enqueue failed: ${(e as Error).message.split('\n')[0]}`);
       ctx.log(`  enqueue: ${(e as Error).message}`);
     }
-    try {
+    if (!enqueueOnly) try {
       const f = await failover(ctx, pgEnv(await freshDb()));
       out.failoverMs = f.ms;
       out.failoverNote = f.note;
