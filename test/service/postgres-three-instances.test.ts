@@ -59,6 +59,7 @@ describe('three instances on PostgreSQL (issue 18)', { skip: pgSkip }, () => {
       let orphaned = new Set<string>(); // Message-IDs the victim had claimed at the kill
       let killing: Promise<void> | undefined;
       let next = 0;
+      let retried = 0;
       const kill = async () => {
         const o = (await owner())!;
         victim = children.findIndex((c) => c && o.split(':')[1] === String(c.proc.pid));
@@ -72,21 +73,31 @@ describe('three instances on PostgreSQL (issue 18)', { skip: pgSkip }, () => {
       await Promise.all(Array.from({ length: 12 }, async () => {
         while (next < TOTAL) {
           const i = next++;
-          const target = i % INSTANCES;
           // Round-robin over the live instances (the killed one is skipped until it is back).
-          const c = children[target === victim ? (target + 1) % INSTANCES : target]!;
-          try {
-            const r = await fetch(`${c.url}/api/v1/messages`, {
-              method: 'POST',
-              headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-              body: JSON.stringify({ to: `user${i}@example.com`, subject: `three ${i}`, text: `Message ${i}` }),
-            });
-            if (r.status === 202) {
-              const j = (await r.json()) as { id: string; messageId: string };
-              accepted.set(j.id, j.messageId);
+          // Like a well-behaved client, each post carries an Idempotency-Key and is retried on
+          // another instance when its connection dies or it is refused: a post the victim had
+          // committed before its 202 was lost returns the same message on the retry.
+          for (let attempt = 0; attempt < 6; attempt++) {
+            let target = (i + attempt) % INSTANCES;
+            if (target === victim) target = (target + 1) % INSTANCES;
+            const c = children[target]!;
+            try {
+              const r = await fetch(`${c.url}/api/v1/messages`, {
+                method: 'POST',
+                headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': `three-${i}` },
+                body: JSON.stringify({ to: `user${i}@example.com`, subject: `three ${i}`, text: `Message ${i}` }),
+              });
+              if (r.status === 202) {
+                const j = (await r.json()) as { id: string; messageId: string };
+                accepted.set(j.id, j.messageId);
+                break;
+              }
+              await r.body?.cancel();
+            } catch {
+              // the killed instance's connection died: retried on another instance
             }
-          } catch {
-            // the killed instance's connection died: not accepted
+            retried++;
+            await new Promise((resolve) => setTimeout(resolve, 50));
           }
           if (!killing && accepted.size >= KILL_AFTER) killing = kill();
           await killing;
@@ -126,8 +137,8 @@ describe('three instances on PostgreSQL (issue 18)', { skip: pgSkip }, () => {
       const peak = emulator.stats().peakAuthenticatedConnections[demo.authorizedFrom.toLowerCase()] ?? 0;
       const times = received.map((m) => Date.parse(m.receivedAt)).sort((a, b) => a - b);
       const windowMax = maxInWindow(times, 60_000);
-      t.diagnostic(`accepted ${accepted.size} (${burstAccepted} during the burst), received ${received.length}, duplicated ${duplicated.length} (claimed by the killed instance at the kill: ${orphaned.size}), peak sessions ${peak}, most in a 60 s window ${windowMax} (limit ${RATE}), delivery took ${Math.round((times.at(-1)! - times[0]!) / 1000)} s`);
-      assert.ok(accepted.size >= TOTAL - 24, `nearly every post accepted (${accepted.size}; only those sent to the instance at its kill may fail)`);
+      t.diagnostic(`accepted ${accepted.size} (${burstAccepted} during the burst, ${retried} posts retried on another instance), received ${received.length}, duplicated ${duplicated.length} (claimed by the killed instance at the kill: ${orphaned.size}), peak sessions ${peak}, most in a 60 s window ${windowMax} (limit ${RATE}), delivery took ${Math.round((times.at(-1)! - times[0]!) / 1000)} s`);
+      assert.equal(accepted.size, TOTAL, 'every post accepted, those cut off by the kill on their retry');
       for (const id of duplicated) assert.ok(orphaned.has(id), `${id} delivered twice but was not in flight at the kill`);
       for (const id of counts.keys()) assert.ok(wanted.has(id), `${id} delivered but never accepted`);
       assert.ok(peak >= 1 && peak <= 3, `at most 3 authenticated sessions for the mailbox (peak ${peak})`);
