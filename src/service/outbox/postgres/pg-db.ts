@@ -107,13 +107,16 @@ export class PgDb {
 
   constructor(readonly options: PgOptions, onIdleError: (error: Error) => void = () => undefined) {
     const max = options.maxConnections ?? 10;
-    this.durable = new pg.Pool(poolConfig(options, max, false));
-    this.bookkeeping = new pg.Pool(poolConfig(options, Math.max(2, Math.ceil(max / 2)), true));
-    // Queued before the first statement the pool hands the connection out for; a failure only
-    // loses the optimisation.
-    this.durable.on('connect', (c) => {
-      if (this.#durableSetup) c.query(this.#durableSetup).catch(() => undefined);
+    // The setup statement runs to completion before the pool hands a new connection out
+    // (pg-pool's onConnect hook, awaited), so it never overlaps the caller's first query (pg 9
+    // refuses a query on a busy client); a failure only loses the optimisation.
+    this.durable = new pg.Pool({
+      ...poolConfig(options, max, false),
+      onConnect: async (c: pg.ClientBase) => {
+        if (this.#durableSetup) await c.query(this.#durableSetup).catch(() => undefined);
+      },
     });
+    this.bookkeeping = new pg.Pool(poolConfig(options, Math.max(2, Math.ceil(max / 2)), true));
     // An idle connection dropped by the server (restart, failover) must not crash the process.
     this.durable.on('error', onIdleError);
     this.bookkeeping.on('error', onIdleError);
