@@ -201,7 +201,7 @@ export function renderMarkdown(r: R): string {
       const x = (pgr.runs ?? []).find((y: R) => y.label === (k === 'sqlite' ? 'sqlite' : k === 'pg1' ? 'pg-1' : 'pg-2'));
       out.push(`| ${label} | ${x ? `**${f(x.msgsPerS)}**${x.errors ? ` (${x.errors} POSTs failed: ${String(x.firstError ?? '').slice(0, 60)})` : ''}` : 'not run'} | ${f(acc[k]?.p50, 1)} / ${f(acc[k]?.p99, 1)} | ${x ? f(x.maxConnectionsPerMailbox) : '–'} |`);
     }
-    out.push('', `- Durable enqueues/s across 2 instances, workers off: **${f(pgr.pg_enqueue_per_s)}/s** (${f(pgr.enqueue_messages)} messages).`);
+    out.push('', `- Durable enqueues/s across 2 instances, workers off: **${f(pgr.pg_enqueue_per_s)}/s** (${f(pgr.enqueue_messages)} messages, after a first block of as many through the same two processes: ${f(pgr.pg_enqueue_cold_per_s)}/s right after start).`);
     out.push(`- Failover (\`kill -9\` of the instance owning the mailbox once a third of a burst arrived → the survivor's first delivery): **${f(pgr.failover_ms)} ms** with a ${f(pgr.lease_seconds)} s lease; ${pgr.failover_note ?? '–'}.`, '');
   }
 

@@ -273,6 +273,7 @@ export function buildResults(o: {
       pg_1_msgs_per_s: r1(postgres?.pg1?.msgsPerS),
       pg_2_msgs_per_s: r1(postgres?.pg2?.msgsPerS),
       pg_enqueue_per_s: r1(postgres?.enqueuePerS),
+      pg_enqueue_cold_per_s: r1(postgres?.enqueue?.coldPerS),
       failover_ms: r1(postgres?.failoverMs),
       max_connections_per_mailbox: postgres ? postgres.maxConnectionsPerMailbox : null,
       // extra
