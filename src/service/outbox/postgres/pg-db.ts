@@ -178,6 +178,16 @@ export class PgDb {
       this.#fail(error);
     }
     let broken = false;
+    // pg-pool takes its own error listener off a connection it hands out, and pg emits 'error'
+    // when the server ends a connection that has no query running: between two statements of
+    // this transaction (a server shutdown's 57P01 arriving in the same read as the previous
+    // statement's reply), that was an uncaught exception that ended the process. Held here,
+    // the connection is marked broken (not returned to the pool); the statement that follows
+    // fails with the connection error, which #fail turns into a 503.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -185,13 +195,16 @@ export class PgDb {
       this.#count(write);
       return out;
     } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true;
+      if (!broken) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
       }
       this.#fail(error);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
