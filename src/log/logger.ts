@@ -10,6 +10,8 @@
  * ready lines). Level from MAILGATE_LOG_LEVEL (default `info`). Format from
  * MAILGATE_LOG_FORMAT: `json` (one pino JSON object per line, the default: what log shippers
  * read) or `pretty` (./pretty.ts, short human-readable lines; `mailgate dev`'s default).
+ * A log line that cannot be written (stderr on a full disk, a pipe whose reader went away) is
+ * lost; it never ends the process (see `holdStderrErrors`).
  */
 import { pino, type Logger } from 'pino';
 import { scrubDeep, scrubText } from '../core/secret.js';
@@ -69,7 +71,22 @@ export function logFormat(value: string | undefined = process.env.MAILGATE_LOG_F
   throw new Error(`MAILGATE_LOG_FORMAT must be json or pretty (was ${JSON.stringify(value.slice(0, 40))}).`);
 }
 
+let stderrErrorsHeld = false;
+
+/**
+ * Node reports a failed write to stderr (a log file on a full disk: ENOSPC; `serve 2>&1 | tee`
+ * with tee gone: EPIPE) as an 'error' event on process.stderr, and unheard that is an uncaught
+ * exception: the service ended at its first log line, although a full disk is meant to be a 503.
+ * Held here, the line is lost, and so are the later ones (Node destroys the stream on error).
+ */
+function holdStderrErrors(): void {
+  if (stderrErrorsHeld) return;
+  stderrErrorsHeld = true;
+  process.stderr.on('error', () => undefined);
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
+  if (!options.destination) holdStderrErrors();
   const level = options.level ?? process.env.MAILGATE_LOG_LEVEL ?? 'info';
   return pino(
     {

@@ -41,6 +41,10 @@ export function registerDatabaseCommands(program: Command): void {
         }
         if (!/^postgres(ql)?:\/\//i.test(url)) throw new Error('the database URL must start with postgres:// or postgresql://');
         const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+        // pg emits 'error' when the connection fails (reset, server shutdown), even while a
+        // statement runs; unheard, that was an uncaught exception (a stack trace) instead of
+        // this command's own message. The statement in flight fails with it anyway.
+        client.on('error', () => undefined);
         await client.connect();
         try {
           const r = await migratePg(client);
