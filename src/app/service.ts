@@ -208,6 +208,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     const masterKey = loadMasterKey(env.MAILGATE_MASTER_KEY, config.dataDir);
     const settings = await SettingsService.open({ store, masterKey: masterKey.key, env: settingsEnv, now });
     const senders = await SendersService.open({ store, settings, masterKey: masterKey.key, env, now, ...(senderFile ? { file: senderFile } : {}) });
+    closers.push(async () => senders.close());
     // Every log line is scrubbed of the secrets in effect, whatever field carries them.
     const removeSecretSource = addLogSecretSource(() => senders.secrets());
     closers.push(async () => removeSecretSource());

@@ -168,8 +168,41 @@ export class SendersService {
   static async open(o: SendersServiceOptions): Promise<SendersService> {
     const s = new SendersService(o);
     await s.reload();
-    o.settings.onChange(() => void s.reload());
+    s.#unsubscribe = o.settings.onChange(() => s.#reloadUntilDone());
     return s;
+  }
+
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
+  #unsubscribe: (() => void) | undefined;
+
+  /**
+   * A reload the settings asked for that fails (the database went away between the settings
+   * poll seeing a new version and this read) is tried again, 1 s then doubling up to 30 s, until
+   * it succeeds: nothing else would ask again before the next settings change, so the senders
+   * kept the old document (a new default sender unseen) for as long as nobody changed anything.
+   */
+  #reloadUntilDone(delay = 1000): void {
+    if (this.#retry) {
+      clearTimeout(this.#retry);
+      this.#retry = undefined;
+    }
+    this.reload().catch(() => {
+      if (this.#closed || this.#retry) return;
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        this.#reloadUntilDone(Math.min(delay * 2, 30_000));
+      }, delay);
+      this.#retry.unref();
+    });
+  }
+
+  /** Stop following the settings (service shutdown). */
+  close(): void {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = undefined;
   }
 
   /** Whether the senders come from MAILGATE_CONFIG (read-only here). */
