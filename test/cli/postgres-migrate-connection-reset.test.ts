@@ -9,15 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { MIGRATION_LOCK_KEY } from '../../src/service/outbox/postgres/pg-migrate.js';
 import { countPostgresTests, pgSkip, pgUrl } from '../helpers/postgres.js';
-
-const MAIN = 'dist/src/cli/main.js';
+import { freshDatabase, MAIN } from '../helpers/serve-process.js';
 
 if (!pgSkip) countPostgresTests();
 
@@ -30,12 +28,9 @@ function serverAddress(url: URL): net.NetConnectOpts {
 
 describe('mailgate migrate when its PostgreSQL connection is reset', { skip: pgSkip }, () => {
   it('fails with its own error line, not an uncaught exception', async () => {
-    const dbName = `migrate_reset_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const target = new URL(pgUrl!);
-    target.pathname = `/${dbName}`;
+    const database = await freshDatabase(pgUrl!, 'migrate_reset');
+    const target = new URL(database.url);
+    const dbName = target.pathname.slice(1);
     // The migration lock is held, so the command waits in pg_advisory_lock (a statement in flight).
     const holder = new pg.Client({ connectionString: target.toString() });
     const clientSides = new Set<net.Socket>();
@@ -62,7 +57,7 @@ describe('mailgate migrate when its PostgreSQL connection is reset', { skip: pgS
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       let waiting = false;
       for (let i = 0; i < 200 && !waiting; i++) {
-        const r = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%'`, [dbName]);
+        const r = await holder.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%'`, [dbName]);
         waiting = r.rowCount === 1;
         if (!waiting) await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -76,8 +71,7 @@ describe('mailgate migrate when its PostgreSQL connection is reset', { skip: pgS
       proxy.close();
       for (const s of clientSides) s.destroy();
       await holder.end().catch(() => undefined);
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-      await admin.end().catch(() => undefined);
+      await database.drop();
     }
   });
 });

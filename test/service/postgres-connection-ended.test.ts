@@ -2,7 +2,8 @@
  * A connection the PostgreSQL server ends while Mailgate holds it between two statements of a
  * transaction (a server shutdown or pg_terminate_backend: the 57P01 error arrives with no query
  * running). pg emits 'error' on such a client and pg-pool takes its own listener off a
- * connection it hands out, so before PgDb.tx held one, this was an uncaught exception that ended
+ * connection it hands out, so before PgDb gave every pooled connection a listener of its own
+ * (constructor), this was an uncaught exception that ended
  * the process: found by the outage test with Idempotency-Key posts (the keyed enqueue is a
  * transaction). Asserted: the transaction rejects with StoreUnavailableError (a 503), nothing
  * is thrown outside it, and the pool goes on working with a new connection.

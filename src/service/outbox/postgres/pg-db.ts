@@ -120,6 +120,13 @@ export class PgDb {
     // An idle connection dropped by the server (restart, failover) must not crash the process.
     this.durable.on('error', onIdleError);
     this.bookkeeping.on('error', onIdleError);
+    // Nor one it drops while the connection is handed out: pg-pool takes its idle listener off
+    // a connection it hands out (PgDb.tx, start-up's migration), and pg emits 'error' when the
+    // server ends a connection with no query running (a shutdown's 57P01 arriving between two
+    // statements of a transaction), which unheard was an uncaught exception that ended the
+    // process. The error is not lost: the next statement on that connection fails with it
+    // (#fail: a 503), and pg-pool discards a connection that is no longer queryable on release.
+    for (const pool of [this.durable, this.bookkeeping]) pool.on('connect', (c) => c.on('error', () => undefined));
   }
 
   /**
@@ -178,16 +185,6 @@ export class PgDb {
       this.#fail(error);
     }
     let broken = false;
-    // pg-pool takes its own error listener off a connection it hands out, and pg emits 'error'
-    // when the server ends a connection that has no query running: between two statements of
-    // this transaction (a server shutdown's 57P01 arriving in the same read as the previous
-    // statement's reply), that was an uncaught exception that ended the process. Held here,
-    // the connection is marked broken (not returned to the pool); the statement that follows
-    // fails with the connection error, which #fail turns into a 503.
-    const onError = (): void => {
-      broken = true;
-    };
-    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -195,16 +192,13 @@ export class PgDb {
       this.#count(write);
       return out;
     } catch (error) {
-      if (!broken) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true;
-        }
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
       }
       this.#fail(error);
     } finally {
-      client.removeListener('error', onError);
       client.release(broken);
     }
   }

@@ -42,10 +42,6 @@ export async function openPgStore(o: OpenPgOptions): Promise<PgStore> {
     const client = await db.durable.connect().catch((error: unknown) => {
       throw mapPgError(error);
     });
-    // Held through start-up's statements: a connection the server ends between two of them must
-    // not emit an unhandled 'error' (see PgDb.tx); the next statement fails instead.
-    const onError = (): void => undefined;
-    client.on('error', onError);
     try {
       // A 202 means committed: refuse a server or role that turned synchronous_commit off for
       // our sessions behind our back (the pool sets it on; this proves the setting took).
@@ -54,7 +50,6 @@ export async function openPgStore(o: OpenPgOptions): Promise<PgStore> {
       await migratePg(client, { check: o.migrate === 'check', ...(o.schema ? { schema: o.schema } : {}) });
       await db.useLz4(client);
     } finally {
-      client.removeListener('error', onError);
       client.release();
     }
   } catch (error) {
