@@ -90,7 +90,9 @@ export async function runSenders(ctx: Context): Promise<SendersOutput> {
 
   await sink.waitClosed(15_000);
   const quiet = await waitForQuiet(counts.quietMaxMs);
-  const svc = await ctx.mailgate.start({ env });
+  // MAILGATE_BENCH_SENDERS_CPU_PROF=DIR: the service runs under node --cpu-prof (for finding where the time goes; not for the figures).
+  const cpuProf = process.env.MAILGATE_BENCH_SENDERS_CPU_PROF ? { cpuProf: process.env.MAILGATE_BENCH_SENDERS_CPU_PROF } : {};
+  const svc = await ctx.mailgate.start({ env, ...cpuProf });
   const driver = new RpcChild(distModule('drivers/http-driver.js'));
   try {
     await driver.call('init', { baseUrl: svc.baseUrl, apiKey: svc.apiKey, concurrency: counts.httpConcurrency });

@@ -12,7 +12,7 @@
  *
  * Everything is injectable for tests (env, scheduler, mailer factory, retry policy, logger).
  *
- * Imports: everything in src/service, src/mailer.ts, src/core, @hono/node-server.
+ * Imports: everything in src/service, src/mailer.ts, src/core, src/net/server-errors, @hono/node-server.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -27,6 +27,7 @@ import { diagnose } from '../core/diagnosis/index.js';
 import type { Problem } from '../core/errors.js';
 import { classifyForRetry } from '../core/retry-policy.js';
 import { addLogSecretSource, createLogger, type Logger } from '../log/logger.js';
+import { holdServerErrors } from '../net/server-errors.js';
 import { createMailer, testCredentialToken, type MailgateMailer, type MailerDeps } from '../mailer.js';
 import { resolveAdminPassword, type AdminPassword } from '../service/access/admin-password.js';
 import { scrubText } from '../core/secret.js';
@@ -128,12 +129,18 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-function listen(app: Hono<AppEnv>, host: string, port: number): Promise<Server> {
+function listen(app: Hono<AppEnv>, host: string, port: number, logger: Logger): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
-    server.once('error', (error: NodeJS.ErrnoException) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, () => {
+      server.off('error', refuse);
+      // An accept error after the start (EMFILE in a connection flood) is said, not fatal (net/server-errors.ts).
+      holdServerErrors(server, ({ error, suppressed }) => logger.error({ err: error, code: error.code, suppressed }, 'the HTTP API could not accept a connection (it keeps listening)'));
+      resolve(server as Server);
+    }) as Server;
+    const refuse = (error: NodeJS.ErrnoException) => {
       reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (another Mailgate?). Choose another port with --port N or MAILGATE_HTTP_PORT=N (npm run dev -- --port N; 0 picks a free one)' : error.message}`, [], { cause: error }));
-    });
+    };
+    server.once('error', refuse);
   });
 }
 
@@ -437,7 +444,7 @@ export async function startService(o: StartServiceOptions = {}): Promise<Running
     let server: Server | undefined;
     let url = '';
     if (o.listen !== false) {
-      server = await listen(app, config.httpHost, config.httpPort);
+      server = await listen(app, config.httpHost, config.httpPort, logger);
       const addr = server.address() as AddressInfo;
       url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     }

@@ -16,6 +16,13 @@ import { registerCertCommands } from './commands/cert.js';
 import { registerCredentialCommands } from './commands/credentials.js';
 import { VERSION } from '../version.js';
 
+// Output nobody reads any more (a pipe whose reader exited: `mailgate emulator | head -1`, a
+// closed terminal) or cannot be written (a full disk) is lost, never fatal: Node reports the
+// failed write as an 'error' event on the stream, which unheard ended the process (a serve or
+// emulator stopped delivering, a one-shot command stopped half-way). The command goes on and
+// exits with its own code.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
 const program = new Command();
 program
   .name('mailgate')

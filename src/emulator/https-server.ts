@@ -57,6 +57,9 @@ export async function listenHttps(app: Hono, tlsMaterial: { key: string; cert: s
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
+      // An accept error later (EMFILE in a connection flood) must not end the emulator: the
+      // server keeps listening, and a client that was not accepted retries (as with Entra ID).
+      server.on('error', () => undefined);
       resolve();
     });
   });

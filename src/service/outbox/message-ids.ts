@@ -13,15 +13,28 @@
  * id; the time it reveals is the message's createdAt, which the API shows anyway), and 74 random
  * bits per millisecond keep ids unique without coordination between instances.
  *
+ * The random bytes come from a pool filled 4 KB at a time (as Node's own randomUUID does): one
+ * `randomFillSync` call per id measured as 2% of the service's samples on the intake path.
+ *
  * Imports: node:crypto.
  */
 import { randomFillSync } from 'node:crypto';
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+const POOL = new Uint8Array(4096);
+let used = POOL.length;
+const b = new Uint8Array(16);
+
 /** A new UUIDv7 for `now` (ms since the epoch). */
 export function newMessageId(now: number = Date.now()): string {
-  const b = randomFillSync(new Uint8Array(16));
+  if (used + 16 > POOL.length) {
+    randomFillSync(POOL);
+    used = 0;
+  }
+  b.set(POOL.subarray(used, used + 16));
+  // Each byte of the pool serves one id only.
+  used += 16;
   const ms = Math.max(0, Math.floor(now));
   const high = Math.floor(ms / 2 ** 32); // top 16 of the 48 timestamp bits
   const low = ms >>> 0;

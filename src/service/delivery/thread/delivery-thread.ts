@@ -114,6 +114,9 @@ export class DeliveryThread {
     w.unref();
     w.on('message', (m: FromThread) => this.#onMessage(m));
     w.on('error', (error) => this.#logger?.error({ err: error }, 'the delivery thread failed; sends in flight will be retried'));
+    // A message from the thread that cannot be read (never expected: the protocol is plain data)
+    // is said; the send it answered is retried when its lease expires.
+    w.on('messageerror', (error) => this.#logger?.error({ err: error }, 'a message from the delivery thread could not be read; a send it answered is retried when its lease expires'));
     w.on('exit', (code) => {
       if (this.#worker !== w) return;
       this.#worker = undefined;

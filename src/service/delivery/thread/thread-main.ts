@@ -106,6 +106,10 @@ function close(id: number): void {
   });
 }
 
+// A message from the main thread that cannot be read (never expected: the protocol is plain
+// data) is said there; the send it carried is retried when its lease expires.
+port.on('messageerror', (error) => post({ t: 'log', level: 'error', obj: { event: 'thread_message_unreadable' }, msg: `delivery thread: a message from the main thread could not be read: ${error.message}` }));
+
 // Everything is loaded (nodemailer, MSAL): the main thread may now report itself ready.
 post({ t: 'ready' });
 

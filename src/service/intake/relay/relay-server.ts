@@ -11,11 +11,13 @@
  * sender rule, relay-message.ts's header changes, the outbox commit and its failure replies).
  *
  * Imports: node:net, ../../access/relay-clients, ../../outbox (outbox, store types),
- * ./smtp-connection, ./relay-message, ./relay-tls, ./auth-lockout, src/core/message.
+ * ./smtp-connection, ./relay-message, ./relay-tls, ./auth-lockout, src/core/message,
+ * src/net/server-errors.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS } from '../../../core/message.js';
 import type { Logger } from '../../../log/logger.js';
+import { holdServerErrors } from '../../../net/server-errors.js';
 import {
   authenticateRelayClient,
   isRelayClientActive,
@@ -79,10 +81,16 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
-function listenOn(server: Server, host: string, port: number, variable: string): Promise<number> {
+function listenOn(server: Server, host: string, port: number, variable: string, logger: Logger): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`The SMTP relay cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? `the port is in use (set ${variable})` : error.message}`, { cause: error })));
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    const refuse = (error: NodeJS.ErrnoException) => reject(new Error(`The SMTP relay cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? `the port is in use (set ${variable})` : error.message}`, { cause: error }));
+    server.once('error', refuse);
+    server.listen(port, host, () => {
+      server.off('error', refuse);
+      // An accept error after the start (EMFILE in a connection flood) is said, not fatal (net/server-errors.ts).
+      holdServerErrors(server, ({ error, suppressed }) => logger.error({ err: error, code: error.code, port, suppressed }, 'the SMTP relay could not accept a connection (it keeps listening)'));
+      resolve((server.address() as AddressInfo).port);
+    });
   });
 }
 
@@ -200,12 +208,12 @@ export async function startRelay(o: RelayOptions, d: RelayDeps): Promise<Running
   try {
     const plain = createServer({ noDelay: true }, handle(false));
     servers.push(plain);
-    const port = await listenOn(plain, o.host, o.port, 'MAILGATE_RELAY_PORT');
+    const port = await listenOn(plain, o.host, o.port, 'MAILGATE_RELAY_PORT', d.logger);
     let tlsPort: number | undefined;
     if (o.tlsPort !== undefined) {
       const implicit = createServer({ noDelay: true }, handle(true));
       servers.push(implicit);
-      tlsPort = await listenOn(implicit, o.host, o.tlsPort, 'MAILGATE_RELAY_TLS_PORT');
+      tlsPort = await listenOn(implicit, o.host, o.tlsPort, 'MAILGATE_RELAY_TLS_PORT', d.logger);
     }
     return {
       port,

@@ -1,0 +1,60 @@
+/**
+ * A listening server's later errors (src/net/server-errors.ts): Node emits 'error' on a server
+ * whose accept fails (EMFILE/ENFILE once libuv's reserve descriptor is spent, ENOBUFS), and with
+ * nobody listening that ended the process. The HTTP API and the relay held only a `once` for
+ * their start, so the second such error was fatal. Asserted on a real listening server: errors
+ * the way Node's accept path emits them leave it accepting, and the reports are limited.
+ */
+import assert from 'node:assert/strict';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { holdServerErrors, type AcceptErrorReport } from '../../src/net/server-errors.js';
+
+const acceptError = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`accept ${code}`), { code, errno: -24, syscall: 'accept' });
+
+describe('holdServerErrors', () => {
+  it('keeps a listening server accepting through repeated accept errors, and reports them at most once per interval', async () => {
+    const server = createServer((s) => s.end('220 still here\r\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    let t = 1_000;
+    const reports: AcceptErrorReport[] = [];
+    holdServerErrors(server, (r) => reports.push(r), 10_000, () => t);
+    try {
+      // What Node's onconnection does when accept fails: server.emit('error', errnoException(err, 'accept')).
+      for (let i = 0; i < 5; i++) server.emit('error', acceptError('EMFILE'));
+      t += 10_000;
+      server.emit('error', acceptError('ENFILE'));
+      assert.equal(reports.length, 2, 'one report, then the next only after the interval');
+      assert.equal(reports[0]!.error.code, 'EMFILE');
+      assert.equal(reports[0]!.suppressed, 0);
+      assert.equal(reports[1]!.error.code, 'ENFILE');
+      assert.equal(reports[1]!.suppressed, 4, 'the four left out are counted in the next report');
+      const port = (server.address() as AddressInfo).port;
+      const greeting = await new Promise<string>((resolve, reject) => {
+        const c = connect(port, '127.0.0.1');
+        let got = '';
+        c.on('data', (d) => (got += String(d)));
+        c.on('end', () => resolve(got));
+        c.on('error', reject);
+      });
+      assert.equal(greeting, '220 still here\r\n', 'the server still accepts connections');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('a report that throws does not make the error fatal', () => {
+    const server = createServer();
+    holdServerErrors(server, () => {
+      throw new Error('the logger failed');
+    });
+    assert.doesNotThrow(() => server.emit('error', acceptError('EMFILE')));
+  });
+
+  it('without it, the second accept error after a start-only once() listener throws (what the service did before)', () => {
+    const server = createServer();
+    server.once('error', () => undefined);
+    server.emit('error', acceptError('EMFILE'));
+    assert.throws(() => server.emit('error', acceptError('EMFILE')), /accept EMFILE/);
+  });
+});
