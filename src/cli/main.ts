@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './exit-codes.js';
+import { holdOutputErrors } from './lost-output.js';
 import { registerSendCommand } from './commands/send.js';
 import { registerEmulatorCommand } from './commands/emulator.js';
 import { registerDoctorCommand } from './commands/doctor.js';
@@ -16,12 +17,9 @@ import { registerCertCommands } from './commands/cert.js';
 import { registerCredentialCommands } from './commands/credentials.js';
 import { VERSION } from '../version.js';
 
-// Output nobody reads any more (a pipe whose reader exited: `mailgate emulator | head -1`, a
-// closed terminal) or cannot be written (a full disk) is lost, never fatal: Node reports the
-// failed write as an 'error' event on the stream, which unheard ended the process (a serve or
-// emulator stopped delivering, a one-shot command stopped half-way). The command goes on and
-// exits with its own code.
-for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+// Output nobody reads any more (`mailgate emulator | head -1`) or that cannot be written (a full
+// disk) is never fatal; a one-shot command whose stdout failed exits 1 (./lost-output.ts).
+holdOutputErrors(EXIT.FAILED);
 
 const program = new Command();
 program

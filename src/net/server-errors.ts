@@ -9,8 +9,9 @@
  * everything already queued. The server keeps listening after such an error (libuv retries the
  * accept on the next readable event), so the right answer is to say it and go on.
  *
- * Reports are limited to one per `everyMs` (10 s) with the count of those left out, so a storm
- * of accept errors is a few log lines, not a disk filled with them.
+ * Reports are limited to one per `everyMs` (10 s), each carrying the count of those left out
+ * since the previous one, so a storm of accept errors is a few log lines, not a disk filled with
+ * them (the count of a storm's last window arrives with the next error, if any).
  *
  * Imports: node built-ins only.
  */

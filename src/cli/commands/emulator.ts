@@ -10,7 +10,7 @@
  * 0600: it holds the fake tenant's secret) for `mailgate send --settings-file FILE`. `--scenario NAME`
  * starts with one broken set-up (`--list-scenarios` lists them); stdout keeps its one JSON line.
  *
- * Imports: commander, the emulator's public entry (src/emulator/index.ts), ../env-file.
+ * Imports: commander, the emulator's public entry (src/emulator/index.ts), ../env-file, ../lost-output.
  */
 import { readBoundedFile } from '../../config/bounded-file.js';
 import type { Command } from 'commander';
@@ -20,6 +20,7 @@ import {
   type ClientValues, type Emulator, type EmulatorStateInput,
 } from '../../emulator/index.js';
 import { formatEnvFile, writeEnvFile } from '../env-file.js';
+import { keepRunningThroughLostOutput } from '../lost-output.js';
 
 interface EmulatorCommandOptions {
   state?: string;
@@ -115,6 +116,8 @@ export function registerEmulatorCommand(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      // From here on the emulator runs until stopped: a ready line nobody reads is not fatal.
+      keepRunningThroughLostOutput();
       if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.host)) {
         // Its admin API has no authentication: it serves the tenant state (secrets included)
         // and the received messages to whoever can reach it.

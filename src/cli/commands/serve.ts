@@ -22,6 +22,7 @@ import { registerApiKeyCommands } from './apikey.js';
 import { registerBackupCommand } from './backup.js';
 import { registerConfigCommands } from './config.js';
 import { registerDatabaseCommands } from './database.js';
+import { keepRunningThroughLostOutput } from '../lost-output.js';
 
 function fail(command: string, error: unknown): never {
   process.stderr.write(`mailgate ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -62,6 +63,7 @@ function registerServe(program: Command): void {
     .option('--port <port>', 'HTTP port (default MAILGATE_HTTP_PORT or 8025)', portArg)
     .action(async (opts: { dataDir?: string; host?: string; port?: number }) => {
       applyHeapPolicy();
+      keepRunningThroughLostOutput();
       let logger;
       try {
         logger = createLogger();
@@ -98,6 +100,7 @@ function registerDev(program: Command): void {
     .option('--host <host>', 'HTTP address (default 127.0.0.1)')
     .action(async (opts: { temp?: boolean; dataDir?: string; port?: number; host?: string }) => {
       applyHeapPolicy();
+      keepRunningThroughLostOutput();
       const { startDev, devBanner } = await import('../../app/dev.js');
       let dev;
       try {
