@@ -27,7 +27,7 @@ import { diagnose } from '../core/diagnosis/index.js';
 import type { Problem } from '../core/errors.js';
 import { classifyForRetry } from '../core/retry-policy.js';
 import { addLogSecretSource, createLogger, type Logger } from '../log/logger.js';
-import { holdServerErrors } from '../net/server-errors.js';
+import { refuseUntilListening } from '../net/server-errors.js';
 import { createMailer, testCredentialToken, type MailgateMailer, type MailerDeps } from '../mailer.js';
 import { resolveAdminPassword, type AdminPassword } from '../service/access/admin-password.js';
 import { scrubText } from '../core/secret.js';
@@ -132,15 +132,15 @@ export interface RunningService {
 function listen(app: Hono<AppEnv>, host: string, port: number, logger: Logger): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }, () => {
-      server.off('error', refuse);
-      // An accept error after the start (EMFILE in a connection flood) is said, not fatal (net/server-errors.ts).
-      holdServerErrors(server, ({ error, suppressed }) => logger.error({ err: error, code: error.code, suppressed }, 'the HTTP API could not accept a connection (it keeps listening)'));
+      listening();
       resolve(server as Server);
     }) as Server;
-    const refuse = (error: NodeJS.ErrnoException) => {
-      reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (another Mailgate?). Choose another port with --port N or MAILGATE_HTTP_PORT=N (npm run dev -- --port N; 0 picks a free one)' : error.message}`, [], { cause: error }));
-    };
-    server.once('error', refuse);
+    // An accept error after the start (EMFILE in a connection flood) is said, not fatal (net/server-errors.ts).
+    const listening = refuseUntilListening(
+      server,
+      (error) => reject(new ServiceStartError(`Cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (another Mailgate?). Choose another port with --port N or MAILGATE_HTTP_PORT=N (npm run dev -- --port N; 0 picks a free one)' : error.message}`, [], { cause: error })),
+      ({ error, suppressed }) => logger.error({ err: error, code: error.code, suppressed }, 'the HTTP API could not accept a connection (it keeps listening)'),
+    );
   });
 }
 

@@ -12,8 +12,9 @@
  * carrying on with an empty file. A reader that went away (EPIPE, `| head -1`) fails it silently,
  * as a command ended by SIGPIPE would; any other error is named on stderr.
  *
- * Imports: node built-ins only.
+ * Imports: ../log/logger (its stderr hold).
  */
+import { holdStderrErrors } from '../log/logger.js';
 
 let lost: NodeJS.ErrnoException | undefined;
 let longRunning = false;
@@ -23,13 +24,13 @@ export function holdOutputErrors(failedExit: number): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     lost ??= error;
   });
-  process.stderr.on('error', () => undefined);
+  holdStderrErrors();
   process.on('exit', (code) => {
     if (!lost || longRunning || code !== 0) return;
     process.exitCode = failedExit;
     if (lost.code !== 'EPIPE') {
       try {
-        process.stderr.write(`mailgate: the output could not be written (${lost.code ?? lost.message}); the command's result is not complete on stdout\n`);
+        process.stderr.write(`mailgate: the output could not be written (${lost.code ?? lost.message}); the command itself completed (a message sent, a key created), only its output is missing: do not simply run it again\n`);
       } catch {
         /* stderr is gone too */
       }

@@ -78,8 +78,9 @@ let stderrErrorsHeld = false;
  * with tee gone: EPIPE) as an 'error' event on process.stderr, and unheard that is an uncaught
  * exception: the service ended at its first log line, although a full disk is meant to be a 503.
  * Held here, the line is lost, and so are the later ones (Node destroys the stream on error).
+ * Also called by the CLI (cli/lost-output.ts) for what its commands write to stderr themselves.
  */
-function holdStderrErrors(): void {
+export function holdStderrErrors(): void {
   if (stderrErrorsHeld) return;
   stderrErrorsHeld = true;
   process.stderr.on('error', () => undefined);

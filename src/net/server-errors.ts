@@ -23,6 +23,18 @@ export interface AcceptErrorReport {
   suppressed: number;
 }
 
+/**
+ * Until `server` listens its errors go to `refuse` (the start fails: EADDRINUSE); call the
+ * returned function once it listens, and from then on they go to `report` (holdServerErrors).
+ */
+export function refuseUntilListening(server: EventEmitter, refuse: (error: NodeJS.ErrnoException) => void, report: (r: AcceptErrorReport) => void): () => void {
+  server.once('error', refuse);
+  return () => {
+    server.off('error', refuse);
+    holdServerErrors(server, report);
+  };
+}
+
 /** Keep `server` alive through its errors after listening; `report` hears at most one per `everyMs`. */
 export function holdServerErrors(server: EventEmitter, report: (r: AcceptErrorReport) => void, everyMs = 10_000, now: () => number = Date.now): void {
   let last = -Infinity;

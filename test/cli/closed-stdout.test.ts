@@ -70,6 +70,7 @@ describe('a one-shot command whose stdout cannot be written', () => {
       const r = await oneShot(['apikey', 'create', 'ci', '--scope', 'send', '--json'], full, { MAILGATE_DATA_DIR: t.dir, MAILGATE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') });
       assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
       assert.match(r.stderr, /the output could not be written \(ENOSPC\)/);
+      assert.match(r.stderr, /the command itself completed .*do not simply run it again/, 'says the key exists, so a retry is not the fix');
     } finally {
       closeSync(full);
       t.remove();

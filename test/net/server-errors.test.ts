@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { holdServerErrors, type AcceptErrorReport } from '../../src/net/server-errors.js';
+import { holdServerErrors, refuseUntilListening, type AcceptErrorReport } from '../../src/net/server-errors.js';
 
 const acceptError = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`accept ${code}`), { code, errno: -24, syscall: 'accept' });
 
@@ -49,5 +49,34 @@ describe('holdServerErrors', () => {
       throw new Error('the logger failed');
     });
     assert.doesNotThrow(() => server.emit('error', acceptError('EMFILE')));
+  });
+
+  it('refuseUntilListening: an error before listening fails the start (EADDRINUSE); after, it is reported and the start is not failed again', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const refused: string[] = [];
+      const reports: AcceptErrorReport[] = [];
+      const busy = createServer();
+      const listeningBusy = refuseUntilListening(busy, (e) => refused.push(String(e.code)), (r) => reports.push(r));
+      await new Promise<void>((resolve) => {
+        busy.once('error', () => resolve());
+        busy.listen(port, '127.0.0.1', listeningBusy);
+      });
+      assert.deepEqual(refused, ['EADDRINUSE'], 'the start failed with the listen error');
+
+      const ok = createServer();
+      const listeningOk = refuseUntilListening(ok, (e) => refused.push(String(e.code)), (r) => reports.push(r));
+      await new Promise<void>((resolve) => ok.listen(0, '127.0.0.1', () => (listeningOk(), resolve())));
+      ok.emit('error', acceptError('EMFILE'));
+      ok.emit('error', acceptError('EMFILE'));
+      assert.deepEqual(refused, ['EADDRINUSE'], 'later errors do not reach the start');
+      assert.equal(reports.length, 1, 'reported, once in the interval');
+      assert.equal(ok.listenerCount('error'), 1, 'one listener left on the server');
+      await new Promise((resolve) => ok.close(resolve));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

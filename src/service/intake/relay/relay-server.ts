@@ -17,7 +17,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS } from '../../../core/message.js';
 import type { Logger } from '../../../log/logger.js';
-import { holdServerErrors } from '../../../net/server-errors.js';
+import { refuseUntilListening } from '../../../net/server-errors.js';
 import {
   authenticateRelayClient,
   isRelayClientActive,
@@ -83,12 +83,14 @@ export interface RunningRelay {
 
 function listenOn(server: Server, host: string, port: number, variable: string, logger: Logger): Promise<number> {
   return new Promise((resolve, reject) => {
-    const refuse = (error: NodeJS.ErrnoException) => reject(new Error(`The SMTP relay cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? `the port is in use (set ${variable})` : error.message}`, { cause: error }));
-    server.once('error', refuse);
+    // An accept error after the start (EMFILE in a connection flood) is said, not fatal (net/server-errors.ts).
+    const listening = refuseUntilListening(
+      server,
+      (error) => reject(new Error(`The SMTP relay cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? `the port is in use (set ${variable})` : error.message}`, { cause: error })),
+      ({ error, suppressed }) => logger.error({ err: error, code: error.code, port, suppressed }, 'the SMTP relay could not accept a connection (it keeps listening)'),
+    );
     server.listen(port, host, () => {
-      server.off('error', refuse);
-      // An accept error after the start (EMFILE in a connection flood) is said, not fatal (net/server-errors.ts).
-      holdServerErrors(server, ({ error, suppressed }) => logger.error({ err: error, code: error.code, port, suppressed }, 'the SMTP relay could not accept a connection (it keeps listening)'));
+      listening();
       resolve((server.address() as AddressInfo).port);
     });
   });
